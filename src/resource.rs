@@ -1,0 +1,320 @@
+//! `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES`: the operator's layering of the spec's
+//! attributes, Kubernetes facts, owner references and `resource.opentelemetry.io/*` annotations,
+//! always below what the container's own `OTEL_RESOURCE_ATTRIBUTES` already says.
+
+use std::collections::{BTreeMap, HashSet};
+
+use crate::annotations::RESOURCE_PREFIX;
+use crate::image_ref;
+use crate::instrumentation::InstrumentationSpec;
+use crate::pod::PodView;
+
+pub const POD_NAME_VAR: &str = "OTEL_RESOURCE_ATTRIBUTES_POD_NAME";
+pub const POD_UID_VAR: &str = "OTEL_RESOURCE_ATTRIBUTES_POD_UID";
+pub const NODE_NAME_VAR: &str = "OTEL_RESOURCE_ATTRIBUTES_NODE_NAME";
+
+/// The keys a user's `OTEL_RESOURCE_ATTRIBUTES` value sets (pairs with exactly one '=').
+pub fn existing_keys(value: &str) -> HashSet<String> {
+    value
+        .split(',')
+        .filter_map(|kv| {
+            let kv = kv.trim();
+            let mut parts = kv.split('=');
+            match (parts.next(), parts.next(), parts.next()) {
+                (Some(k), Some(_), None) => Some(k.to_string()),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// The attributes of one container, before the `$(VAR)` entries; keys in `existing` are left out.
+pub fn resource_map(
+    spec: &InstrumentationSpec,
+    pod: &PodView,
+    namespace: &str,
+    container: &str,
+    existing: &HashSet<String>,
+) -> BTreeMap<String, String> {
+    let mut res = BTreeMap::new();
+    let mut put = |k: &str, v: &str| {
+        if !v.is_empty() && !existing.contains(k) {
+            res.insert(k.to_string(), v.to_string());
+        }
+    };
+    // 1. The spec's own attributes: the lowest layer.
+    if let Some(attrs) = spec
+        .resource
+        .as_ref()
+        .and_then(|r| r.resource_attributes.as_ref())
+    {
+        for (k, v) in attrs {
+            put(k, v);
+        }
+    }
+    // 2. Kubernetes facts and owners.
+    put("k8s.namespace.name", namespace);
+    put("k8s.container.name", container);
+    put("k8s.pod.name", pod.name());
+    put("k8s.pod.uid", pod.uid());
+    put("k8s.node.name", &pod.spec.node_name);
+    let instance = match pod.annotation(&format!("{RESOURCE_PREFIX}service.instance.id")) {
+        "" if !namespace.is_empty() && !container.is_empty() => {
+            format!("{namespace}.$({POD_NAME_VAR}).{container}")
+        }
+        a => a.to_string(),
+    };
+    put("service.instance.id", &instance);
+    for (k, v) in owner_attributes(pod, spec.add_k8s_uid_attributes()) {
+        put(&k, &v);
+    }
+    // 3. `resource.opentelemetry.io/<key>` annotations, except service.name (that one is OTEL_SERVICE_NAME).
+    if let Some(annotations) = &pod.metadata.annotations {
+        for (k, v) in annotations {
+            if let Some(key) = k.strip_prefix(RESOURCE_PREFIX)
+                && !key.is_empty()
+                && key != "service.name"
+            {
+                put(key, v);
+            }
+        }
+    }
+    // 4. service.namespace: the annotation, else the pod's namespace.
+    let service_ns = match pod.annotation(&format!("{RESOURCE_PREFIX}service.namespace")) {
+        "" => namespace,
+        a => a,
+    };
+    put("service.namespace", service_ns);
+    res
+}
+
+/// `k8s.<kind>.name` (and `.uid`) from owner references. A ReplicaSet's Deployment is derived from
+/// the ReplicaSet's name and the pod's `pod-template-hash` label, instead of the operator's lookup.
+fn owner_attributes(pod: &PodView, with_uid: bool) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for owner in pod.metadata.owner_references.iter().flatten() {
+        let kind = owner.kind.to_ascii_lowercase();
+        let kind = match kind.as_str() {
+            "replicaset" | "deployment" | "statefulset" | "daemonset" | "job" | "cronjob" => kind,
+            _ => continue,
+        };
+        out.push((format!("k8s.{kind}.name"), owner.name.clone()));
+        if with_uid {
+            out.push((format!("k8s.{kind}.uid"), owner.uid.clone()));
+        }
+        if kind == "replicaset"
+            && let Some(deployment) = deployment_of(&owner.name, pod.label("pod-template-hash"))
+        {
+            out.push(("k8s.deployment.name".to_string(), deployment.to_string()));
+        }
+    }
+    out
+}
+
+/// `hello-deploy-7d9c8b6f5d` with hash `7d9c8b6f5d` → `hello-deploy`.
+pub fn deployment_of<'a>(replicaset: &'a str, hash: &str) -> Option<&'a str> {
+    if hash.is_empty() {
+        return None;
+    }
+    replicaset
+        .strip_suffix(hash)?
+        .strip_suffix('-')
+        .filter(|d| !d.is_empty())
+}
+
+/// The service name, in the operator's order of preference.
+pub fn service_name(
+    spec: &InstrumentationSpec,
+    pod: &PodView,
+    res: &BTreeMap<String, String>,
+    container: &str,
+) -> String {
+    let annotation = pod.annotation(&format!("{RESOURCE_PREFIX}service.name"));
+    if !annotation.is_empty() {
+        return annotation.to_string();
+    }
+    if spec.use_labels() {
+        for label in ["app.kubernetes.io/instance", "app.kubernetes.io/name"] {
+            if !pod.label(label).is_empty() {
+                return pod.label(label).to_string();
+            }
+        }
+    }
+    for key in [
+        "k8s.deployment.name",
+        "k8s.replicaset.name",
+        "k8s.statefulset.name",
+        "k8s.daemonset.name",
+        "k8s.cronjob.name",
+        "k8s.job.name",
+        "k8s.pod.name",
+    ] {
+        if let Some(v) = res.get(key).filter(|v| !v.is_empty()) {
+            return v.clone();
+        }
+    }
+    container.to_string()
+}
+
+/// `service.version`: the annotation, the `app.kubernetes.io/version` label (with labels on), or
+/// the container image's tag/digest.
+pub fn service_version(spec: &InstrumentationSpec, pod: &PodView, image: &str) -> Option<String> {
+    let annotation = pod.annotation(&format!("{RESOURCE_PREFIX}service.version"));
+    if !annotation.is_empty() {
+        return Some(annotation.to_string());
+    }
+    if spec.use_labels() && !pod.label("app.kubernetes.io/version").is_empty() {
+        return Some(pod.label("app.kubernetes.io/version").to_string());
+    }
+    image_ref::parse(image).ok()?.service_version()
+}
+
+/// `k=v` pairs sorted by key, joined with ','.
+pub fn to_attribute_string(res: &BTreeMap<String, String>) -> String {
+    let mut out = String::new();
+    for (k, v) in res {
+        if !out.is_empty() {
+            out.push(',');
+        }
+        out.push_str(k);
+        out.push('=');
+        out.push_str(v);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn pod(v: serde_json::Value) -> PodView {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn existing_keys_take_only_single_equals_pairs() {
+        let keys = existing_keys(" a=1 ,b=2=3,c,d=, =x");
+        assert!(keys.contains("a") && keys.contains("d") && keys.contains(""));
+        assert!(!keys.contains("b") && !keys.contains("c"));
+    }
+
+    #[test]
+    fn deployment_derivation() {
+        assert_eq!(
+            deployment_of("hello-deploy-7d9c8b6f5d", "7d9c8b6f5d"),
+            Some("hello-deploy")
+        );
+        assert_eq!(deployment_of("hello-deploy-7d9c8b6f5d", ""), None);
+        assert_eq!(deployment_of("hello-deploy-7d9c8b6f5d", "other"), None);
+        assert_eq!(deployment_of("-7d9c", "7d9c"), None);
+        assert_eq!(deployment_of("x7d9c", "7d9c"), None);
+    }
+
+    #[test]
+    fn layers_and_precedence() {
+        let spec: InstrumentationSpec = serde_json::from_value(json!({
+            "resource": {"resourceAttributes": {"team": "a", "k8s.namespace.name": "spec-loses", "env": "prod"}}
+        }))
+        .unwrap();
+        let p = pod(json!({
+            "metadata": {
+                "labels": {"pod-template-hash": "abc12"},
+                "annotations": {"resource.opentelemetry.io/team": "b", "resource.opentelemetry.io/service.name": "ignored-here"},
+                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-abc12", "uid": "u1"}]
+            },
+            "spec": {"containers": [{"name": "app"}]}
+        }));
+        let existing = existing_keys("env=staging");
+        let res = resource_map(&spec, &p, "shop", "app", &existing);
+        assert_eq!(
+            res.get("team").map(String::as_str),
+            Some("b"),
+            "annotations beat the spec"
+        );
+        assert_eq!(
+            res.get("k8s.namespace.name").map(String::as_str),
+            Some("shop"),
+            "facts beat the spec"
+        );
+        assert!(
+            !res.contains_key("env"),
+            "the user's own value is never overridden"
+        );
+        assert!(!res.contains_key("service.name"));
+        assert_eq!(
+            res.get("k8s.replicaset.name").map(String::as_str),
+            Some("web-abc12")
+        );
+        assert_eq!(
+            res.get("k8s.deployment.name").map(String::as_str),
+            Some("web")
+        );
+        assert_eq!(
+            res.get("service.instance.id").map(String::as_str),
+            Some("shop.$(OTEL_RESOURCE_ATTRIBUTES_POD_NAME).app")
+        );
+        assert_eq!(
+            res.get("service.namespace").map(String::as_str),
+            Some("shop")
+        );
+        assert!(!res.contains_key("k8s.replicaset.uid"));
+        assert_eq!(
+            service_name(&spec, &p, &res, "app"),
+            "ignored-here",
+            "the annotation wins the service name"
+        );
+    }
+
+    #[test]
+    fn service_name_order() {
+        let spec = InstrumentationSpec::default();
+        let p = pod(json!({"metadata": {"labels": {"app.kubernetes.io/name": "lbl"}}}));
+        let mut res = BTreeMap::new();
+        assert_eq!(service_name(&spec, &p, &res, "ctr"), "ctr");
+        res.insert("k8s.pod.name".to_string(), "pod-1".to_string());
+        assert_eq!(service_name(&spec, &p, &res, "ctr"), "pod-1");
+        res.insert("k8s.job.name".to_string(), "job".to_string());
+        assert_eq!(service_name(&spec, &p, &res, "ctr"), "job");
+        res.insert("k8s.cronjob.name".to_string(), "cron".to_string());
+        assert_eq!(service_name(&spec, &p, &res, "ctr"), "cron");
+        res.insert("k8s.statefulset.name".to_string(), "sts".to_string());
+        assert_eq!(service_name(&spec, &p, &res, "ctr"), "sts");
+        res.insert("k8s.replicaset.name".to_string(), "rs".to_string());
+        assert_eq!(service_name(&spec, &p, &res, "ctr"), "rs");
+        res.insert("k8s.deployment.name".to_string(), "dep".to_string());
+        assert_eq!(service_name(&spec, &p, &res, "ctr"), "dep");
+        let labelled: InstrumentationSpec =
+            serde_json::from_value(json!({"defaults": {"useLabelsForResourceAttributes": true}}))
+                .unwrap();
+        assert_eq!(service_name(&labelled, &p, &res, "ctr"), "lbl");
+    }
+
+    #[test]
+    fn service_version_sources() {
+        let spec = InstrumentationSpec::default();
+        let labelled: InstrumentationSpec =
+            serde_json::from_value(json!({"defaults": {"useLabelsForResourceAttributes": true}}))
+                .unwrap();
+        let p = pod(json!({"metadata": {"labels": {"app.kubernetes.io/version": "9"}}}));
+        assert_eq!(service_version(&spec, &p, "app:1.2"), Some("1.2".into()));
+        assert_eq!(service_version(&labelled, &p, "app:1.2"), Some("9".into()));
+        assert_eq!(service_version(&spec, &p, "registry:10443/img"), None);
+        let annotated = pod(
+            json!({"metadata": {"annotations": {"resource.opentelemetry.io/service.version": "v7"}}}),
+        );
+        assert_eq!(
+            service_version(&spec, &annotated, "app:1.2"),
+            Some("v7".into())
+        );
+    }
+
+    #[test]
+    fn attribute_string_is_sorted() {
+        let m = BTreeMap::from([
+            ("b".to_string(), "2".to_string()),
+            ("a".to_string(), "1".to_string()),
+        ]);
+        assert_eq!(to_attribute_string(&m), "a=1,b=2");
+    }
+}

@@ -1,0 +1,174 @@
+//! Exporter TLS: the Secret/ConfigMap volumes, their read-only mounts and the certificate env vars.
+
+use k8s_openapi::api::core::v1::{
+    ConfigMapVolumeSource, EnvVar, SecretVolumeSource, Volume, VolumeMount,
+};
+
+use crate::env::literal;
+use crate::instrumentation::Tls;
+
+/// What TLS adds: env vars (in the operator's order), pod volumes and container mounts.
+#[derive(Debug, Default)]
+pub struct TlsPlan {
+    pub env: Vec<EnvVar>,
+    pub volumes: Vec<Volume>,
+    pub mounts: Vec<VolumeMount>,
+}
+
+pub fn plan(tls: &Tls) -> TlsPlan {
+    let secret = tls.secret_name.as_deref().unwrap_or_default();
+    let config_map = tls.config_map_name.as_deref().unwrap_or_default();
+    let secret_mount = format!("/otel-auto-instrumentation-secret-{secret}");
+    let config_map_mount = format!("/otel-auto-instrumentation-configmap-{config_map}");
+    let file_in = |dir: &str, file: &str| {
+        if file.starts_with('/') {
+            file.to_string()
+        } else {
+            format!("{dir}/{file}")
+        }
+    };
+    let mut out = TlsPlan::default();
+    if let Some(ca) = tls.ca_file.as_deref().filter(|s| !s.is_empty()) {
+        let dir = if config_map.is_empty() {
+            &secret_mount
+        } else {
+            &config_map_mount
+        };
+        out.env
+            .push(literal("OTEL_EXPORTER_OTLP_CERTIFICATE", file_in(dir, ca)));
+    }
+    if let Some(cert) = tls.cert_file.as_deref().filter(|s| !s.is_empty()) {
+        out.env.push(literal(
+            "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+            file_in(&secret_mount, cert),
+        ));
+    }
+    if let Some(key) = tls.key_file.as_deref().filter(|s| !s.is_empty()) {
+        out.env.push(literal(
+            "OTEL_EXPORTER_OTLP_CLIENT_KEY",
+            file_in(&secret_mount, key),
+        ));
+    }
+    if !secret.is_empty() {
+        let name = volume_name("otel-auto-secret-", secret);
+        out.volumes.push(Volume {
+            name: name.clone(),
+            secret: Some(SecretVolumeSource {
+                secret_name: Some(secret.to_string()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        out.mounts.push(VolumeMount {
+            name,
+            mount_path: secret_mount,
+            read_only: Some(true),
+            ..Default::default()
+        });
+    }
+    if !config_map.is_empty() {
+        let name = volume_name("otel-auto-configmap-", config_map);
+        out.volumes.push(Volume {
+            name: name.clone(),
+            config_map: Some(ConfigMapVolumeSource {
+                name: config_map.to_string(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        out.mounts.push(VolumeMount {
+            name,
+            mount_path: config_map_mount,
+            read_only: Some(true),
+            ..Default::default()
+        });
+    }
+    out
+}
+
+/// `prefix + value` cut to 63 characters by shortening the value, then trimmed of
+/// non-alphanumerics at both ends (a volume name must be a DNS-1123 label).
+pub fn volume_name(prefix: &str, value: &str) -> String {
+    let room = 63usize.saturating_sub(prefix.len());
+    let cut = &value[..value.len().min(room)];
+    format!("{prefix}{cut}")
+        .trim_matches(|c: char| !c.is_ascii_alphanumeric())
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tls(secret: &str, cm: &str, ca: &str, cert: &str, key: &str) -> Tls {
+        let s = |v: &str| (!v.is_empty()).then(|| v.to_string());
+        Tls {
+            secret_name: s(secret),
+            config_map_name: s(cm),
+            ca_file: s(ca),
+            cert_file: s(cert),
+            key_file: s(key),
+        }
+    }
+
+    fn env(p: &TlsPlan) -> Vec<(String, String)> {
+        p.env
+            .iter()
+            .map(|e| (e.name.clone(), e.value.clone().unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn secret_and_config_map() {
+        let p = plan(&tls(
+            "my-certs",
+            "ca-bundle",
+            "ca.crt",
+            "tls.crt",
+            "tls.key",
+        ));
+        assert_eq!(
+            env(&p),
+            [
+                (
+                    "OTEL_EXPORTER_OTLP_CERTIFICATE".into(),
+                    "/otel-auto-instrumentation-configmap-ca-bundle/ca.crt".into()
+                ),
+                (
+                    "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE".into(),
+                    "/otel-auto-instrumentation-secret-my-certs/tls.crt".into()
+                ),
+                (
+                    "OTEL_EXPORTER_OTLP_CLIENT_KEY".into(),
+                    "/otel-auto-instrumentation-secret-my-certs/tls.key".into()
+                ),
+            ]
+        );
+        assert_eq!(
+            p.volumes
+                .iter()
+                .map(|v| v.name.as_str())
+                .collect::<Vec<_>>(),
+            ["otel-auto-secret-my-certs", "otel-auto-configmap-ca-bundle"]
+        );
+        assert!(p.mounts.iter().all(|m| m.read_only == Some(true)));
+    }
+
+    #[test]
+    fn ca_from_secret_and_absolute_paths() {
+        let p = plan(&tls("s", "", "ca.crt", "/etc/c.pem", "/etc/k.pem"));
+        assert_eq!(env(&p)[0].1, "/otel-auto-instrumentation-secret-s/ca.crt");
+        assert_eq!(env(&p)[1].1, "/etc/c.pem");
+        assert_eq!(env(&p)[2].1, "/etc/k.pem");
+        assert_eq!(p.volumes.len(), 1);
+    }
+
+    #[test]
+    fn long_names_are_cut_to_a_label() {
+        let long = format!("{}-x", "a".repeat(45));
+        let name = volume_name("otel-auto-secret-", &long);
+        assert_eq!(name.len(), 62, "{name}");
+        assert!(name.ends_with('a'), "the dangling '-' is trimmed: {name}");
+        assert!(crate::names::is_dns1123_label(&name));
+    }
+}
