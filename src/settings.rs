@@ -203,7 +203,14 @@ fn kind_of(v: &Value) -> &'static str {
 /// Deserializes with the path of the failing field in the message.
 fn deserialize<T: serde::de::DeserializeOwned>(v: &Value, prefix: &str) -> Result<T, String> {
     serde_path_to_error::deserialize(v).map_err(|e| {
-        let inner = e.path().to_string();
+        let mut inner = e.path().to_string();
+        // For an unknown field the path ends with that field; the message names it already.
+        if e.inner().to_string().starts_with("unknown field") {
+            inner = match inner.rfind('.') {
+                Some(0) | None => ".".to_string(),
+                Some(i) => inner[..i].to_string(),
+            };
+        }
         let path = match (prefix, inner.as_str()) {
             ("", ".") => String::new(),
             ("", p) => format!("{p}: "),
@@ -496,6 +503,9 @@ fn check_env(env: Option<&[EnvVar]>, path: &str, errors: &mut Vec<String>) {
                 var.name
             ));
         }
+        if var.name == "PYTHONPATH" && var.value_from.is_some() {
+            errors.push(format!("{path}[{i}]: PYTHONPATH is set with valueFrom, which the instrumentation cannot extend; give it a literal value"));
+        }
         if var.value.is_some() && var.value_from.is_some() {
             errors.push(format!(
                 "{path}[{i}]: {:?} sets both value and valueFrom; Kubernetes accepts only one",
@@ -513,25 +523,27 @@ fn check_resources(
     path: &str,
     errors: &mut Vec<String>,
 ) {
-    let mut parsed = |field: &str, map: Option<&Quantities>| -> BTreeMap<String, f64> {
+    let mut parsed = |field: &str, map: Option<&Quantities>| -> BTreeMap<String, (f64, String)> {
         let mut out = BTreeMap::new();
         for (name, q) in map.into_iter().flatten() {
             match quantity::parse(&q.0) {
                 Some(v) if v >= 0.0 => {
-                    out.insert(name.clone(), v);
+                    out.insert(name.clone(), (v, q.0.clone()));
                 }
-                _ => errors.push(format!("{path}.{field}.{name}: {:?} is not a Kubernetes quantity; use for example \"500m\" for cpu or \"256Mi\" for memory", q.0)),
+                _ => errors.push(format!(
+                    "{path}.{field}.{name}: {:?} is not a Kubernetes quantity; use for example \"500m\" for cpu or \"256Mi\" for memory",
+                    q.0
+                )),
             }
         }
         out
     };
     let limits = parsed("limits", limits);
     let requests = parsed("requests", requests);
-    for (name, req) in &requests {
-        if let Some(lim) = limits.get(name).filter(|lim| req > *lim) {
-            let _ = lim;
+    for (name, (req, req_text)) in &requests {
+        if let Some((_, lim_text)) = limits.get(name).filter(|(lim, _)| req > lim) {
             errors.push(format!(
-                "{path}: requests.{name} is larger than limits.{name}; Kubernetes refuses such a pod (unset fields take the defaults: limits cpu 500m memory 256Mi, requests cpu 50m memory 64Mi)"
+                "{path}: requests.{name} {req_text:?} is larger than limits.{name} {lim_text:?}; Kubernetes refuses such a pod (unset fields take the defaults: limits cpu 500m memory 256Mi, requests cpu 50m memory 64Mi)"
             ));
         }
     }
