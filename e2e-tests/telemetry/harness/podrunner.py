@@ -13,8 +13,13 @@ What is reproduced:
     root holds only the "image" (a set of read-only binds), so the paths the policy wrote are the
     paths the process sees. ``emptyDir`` is a fresh directory shared by the pod's containers.
 
-What is not: cgroups/resources, probes, restarts, security contexts, network namespaces (every
-container shares the host's loopback, which stands in for the pod network).
+  * the securityContext fields that decide who runs the process: runAsUser/runAsGroup (container
+    over pod, else the image's user) applied with setpriv, runAsNonRoot checked against the image's
+    user as the kubelet does, allowPrivilegeEscalation=false as no_new_privs, readOnlyRootFilesystem.
+
+What is not: cgroups/resources, probes, restarts, capabilities, fsGroup/supplementalGroups,
+seccomp, network namespaces (every container shares the host's loopback, which stands in for the
+pod network).
 """
 from __future__ import annotations
 
@@ -158,6 +163,7 @@ class Image:
 
     binds: list[tuple[str, str]]  # (host path, path in the container), read-only
     env: dict[str, str] = dataclasses.field(default_factory=dict)
+    user: tuple[int, int] = (0, 0)  # the image's USER (uid, gid); root unless the image says
     entrypoint: list[str] = dataclasses.field(default_factory=list)
     cmd: list[str] = dataclasses.field(default_factory=list)
     workdir: str = "/"
@@ -198,6 +204,39 @@ class PodFailed(Exception):
     pass
 
 
+@dataclasses.dataclass
+class Security:
+    uid: int
+    gid: int
+    no_new_privs: bool
+    read_only_root: bool
+
+    def wrap(self, argv: list[str]) -> list[str]:
+        """Drop to the container's user the way the runtime does, before exec'ing the command."""
+        if (self.uid, self.gid) == (0, 0) and not self.no_new_privs:
+            return argv
+        return (["/usr/bin/setpriv", f"--reuid={self.uid}", f"--regid={self.gid}", "--clear-groups"]
+                + (["--no-new-privs"] if self.no_new_privs else []) + ["--"] + argv)
+
+
+def _security(pod: dict, container: dict, image: Image, kind: str) -> Security:
+    """The parts of securityContext that decide whether and as whom the process runs (container
+    fields over pod fields), including the kubelet's runAsNonRoot check against the image's user."""
+    psc = pod.get("spec", {}).get("securityContext") or {}
+    csc = container.get("securityContext") or {}
+    pick = lambda key: csc.get(key, psc.get(key))  # noqa: E731
+    uid, gid = pick("runAsUser"), pick("runAsGroup")
+    if pick("runAsNonRoot"):
+        if uid == 0 or (uid is None and image.user[0] == 0):
+            raise PodFailed(f"{kind} {container['name']}: CreateContainerConfigError: container has "
+                            "runAsNonRoot and image will run as root")
+    if uid is None:
+        uid, gid = image.user if gid is None else (image.user[0], gid)
+    return Security(uid=uid, gid=gid if gid is not None else 0,
+                    no_new_privs=csc.get("allowPrivilegeEscalation") is False,
+                    read_only_root=bool(csc.get("readOnlyRootFilesystem")))
+
+
 class RunningPod:
     """A started pod. Use as a context manager, or call stop()."""
 
@@ -219,6 +258,7 @@ class RunningPod:
             if "emptyDir" in vol:
                 path = self.dir / "volumes" / vol["name"]
                 path.mkdir(parents=True)
+                path.chmod(0o777)  # as the kubelet creates emptyDir: writable by any uid
                 self.volumes[vol["name"]] = path
             else:
                 kinds = sorted(k for k in vol if k != "name")
@@ -246,9 +286,13 @@ class RunningPod:
         env = {**image.env, **resolved}
         env.setdefault("HOSTNAME", self.identity.name)
         argv = self._command(container, image, resolved)
+        security = _security(self.pod, container, image, kind)
+        argv = security.wrap(argv)
 
         args = ["bwrap", "--unshare-uts", "--hostname", self.identity.name, "--unshare-ipc",
-                "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+                "--proc", "/proc", "--dev", "/dev"]
+        if not security.read_only_root:
+            args += ["--tmpfs", "/tmp"]
         args += _root_links()
         for host, dest in image.binds:
             args += ["--ro-bind", host, dest]
@@ -259,6 +303,8 @@ class RunningPod:
                 raise UnsupportedPodFeature("subPath")
             flag = "--ro-bind" if mount.get("readOnly") else "--bind"
             args += [flag, str(self.volumes[mount["name"]]), mount["mountPath"]]
+        if security.read_only_root:
+            args += ["--remount-ro", "/"]
         args += ["--chdir", container.get("workingDir") or image.workdir, "--clearenv"]
         for key, value in env.items():
             args += ["--setenv", key, value]

@@ -213,3 +213,26 @@ def start_scenario(name: str, pod: dict, settings_for, images: dict[str, Image],
     except BaseException:
         scenario.stop()
         raise
+
+
+def tuned_settings(extra_env=(), **spec_changes):
+    """The article's settings with the settings' env asking for fast export and log export, plus
+    changes to its Instrumentation spec (propagators, sampler, ...). Returns settings_for(endpoint)."""
+    def settings_for(endpoint: str) -> dict:
+        settings = article_settings(endpoint)
+        spec = article_spec(settings)
+        spec["env"] = copy.deepcopy(FAST_ENV) + list(extra_env)
+        spec.update(copy.deepcopy(spec_changes))
+        return settings
+    return settings_for
+
+
+def pod_fixture(name: str, **changes) -> dict:
+    """A fixture pod with metadata annotations/labels merged and spec fields replaced."""
+    pod = load_json(name)
+    meta = pod["metadata"]
+    for key in ("annotations", "labels"):
+        if key in changes:
+            meta.setdefault(key, {}).update(changes.pop(key))
+    pod["spec"].update(changes)
+    return pod
