@@ -14,11 +14,11 @@ use crate::reference::{self, Reference};
 use crate::settings::{FailureAction, Settings};
 
 /// The `validate` payload: `{"request": AdmissionRequest, "settings": {...}}`. Only the request
-/// fields the decision needs are read.
+/// fields the decision needs are read; `null` anywhere reads as absent.
 #[derive(Deserialize, Default)]
 struct Payload {
     #[serde(default)]
-    request: Request,
+    request: Option<Request>,
     #[serde(default)]
     settings: Value,
 }
@@ -26,8 +26,8 @@ struct Payload {
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase", default)]
 struct Request {
-    kind: Gvk,
-    operation: String,
+    kind: Option<Gvk>,
+    operation: Option<String>,
     namespace: Option<String>,
     sub_resource: Option<String>,
     object: Value,
@@ -36,8 +36,22 @@ struct Request {
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct Gvk {
-    group: String,
-    kind: String,
+    group: Option<String>,
+    kind: Option<String>,
+}
+
+impl Request {
+    /// A Pod CREATE on the pods resource itself (not a sub-resource): the only request the policy changes.
+    fn is_pod_create(&self) -> bool {
+        let kind = self.kind.as_ref();
+        kind.and_then(|k| k.kind.as_deref()) == Some("Pod")
+            && kind
+                .and_then(|k| k.group.as_deref())
+                .unwrap_or_default()
+                .is_empty()
+            && self.operation.as_deref() == Some("CREATE")
+            && self.sub_resource.as_deref().unwrap_or_default().is_empty()
+    }
 }
 
 /// Bad input from the API server or from the pod author.
@@ -46,7 +60,14 @@ const BAD_REQUEST: u16 = 400;
 const MISCONFIGURED: u16 = 500;
 
 pub fn validate(payload: &[u8]) -> ValidationResponse {
-    let payload: Payload = match serde_json::from_slice(payload) {
+    // serde would also read a struct from a JSON list; the envelope is always an object.
+    let is_object = payload.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    let parsed = if is_object {
+        serde_json::from_slice(payload)
+    } else {
+        Err(serde::de::Error::custom("it is not a JSON object"))
+    };
+    let payload: Payload = match parsed {
         Ok(p) => p,
         Err(e) => {
             return reject(
@@ -58,14 +79,8 @@ pub fn validate(payload: &[u8]) -> ValidationResponse {
         }
     };
     let Payload { request, settings } = payload;
-    if request.kind.kind != "Pod"
-        || !request.kind.group.is_empty()
-        || request.operation != "CREATE"
-        || request
-            .sub_resource
-            .as_deref()
-            .is_some_and(|s| !s.is_empty())
-    {
+    let request = request.unwrap_or_default();
+    if !request.is_pod_create() {
         return accept(None);
     }
     let mut object = request.object;
@@ -226,5 +241,78 @@ fn failure(settings: &Settings, message: String) -> ValidationResponse {
         FailureAction::Admit => accept(Some(vec![format!(
             "no instrumentation injected: {message}"
         )])),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn run(payload: &[u8]) -> ValidationResponse {
+        validate(payload)
+    }
+
+    #[test]
+    fn unreadable_payloads_are_refused_not_panics() {
+        for bytes in [&b""[..], b"{", b"[]", b"\"x\"", b"{\"request\": 5}"] {
+            let r = run(bytes);
+            assert!(!r.accepted, "{:?}", String::from_utf8_lossy(bytes));
+            assert!(
+                r.message
+                    .unwrap()
+                    .starts_with("the policy could not read the admission payload")
+            );
+        }
+    }
+
+    #[test]
+    fn null_and_partial_requests_are_accepted_untouched() {
+        for p in [
+            json!({}),
+            json!({"request": null}),
+            json!({"request": {"kind": null, "operation": null}}),
+        ] {
+            let r = run(&serde_json::to_vec(&p).unwrap());
+            assert!(r.accepted && r.mutated_object.is_none(), "{p}");
+        }
+    }
+
+    #[test]
+    fn subresources_and_other_groups_are_not_pod_creates() {
+        let pod = json!({"metadata": {"annotations": {INJECT_PYTHON: "nope"}}, "spec": {"containers": [{"name": "a"}]}});
+        for (kind, sub) in [
+            (
+                json!({"group": "", "kind": "Pod"}),
+                json!("ephemeralcontainers"),
+            ),
+            (json!({"group": "example.com", "kind": "Pod"}), json!(null)),
+        ] {
+            let p = json!({"request": {"kind": kind, "operation": "CREATE", "subResource": sub, "namespace": "a", "object": pod}, "settings": {}});
+            let r = run(&serde_json::to_vec(&p).unwrap());
+            assert!(r.accepted && r.mutated_object.is_none(), "{p}");
+        }
+        let p = json!({"request": {"kind": {"group": "", "kind": "Pod"}, "operation": "CREATE", "namespace": "a", "object": pod}, "settings": {}});
+        assert!(
+            !run(&serde_json::to_vec(&p).unwrap()).accepted,
+            "the same pod as a plain CREATE is refused (unknown reference)"
+        );
+    }
+
+    #[test]
+    fn invalid_settings_refuse_only_pods_that_ask_for_injection() {
+        let settings = json!({"propagators": ["w3c"]});
+        let ask = json!({"metadata": {"annotations": {INJECT_PYTHON: "true"}}, "spec": {"containers": [{"name": "a"}]}});
+        let quiet = json!({"spec": {"containers": [{"name": "a"}]}});
+        let req = |object: &Value| json!({"request": {"kind": {"group": "", "kind": "Pod"}, "operation": "CREATE", "namespace": "a", "object": object}, "settings": settings});
+        let r = run(&serde_json::to_vec(&req(&ask)).unwrap());
+        assert!(
+            !r.accepted
+                && r.code == Some(500)
+                && r.message
+                    .unwrap()
+                    .contains("\"w3c\" is not an OpenTelemetry propagator")
+        );
+        assert!(run(&serde_json::to_vec(&req(&quiet)).unwrap()).accepted);
     }
 }
