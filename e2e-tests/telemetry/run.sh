@@ -30,7 +30,9 @@ fi
 
 # --- cached Python trees, keyed by the requirements file and the interpreter ----------------------
 pyver="$("$python" -c 'import sys,platform; print("%s-%d.%d.%d" % (platform.python_implementation(), *sys.version_info[:3]))')"
-key() { { cat "$1"; echo "$pyver"; } | sha256sum | cut -c1-16; }
+# Bump layout when the way a tree is built changes, so that old caches are not reused.
+layout=2
+key() { { cat "$1"; echo "$pyver layout=$layout"; } | sha256sum | cut -c1-16; }
 
 # A tree is built in a temporary sibling and renamed into place, so an interrupted run never leaves a
 # half-installed tree that a later run would trust.
@@ -39,7 +41,8 @@ if [ ! -e "$autoinst/.complete" ]; then
     log "building the autoinstrumentation tree in $autoinst (pip install --target)"
     tmp="$autoinst.tmp.$$"
     rm -rf "$tmp"
-    "$python" -m pip install --quiet --disable-pip-version-check --no-compile \
+    # Byte-compiled like the image's tree, so that each pod does not compile it again at start.
+    "$python" -m pip install --quiet --disable-pip-version-check \
         --target "$tmp" -r "$here/requirements-autoinstrumentation.txt"
     touch "$tmp/.complete"
     rm -rf "$autoinst"

@@ -287,14 +287,21 @@ class RunningPod:
         env.setdefault("HOSTNAME", self.identity.name)
         argv = self._command(container, image, resolved)
         security = _security(self.pod, container, image, kind)
-        argv = security.wrap(argv)
 
         args = ["bwrap", "--unshare-uts", "--hostname", self.identity.name, "--unshare-ipc",
                 "--proc", "/proc", "--dev", "/dev"]
         if not security.read_only_root:
             args += ["--tmpfs", "/tmp"]
         args += _root_links()
+        made: set[str] = set()
         for host, dest in image.binds:
+            # Parent directories bwrap would create copy the host's modes (/root is 0700): create
+            # them 0755 first, as an image's directories are, so any uid can reach the bind.
+            for parent in list(Path(dest).parents)[::-1][1:]:
+                if str(parent) not in made and not any(str(parent).startswith(d + "/") or str(parent) == d
+                                                       for _, d in image.binds):
+                    args += ["--perms", "0755", "--dir", str(parent)]
+                    made.add(str(parent))
             args += ["--ro-bind", host, dest]
         for mount in container.get("volumeMounts") or []:
             if mount["name"] not in self.volumes:
@@ -308,7 +315,7 @@ class RunningPod:
         args += ["--chdir", container.get("workingDir") or image.workdir, "--clearenv"]
         for key, value in env.items():
             args += ["--setenv", key, value]
-        args += ["--"] + argv
+        args += ["--"] + security.wrap(argv)
         log_path = self.dir / "logs" / f"{kind}-{container['name']}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         return ContainerRun(container["name"], argv, env, args, log_path)

@@ -166,7 +166,7 @@ class Scenario:
             for run in runs:
                 (self.artifacts / f"{kind}-{run.name}.log").write_text(run.log())
                 (self.artifacts / f"{kind}-{run.name}.argv.json").write_text(
-                    json.dumps({"argv": run.argv, "env": run.env}, indent=2))
+                    json.dumps({"argv": run.argv, "env": run.env, "sandbox": run.bwrap}, indent=2))
 
     # -- span helpers -----------------------------------------------------------------------------
 
