@@ -1,0 +1,99 @@
+//! Reading a request and settings the way `kwctl run` does.
+
+use std::io::Read;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use serde_json::Value;
+
+/// Read a request file (`-` for stdin): an AdmissionReview (its `.request` is taken) or a bare
+/// AdmissionRequest.
+pub fn read_request(path: &str) -> Result<Value> {
+    let text = if path == "-" {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .context("cannot read the request from stdin")?;
+        s
+    } else {
+        std::fs::read_to_string(path).with_context(|| format!("cannot read request {path}"))?
+    };
+    let value: Value =
+        serde_json::from_str(&text).with_context(|| format!("request {path} is not valid JSON"))?;
+    admission_request(value)
+}
+
+/// An AdmissionReview's `.request`, or the value itself when it is a bare AdmissionRequest.
+pub fn admission_request(value: Value) -> Result<Value> {
+    if value.get("kind").and_then(Value::as_str) == Some("AdmissionReview") {
+        match value.get("request") {
+            Some(req) if req.is_object() => Ok(req.clone()),
+            _ => bail!("the AdmissionReview has no `request` object"),
+        }
+    } else {
+        Ok(value)
+    }
+}
+
+/// Read settings from a YAML or JSON file (JSON is YAML); they must form an object.
+pub fn read_settings_file(path: &Path) -> Result<Value> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read settings {}", path.display()))?;
+    parse_settings(&text).with_context(|| format!("settings file {}", path.display()))
+}
+
+/// Parse settings text (YAML or JSON). An empty document counts as `{}`.
+pub fn parse_settings(text: &str) -> Result<Value> {
+    if text.trim().is_empty() {
+        return Ok(Value::Object(Default::default()));
+    }
+    let value: Value = serde_yaml::from_str(text).context("settings are not valid YAML/JSON")?;
+    match value {
+        Value::Object(_) => Ok(value),
+        Value::Null => Ok(Value::Object(Default::default())),
+        other => bail!("settings must be an object, got: {other}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn admission_review_is_unwrapped() {
+        let review = json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+            "request": {"uid": "x", "operation": "CREATE"}});
+        assert_eq!(
+            admission_request(review).unwrap(),
+            json!({"uid": "x", "operation": "CREATE"})
+        );
+    }
+
+    #[test]
+    fn bare_admission_request_is_kept() {
+        let req = json!({"uid": "x", "kind": {"kind": "Pod", "version": "v1", "group": ""}});
+        assert_eq!(admission_request(req.clone()).unwrap(), req);
+    }
+
+    #[test]
+    fn review_without_request_is_an_error() {
+        assert!(admission_request(json!({"kind": "AdmissionReview"})).is_err());
+    }
+
+    #[test]
+    fn settings_yaml_and_json_parse_to_the_same_object() {
+        let yaml = "a: 1\nb:\n  - x\n";
+        let json_text = r#"{"a": 1, "b": ["x"]}"#;
+        assert_eq!(
+            parse_settings(yaml).unwrap(),
+            parse_settings(json_text).unwrap()
+        );
+    }
+
+    #[test]
+    fn settings_must_be_an_object() {
+        assert!(parse_settings("[1, 2]").is_err());
+        assert_eq!(parse_settings("").unwrap(), json!({}));
+    }
+}
