@@ -1,0 +1,146 @@
+//! `policy-run`: evaluate one admission request against the policy module, like `kwctl run`.
+//!
+//! ```text
+//! policy-run --request-path FILE|- [--settings-path FILE | --settings-json JSON] [--show-patch] MODULE.wasm
+//! ```
+//!
+//! Prints one line of JSON on stdout: the AdmissionResponse kwctl prints. Invalid settings:
+//! `Provided settings are not valid: <message>` on stderr, exit 1. `--show-patch` also prints the
+//! decoded JSON patch, pretty, on stderr.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use e2e_tests::host::{AdmissionResponse, PolicyHost, admission_response};
+use e2e_tests::input::{read_request, read_settings_file};
+use serde_json::Value;
+
+const USAGE: &str = "usage: policy-run --request-path FILE|- [--settings-path FILE | --settings-json JSON] [--show-patch] MODULE.wasm";
+
+struct Args {
+    request_path: String,
+    settings: SettingsSource,
+    show_patch: bool,
+    module: PathBuf,
+}
+
+enum SettingsSource {
+    Default,
+    Path(PathBuf),
+    Json(String),
+}
+
+fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>> {
+    let mut request_path = None;
+    let mut settings = SettingsSource::Default;
+    let mut show_patch = false;
+    let mut module = None;
+    while let Some(arg) = it.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
+            _ => (arg.clone(), None),
+        };
+        let mut value = |name: &str| -> Result<String> {
+            match inline.clone().or_else(|| it.next()) {
+                Some(v) => Ok(v),
+                None => bail!("{name} needs a value\n{USAGE}"),
+            }
+        };
+        match flag.as_str() {
+            "-h" | "--help" => return Ok(None),
+            "-r" | "--request-path" => request_path = Some(value("--request-path")?),
+            "-s" | "--settings-path" => {
+                if !matches!(settings, SettingsSource::Default) {
+                    bail!("give either --settings-path or --settings-json, not both");
+                }
+                settings = SettingsSource::Path(value("--settings-path")?.into());
+            }
+            "--settings-json" => {
+                if !matches!(settings, SettingsSource::Default) {
+                    bail!("give either --settings-path or --settings-json, not both");
+                }
+                settings = SettingsSource::Json(value("--settings-json")?);
+            }
+            "--show-patch" => show_patch = true,
+            _ if flag.starts_with('-') && flag != "-" => bail!("unknown option {flag}\n{USAGE}"),
+            _ => {
+                if module.replace(PathBuf::from(&arg)).is_some() {
+                    bail!("only one module path may be given\n{USAGE}");
+                }
+            }
+        }
+    }
+    let Some(request_path) = request_path else {
+        bail!("--request-path is required\n{USAGE}");
+    };
+    let Some(module) = module else {
+        bail!("the module path is required\n{USAGE}");
+    };
+    Ok(Some(Args {
+        request_path,
+        settings,
+        show_patch,
+        module,
+    }))
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<ExitCode> {
+    let Some(args) = parse_args(std::env::args().skip(1))? else {
+        println!("{USAGE}");
+        return Ok(ExitCode::SUCCESS);
+    };
+    let settings = match &args.settings {
+        SettingsSource::Default => Value::Object(Default::default()),
+        SettingsSource::Path(p) => read_settings_file(p)?,
+        SettingsSource::Json(text) => {
+            let v: Value = serde_json::from_str(text).context("--settings-json is not JSON")?;
+            if !v.is_object() {
+                bail!("--settings-json must be a JSON object");
+            }
+            v
+        }
+    };
+    let request = read_request(&args.request_path)?;
+    let host = PolicyHost::from_file(&args.module)?;
+
+    let answer = host.validate_settings(&settings)?;
+    if answer.get("valid").and_then(Value::as_bool) != Some(true) {
+        let message = answer
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("no message");
+        eprintln!("Provided settings are not valid: {message}");
+        return Ok(ExitCode::FAILURE);
+    }
+
+    let uid = request
+        .get("uid")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let response = match host
+        .validate(&request, &settings)
+        .and_then(|v| admission_response(&request, &v))
+    {
+        Ok(r) => r,
+        Err(e) => AdmissionResponse::internal_error(uid, &format!("{e:#}")),
+    };
+    println!("{}", serde_json::to_string(&response)?);
+    if args.show_patch {
+        match response.decoded_patch()? {
+            Some(patch) => eprintln!("{}", serde_json::to_string_pretty(&patch)?),
+            None => eprintln!("(no patch)"),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
