@@ -1,0 +1,9 @@
+//! Packaging and publishing of the policy without kwctl, byte-compatible with it:
+//! `annotate` (metadata custom section), `artifacthub` (artifacthub-pkg.yml), `push` / `pull`
+//! (OCI registry). The binary `xtask` is a thin command line over these modules.
+
+pub mod annotate;
+pub mod artifacthub;
+pub mod metadata;
+pub mod oci;
+pub mod wasm;
