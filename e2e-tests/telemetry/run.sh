@@ -42,7 +42,7 @@ if [ ! -e "$autoinst/.complete" ]; then
     tmp="$autoinst.tmp.$$"
     rm -rf "$tmp"
     # Byte-compiled like the image's tree, so that each pod does not compile it again at start.
-    "$python" -m pip install --quiet --disable-pip-version-check \
+    "$python" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
         --target "$tmp" -r "$here/requirements-autoinstrumentation.txt"
     touch "$tmp/.complete"
     rm -rf "$autoinst"
@@ -56,7 +56,7 @@ make_venv() { # $1 = venv dir, $2 = requirements file
     rm -rf "$dir"
     # Created in place (venvs are not relocatable for their scripts); a failed run is retried afresh.
     "$python" -m venv "$dir"
-    "$dir/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req"
+    "$dir/bin/python" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -r "$req"
     touch "$dir/.complete"
 }
 appvenv="$cache/apps-venv-$(key "$here/requirements-apps.txt")"

@@ -44,3 +44,34 @@ def test_init_container_copied_the_tree_into_the_volume(selfcheck):
     assert init.argv == ["cp", "-r", "/autoinstrumentation/.", "/otel-auto-instrumentation-python"]
     volume = selfcheck.running.volumes["opentelemetry-auto-instrumentation-python"]
     assert (volume / "opentelemetry/instrumentation/auto_instrumentation/sitecustomize.py").is_file()
+
+
+@pytest.fixture(scope="module")
+def misordered():
+    """The reference pod with OTEL_RESOURCE_ATTRIBUTES moved to the front of the env list."""
+    port = sc.free_port()
+    receiver = OtlpReceiver().start()
+    pod = json.loads((sc.FIXTURES / "reference-mutated-article-pod.json").read_text()
+                     .replace("__ENDPOINT__", receiver.endpoint))
+    pod.pop("_comment")
+    env = pod["spec"]["containers"][0]["env"]
+    env.insert(0, env.pop())
+    env[1:1] = [v for v in sc.FAST_ENV if v["name"] == "OTEL_BSP_SCHEDULE_DELAY"]
+    s = sc.Scenario("runner-selfcheck-misordered", pod, None,
+                    {sc.ARTICLE_IMAGE: sc.autoinstrumentation_image(), sc.FLASK_IMAGE: sc.flask_image(port)},
+                    {"hello-api": port}, receiver, mutated=pod)
+    try:
+        s.start()
+    except BaseException:
+        s.stop()
+        raise
+    yield s
+    s.stop()
+
+
+def test_env_order_mistake_is_visible_in_the_telemetry(misordered):
+    """The proof is sensitive to env order: referenced before being defined, the pod name stays
+    an unexpanded reference, exactly what a cluster would export."""
+    misordered.get("/hello/order")
+    span = misordered.wait_server_span("/hello/order")
+    assert span.resource["k8s.pod.name"] == "$(OTEL_RESOURCE_ATTRIBUTES_POD_NAME)"
