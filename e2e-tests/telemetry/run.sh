@@ -64,6 +64,13 @@ testvenv="$cache/tests-venv-$(key "$here/requirements-tests.txt")"
 make_venv "$appvenv" "$here/requirements-apps.txt"
 make_venv "$testvenv" "$here/requirements-tests.txt"
 
+# Trees and venvs from older requirements are never used again: remove them.
+for current in "$autoinst" "$appvenv" "$testvenv"; do
+    for old in "${current%-*}"-*; do
+        case "$old" in "$current"|*.tmp.*) ;; *) rm -rf "$old" ;; esac
+    done
+done
+
 # --- the module and the kwctl-like host (shared target dir, nothing else is built here) ------------
 if [ "${TELEMETRY_SKIP_BUILD:-0}" != 1 ]; then
     log "building the policy module and policy-run"

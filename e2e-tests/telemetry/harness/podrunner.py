@@ -347,6 +347,10 @@ class RunningPod:
             if code is not None:
                 raise PodFailed(f"container {run.name} exited {code}:\n{run.log()}")
 
+    def wait(self, container: str, timeout: float) -> int:
+        """Wait (bounded) for a container's process to exit; return its exit code."""
+        return self.containers[container].process.wait(timeout)
+
     def stop(self, grace: float = 5.0, cleanup: bool = True) -> None:
         """SIGTERM every container's process group, SIGKILL what is left after the grace period."""
         procs = [r.process for r in self.containers.values() if r.process and r.process.poll() is None]

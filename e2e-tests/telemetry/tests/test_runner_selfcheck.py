@@ -75,3 +75,21 @@ def test_env_order_mistake_is_visible_in_the_telemetry(misordered):
     misordered.get("/hello/order")
     span = misordered.wait_server_span("/hello/order")
     assert span.resource["k8s.pod.name"] == "$(OTEL_RESOURCE_ATTRIBUTES_POD_NAME)"
+
+
+def test_app_image_alone_has_no_opentelemetry():
+    """Telemetry can only come from what the policy injects: the app image sees flask, fastapi and
+    uvicorn, and no OpenTelemetry package (nor the harness's protobuf)."""
+    from harness.podrunner import RunningPod
+    probe = ("import importlib.util as u, sys; "
+             "missing = [m for m in ('flask', 'fastapi', 'uvicorn') if u.find_spec(m) is None]; "
+             "leaked = [m for m in ('opentelemetry', 'google.protobuf', 'pytest') if u.find_spec(m.split('.')[0]) and u.find_spec(m)]; "
+             "print(sys.path, missing, leaked); sys.exit(1 if missing or leaked else 0)")
+    pod = {"metadata": {"generateName": "probe-", "namespace": "default"},
+           "spec": {"containers": [{"name": "probe", "image": sc.FLASK_IMAGE, "command": ["python", "-c", probe]}]}}
+    running = RunningPod(pod, {sc.FLASK_IMAGE: sc.flask_image(8080)}).start()
+    try:
+        code = running.wait("probe", 30)
+        assert code == 0, running.containers["probe"].log()
+    finally:
+        running.stop()
