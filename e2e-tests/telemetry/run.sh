@@ -41,7 +41,9 @@ if [ ! -e "$autoinst/.complete" ]; then
     log "building the autoinstrumentation tree in $autoinst (pip install --target)"
     tmp="$autoinst.tmp.$$"
     rm -rf "$tmp"
-    # Byte-compiled like the image's tree, so that each pod does not compile it again at start.
+    # Byte-compiled (pip's default), as the image's tree is. `cp -r` gives the copies new mtimes, so
+    # in the pod these timestamp-checked .pyc files are stale and Python recompiles, as it does
+    # with the operator's image.
     "$python" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
         --target "$tmp" -r "$here/requirements-autoinstrumentation.txt"
     touch "$tmp/.complete"
