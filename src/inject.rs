@@ -92,6 +92,13 @@ pub fn plan(pod: &PodView, namespace: &str, spec: &InstrumentationSpec) -> Resul
             "the pod already has a volume named {VOLUME_NAME:?}, which the instrumentation needs for its packages; rename that volume"
         ));
     }
+    // Init and regular containers share one name space; an init container of that name means the
+    // pod is already instrumented (see `already_instrumented`), a regular one would be duplicated.
+    if pod.spec.containers.iter().any(|c| c.name == INIT_CONTAINER_NAME) {
+        return Err(format!(
+            "the pod already has a container named {INIT_CONTAINER_NAME:?}, the name of the instrumentation's init container; rename that container"
+        ));
+    }
     let python = spec.python();
     let tls = spec.tls().map(tls::plan).unwrap_or_default();
     let mut volumes: Vec<Volume> = Vec::new();
