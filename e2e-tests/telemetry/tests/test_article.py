@@ -81,6 +81,17 @@ def test_traceparent_continues_the_callers_trace(article):
     assert (span.trace_id, span.parent_span_id) == (trace_id, parent_id)
 
 
+def test_init_container_copied_the_tree_as_its_security_context_user(article):
+    """The policy's init container securityContext is honoured by the runner (uid via setpriv,
+    read-only root): the copy still lands in the emptyDir, owned by that uid."""
+    init = article.mutated_pod["spec"]["initContainers"][0]
+    pod_sc = article.mutated_pod["spec"].get("securityContext") or {}
+    uid = (init.get("securityContext") or {}).get("runAsUser", pod_sc.get("runAsUser", 0))
+    volume = article.running.volumes["opentelemetry-auto-instrumentation-python"]
+    copied = volume / "opentelemetry" / "instrumentation" / "auto_instrumentation" / "sitecustomize.py"
+    assert copied.stat().st_uid == uid
+
+
 def test_exporter_speaks_protobuf_over_http_to_the_settings_endpoint(article):
     article.wait_server_span("/healthz", timeout=30)
     traces = article.receiver.raw("/v1/traces")
