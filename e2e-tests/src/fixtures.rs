@@ -43,12 +43,16 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// The built policy module: `$POLICY_WASM`, else the release build of the workspace.
+/// The built policy module: `$POLICY_WASM`, else the release build in `$CARGO_TARGET_DIR`
+/// (default: the workspace's `target/`).
 pub fn module_path() -> PathBuf {
-    match std::env::var_os("POLICY_WASM") {
-        Some(p) => PathBuf::from(p),
-        None => workspace_root().join("target/wasm32-wasip1/release/otel_python_policy.wasm"),
+    if let Some(p) = std::env::var_os("POLICY_WASM") {
+        return PathBuf::from(p);
     }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"));
+    target.join("wasm32-wasip1/release/otel_python_policy.wasm")
 }
 
 /// Read the built module, refusing a missing one or one older than the policy sources (a stale

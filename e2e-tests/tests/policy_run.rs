@@ -1,0 +1,143 @@
+//! The `policy-run` binary behaves like `kwctl run`: input forms, output line, exit codes.
+//! Needs the built module (`cargo build --target wasm32-wasip1 --release`).
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use e2e_tests::fixtures::{fixtures_dir, module_path, read_built_module};
+use e2e_tests::host::AdmissionResponse;
+
+fn policy_run(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    read_built_module().unwrap_or_else(|e| panic!("{e:#}"));
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_policy-run"));
+    cmd.current_dir(fixtures_dir())
+        .args(args)
+        .arg(module_path())
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn policy-run");
+    if let Some(input) = stdin {
+        child.stdin.take().unwrap().write_all(input).unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn one_line_response(out: &Output) -> AdmissionResponse {
+    let stdout = String::from_utf8(out.stdout.clone()).unwrap();
+    assert_eq!(
+        stdout.lines().count(),
+        1,
+        "stdout must be one line: {stdout}"
+    );
+    serde_json::from_str(stdout.trim_end()).expect("stdout is an AdmissionResponse")
+}
+
+#[test]
+fn article_example_prints_one_admission_response_line_with_a_json_patch() {
+    let out = policy_run(
+        &[
+            "--request-path",
+            "requests/article-pod.json",
+            "--settings-path",
+            "settings/article.yaml",
+        ],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let resp = one_line_response(&out);
+    assert_eq!(resp.uid, "705ab4f5-6393-11e8-b7cc-42010a800002");
+    assert!(resp.allowed);
+    assert_eq!(resp.patch_type.as_deref(), Some("JSONPatch"));
+    assert!(resp.decoded_patch().unwrap().is_some());
+}
+
+#[test]
+fn request_from_stdin_and_settings_json_give_the_same_answer_as_files() {
+    let request = std::fs::read(fixtures_dir().join("requests/article-pod.json")).unwrap();
+    let settings_yaml =
+        std::fs::read_to_string(fixtures_dir().join("settings/article.yaml")).unwrap();
+    let settings: serde_json::Value = serde_yaml::from_str(&settings_yaml).unwrap();
+    let settings_json = serde_json::to_string(&settings).unwrap();
+    let from_files = policy_run(
+        &[
+            "--request-path",
+            "requests/article-pod.json",
+            "--settings-path",
+            "settings/article.yaml",
+        ],
+        None,
+    );
+    let from_stdin = policy_run(
+        &["--request-path", "-", "--settings-json", &settings_json],
+        Some(&request),
+    );
+    assert!(
+        from_stdin.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&from_stdin.stderr)
+    );
+    assert_eq!(from_files.stdout, from_stdin.stdout);
+}
+
+#[test]
+fn invalid_settings_exit_1_with_kwctls_message() {
+    let out = policy_run(
+        &[
+            "--request-path",
+            "requests/article-pod.json",
+            "--settings-json",
+            r#"{"exporter": {"endpoint": "not a url"}}"#,
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        out.stdout.is_empty(),
+        "nothing on stdout when settings are invalid"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("Provided settings are not valid: "),
+        "stderr: {stderr}"
+    );
+}
+
+#[test]
+fn show_patch_prints_the_decoded_patch_on_stderr_only() {
+    let args = [
+        "--request-path",
+        "requests/article-pod.json",
+        "--settings-path",
+        "settings/article.yaml",
+    ];
+    let plain = policy_run(&args, None);
+    let mut with_flag_args = args.to_vec();
+    with_flag_args.push("--show-patch");
+    let shown = policy_run(&with_flag_args, None);
+    assert_eq!(
+        plain.stdout, shown.stdout,
+        "stdout is unchanged by --show-patch"
+    );
+    let stderr = String::from_utf8_lossy(&shown.stderr);
+    let start = stderr.find('[').expect("a JSON array on stderr");
+    let patch: serde_json::Value = serde_json::from_str(stderr[start..].trim()).unwrap();
+    let expected =
+        serde_json::to_value(one_line_response(&plain).decoded_patch().unwrap()).unwrap();
+    assert_eq!(patch, expected);
+}
+
+#[test]
+fn missing_request_path_is_a_usage_error() {
+    let out = policy_run(&[], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--request-path"));
+}
