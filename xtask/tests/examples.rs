@@ -1,0 +1,84 @@
+//! examples/: each manifest parses, agrees with policy.yaml and carries settings the module
+//! accepts.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+fn example(name: &str) -> Value {
+    serde_yaml::from_str(&read_root(&format!("examples/{name}")))
+        .unwrap_or_else(|e| panic!("examples/{name} does not parse: {e}"))
+}
+
+fn check_against_policy_yaml(doc: &Value, kind: &str) {
+    let policy: Value = serde_yaml::from_str(&policy_yaml()).unwrap();
+    assert_eq!(doc["apiVersion"], "policies.kubewarden.io/v1");
+    assert_eq!(doc["kind"], kind);
+    assert!(
+        doc["metadata"]["name"]
+            .as_str()
+            .is_some_and(|n| !n.is_empty())
+    );
+    let spec = &doc["spec"];
+    let module = spec["module"].as_str().unwrap();
+    let oci = policy["annotations"]["io.kubewarden.policy.ociUrl"]
+        .as_str()
+        .unwrap();
+    assert!(
+        module.starts_with(&format!("registry://{oci}:v")),
+        "{module}"
+    );
+    assert_eq!(spec["mutating"], true);
+    assert_eq!(
+        spec["rules"], policy["rules"],
+        "rules differ from policy.yaml"
+    );
+    assert!(spec["settings"].is_object());
+}
+
+fn assert_settings_valid(settings: &Value) {
+    let host = e2e_tests::host::PolicyHost::new(policy_wasm()).unwrap();
+    let answer = host.validate_settings(settings).unwrap();
+    assert_eq!(answer["valid"], true, "{answer}");
+}
+
+#[test]
+fn cluster_admission_policy() {
+    let doc = example("cluster-admission-policy.yaml");
+    check_against_policy_yaml(&doc, "ClusterAdmissionPolicy");
+    assert!(doc["metadata"]["namespace"].is_null(), "cluster-scoped");
+    // The article's settings, exactly.
+    assert_eq!(doc["spec"]["settings"], article_settings());
+    assert_settings_valid(&doc["spec"]["settings"]);
+}
+
+#[test]
+fn namespaced_admission_policy() {
+    let doc = example("admission-policy.yaml");
+    check_against_policy_yaml(&doc, "AdmissionPolicy");
+    let namespace = doc["metadata"]["namespace"].as_str().expect("namespaced");
+    // Fields an AdmissionPolicy does not have.
+    for field in ["namespaceSelector", "contextAwareResources"] {
+        assert!(
+            doc["spec"][field].is_null(),
+            "AdmissionPolicy has no {field}"
+        );
+    }
+    let settings = &doc["spec"]["settings"];
+    assert_settings_valid(settings);
+    // Its instrumentations live where the policy can see the pods: its own namespace.
+    for i in settings["instrumentations"].as_array().unwrap() {
+        assert_eq!(i["metadata"]["namespace"], namespace);
+    }
+    assert_eq!(settings["allowCrossNamespaceReferences"], false);
+}
+
+#[test]
+fn a_broken_example_would_be_caught() {
+    // The validate_settings check is not vacuous: the CAP's settings with a typo are refused.
+    let mut settings = example("cluster-admission-policy.yaml")["spec"]["settings"].clone();
+    settings["instrumentations"][0]["spec"]["sampler"]["argument"] = "1.5".into();
+    let host = e2e_tests::host::PolicyHost::new(policy_wasm()).unwrap();
+    assert_eq!(host.validate_settings(&settings).unwrap()["valid"], false);
+}
