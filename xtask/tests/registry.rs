@@ -1,0 +1,315 @@
+//! push and pull against a real registry: Debian's `docker-registry` (the CNCF distribution
+//! server), started on 127.0.0.1 with filesystem storage in a temporary directory.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use xtask::annotate::TOOL_ID;
+
+const REPO: &str = "policies/otel-python-autoinstrumentation";
+
+fn registry_binary() -> PathBuf {
+    for dir in std::env::var("PATH")
+        .unwrap_or_default()
+        .split(':')
+        .chain(["/usr/bin"])
+    {
+        let candidate = PathBuf::from(dir).join("docker-registry");
+        if candidate.is_file() {
+            return candidate;
+        }
+    }
+    panic!(
+        "docker-registry is not installed: this test needs a real registry. Install it with \
+         `apt-get install -y docker-registry` (`make test` does)."
+    );
+}
+
+/// A registry process, killed when dropped (also when the test panics).
+struct Registry {
+    child: Child,
+    addr: String,
+    _dir: TempDir,
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Registry {
+    fn start() -> Registry {
+        let binary = registry_binary();
+        let dir = TempDir::new("registry");
+        // A free port: bind port 0, note it, release it for the registry.
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let config = format!(
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n\
+             http:\n  addr: {addr}\n",
+            dir.path("data").display()
+        );
+        std::fs::write(dir.path("config.yml"), config).unwrap();
+        let log = std::fs::File::create(dir.path("registry.log")).unwrap();
+        let child = Command::new(&binary)
+            .arg("serve")
+            .arg(dir.path("config.yml"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+        let mut registry = Registry {
+            child,
+            addr,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(resp) = http_get(&registry.addr, "/v2/", "*/*") {
+                if resp.status == 200 {
+                    return registry;
+                }
+            }
+            if let Ok(Some(status)) = registry.child.try_wait() {
+                let log =
+                    std::fs::read_to_string(registry._dir.path("registry.log")).unwrap_or_default();
+                panic!("docker-registry exited with {status}:\n{log}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "docker-registry did not answer on {}",
+                registry.addr
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+struct Response {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Response {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A plain HTTP/1.1 GET, independent of oci-client, to look at what the registry stores.
+fn http_get(addr: &str, path: &str, accept: &str) -> std::io::Result<Response> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: {accept}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other("no end of headers"))?;
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other("no status"))?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+    if chunked {
+        let mut out = Vec::new();
+        let mut rest = &body[..];
+        loop {
+            let eol = rest.windows(2).position(|w| w == b"\r\n").unwrap();
+            let size = usize::from_str_radix(std::str::from_utf8(&rest[..eol]).unwrap().trim(), 16)
+                .unwrap();
+            if size == 0 {
+                break;
+            }
+            out.extend_from_slice(&rest[eol + 2..eol + 2 + size]);
+            rest = &rest[eol + 2 + size + 2..];
+        }
+        body = out;
+    }
+    Ok(Response {
+        status,
+        headers,
+        body,
+    })
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    format!("sha256:{:x}", Sha256::digest(bytes))
+}
+
+fn xtask(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn push_and_pull_against_a_real_registry() {
+    let registry = Registry::start();
+    let dir = TempDir::new("push");
+    let annotated_path = dir.path("annotated-policy.wasm");
+    std::fs::write(&annotated_path, annotated()).unwrap();
+    let annotated_path = annotated_path.to_str().unwrap();
+    let tagged = format!("{}/{REPO}:v0.1.0", registry.addr);
+
+    // Push through the command line, JSON output as kwctl's `push -o json`.
+    let (ok, stdout, stderr) = xtask(&[
+        "push",
+        "-o",
+        "json",
+        annotated_path,
+        &format!("registry://{tagged}"),
+    ]);
+    assert!(ok, "push failed: {stderr}");
+    let printed: Value = serde_json::from_str(stdout.trim()).unwrap();
+    let immutable = printed["immutable_ref"].as_str().unwrap().to_owned();
+    let digest = immutable
+        .strip_prefix(&format!("{}/{REPO}@", registry.addr))
+        .unwrap_or_else(|| panic!("unexpected immutable ref {immutable}"))
+        .to_owned();
+    assert!(
+        stderr.contains("io.kubewarden.policy.usage"),
+        "usage left out with a warning: {stderr}"
+    );
+
+    // The manifest as the registry stores it.
+    let manifest = http_get(
+        &registry.addr,
+        &format!("/v2/{REPO}/manifests/v0.1.0"),
+        "application/vnd.oci.image.manifest.v1+json",
+    )
+    .unwrap();
+    assert_eq!(manifest.status, 200);
+    assert_eq!(
+        manifest.header("Content-Type"),
+        Some("application/vnd.oci.image.manifest.v1+json")
+    );
+    assert_eq!(
+        sha256(&manifest.body),
+        digest,
+        "immutable ref names the manifest's digest"
+    );
+    assert_eq!(
+        manifest.header("Docker-Content-Digest"),
+        Some(digest.as_str())
+    );
+    let m: Value = serde_json::from_slice(&manifest.body).unwrap();
+    assert_eq!(m["schemaVersion"], 2);
+    assert_eq!(
+        m["config"]["mediaType"],
+        "application/vnd.wasm.config.v1+json"
+    );
+    assert_eq!(m["config"]["size"], 2);
+    assert_eq!(m["config"]["digest"], sha256(b"{}"));
+    let layers = m["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 1);
+    assert_eq!(
+        layers[0]["mediaType"],
+        "application/vnd.wasm.content.layer.v1+wasm"
+    );
+    assert_eq!(layers[0]["size"], annotated().len());
+    assert_eq!(layers[0]["digest"], sha256(annotated()));
+    let config = http_get(
+        &registry.addr,
+        &format!("/v2/{REPO}/blobs/{}", sha256(b"{}")),
+        "*/*",
+    )
+    .unwrap();
+    assert_eq!(
+        (config.status, config.body.as_slice()),
+        (200, b"{}".as_slice())
+    );
+
+    // Manifest annotations: the metadata's single-line annotations plus the OCI source.
+    let a = &m["annotations"];
+    assert_eq!(
+        a["io.kubewarden.policy.title"],
+        "otel-python-autoinstrumentation"
+    );
+    assert_eq!(a["io.kubewarden.policy.version"], "0.1.0");
+    assert_eq!(a["io.kubewarden.kwctl"], TOOL_ID);
+    assert_eq!(
+        a["org.opencontainers.image.source"],
+        "https://github.com/otel-python-policy/otel-python-policy"
+    );
+    assert!(
+        a.get("io.kubewarden.policy.usage").is_none(),
+        "multi-line usage must be left out"
+    );
+    let description = a["io.kubewarden.policy.description"].as_str().unwrap();
+    assert_eq!(description, description.trim());
+
+    // Pull by tag and by digest: the same bytes and digest.
+    for reference in [tagged.clone(), immutable.clone()] {
+        let out = dir.path("pulled.wasm");
+        let (ok, stdout, stderr) = xtask(&["pull", &reference, "-o", out.to_str().unwrap()]);
+        assert!(ok, "pull {reference} failed: {stderr}");
+        assert_eq!(stdout.trim(), immutable, "pull prints the immutable ref");
+        let pulled = std::fs::read(&out).unwrap();
+        assert!(
+            pulled == annotated(),
+            "pulled bytes differ from the pushed module ({reference})"
+        );
+        std::fs::remove_file(&out).unwrap();
+    }
+    let pulled = xtask::oci::pull(&immutable).unwrap();
+    assert_eq!(pulled.digest, digest);
+
+    // The pulled module is the policy: it runs the article's example.
+    assert_article_example_mutates(&pulled.module);
+
+    // Unknown tags and unannotated modules are errors, not empty successes.
+    let (ok, _, _) = xtask(&[
+        "pull",
+        &format!("{}/{REPO}:nope", registry.addr),
+        "-o",
+        dir.path("x.wasm").to_str().unwrap(),
+    ]);
+    assert!(!ok);
+    let raw_path = dir.path("policy.wasm");
+    std::fs::write(&raw_path, policy_wasm()).unwrap();
+    let (ok, _, stderr) = xtask(&[
+        "push",
+        raw_path.to_str().unwrap(),
+        &format!("{}/{REPO}:raw", registry.addr),
+    ]);
+    assert!(!ok && stderr.contains("not annotated"), "{stderr}");
+}
