@@ -199,6 +199,13 @@ pub fn plan(pod: &PodView, namespace: &str, spec: &InstrumentationSpec) -> Resul
             if !c.volume_mounts.iter().any(|p| p.name == m.name)
                 && !mounts.iter().any(|p| p.name == m.name)
             {
+                // A second mount at the same path would make the pod invalid.
+                if let Some(u) = c.volume_mounts.iter().find(|u| u.mount_path == m.mount_path) {
+                    return Err(format!(
+                        "container {:?} already mounts {:?} at {:?}, where the instrumentation mounts the exporter's TLS volume {:?}; remove that mount",
+                        c.name, u.name, u.mount_path, m.name
+                    ));
+                }
                 mounts.push(m.clone());
             }
         }
