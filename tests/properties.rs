@@ -1,0 +1,1044 @@
+//! Properties over generated pods and settings (proptest), and the fuzzers' regressions.
+//!
+//! Every generated case is a Pod CREATE request (containers, init containers, env with `value` and
+//! `valueFrom`, `PYTHONPATH` and `OTEL_*` set or not, volumes and mounts, the annotations with good
+//! and malformed values, labels, owner references) and settings built from a generated
+//! Instrumentation spec. For every case that the policy mutates:
+//!
+//! - deterministic: the same payload gives the same bytes;
+//! - valid output: the object deserializes as a k8s-openapi Pod, and container names (init and
+//!   regular), volume names, env names and mount paths per container stay unique;
+//! - nothing lost: every original field is still there verbatim; env entries are kept in order, with
+//!   only the documented rewrites (`PYTHONPATH`, `OTEL_RESOURCE_ATTRIBUTES` keep the user's value
+//!   inside the new one) and the operator's reordering (`OTEL_NODE_IP`/`OTEL_POD_IP` prepended,
+//!   `OTEL_RESOURCE_ATTRIBUTES` moved last); mounts, volumes and init containers are only added;
+//! - the user wins: every variable the user set keeps its value, the user's sampler variables and
+//!   resource attribute keys are never set a second time;
+//! - order: every `$(X)` in an injected value names a variable defined earlier in the container;
+//! - idempotent: the mutated object fed back is accepted unchanged.
+//!
+//! The number of cases is 10,000 per test, or `PROPTEST_CASES` (`make stress`).
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use otel_python_policy::admission;
+use otel_python_policy::inject::{INIT_CONTAINER_NAME, MOUNT_PATH, PYTHONPATH_PREFIX};
+use otel_python_policy::settings::Settings;
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
+use serde_json::{Map, Value, json};
+
+const INJECT: &str = "instrumentation.opentelemetry.io/inject-python";
+const CONTAINER_NAMES: &str = "instrumentation.opentelemetry.io/container-names";
+const PYTHON_CONTAINER_NAMES: &str = "instrumentation.opentelemetry.io/python-container-names";
+const PLATFORM: &str = "instrumentation.opentelemetry.io/otel-python-platform";
+const ORA: &str = "OTEL_RESOURCE_ATTRIBUTES";
+
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000)
+}
+
+fn runner() -> TestRunner {
+    TestRunner::new(Config {
+        cases: cases(),
+        failure_persistence: None,
+        max_shrink_iters: 2_000,
+        ..Config::default()
+    })
+}
+
+fn check<S: Strategy>(strategy: S, test: impl Fn(S::Value) -> Result<(), TestCaseError>)
+where
+    S::Value: std::fmt::Debug,
+{
+    match runner().run(&strategy, test) {
+        Ok(()) => {}
+        Err(TestError::Fail(why, input)) => panic!("{why}\nminimal failing input: {input:#?}"),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+// ---- generators ------------------------------------------------------------------------------
+
+/// The generators draw every choice from a tape of random numbers (shrinking moves them towards
+/// 0, which is always the plainest choice): far cheaper per case in the debug profile than nested
+/// proptest strategies, so that 10,000 cases per property fit in the normal test run.
+#[derive(Clone, Debug)]
+struct Tape {
+    values: Vec<u16>,
+    at: std::cell::Cell<usize>,
+}
+
+impl Tape {
+    /// A choice in `0..n`.
+    fn n(&self, n: usize) -> usize {
+        let i = self.at.get();
+        self.at.set(i + 1);
+        self.values[i % self.values.len()] as usize % n.max(1)
+    }
+    /// True with a chance of `percent` in 100 (0 on the tape is false).
+    fn chance(&self, percent: usize) -> bool {
+        (100 - self.n(100)) <= percent && percent > 0
+    }
+    fn pick<T: Copy>(&self, pool: &[T]) -> T {
+        pool[self.n(pool.len())]
+    }
+    /// A weighted choice: the index of the chosen weight.
+    fn weighted(&self, weights: &[usize]) -> usize {
+        let mut x = self.n(weights.iter().sum());
+        for (i, w) in weights.iter().enumerate() {
+            if x < *w {
+                return i;
+            }
+            x -= w;
+        }
+        0
+    }
+    /// Up to `max` distinct items of `pool`, in a random order.
+    fn some<T: Copy>(&self, pool: &[T], max: usize) -> Vec<T> {
+        let mut left: Vec<T> = pool.to_vec();
+        let count = self.n(max.min(pool.len()) + 1);
+        (0..count).map(|_| left.remove(self.n(left.len()))).collect()
+    }
+}
+
+fn tape() -> impl Strategy<Value = Tape> {
+    proptest::collection::vec(any::<u16>(), 160).prop_map(|values| Tape {
+        values,
+        at: std::cell::Cell::new(0),
+    })
+}
+
+/// Container names (the injected init container's name is used rarely, see `pod_request`).
+const CONTAINER_POOL: [&str; 8] = [
+    "app",
+    "web",
+    "worker",
+    "sidecar",
+    "migrate",
+    "seed",
+    "otc-container",
+    "api",
+];
+/// Env names a user may set: the ones the policy injects or rewrites, and unrelated ones.
+const ENV_POOL: [&str; 15] = [
+    "FOO",
+    "PYTHONPATH",
+    ORA,
+    "OTEL_SERVICE_NAME",
+    "OTEL_NODE_IP",
+    "OTEL_POD_IP",
+    "OTEL_TRACES_SAMPLER",
+    "OTEL_TRACES_SAMPLER_ARG",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_PROTOCOL",
+    "OTEL_PROPAGATORS",
+    "OTEL_RESOURCE_ATTRIBUTES_POD_NAME",
+    "OTEL_RESOURCE_ATTRIBUTES_POD_UID",
+    "OTEL_EXPORTER_OTLP_HEADERS",
+    "DJANGO_SETTINGS_MODULE",
+];
+const ENV_VALUES: [&str; 10] = [
+    "user",
+    "",
+    "$(OTEL_POD_IP)",
+    "/app/lib",
+    "team=shop,service.version=9",
+    "k8s.pod.name=mine",
+    "a=b,",
+    "service.name=explicit",
+    "http://mine:4318",
+    "0.5",
+];
+/// Mount paths (unique per container); the names are drawn separately so that they collide with
+/// the policy's volumes.
+const MOUNT_PATHS: [&str; 4] = [
+    "/data",
+    "/etc/cfg",
+    "/otel-auto-instrumentation-secret-certs",
+    "/otel-auto-instrumentation-configmap-ca",
+];
+const VOLUME_POOL: [&str; 4] = ["data", "cfg", "otel-auto-secret-certs", "otel-auto-configmap-ca"];
+/// The policy's own volume name, used rarely by the generated pods (it makes them refused).
+const PACKAGES_VOLUME: &str = "opentelemetry-auto-instrumentation-python";
+const NAMESPACES: [&str; 3] = ["default", "monitor", "shop"];
+const IMAGES: [&str; 4] = [
+    "python:3.12",
+    "registry.example.com/shop/api:1.4.2@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "shop/api@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "",
+];
+
+fn env_entry(t: &Tape, name: &str) -> Value {
+    match t.weighted(&[16, 1, 1, 1]) {
+        0 => json!({"name": name, "value": t.pick(&ENV_VALUES)}),
+        1 => json!({"name": name, "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['x']"}}}),
+        2 => json!({"name": name, "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}),
+        _ => json!({"name": name}),
+    }
+}
+
+fn container(t: &Tape, name: &str) -> Value {
+    let mut c = json!({"name": name});
+    let image = t.pick(&IMAGES);
+    if !image.is_empty() {
+        c["image"] = image.into();
+    }
+    if t.chance(80) {
+        c["env"] = t.some(&ENV_POOL, 6).into_iter().map(|n| env_entry(t, n)).collect();
+    }
+    if t.chance(50) {
+        let mut paths = t.some(&MOUNT_PATHS, 3);
+        if t.chance(3) {
+            paths.push(MOUNT_PATH);
+        }
+        c["volumeMounts"] = paths
+            .into_iter()
+            .map(|p| {
+                let n = if t.chance(3) { PACKAGES_VOLUME } else { t.pick(&VOLUME_POOL) };
+                json!({"name": n, "mountPath": p})
+            })
+            .collect();
+    }
+    // Fields the policy does not model, some from a future API: they must pass through.
+    if t.chance(30) {
+        c["ports"] = json!([{"containerPort": 8080, "name": "http"}]);
+    }
+    if t.chance(20) {
+        c["futureField"] = json!({"nested": [1, "two", null]});
+    }
+    if t.chance(20) {
+        c["securityContext"] = json!({"runAsUser": 1000});
+    }
+    c
+}
+
+fn annotation_value(t: &Tape) -> Option<String> {
+    const MALFORMED: [&str; 9] = [
+        "a/b/c", "/python", "monitor/", "Bad_Name", "other/nope", "shop/other", "nope", "monitor/python/", "x y",
+    ];
+    Some(
+        match t.weighted(&[12, 8, 4, 1, 1, 1, 1, 3]) {
+            0 => "true",
+            1 => "monitor/python",
+            2 => "python",
+            3 => "TRUE",
+            4 => "false",
+            5 => "",
+            6 => return None,
+            _ => t.pick(&MALFORMED),
+        }
+        .to_string(),
+    )
+}
+
+/// A container-names annotation: some of the pod's containers, or a malformed list.
+fn container_list(t: &Tape, names: &[&str]) -> Option<String> {
+    match t.weighted(&[12, 6, 1]) {
+        0 => None,
+        1 => {
+            let mut l = t.some(names, names.len());
+            if l.is_empty() {
+                l.push(names[0]);
+            }
+            Some(l.join(","))
+        }
+        _ => Some(t.pick(&[",", "app,,web", "app;x", "nope", "app, web"]).to_string()),
+    }
+}
+
+#[derive(Debug, Clone)]
+struct PodInput {
+    request: Value,
+}
+
+fn metadata(t: &Tape) -> Value {
+    let labels: BTreeMap<&str, &str> = t
+        .some(
+            &[
+                ("app.kubernetes.io/name", "shop"),
+                ("app.kubernetes.io/instance", "shop-prod"),
+                ("app.kubernetes.io/version", "1.2.3"),
+                ("pod-template-hash", "7d9c8b6f5d"),
+            ],
+            4,
+        )
+        .into_iter()
+        .collect();
+    let annotations: BTreeMap<&str, &str> = t
+        .some(
+            &[
+                ("unrelated.example.com/x", "y"),
+                ("resource.opentelemetry.io/service.name", "annotated"),
+                ("resource.opentelemetry.io/service.version", "2.0"),
+                ("resource.opentelemetry.io/team", "payments"),
+            ],
+            2,
+        )
+        .into_iter()
+        .collect();
+    let mut m = json!({"labels": labels, "annotations": annotations});
+    if t.chance(70) {
+        m["name"] = "web-7d9c8b6f5d-x2x9z".into();
+    } else {
+        m["generateName"] = "web-7d9c8b6f5d-".into();
+    }
+    if t.chance(60) {
+        let kind = t.pick(&["ReplicaSet", "StatefulSet", "DaemonSet", "Job", "CronJob", "Node"]);
+        let name = t.pick(&["web-7d9c8b6f5d", "web", "nightly-28000000"]);
+        m["ownerReferences"] = json!([{"apiVersion": "apps/v1", "kind": kind, "name": name, "uid": "6b1c", "controller": true}]);
+    }
+    m
+}
+
+fn pod_request(t: &Tape) -> PodInput {
+    // Unique container names over init and regular containers.
+    let mut names = t.some(&CONTAINER_POOL, 5);
+    if names.is_empty() {
+        names.push(CONTAINER_POOL[0]);
+    }
+    let init = t.n(3).min(names.len() - 1);
+    let (init_names, regular) = names.split_at(init);
+    let mut meta = metadata(t);
+    let ann = meta["annotations"].as_object_mut().unwrap();
+    let platform = if t.chance(20) { Some(t.pick(&["glibc", "musl", "MUSL"]).to_string()) } else { None };
+    for (k, v) in [
+        (INJECT, annotation_value(t)),
+        (CONTAINER_NAMES, container_list(t, &names)),
+        (PYTHON_CONTAINER_NAMES, container_list(t, &names)),
+        (PLATFORM, platform),
+    ] {
+        if let Some(v) = v {
+            ann.insert(k.into(), v.into());
+        }
+    }
+    let ns = t.pick(&NAMESPACES);
+    if t.chance(50) {
+        meta["namespace"] = ns.into();
+    }
+    let mut spec = json!({
+        "containers": regular.iter().map(|n| container(t, n)).collect::<Vec<_>>(),
+        "restartPolicy": "Always",
+    });
+    if !init_names.is_empty() {
+        spec["initContainers"] = init_names.iter().map(|n| container(t, n)).collect();
+    }
+    if t.chance(50) {
+        let mut v = t.some(&VOLUME_POOL, 3);
+        if t.chance(3) {
+            v.push(PACKAGES_VOLUME);
+        }
+        spec["volumes"] = v.iter().map(|n| json!({"name": n, "emptyDir": {}})).collect();
+    }
+    if t.chance(40) {
+        spec["securityContext"] = json!({"runAsUser": t.pick(&[1000, 0])});
+    }
+    if t.chance(30) {
+        spec["nodeName"] = "node-1".into();
+    }
+    // Rarely, a regular container takes the injected init container's name.
+    if t.chance(2) {
+        spec["containers"][0]["name"] = INIT_CONTAINER_NAME.into();
+    }
+    let object = json!({"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec});
+    PodInput {
+        request: json!({
+            "uid": "705ab4f5-6393-11e8-b7cc-42010a800002",
+            "kind": {"group": "", "version": "v1", "kind": "Pod"},
+            "resource": {"group": "", "version": "v1", "resource": "pods"},
+            "operation": "CREATE",
+            "namespace": ns,
+            "object": object,
+        }),
+    }
+}
+
+/// A valid Instrumentation spec (as JSON), drawn from every setting the policy reads.
+fn spec(t: &Tape) -> Value {
+    let mut s = Map::new();
+    match t.n(3) {
+        0 => {}
+        1 => {
+            s.insert("exporter".into(), json!({"endpoint": "http://otel-collector.monitor.svc:4318"}));
+        }
+        _ => {
+            let (secret, cm, ca, client) = (t.chance(50), t.chance(50), t.chance(50), t.chance(50));
+            let mut tls = Map::new();
+            if secret {
+                tls.insert("secretName".into(), "certs".into());
+            }
+            if cm {
+                tls.insert("configMapName".into(), "ca".into());
+            }
+            if ca {
+                tls.insert("ca_file".into(), if secret || cm { "ca.crt" } else { "/etc/ssl/ca.crt" }.into());
+            }
+            if client {
+                let (c, k) = if secret { ("tls.crt", "tls.key") } else { ("/etc/tls/tls.crt", "/etc/tls/tls.key") };
+                tls.insert("cert_file".into(), c.into());
+                tls.insert("key_file".into(), k.into());
+            }
+            s.insert("exporter".into(), json!({"endpoint": "https://otel-collector.monitor.svc:4318", "tls": tls}));
+        }
+    }
+    match t.weighted(&[2, 3, 1]) {
+        0 => {}
+        1 => {
+            let mut p = t.some(&["tracecontext", "baggage", "b3", "b3multi", "jaeger", "xray", "ottrace"], 3);
+            if p.is_empty() {
+                p.push("tracecontext");
+            }
+            s.insert("propagators".into(), json!(p));
+        }
+        _ => {
+            s.insert("propagators".into(), json!(["none"]));
+        }
+    }
+    if t.chance(50) {
+        let sampler = match t.n(4) {
+            0 => json!({"type": "parentbased_traceidratio", "argument": "0.25"}),
+            1 => json!({"type": "traceidratio", "argument": "1"}),
+            2 => json!({"type": "always_on"}),
+            _ => json!({"type": "jaeger_remote", "argument": "endpoint=http://jaeger:14250,pollingIntervalMs=5000,initialSamplingRate=0.25"}),
+        };
+        s.insert("sampler".into(), sampler);
+    }
+    if t.chance(50) {
+        let env: Vec<Value> = t
+            .some(&[0, 1, 2, 3, 4, 5], 3)
+            .into_iter()
+            .map(|i| match i {
+                0 => json!({"name": "OTEL_EXPORTER_OTLP_HEADERS", "value": "api-key=1"}),
+                1 => json!({"name": "FOO", "value": "from-settings"}),
+                2 => json!({"name": "OTEL_SERVICE_NAME", "value": "from-settings"}),
+                3 => json!({"name": "NODE", "value": "http://$(OTEL_NODE_IP):4318"}),
+                4 => json!({"name": "OTEL_TRACES_SAMPLER", "value": "always_on"}),
+                _ => json!({"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}),
+            })
+            .collect();
+        s.insert("env".into(), env.into());
+    }
+    let mut python = Map::new();
+    if t.chance(30) {
+        python.insert(
+            "image".into(),
+            t.pick(&[
+                "registry.example.com/otel/python:1.0",
+                "localhost:5000/python@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            ])
+            .into(),
+        );
+    }
+    if t.chance(30) {
+        let env: Vec<Value> = t
+            .some(&[0, 1, 2], 2)
+            .into_iter()
+            .map(|i| match i {
+                0 => json!({"name": "OTEL_PYTHON_LOG_CORRELATION", "value": "true"}),
+                1 => json!({"name": "FOO", "value": "from-python"}),
+                _ => json!({"name": "PYTHONPATH", "value": "/extra"}),
+            })
+            .collect();
+        python.insert("env".into(), env.into());
+    }
+    match t.n(4) {
+        1 => {
+            python.insert("volumeLimitSize".into(), "1Gi".into());
+        }
+        2 => {
+            python.insert(
+                "volumeClaimTemplate".into(),
+                json!({"spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}),
+            );
+        }
+        3 => {
+            python.insert(
+                "resourceRequirements".into(),
+                json!({"limits": {"cpu": "1", "memory": "512Mi"}, "requests": {"cpu": "100m"}}),
+            );
+        }
+        _ => {}
+    }
+    if !python.is_empty() {
+        s.insert("python".into(), python.into());
+    }
+    let mut resource = Map::new();
+    if t.chance(50) {
+        resource.insert("addK8sUIDAttributes".into(), t.chance(50).into());
+    }
+    if t.chance(30) {
+        let attrs: BTreeMap<&str, &str> = t
+            .some(&[("team", "platform"), ("k8s.pod.name", "fixed"), ("service.version", "7")], 2)
+            .into_iter()
+            .collect();
+        resource.insert("resourceAttributes".into(), json!(attrs));
+    }
+    if !resource.is_empty() {
+        s.insert("resource".into(), resource.into());
+    }
+    if t.chance(50) {
+        s.insert("defaults".into(), json!({"useLabelsForResourceAttributes": t.chance(50)}));
+    }
+    if t.chance(30) {
+        s.insert("imagePullPolicy".into(), t.pick(&["Always", "IfNotPresent", "Never"]).into());
+    }
+    if t.chance(20) {
+        s.insert("initContainerSecurityContext".into(), json!({"runAsUser": 1000, "runAsNonRoot": true}));
+    }
+    Value::Object(s)
+}
+
+/// Valid settings: a default spec, some whole Instrumentations (unique namespace/name), options.
+fn settings(t: &Tape) -> Value {
+    let mut s = spec(t);
+    let ids = t.some(
+        &[("monitor", "python"), ("default", "python"), ("shop", "python"), ("shop", "other"), ("monitor", "other")],
+        2,
+    );
+    if !ids.is_empty() {
+        s["instrumentations"] = ids
+            .into_iter()
+            .map(|(ns, name)| {
+                json!({"apiVersion": "opentelemetry.io/v1alpha1", "kind": "Instrumentation",
+                       "metadata": {"name": name, "namespace": ns}, "spec": spec(t)})
+            })
+            .collect();
+    }
+    if t.chance(50) {
+        s["failureAction"] = t.pick(&["reject", "admit"]).into();
+    }
+    if t.chance(50) {
+        s["allowCrossNamespaceReferences"] = t.chance(70).into();
+    }
+    s
+}
+
+/// A pod request and valid settings, drawn from one tape.
+fn case() -> impl Strategy<Value = (PodInput, Value)> {
+    tape().prop_map(|t| {
+        let pod = pod_request(&t);
+        (pod, settings(&t))
+    })
+}
+
+// ---- helpers ---------------------------------------------------------------------------------
+
+fn payload(request: &Value, settings: &Value) -> Vec<u8> {
+    serde_json::to_vec(&json!({"request": request, "settings": settings})).unwrap()
+}
+
+fn run(payload: &[u8]) -> Value {
+    serde_json::to_value(admission::validate(payload)).unwrap()
+}
+
+fn list<'a>(v: &'a Value, key: &str) -> &'a [Value] {
+    v.get(key).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default()
+}
+
+fn names<'a>(items: &'a [Value], key: &str) -> Vec<&'a str> {
+    items.iter().map(|i| i[key].as_str().unwrap_or_default()).collect()
+}
+
+fn unique(names: &[&str]) -> bool {
+    let mut seen = HashSet::new();
+    names.iter().all(|n| seen.insert(*n))
+}
+
+macro_rules! ensure {
+    ($cond:expr, $($fmt:tt)*) => {
+        if !$cond {
+            return Err(TestCaseError::fail(format!($($fmt)*)));
+        }
+    };
+}
+
+/// `$(NAME)` references in a value (Kubernetes' syntax; `$$(` escapes).
+fn references(value: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = value;
+    while let Some(i) = rest.find("$(") {
+        if i > 0 && rest[..i].ends_with('$') {
+            rest = &rest[i + 2..];
+            continue;
+        }
+        let after = &rest[i + 2..];
+        match after.find(')') {
+            Some(j) => {
+                out.push(&after[..j]);
+                rest = &after[j + 1..];
+            }
+            None => break,
+        }
+    }
+    out
+}
+
+fn resource_keys(value: &str) -> Vec<&str> {
+    value
+        .split(',')
+        .filter(|p| !p.is_empty())
+        .map(|p| p.split_once('=').map_or(p, |(k, _)| k).trim())
+        .collect()
+}
+
+// ---- the checks ------------------------------------------------------------------------------
+
+/// Valid output: a Pod, with unique names where Kubernetes requires them.
+fn valid_output(original: &Value, mutated: &Value) -> Result<(), TestCaseError> {
+    let pod: Result<k8s_openapi::api::core::v1::Pod, _> = serde_json::from_value(mutated.clone());
+    ensure!(pod.is_ok(), "the mutated object is not a Pod: {:?}", pod.err());
+    let spec = &mutated["spec"];
+    let mut all = names(list(spec, "containers"), "name");
+    all.extend(names(list(spec, "initContainers"), "name"));
+    ensure!(unique(&all), "container names are not unique: {all:?}");
+    let volumes = names(list(spec, "volumes"), "name");
+    ensure!(unique(&volumes), "volume names are not unique: {volumes:?}");
+    for c in list(spec, "containers").iter().chain(list(spec, "initContainers")) {
+        let env = names(list(c, "env"), "name");
+        ensure!(unique(&env), "env names of {} are not unique: {env:?}", c["name"]);
+        let paths = names(list(c, "volumeMounts"), "mountPath");
+        ensure!(unique(&paths), "mount paths of {} are not unique: {paths:?}", c["name"]);
+        // Every mount the policy added names a volume of the pod.
+        let before = list(find(original, c["name"].as_str().unwrap()).unwrap_or(&Value::Null), "volumeMounts").len();
+        for m in list(c, "volumeMounts").iter().skip(before) {
+            ensure!(volumes.contains(&m["name"].as_str().unwrap_or_default()), "mount {m} of {} names no volume", c["name"]);
+        }
+    }
+    Ok(())
+}
+
+fn find<'a>(pod: &'a Value, name: &str) -> Option<&'a Value> {
+    ["initContainers", "containers"]
+        .iter()
+        .flat_map(|l| list(&pod["spec"], l))
+        .find(|c| c["name"] == name)
+}
+
+/// The documented rewrite of the user's PYTHONPATH / OTEL_RESOURCE_ATTRIBUTES, or verbatim.
+fn kept_or_rewritten(orig: &Value, now: &Value) -> Result<(), TestCaseError> {
+    if orig == now {
+        return Ok(());
+    }
+    let name = orig["name"].as_str().unwrap_or_default();
+    let mut rest_orig = orig.clone();
+    let mut rest_now = now.clone();
+    rest_orig.as_object_mut().unwrap().remove("value");
+    rest_now.as_object_mut().unwrap().remove("value");
+    ensure!(rest_orig == rest_now, "env entry {orig} became {now}: more than its value changed");
+    let user = orig["value"].as_str().unwrap_or_default();
+    let new = now["value"].as_str().unwrap_or_default();
+    match name {
+        "PYTHONPATH" => ensure!(
+            new == format!("{PYTHONPATH_PREFIX}:{user}:{MOUNT_PATH}"),
+            "PYTHONPATH {user:?} became {new:?}, not the documented wrapping"
+        ),
+        ORA => ensure!(
+            orig.get("valueFrom").is_none()
+                && new.starts_with(user)
+                && (user.is_empty() || user.ends_with(',') || new[user.len()..].starts_with(',')),
+            "OTEL_RESOURCE_ATTRIBUTES {user:?} became {new:?}: the user's value is not kept at its head"
+        ),
+        _ => ensure!(false, "env entry {orig} was changed to {now}"),
+    }
+    Ok(())
+}
+
+/// Nothing lost: the mutated pod only adds to the original, apart from the documented rewrites
+/// and the operator's reordering of env entries.
+fn nothing_lost(original: &Value, mutated: &Value) -> Result<(), TestCaseError> {
+    for (k, v) in original.as_object().unwrap() {
+        if k != "spec" {
+            ensure!(mutated.get(k) == Some(v), "top-level field {k} changed");
+        }
+    }
+    let (os, ms) = (&original["spec"], &mutated["spec"]);
+    for (k, v) in os.as_object().unwrap() {
+        if !["containers", "initContainers", "volumes"].contains(&k.as_str()) {
+            ensure!(ms.get(k) == Some(v), "spec.{k} changed");
+        }
+    }
+    let (ov, mv) = (list(os, "volumes"), list(ms, "volumes"));
+    ensure!(mv.len() > ov.len() && mv[..ov.len()] == *ov, "spec.volumes: the user's volumes are not kept in front");
+    let (oi, mi) = (list(os, "initContainers"), list(ms, "initContainers"));
+    let at = mi.iter().position(|c| c["name"] == INIT_CONTAINER_NAME);
+    ensure!(at.is_some() && mi.len() == oi.len() + 1, "spec.initContainers: not exactly one init container added");
+    let at = at.unwrap();
+    let (oc, mc) = (list(os, "containers"), list(ms, "containers"));
+    ensure!(oc.len() == mc.len(), "spec.containers: the number of containers changed");
+    let pairs = oi
+        .iter()
+        .zip(mi[..at].iter().chain(&mi[at + 1..]))
+        .chain(oc.iter().zip(mc));
+    for (o, m) in pairs {
+        let cname = &o["name"];
+        ensure!(m["name"] == *cname, "container {cname} moved");
+        for (k, v) in o.as_object().unwrap() {
+            if k != "env" && k != "volumeMounts" {
+                ensure!(m.get(k) == Some(v), "container {cname}: field {k} changed");
+            }
+        }
+        let (om, mm) = (list(o, "volumeMounts"), list(m, "volumeMounts"));
+        ensure!(mm.len() >= om.len() && mm[..om.len()] == *om, "container {cname}: the user's mounts are not kept in front");
+        let (oe, me) = (list(o, "env"), list(m, "env"));
+        if oe == me {
+            continue;
+        }
+        // me = [new OTEL_NODE_IP/OTEL_POD_IP] ++ oe without ORA (PYTHONPATH rewritten) ++ [new] ++ [ORA]
+        let user: HashSet<&str> = names(oe, "name").into_iter().collect();
+        let lead = me
+            .iter()
+            .take_while(|e| {
+                let n = e["name"].as_str().unwrap_or_default();
+                (n == "OTEL_NODE_IP" || n == "OTEL_POD_IP") && !user.contains(n)
+            })
+            .count();
+        let kept: Vec<&Value> = oe.iter().filter(|e| e["name"] != ORA).collect();
+        ensure!(me.len() >= lead + kept.len(), "container {cname}: env entries lost");
+        for (o, n) in kept.iter().zip(&me[lead..]) {
+            kept_or_rewritten(o, n).map_err(|e| TestCaseError::fail(format!("container {cname}: {e}")))?;
+        }
+        let last = me.last().unwrap();
+        ensure!(last["name"] == ORA, "container {cname}: {ORA} is not last");
+        if let Some(o) = oe.iter().find(|e| e["name"] == ORA) {
+            kept_or_rewritten(o, last)?;
+        }
+        for e in &me[lead + kept.len()..me.len() - 1] {
+            let n = e["name"].as_str().unwrap_or_default();
+            ensure!(!user.contains(n), "container {cname}: the user's {n} appears a second time");
+        }
+    }
+    Ok(())
+}
+
+/// The user wins: every variable the user set has the user's value (or, for the two documented
+/// rewrites, contains it); sampler variables and resource attribute keys are never doubled.
+fn user_wins(original: &Value, mutated: &Value) -> Result<(), TestCaseError> {
+    for o in list(&original["spec"], "containers").iter().chain(list(&original["spec"], "initContainers")) {
+        let m = find(mutated, o["name"].as_str().unwrap()).unwrap();
+        let (oe, me) = (list(o, "env"), list(m, "env"));
+        if oe == me {
+            continue;
+        }
+        let get = |name: &str| me.iter().find(|e| e["name"] == name);
+        for e in oe {
+            let name = e["name"].as_str().unwrap_or_default();
+            let now = get(name).unwrap();
+            match name {
+                "PYTHONPATH" | ORA => {
+                    let user = e["value"].as_str().unwrap_or_default();
+                    ensure!(now["value"].as_str().unwrap_or_default().contains(user) || e.get("valueFrom").is_some() && now == e,
+                        "{} lost the user's {name}", o["name"]);
+                }
+                _ => ensure!(now == e, "{}: the user's {name} = {e} became {now}", o["name"]),
+            }
+        }
+        // The settings' sampler is not mixed with the user's (the generated settings' `env` may
+        // set OTEL_TRACES_SAMPLER, never its argument).
+        let user_sampler = oe.iter().any(|e| e["name"] == "OTEL_TRACES_SAMPLER" || e["name"] == "OTEL_TRACES_SAMPLER_ARG");
+        if user_sampler {
+            let arg = |l: &[Value]| l.iter().filter(|e| e["name"] == "OTEL_TRACES_SAMPLER_ARG").count();
+            ensure!(arg(me) == arg(oe), "{}: a sampler argument was added beside the user's sampler", o["name"]);
+        }
+        if let Some(ora) = get(ORA).and_then(|e| e["value"].as_str()) {
+            let keys = resource_keys(ora);
+            let mut seen = HashSet::new();
+            for k in &keys {
+                ensure!(seen.insert(*k), "{}: resource attribute {k} is set twice in {ora:?}", o["name"]);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Order: every `$(X)` in a value the policy wrote names a variable defined earlier.
+fn references_resolve(original: &Value, mutated: &Value) -> Result<(), TestCaseError> {
+    for m in list(&mutated["spec"], "containers").iter().chain(list(&mutated["spec"], "initContainers")) {
+        let orig = find(original, m["name"].as_str().unwrap());
+        let oe = orig.map(|o| list(o, "env")).unwrap_or_default();
+        let me = list(m, "env");
+        if oe == me {
+            continue;
+        }
+        for (i, e) in me.iter().enumerate() {
+            let value = e["value"].as_str().unwrap_or_default();
+            let injected = match oe.iter().find(|o| o["name"] == e["name"]) {
+                None => value,
+                Some(o) if o == e => continue,
+                // A rewrite: only the part after the user's value is the policy's.
+                Some(o) => {
+                    let user = o["value"].as_str().unwrap_or_default();
+                    value.find(user).map_or(value, |at| &value[at + user.len()..])
+                }
+            };
+            let earlier: HashSet<&str> = names(&me[..i], "name").into_iter().collect();
+            for r in references(injected) {
+                ensure!(earlier.contains(r), "container {}: {} = {value:?} refers to $({r}), which is not defined before it", m["name"], e["name"]);
+            }
+        }
+    }
+    Ok(())
+}
+
+static MUTATED: AtomicUsize = AtomicUsize::new(0);
+static REFUSED: AtomicUsize = AtomicUsize::new(0);
+
+/// Every property of one generated (pod, valid settings) case.
+fn mutation_case(pod: &PodInput, settings: &Value) -> Result<(), TestCaseError> {
+    ensure!(Settings::parse(settings).is_ok(), "generated settings refused: {:?}", Settings::parse(settings).err());
+    let bytes = payload(&pod.request, settings);
+    let first = admission::validate(&bytes);
+    let first_bytes = serde_json::to_vec(&first).unwrap();
+    let again = serde_json::to_vec(&admission::validate(&bytes)).unwrap();
+    ensure!(first_bytes == again, "not deterministic: the same payload gave two answers");
+    if !first.accepted {
+        REFUSED.fetch_add(1, Ordering::Relaxed);
+        ensure!(first.message.as_deref().is_some_and(|m| !m.is_empty()), "a refusal without a message");
+        ensure!(first.code == Some(400), "a pod refusal with code {:?}", first.code);
+        return Ok(());
+    }
+    let Some(mutated) = first.mutated_object else {
+        return Ok(());
+    };
+    MUTATED.fetch_add(1, Ordering::Relaxed);
+    let original = &pod.request["object"];
+    valid_output(original, &mutated)?;
+    nothing_lost(original, &mutated)?;
+    user_wins(original, &mutated)?;
+    references_resolve(original, &mutated)?;
+    // Idempotent: the policy applied to its own output changes nothing.
+    let mut again = pod.request.clone();
+    again["object"] = mutated;
+    let second = run(&payload(&again, settings));
+    ensure!(second["accepted"] == true && second["mutated_object"].is_null(), "the second pass changed the pod: {second}");
+    Ok(())
+}
+
+#[test]
+fn mutations_are_valid_complete_deterministic_and_idempotent() {
+    check(case(), |(pod, settings)| mutation_case(&pod, &settings));
+    // The generators must reach the interesting paths, not only refusals.
+    let (mutated, refused) = (MUTATED.load(Ordering::Relaxed), REFUSED.load(Ordering::Relaxed));
+    let n = cases() as usize;
+    eprintln!("{n} cases: {mutated} mutated, {refused} refused, the rest admitted unchanged");
+    assert!(mutated * 4 >= n, "only {mutated} of {n} generated pods were mutated");
+    assert!(refused * 20 >= n, "only {refused} of {n} generated pods were refused");
+}
+
+// ---- settings --------------------------------------------------------------------------------
+
+/// A single bad value put into valid settings, and the field path the refusal must name.
+const CORRUPTIONS: [(&str, &str, &str); 12] = [
+    ("/sampler", r#"{"type": "bogus"}"#, "sampler.type"),
+    ("/sampler", r#"{"type": "traceidratio", "argument": "2"}"#, "sampler.argument"),
+    ("/exporter", r#"{"endpoint": "ftp://collector:4318"}"#, "exporter.endpoint"),
+    ("/propagators", r#"["tracecontext", "zipkin"]"#, "propagators[1]"),
+    ("/imagePullPolicy", r#""Sometimes""#, "imagePullPolicy"),
+    ("/python", r#"{"image": "UPPER/Case"}"#, "python.image"),
+    ("/python", r#"{"volumeLimitSize": "-1Gi"}"#, "python.volumeLimitSize"),
+    ("/env", r#"[{"name": "1BAD", "value": "x"}]"#, "env[0].name"),
+    ("/resource", r#"{"resourceAttributes": {"a=b": "c"}}"#, "resource.resourceAttributes"),
+    ("/failureAction", r#""ignore""#, "failureAction"),
+    ("/allowCrossNamespaceReferences", r#""yes""#, "allowCrossNamespaceReferences"),
+    ("/samplr", r#"{}"#, "unknown field `samplr`"),
+];
+
+#[test]
+fn generated_settings_are_accepted_and_one_bad_value_is_named() {
+    check(
+        (tape().prop_map(|t| settings(&t)), proptest::sample::select(&CORRUPTIONS[..]), 0usize..4),
+        |(settings, (pointer, bad, field), place)| {
+            let answer = admission::validate_settings(&serde_json::to_vec(&settings).unwrap());
+            ensure!(answer.valid, "valid settings refused: {:?}\n{settings}", answer.message);
+            // Put the bad value at the top level or into one of the instrumentations' specs.
+            let mut broken = settings.clone();
+            let items = broken["instrumentations"].as_array().map_or(0, Vec::len);
+            let (target, prefix) = if place < items && !["/failureAction", "/allowCrossNamespaceReferences"].contains(&pointer) {
+                (&mut broken["instrumentations"][place]["spec"], format!("instrumentations[{place}].spec."))
+            } else {
+                (&mut broken, String::new())
+            };
+            target[&pointer[1..]] = serde_json::from_str(bad).unwrap();
+            let answer = admission::validate_settings(&serde_json::to_vec(&broken).unwrap());
+            let message = answer.message.unwrap_or_default();
+            ensure!(!answer.valid, "{pointer} = {bad} accepted");
+            // An unknown field is named after the path of the object that has it.
+            let named = if field.starts_with("unknown field") {
+                format!("{}: {field}", prefix.trim_end_matches('.'))
+            } else {
+                format!("{prefix}{field}")
+            };
+            let named = named.trim_start_matches(": ");
+            ensure!(message.contains(named), "the refusal of {pointer} = {bad} does not name {named}: {message}");
+            ensure!(["use", "expected", "must", "for example"].iter().any(|w| message.contains(w)), "the refusal does not say what is accepted: {message}");
+            Ok(())
+        },
+    );
+}
+
+// ---- never panics ----------------------------------------------------------------------------
+
+/// Odd JSON to put anywhere in a request.
+fn odd_value() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::Null),
+        Just(json!(-1)),
+        Just(json!(1e308)),
+        Just(json!(u64::MAX)),
+        Just(json!(true)),
+        Just(json!("")),
+        Just(json!([])),
+        Just(json!({})),
+        Just(json!([null, 1, "x"])),
+        Just(json!({"name": null, "value": 5})),
+        "\\PC{0,8}".prop_map(Value::from),
+        Just(Value::from("é".repeat(70))),
+    ]
+}
+
+/// Replaces the value at a random place of `v` (chosen by `path`) with `new`.
+fn replace_at(v: &mut Value, path: &[usize], new: Value) {
+    let Some((&step, rest)) = path.split_first() else {
+        *v = new;
+        return;
+    };
+    match v {
+        Value::Object(m) if !m.is_empty() => {
+            let key = m.keys().nth(step % m.len()).unwrap().clone();
+            replace_at(m.get_mut(&key).unwrap(), rest, new);
+        }
+        Value::Array(a) if !a.is_empty() => {
+            let i = step % a.len();
+            replace_at(&mut a[i], rest, new);
+        }
+        _ => *v = new,
+    }
+}
+
+#[test]
+fn never_panics_on_damaged_requests() {
+    check(
+        (
+            case(),
+            proptest::collection::vec((proptest::collection::vec(any::<usize>(), 1..8), odd_value()), 1..4),
+            any::<Option<prop::sample::Index>>(),
+        ),
+        |((pod, settings), damage, cut)| {
+            let mut whole = json!({"request": pod.request, "settings": settings});
+            for (path, new) in damage {
+                replace_at(&mut whole, &path, new);
+            }
+            let mut bytes = serde_json::to_vec(&whole).unwrap();
+            if let Some(cut) = cut {
+                bytes.truncate(cut.index(bytes.len()));
+            }
+            let answer = admission::validate(&bytes);
+            ensure!(answer.accepted || answer.message.as_deref().is_some_and(|m| !m.is_empty()), "a refusal without a message");
+            serde_json::to_vec(&answer).unwrap();
+            let answer = admission::validate_settings(&serde_json::to_vec(&whole["settings"]).unwrap());
+            ensure!(answer.valid || answer.message.is_some(), "a settings refusal without a message");
+            Ok(())
+        },
+    );
+}
+
+#[test]
+fn never_panics_on_arbitrary_bytes() {
+    check(proptest::collection::vec(any::<u8>(), 0..256), |bytes| {
+        let answer = admission::validate(&bytes);
+        ensure!(!answer.accepted || answer.mutated_object.is_none(), "garbage was mutated");
+        admission::validate_settings(&bytes);
+        Ok(())
+    });
+}
+
+// ---- regressions -----------------------------------------------------------------------------
+
+/// Payloads that once broke a property or crashed a fuzzer (`fuzz/regressions/validate/*.json`,
+/// written by the structured fuzz target with FUZZ_DUMP_PAYLOAD): they must now be answered and,
+/// when mutated, satisfy every property above.
+#[test]
+fn fuzz_regressions() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
+    let mut count = 0;
+    for target in ["validate", "validate_bytes", "validate_settings"] {
+        let Ok(entries) = std::fs::read_dir(dir.join(target)) else {
+            continue;
+        };
+        let mut paths: Vec<_> = entries.map(|e| e.unwrap().path()).collect();
+        paths.sort();
+        for path in paths {
+            count += 1;
+            let bytes = std::fs::read(&path).unwrap();
+            if target == "validate_settings" {
+                admission::validate_settings(&bytes);
+                continue;
+            }
+            let answer = admission::validate(&bytes);
+            let Ok(whole) = serde_json::from_slice::<Value>(&bytes) else {
+                continue;
+            };
+            if let Some(mutated) = &answer.mutated_object {
+                let original = &whole["request"]["object"];
+                let result = valid_output(original, mutated)
+                    .and_then(|_| nothing_lost(original, mutated))
+                    .and_then(|_| user_wins(original, mutated))
+                    .and_then(|_| references_resolve(original, mutated));
+                assert!(result.is_ok(), "{}: {result:?}", path.display());
+                let mut again = whole["request"].clone();
+                again["object"] = mutated.clone();
+                let second = run(&payload(&again, &whole["settings"]));
+                assert!(second["mutated_object"].is_null(), "{}: second pass mutates", path.display());
+            }
+        }
+    }
+    assert!(count >= 1, "no fuzz regressions found under {}", dir.display());
+}
+
+/// The first fuzz finding, as a readable case: a regular container may not take the init
+/// container's name (init and regular containers share one name space).
+#[test]
+fn a_container_named_like_the_init_container_is_refused_with_its_name() {
+    let request = json!({
+        "kind": {"group": "", "version": "v1", "kind": "Pod"}, "operation": "CREATE", "namespace": "default",
+        "object": {"metadata": {"name": "p", "annotations": {INJECT: "true"}},
+                   "spec": {"containers": [{"name": INIT_CONTAINER_NAME, "image": "python:3.12"}]}}
+    });
+    let answer = run(&payload(&request, &json!({})));
+    assert_eq!(answer["accepted"], false);
+    assert_eq!(
+        answer["message"],
+        format!("pod p asked for OpenTelemetry Python instrumentation (the policy settings' default instrumentation), but the pod already has a container named {INIT_CONTAINER_NAME:?}, the name of the instrumentation's init container; rename that container")
+    );
+}
+
+/// Found by the properties: a user's mount at the path where the exporter's TLS Secret goes was
+/// duplicated (an invalid pod). The pod is refused, naming the mount.
+#[test]
+fn a_mount_at_the_tls_secret_path_is_refused_with_its_name() {
+    let request = json!({
+        "kind": {"group": "", "version": "v1", "kind": "Pod"}, "operation": "CREATE", "namespace": "default",
+        "object": {"metadata": {"name": "p", "annotations": {INJECT: "true"}},
+                   "spec": {"containers": [{"name": "app", "volumeMounts": [{"name": "data", "mountPath": "/otel-auto-instrumentation-secret-certs"}]}],
+                            "volumes": [{"name": "data", "emptyDir": {}}]}}
+    });
+    let settings = json!({"exporter": {"endpoint": "https://c:4318", "tls": {"secretName": "certs", "ca_file": "ca.crt"}}});
+    let answer = run(&payload(&request, &settings));
+    assert_eq!(answer["accepted"], false);
+    assert_eq!(
+        answer["message"],
+        "pod p asked for OpenTelemetry Python instrumentation (the policy settings' default instrumentation), but container \"app\" already mounts \"data\" at \"/otel-auto-instrumentation-secret-certs\", where the instrumentation mounts the exporter's TLS volume \"otel-auto-secret-certs\"; remove that mount"
+    );
+    // The same mount under the policy's own volume name is the user's doing it already: kept, not doubled.
+    let mut same = request.clone();
+    same["object"]["spec"]["containers"][0]["volumeMounts"][0]["name"] = "otel-auto-secret-certs".into();
+    same["object"]["spec"]["volumes"][0]["name"] = "otel-auto-secret-certs".into();
+    let answer = run(&payload(&same, &settings));
+    assert_eq!(answer["accepted"], true, "{answer}");
+    let mounts = &answer["mutated_object"]["spec"]["containers"][0]["volumeMounts"];
+    assert_eq!(mounts.as_array().unwrap().len(), 2, "{mounts}");
+}
