@@ -14,10 +14,10 @@ use xtask::metadata::METADATA_SECTION;
 fn sections_named<'a>(module: &'a [u8], name: &str) -> Vec<&'a [u8]> {
     let mut out = Vec::new();
     for payload in wasmparser::Parser::new(0).parse_all(module) {
-        if let wasmparser::Payload::CustomSection(reader) = payload.expect("valid module") {
-            if reader.name() == name {
-                out.push(reader.data());
-            }
+        if let wasmparser::Payload::CustomSection(reader) = payload.expect("valid module")
+            && reader.name() == name
+        {
+            out.push(reader.data());
         }
     }
     out

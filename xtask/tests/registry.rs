@@ -79,10 +79,10 @@ impl Registry {
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            if let Ok(resp) = http_get(&registry.addr, "/v2/", "*/*") {
-                if resp.status == 200 {
-                    return registry;
-                }
+            if let Ok(resp) = http_get(&registry.addr, "/v2/", "*/*")
+                && resp.status == 200
+            {
+                return registry;
             }
             if let Ok(Some(status)) = registry.child.try_wait() {
                 let log =
