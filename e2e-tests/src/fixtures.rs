@@ -416,14 +416,14 @@ pub fn check_outcome(case: &Case, out: &Outcome) -> Vec<String> {
             serde_json::to_string_pretty(&patch).unwrap_or_default()
         ));
     }
-    if let Some(expected) = &e.patch {
-        if patch.as_ref() != Some(expected) {
-            errs.push(format!(
-                "patch differs:\n  got:      {}\n  expected: {}",
-                serde_json::to_string(&patch).unwrap_or_default(),
-                serde_json::to_string(expected).unwrap_or_default()
-            ));
-        }
+    if let Some(expected) = &e.patch
+        && patch.as_ref() != Some(expected)
+    {
+        errs.push(format!(
+            "patch differs:\n  got:      {}\n  expected: {}",
+            serde_json::to_string(&patch).unwrap_or_default(),
+            serde_json::to_string(expected).unwrap_or_default()
+        ));
     }
     if let Some(expected) = &e.object {
         match &out.mutated {

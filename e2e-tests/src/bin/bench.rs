@@ -1,7 +1,7 @@
 //! `bench`: how fast the policy module is in a waPC/wasmtime host (what policy-server does).
 //!
 //! ```text
-//! bench [--module PATH]... [--iterations N] [--quick]
+//! bench [--module PATH]... [--iterations N] [--quick] [--profile-native N]
 //! ```
 //!
 //! Measures module compile time, instantiation, and warm `validate` latency for the article's
@@ -24,6 +24,8 @@ struct Opts {
     modules: Vec<PathBuf>,
     iterations: usize,
     quick: bool,
+    /// Only loop the native core on the article's payload this many times (for perf/callgrind).
+    profile_native: Option<usize>,
 }
 
 fn parse_opts() -> Result<Opts> {
@@ -31,6 +33,7 @@ fn parse_opts() -> Result<Opts> {
         modules: Vec::new(),
         iterations: 2000,
         quick: false,
+        profile_native: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -42,8 +45,17 @@ fn parse_opts() -> Result<Opts> {
                 o.iterations = it.next().context("--iterations needs a number")?.parse()?
             }
             "--quick" => o.quick = true,
+            "--profile-native" => {
+                o.profile_native = Some(
+                    it.next()
+                        .context("--profile-native needs a count")?
+                        .parse()?,
+                )
+            }
             "-h" | "--help" => {
-                println!("usage: bench [--module PATH]... [--iterations N] [--quick]");
+                println!(
+                    "usage: bench [--module PATH]... [--iterations N] [--quick] [--profile-native N]"
+                );
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other}"),
@@ -69,18 +81,46 @@ fn measure(warmup: usize, n: usize, mut f: impl FnMut()) -> Stats {
     for _ in 0..warmup {
         f();
     }
-    let mut times: Vec<Duration> = (0..n)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed()
-        })
-        .collect();
+    stats(
+        (0..n)
+            .map(|_| {
+                let t = Instant::now();
+                f();
+                t.elapsed()
+            })
+            .collect(),
+    )
+}
+
+fn stats(mut times: Vec<Duration>) -> Stats {
     times.sort();
     Stats {
         median: times[times.len() / 2],
         p90: times[(times.len() * 9 / 10).min(times.len() - 1)],
     }
+}
+
+/// Time several functions in interleaved rounds (one call of each per round), so that load
+/// from other processes on a shared machine hits all of them alike and their ratios stay fair.
+fn measure_interleaved<const K: usize>(
+    warmup: usize,
+    n: usize,
+    fs: &mut [&mut dyn FnMut(); K],
+) -> [Stats; K] {
+    for _ in 0..warmup {
+        for f in fs.iter_mut() {
+            f();
+        }
+    }
+    let mut times: [Vec<Duration>; K] = std::array::from_fn(|_| Vec::with_capacity(n));
+    for _ in 0..n {
+        for (f, t) in fs.iter_mut().zip(times.iter_mut()) {
+            let start = Instant::now();
+            f();
+            t.push(start.elapsed());
+        }
+    }
+    times.map(stats)
 }
 
 fn us(d: Duration) -> String {
@@ -140,6 +180,35 @@ fn generated_pod(containers: usize, envs: usize) -> Value {
     })
 }
 
+/// Cost per unit of pod size: the marginal cost per container between 1, 10 and 50 containers
+/// (same env count), and per payload byte. Roughly equal marginal costs mean linear cost.
+fn linearity(rows: &[(String, usize, Duration)]) {
+    let find = |c: usize, e: usize| {
+        rows.iter()
+            .find(|r| r.0 == format!("{c} containers x {e} env"))
+            .map(|r| (r.1, r.2.as_secs_f64() * 1e6))
+    };
+    println!("Linearity (marginal cost of one more container, and time per payload KiB):\n");
+    println!(
+        "| env per container | us/container 1->10 | us/container 10->50 | us/KiB at 1 | us/KiB at 10 | us/KiB at 50 |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for e in [10usize, 50] {
+        if let (Some(a), Some(b), Some(c)) = (find(1, e), find(10, e), find(50, e)) {
+            let kib = |x: (usize, f64)| x.1 / (x.0 as f64 / 1024.0);
+            println!(
+                "| {e} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} |",
+                (b.1 - a.1) / 9.0,
+                (c.1 - b.1) / 40.0,
+                kib(a),
+                kib(b),
+                kib(c)
+            );
+        }
+    }
+    println!();
+}
+
 struct Workload {
     name: String,
     request: Value,
@@ -155,6 +224,18 @@ fn main() -> Result<()> {
             .to_str()
             .unwrap(),
     )?;
+    if let Some(count) = opts.profile_native {
+        let payload = validate_payload(&article, &settings);
+        for _ in 0..count {
+            black_box(
+                serde_json::to_vec(&otel_python_policy::admission::validate(black_box(
+                    &payload,
+                )))
+                .unwrap(),
+            );
+        }
+        return Ok(());
+    }
     let mut workloads = vec![Workload {
         name: "article pod (1 container, 0 env)".into(),
         payload: validate_payload(&article, &settings),
@@ -213,6 +294,7 @@ fn main() -> Result<()> {
             "| workload | payload | patch | wasm validate | native core validate | native floor (serde parse+serialise) | wasm / floor | wasm / native core |"
         );
         println!("|---|---|---|---|---|---|---|---|");
+        let mut rows = Vec::new();
         for w in &workloads {
             // Sanity: the call succeeds and mutates (otherwise we would time an error path).
             let answer: Value = serde_json::from_slice(&host.call("validate", &w.payload)?)?;
@@ -221,21 +303,27 @@ fn main() -> Result<()> {
                 .decoded_patch()?
                 .map(|p| serde_json::to_vec(&p).map(|v| v.len()).unwrap_or(0))
                 .unwrap_or(0);
-            let wasm = measure(n / 10, n, || {
+            let mut wasm_call = || {
                 black_box(host.call("validate", black_box(&w.payload)).unwrap());
-            });
-            let native = measure(n / 10, n, || {
+            };
+            let mut native_call = || {
                 black_box(
                     serde_json::to_vec(&otel_python_policy::admission::validate(black_box(
                         &w.payload,
                     )))
                     .unwrap(),
                 );
-            });
-            let floor = measure(n / 10, n, || {
+            };
+            let mut floor_call = || {
                 let v: Value = serde_json::from_slice(black_box(&w.payload)).unwrap();
                 black_box(serde_json::to_vec(&v).unwrap());
-            });
+            };
+            let [wasm, native, floor] = measure_interleaved(
+                n / 10,
+                n,
+                &mut [&mut wasm_call, &mut native_call, &mut floor_call],
+            );
+            rows.push((w.name.clone(), w.payload.len(), wasm.median));
             let ratio = wasm.median.as_secs_f64() / floor.median.as_secs_f64();
             let ratio_core = wasm.median.as_secs_f64() / native.median.as_secs_f64();
             println!(
@@ -260,6 +348,7 @@ fn main() -> Result<()> {
             }
         }
         println!();
+        linearity(&rows);
     }
     println!("### Article pod, per module\n");
     println!("| module | size | warm validate | vs floor | targets (<= 100 us, <= 4x, <= 1 MB) |");
