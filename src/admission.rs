@@ -147,7 +147,7 @@ pub fn validate(payload: &[u8]) -> ValidationResponse {
         .or_else(|| pod.metadata.namespace.clone())
         .unwrap_or_default();
     if namespace.is_empty() {
-        return failure(&settings, "the request names no namespace for the pod, so its instrumentation reference cannot be resolved".into());
+        return failure(&settings, "the request names no namespace for the pod (request.namespace and metadata.namespace are empty), so its instrumentation reference cannot be resolved; set metadata.namespace".into());
     }
     if let Some(why) = inject::already_instrumented(&pod) {
         return accept(Some(vec![format!(

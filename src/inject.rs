@@ -94,7 +94,12 @@ pub fn plan(pod: &PodView, namespace: &str, spec: &InstrumentationSpec) -> Resul
     }
     // Init and regular containers share one name space; an init container of that name means the
     // pod is already instrumented (see `already_instrumented`), a regular one would be duplicated.
-    if pod.spec.containers.iter().any(|c| c.name == INIT_CONTAINER_NAME) {
+    if pod
+        .spec
+        .containers
+        .iter()
+        .any(|c| c.name == INIT_CONTAINER_NAME)
+    {
         return Err(format!(
             "the pod already has a container named {INIT_CONTAINER_NAME:?}, the name of the instrumentation's init container; rename that container"
         ));
@@ -200,7 +205,11 @@ pub fn plan(pod: &PodView, namespace: &str, spec: &InstrumentationSpec) -> Resul
                 && !mounts.iter().any(|p| p.name == m.name)
             {
                 // A second mount at the same path would make the pod invalid.
-                if let Some(u) = c.volume_mounts.iter().find(|u| u.mount_path == m.mount_path) {
+                if let Some(u) = c
+                    .volume_mounts
+                    .iter()
+                    .find(|u| u.mount_path == m.mount_path)
+                {
                     return Err(format!(
                         "container {:?} already mounts {:?} at {:?}, where the instrumentation mounts the exporter's TLS volume {:?}; remove that mount",
                         c.name, u.name, u.mount_path, m.name

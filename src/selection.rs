@@ -34,7 +34,10 @@ pub fn targets(pod: &PodView) -> Result<Vec<Slot>, String> {
         }
     }
     if pod.spec.containers.is_empty() {
-        return Err("the pod has no containers to instrument".into());
+        return Err(
+            "the pod has no containers to instrument; spec.containers must list at least one"
+                .into(),
+        );
     }
     if names.is_empty() {
         return Ok(vec![Slot::Regular(0)]);
