@@ -14,7 +14,7 @@ APT_PACKAGES := bats binaryen bubblewrap docker-registry
 # wasm-opt 108 (Debian's binaryen) needs the features rustc's wasm32-wasip1 output uses.
 WASM_OPT_FLAGS := -O3 --enable-bulk-memory --enable-sign-ext --enable-mutable-globals --enable-nontrapping-float-to-int
 
-.PHONY: all setup setup-rust setup-apt example policy.wasm annotate artifacthub push pull \
+.PHONY: all setup setup-rust setup-apt example policy.wasm host-tools xtask annotate artifacthub push pull \
         fmt lint unit-tests e2e-tests bats packaging-tests telemetry-tests test bench stress fuzz clean
 
 all: policy.wasm
@@ -49,6 +49,41 @@ example: policy.wasm host-tools
 	  --settings-path e2e-tests/fixtures/settings/article.yaml \
 	  policy.wasm
 
+## Packaging (kwctl when installed, else the project's xtask) ----------------------------------
+OUT ?= pulled-policy.wasm
+xtask:
+	$(CARGO) build -p xtask $(HOST)
+
+annotate annotated-policy.wasm: policy.wasm
+	@if command -v kwctl >/dev/null 2>&1; then \
+	  set -x; kwctl annotate -m policy.yaml -u README.md -o annotated-policy.wasm policy.wasm; \
+	else \
+	  set -x; $(CARGO) build -p xtask $(HOST) && \
+	  $(XTASK) annotate -m policy.yaml -u README.md -o annotated-policy.wasm policy.wasm; \
+	fi
+
+# Regenerates artifacthub-pkg.yml from policy.yaml and questions-ui.yml (CREATED_AT=now to restamp).
+artifacthub: xtask
+	$(XTASK) artifacthub -m policy.yaml -q questions-ui.yml -o artifacthub-pkg.yml \
+	  $(if $(CREATED_AT),$(if $(filter now,$(CREATED_AT)),--now,--created-at $(CREATED_AT)))
+
+push: annotated-policy.wasm
+	@[ -n "$(REGISTRY)" ] && [ -n "$(TAG)" ] || { echo "usage: make push REGISTRY=host[:port]/path TAG=vX.Y.Z" >&2; exit 2; }
+	@if command -v kwctl >/dev/null 2>&1; then \
+	  set -x; kwctl push -o json annotated-policy.wasm registry://$(REGISTRY):$(TAG); \
+	else \
+	  set -x; $(CARGO) build -p xtask $(HOST) && \
+	  $(XTASK) push -o json annotated-policy.wasm registry://$(REGISTRY):$(TAG); \
+	fi
+
+pull:
+	@[ -n "$(REF)" ] || { echo "usage: make pull REF=host[:port]/path:tag|...@sha256:... [OUT=file]" >&2; exit 2; }
+	@if command -v kwctl >/dev/null 2>&1; then \
+	  set -x; kwctl pull -o $(OUT) registry://$(patsubst registry://%,%,$(REF)); \
+	else \
+	  set -x; $(CARGO) build -p xtask $(HOST) && $(XTASK) pull $(REF) -o $(OUT); \
+	fi
+
 ## Tests -----------------------------------------------------------------------------------------
 fmt:
 	$(CARGO) fmt --all -- --check
@@ -66,7 +101,14 @@ e2e-tests: policy.wasm
 bats: policy.wasm annotated-policy.wasm
 	bats e2e-tests/e2e.bats
 
-test: setup fmt lint unit-tests e2e-tests
+packaging-tests: policy.wasm setup-apt
+	POLICY_WASM=$(CURDIR)/policy.wasm $(CARGO) test -p xtask $(HOST)
+
+# An unchanged Python app, started as the mutated pod says, must send traces, metrics and logs.
+telemetry-tests: policy.wasm host-tools
+	TELEMETRY_SKIP_BUILD=1 bash e2e-tests/telemetry/run.sh
+
+test: setup fmt lint unit-tests e2e-tests packaging-tests bats telemetry-tests
 
 clean:
 	$(CARGO) clean
