@@ -5,6 +5,7 @@
 //!
 //! ```yaml
 //! reason: why this case exists (required, one line)
+//! known_issue: what the core does instead  # optional: the case must currently fail
 //! request: requests/article-pod.json     # path under fixtures/: AdmissionReview or AdmissionRequest
 //! # or: request_raw: "not json"          # bytes sent verbatim as the validate payload
 //! settings: settings/article.yaml        # path under fixtures/, or an inline mapping; default {}
@@ -127,6 +128,9 @@ pub struct Expect {
 #[serde(deny_unknown_fields)]
 pub struct CaseFile {
     pub reason: String,
+    /// The expectation is the specified behaviour, but the core does not meet it yet: the runner
+    /// then requires the case to FAIL (and says so when it starts passing).
+    pub known_issue: Option<String>,
     pub request: Option<String>,
     pub request_raw: Option<String>,
     pub settings: Option<SettingsRef>,
@@ -138,6 +142,7 @@ pub struct CaseFile {
 pub struct Case {
     pub name: String,
     pub reason: String,
+    pub known_issue: Option<String>,
     /// The AdmissionRequest (None for `request_raw` or settings-only cases).
     pub request: Option<Value>,
     pub request_raw: Option<Vec<u8>>,
@@ -204,6 +209,7 @@ pub fn load_case(path: &Path) -> Result<Case> {
     Ok(Case {
         name,
         reason: file.reason,
+        known_issue: file.known_issue,
         request,
         request_raw: file.request_raw.map(String::into_bytes),
         settings,
@@ -215,6 +221,12 @@ fn check_case_shape(name: &str, f: &CaseFile) -> Result<()> {
     let e = &f.expect;
     if f.reason.trim().is_empty() {
         bail!("case {name}: `reason` is empty");
+    }
+    if f.known_issue
+        .as_deref()
+        .is_some_and(|k| k.trim().is_empty())
+    {
+        bail!("case {name}: `known_issue` is empty");
     }
     if f.request.is_some() && f.request_raw.is_some() {
         bail!("case {name}: give `request` or `request_raw`, not both");
