@@ -48,7 +48,8 @@ pub fn workspace_root() -> PathBuf {
 /// (default: the workspace's `target/`).
 pub fn module_path() -> PathBuf {
     if let Some(p) = std::env::var_os("POLICY_WASM") {
-        return PathBuf::from(p);
+        // Absolute, so that it survives a change of working directory (policy-run tests).
+        return std::path::absolute(&p).unwrap_or_else(|_| PathBuf::from(p));
     }
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
