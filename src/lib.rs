@@ -25,6 +25,7 @@ use kubewarden_policy_sdk::wapc_guest as guest;
 
 #[unsafe(no_mangle)]
 pub extern "C" fn wapc_init() {
+    std::panic::set_hook(Box::new(report_panic));
     register_function("validate", validate);
     register_function("validate_settings", validate_settings);
     register_function(
@@ -39,4 +40,26 @@ fn validate(payload: &[u8]) -> CallResult {
 
 fn validate_settings(payload: &[u8]) -> CallResult {
     Ok(serde_json::to_vec(&admission::validate_settings(payload))?)
+}
+
+/// The module is built with `panic = "abort"`: a panic traps, and the host answers the request
+/// with a bare wasm backtrace that does not say why (waPC ignores `__guest_error` on a trap). So
+/// say why first, through Kubewarden's log host call, which policy-server writes to its log.
+/// See docs/robustness.md; the entry paths are fuzzed to be panic-free.
+fn report_panic(info: &std::panic::PanicHookInfo<'_>) {
+    let reason = info
+        .payload()
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| info.payload().downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)");
+    let location = info.location();
+    let event = serde_json::json!({
+        "level": "error",
+        "message": format!("otel-python-policy panicked, so this request gets no answer from the policy: {reason}"),
+        "file": location.map(|l| l.file()),
+        "line": location.map(|l| l.line()),
+        "column": location.map(|l| l.column()),
+    });
+    let _ = guest::host_call("kubewarden", "tracing", "log", event.to_string().as_bytes());
 }
