@@ -136,6 +136,8 @@ fn load(path: &Path) -> Loaded {
         case: Case {
             name,
             reason: file.reason,
+            // Every bad input's message is what the module says now: none is a known issue.
+            known_issue: None,
             request,
             request_raw: raw,
             settings: whole["settings"].clone(),
