@@ -103,7 +103,9 @@ impl Tape {
     fn some<T: Copy>(&self, pool: &[T], max: usize) -> Vec<T> {
         let mut left: Vec<T> = pool.to_vec();
         let count = self.n(max.min(pool.len()) + 1);
-        (0..count).map(|_| left.remove(self.n(left.len()))).collect()
+        (0..count)
+            .map(|_| left.remove(self.n(left.len())))
+            .collect()
     }
 }
 
@@ -163,7 +165,12 @@ const MOUNT_PATHS: [&str; 4] = [
     "/otel-auto-instrumentation-secret-certs",
     "/otel-auto-instrumentation-configmap-ca",
 ];
-const VOLUME_POOL: [&str; 4] = ["data", "cfg", "otel-auto-secret-certs", "otel-auto-configmap-ca"];
+const VOLUME_POOL: [&str; 4] = [
+    "data",
+    "cfg",
+    "otel-auto-secret-certs",
+    "otel-auto-configmap-ca",
+];
 /// The policy's own volume name, used rarely by the generated pods (it makes them refused).
 const PACKAGES_VOLUME: &str = "opentelemetry-auto-instrumentation-python";
 const NAMESPACES: [&str; 3] = ["default", "monitor", "shop"];
@@ -177,7 +184,9 @@ const IMAGES: [&str; 4] = [
 fn env_entry(t: &Tape, name: &str) -> Value {
     match t.weighted(&[16, 1, 1, 1]) {
         0 => json!({"name": name, "value": t.pick(&ENV_VALUES)}),
-        1 => json!({"name": name, "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['x']"}}}),
+        1 => {
+            json!({"name": name, "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['x']"}}})
+        }
         2 => json!({"name": name, "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}),
         _ => json!({"name": name}),
     }
@@ -190,7 +199,11 @@ fn container(t: &Tape, name: &str) -> Value {
         c["image"] = image.into();
     }
     if t.chance(80) {
-        c["env"] = t.some(&ENV_POOL, 6).into_iter().map(|n| env_entry(t, n)).collect();
+        c["env"] = t
+            .some(&ENV_POOL, 6)
+            .into_iter()
+            .map(|n| env_entry(t, n))
+            .collect();
     }
     if t.chance(50) {
         let mut paths = t.some(&MOUNT_PATHS, 3);
@@ -200,7 +213,11 @@ fn container(t: &Tape, name: &str) -> Value {
         c["volumeMounts"] = paths
             .into_iter()
             .map(|p| {
-                let n = if t.chance(3) { PACKAGES_VOLUME } else { t.pick(&VOLUME_POOL) };
+                let n = if t.chance(3) {
+                    PACKAGES_VOLUME
+                } else {
+                    t.pick(&VOLUME_POOL)
+                };
                 json!({"name": n, "mountPath": p})
             })
             .collect();
@@ -220,7 +237,15 @@ fn container(t: &Tape, name: &str) -> Value {
 
 fn annotation_value(t: &Tape) -> Option<String> {
     const MALFORMED: [&str; 9] = [
-        "a/b/c", "/python", "monitor/", "Bad_Name", "other/nope", "shop/other", "nope", "monitor/python/", "x y",
+        "a/b/c",
+        "/python",
+        "monitor/",
+        "Bad_Name",
+        "other/nope",
+        "shop/other",
+        "nope",
+        "monitor/python/",
+        "x y",
     ];
     Some(
         match t.weighted(&[12, 8, 4, 1, 1, 1, 1, 3]) {
@@ -248,7 +273,10 @@ fn container_list(t: &Tape, names: &[&str]) -> Option<String> {
             }
             Some(l.join(","))
         }
-        _ => Some(t.pick(&[",", "app,,web", "app;x", "nope", "app, web"]).to_string()),
+        _ => Some(
+            t.pick(&[",", "app,,web", "app;x", "nope", "app, web"])
+                .to_string(),
+        ),
     }
 }
 
@@ -289,7 +317,14 @@ fn metadata(t: &Tape) -> Value {
         m["generateName"] = "web-7d9c8b6f5d-".into();
     }
     if t.chance(60) {
-        let kind = t.pick(&["ReplicaSet", "StatefulSet", "DaemonSet", "Job", "CronJob", "Node"]);
+        let kind = t.pick(&[
+            "ReplicaSet",
+            "StatefulSet",
+            "DaemonSet",
+            "Job",
+            "CronJob",
+            "Node",
+        ]);
         let name = t.pick(&["web-7d9c8b6f5d", "web", "nightly-28000000"]);
         m["ownerReferences"] = json!([{"apiVersion": "apps/v1", "kind": kind, "name": name, "uid": "6b1c", "controller": true}]);
     }
@@ -306,7 +341,11 @@ fn pod_request(t: &Tape) -> PodInput {
     let (init_names, regular) = names.split_at(init);
     let mut meta = metadata(t);
     let ann = meta["annotations"].as_object_mut().unwrap();
-    let platform = if t.chance(20) { Some(t.pick(&["glibc", "musl", "MUSL"]).to_string()) } else { None };
+    let platform = if t.chance(20) {
+        Some(t.pick(&["glibc", "musl", "MUSL"]).to_string())
+    } else {
+        None
+    };
     for (k, v) in [
         (INJECT, annotation_value(t)),
         (CONTAINER_NAMES, container_list(t, &names)),
@@ -333,7 +372,10 @@ fn pod_request(t: &Tape) -> PodInput {
         if t.chance(3) {
             v.push(PACKAGES_VOLUME);
         }
-        spec["volumes"] = v.iter().map(|n| json!({"name": n, "emptyDir": {}})).collect();
+        spec["volumes"] = v
+            .iter()
+            .map(|n| json!({"name": n, "emptyDir": {}}))
+            .collect();
     }
     if t.chance(40) {
         spec["securityContext"] = json!({"runAsUser": t.pick(&[1000, 0])});
@@ -364,7 +406,10 @@ fn spec(t: &Tape) -> Value {
     match t.n(3) {
         0 => {}
         1 => {
-            s.insert("exporter".into(), json!({"endpoint": "http://otel-collector.monitor.svc:4318"}));
+            s.insert(
+                "exporter".into(),
+                json!({"endpoint": "http://otel-collector.monitor.svc:4318"}),
+            );
         }
         _ => {
             let (secret, cm, ca, client) = (t.chance(50), t.chance(50), t.chance(50), t.chance(50));
@@ -376,20 +421,46 @@ fn spec(t: &Tape) -> Value {
                 tls.insert("configMapName".into(), "ca".into());
             }
             if ca {
-                tls.insert("ca_file".into(), if secret || cm { "ca.crt" } else { "/etc/ssl/ca.crt" }.into());
+                tls.insert(
+                    "ca_file".into(),
+                    if secret || cm {
+                        "ca.crt"
+                    } else {
+                        "/etc/ssl/ca.crt"
+                    }
+                    .into(),
+                );
             }
             if client {
-                let (c, k) = if secret { ("tls.crt", "tls.key") } else { ("/etc/tls/tls.crt", "/etc/tls/tls.key") };
+                let (c, k) = if secret {
+                    ("tls.crt", "tls.key")
+                } else {
+                    ("/etc/tls/tls.crt", "/etc/tls/tls.key")
+                };
                 tls.insert("cert_file".into(), c.into());
                 tls.insert("key_file".into(), k.into());
             }
-            s.insert("exporter".into(), json!({"endpoint": "https://otel-collector.monitor.svc:4318", "tls": tls}));
+            s.insert(
+                "exporter".into(),
+                json!({"endpoint": "https://otel-collector.monitor.svc:4318", "tls": tls}),
+            );
         }
     }
     match t.weighted(&[2, 3, 1]) {
         0 => {}
         1 => {
-            let mut p = t.some(&["tracecontext", "baggage", "b3", "b3multi", "jaeger", "xray", "ottrace"], 3);
+            let mut p = t.some(
+                &[
+                    "tracecontext",
+                    "baggage",
+                    "b3",
+                    "b3multi",
+                    "jaeger",
+                    "xray",
+                    "ottrace",
+                ],
+                3,
+            );
             if p.is_empty() {
                 p.push("tracecontext");
             }
@@ -404,7 +475,9 @@ fn spec(t: &Tape) -> Value {
             0 => json!({"type": "parentbased_traceidratio", "argument": "0.25"}),
             1 => json!({"type": "traceidratio", "argument": "1"}),
             2 => json!({"type": "always_on"}),
-            _ => json!({"type": "jaeger_remote", "argument": "endpoint=http://jaeger:14250,pollingIntervalMs=5000,initialSamplingRate=0.25"}),
+            _ => {
+                json!({"type": "jaeger_remote", "argument": "endpoint=http://jaeger:14250,pollingIntervalMs=5000,initialSamplingRate=0.25"})
+            }
         };
         s.insert("sampler".into(), sampler);
     }
@@ -473,7 +546,14 @@ fn spec(t: &Tape) -> Value {
     }
     if t.chance(30) {
         let attrs: BTreeMap<&str, &str> = t
-            .some(&[("team", "platform"), ("k8s.pod.name", "fixed"), ("service.version", "7")], 2)
+            .some(
+                &[
+                    ("team", "platform"),
+                    ("k8s.pod.name", "fixed"),
+                    ("service.version", "7"),
+                ],
+                2,
+            )
             .into_iter()
             .collect();
         resource.insert("resourceAttributes".into(), json!(attrs));
@@ -482,13 +562,22 @@ fn spec(t: &Tape) -> Value {
         s.insert("resource".into(), resource.into());
     }
     if t.chance(50) {
-        s.insert("defaults".into(), json!({"useLabelsForResourceAttributes": t.chance(50)}));
+        s.insert(
+            "defaults".into(),
+            json!({"useLabelsForResourceAttributes": t.chance(50)}),
+        );
     }
     if t.chance(30) {
-        s.insert("imagePullPolicy".into(), t.pick(&["Always", "IfNotPresent", "Never"]).into());
+        s.insert(
+            "imagePullPolicy".into(),
+            t.pick(&["Always", "IfNotPresent", "Never"]).into(),
+        );
     }
     if t.chance(20) {
-        s.insert("initContainerSecurityContext".into(), json!({"runAsUser": 1000, "runAsNonRoot": true}));
+        s.insert(
+            "initContainerSecurityContext".into(),
+            json!({"runAsUser": 1000, "runAsNonRoot": true}),
+        );
     }
     Value::Object(s)
 }
@@ -497,7 +586,13 @@ fn spec(t: &Tape) -> Value {
 fn settings(t: &Tape) -> Value {
     let mut s = spec(t);
     let ids = t.some(
-        &[("monitor", "python"), ("default", "python"), ("shop", "python"), ("shop", "other"), ("monitor", "other")],
+        &[
+            ("monitor", "python"),
+            ("default", "python"),
+            ("shop", "python"),
+            ("shop", "other"),
+            ("monitor", "other"),
+        ],
         2,
     );
     if !ids.is_empty() {
@@ -537,11 +632,17 @@ fn run(payload: &[u8]) -> Value {
 }
 
 fn list<'a>(v: &'a Value, key: &str) -> &'a [Value] {
-    v.get(key).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default()
+    v.get(key)
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
 }
 
 fn names<'a>(items: &'a [Value], key: &str) -> Vec<&'a str> {
-    items.iter().map(|i| i[key].as_str().unwrap_or_default()).collect()
+    items
+        .iter()
+        .map(|i| i[key].as_str().unwrap_or_default())
+        .collect()
 }
 
 fn unique(names: &[&str]) -> bool {
@@ -591,22 +692,45 @@ fn resource_keys(value: &str) -> Vec<&str> {
 /// Valid output: a Pod, with unique names where Kubernetes requires them.
 fn valid_output(original: &Value, mutated: &Value) -> Result<(), TestCaseError> {
     let pod: Result<k8s_openapi::api::core::v1::Pod, _> = serde_json::from_value(mutated.clone());
-    ensure!(pod.is_ok(), "the mutated object is not a Pod: {:?}", pod.err());
+    ensure!(
+        pod.is_ok(),
+        "the mutated object is not a Pod: {:?}",
+        pod.err()
+    );
     let spec = &mutated["spec"];
     let mut all = names(list(spec, "containers"), "name");
     all.extend(names(list(spec, "initContainers"), "name"));
     ensure!(unique(&all), "container names are not unique: {all:?}");
     let volumes = names(list(spec, "volumes"), "name");
     ensure!(unique(&volumes), "volume names are not unique: {volumes:?}");
-    for c in list(spec, "containers").iter().chain(list(spec, "initContainers")) {
+    for c in list(spec, "containers")
+        .iter()
+        .chain(list(spec, "initContainers"))
+    {
         let env = names(list(c, "env"), "name");
-        ensure!(unique(&env), "env names of {} are not unique: {env:?}", c["name"]);
+        ensure!(
+            unique(&env),
+            "env names of {} are not unique: {env:?}",
+            c["name"]
+        );
         let paths = names(list(c, "volumeMounts"), "mountPath");
-        ensure!(unique(&paths), "mount paths of {} are not unique: {paths:?}", c["name"]);
+        ensure!(
+            unique(&paths),
+            "mount paths of {} are not unique: {paths:?}",
+            c["name"]
+        );
         // Every mount the policy added names a volume of the pod.
-        let before = list(find(original, c["name"].as_str().unwrap()).unwrap_or(&Value::Null), "volumeMounts").len();
+        let before = list(
+            find(original, c["name"].as_str().unwrap()).unwrap_or(&Value::Null),
+            "volumeMounts",
+        )
+        .len();
         for m in list(c, "volumeMounts").iter().skip(before) {
-            ensure!(volumes.contains(&m["name"].as_str().unwrap_or_default()), "mount {m} of {} names no volume", c["name"]);
+            ensure!(
+                volumes.contains(&m["name"].as_str().unwrap_or_default()),
+                "mount {m} of {} names no volume",
+                c["name"]
+            );
         }
     }
     Ok(())
@@ -629,7 +753,10 @@ fn kept_or_rewritten(orig: &Value, now: &Value) -> Result<(), TestCaseError> {
     let mut rest_now = now.clone();
     rest_orig.as_object_mut().unwrap().remove("value");
     rest_now.as_object_mut().unwrap().remove("value");
-    ensure!(rest_orig == rest_now, "env entry {orig} became {now}: more than its value changed");
+    ensure!(
+        rest_orig == rest_now,
+        "env entry {orig} became {now}: more than its value changed"
+    );
     let user = orig["value"].as_str().unwrap_or_default();
     let new = now["value"].as_str().unwrap_or_default();
     match name {
@@ -663,13 +790,22 @@ fn nothing_lost(original: &Value, mutated: &Value) -> Result<(), TestCaseError> 
         }
     }
     let (ov, mv) = (list(os, "volumes"), list(ms, "volumes"));
-    ensure!(mv.len() > ov.len() && mv[..ov.len()] == *ov, "spec.volumes: the user's volumes are not kept in front");
+    ensure!(
+        mv.len() > ov.len() && mv[..ov.len()] == *ov,
+        "spec.volumes: the user's volumes are not kept in front"
+    );
     let (oi, mi) = (list(os, "initContainers"), list(ms, "initContainers"));
     let at = mi.iter().position(|c| c["name"] == INIT_CONTAINER_NAME);
-    ensure!(at.is_some() && mi.len() == oi.len() + 1, "spec.initContainers: not exactly one init container added");
+    ensure!(
+        at.is_some() && mi.len() == oi.len() + 1,
+        "spec.initContainers: not exactly one init container added"
+    );
     let at = at.unwrap();
     let (oc, mc) = (list(os, "containers"), list(ms, "containers"));
-    ensure!(oc.len() == mc.len(), "spec.containers: the number of containers changed");
+    ensure!(
+        oc.len() == mc.len(),
+        "spec.containers: the number of containers changed"
+    );
     let pairs = oi
         .iter()
         .zip(mi[..at].iter().chain(&mi[at + 1..]))
@@ -683,7 +819,10 @@ fn nothing_lost(original: &Value, mutated: &Value) -> Result<(), TestCaseError> 
             }
         }
         let (om, mm) = (list(o, "volumeMounts"), list(m, "volumeMounts"));
-        ensure!(mm.len() >= om.len() && mm[..om.len()] == *om, "container {cname}: the user's mounts are not kept in front");
+        ensure!(
+            mm.len() >= om.len() && mm[..om.len()] == *om,
+            "container {cname}: the user's mounts are not kept in front"
+        );
         let (oe, me) = (list(o, "env"), list(m, "env"));
         if oe == me {
             continue;
@@ -698,9 +837,13 @@ fn nothing_lost(original: &Value, mutated: &Value) -> Result<(), TestCaseError> 
             })
             .count();
         let kept: Vec<&Value> = oe.iter().filter(|e| e["name"] != ORA).collect();
-        ensure!(me.len() >= lead + kept.len(), "container {cname}: env entries lost");
+        ensure!(
+            me.len() >= lead + kept.len(),
+            "container {cname}: env entries lost"
+        );
         for (o, n) in kept.iter().zip(&me[lead..]) {
-            kept_or_rewritten(o, n).map_err(|e| TestCaseError::fail(format!("container {cname}: {e}")))?;
+            kept_or_rewritten(o, n)
+                .map_err(|e| TestCaseError::fail(format!("container {cname}: {e}")))?;
         }
         let last = me.last().unwrap();
         ensure!(last["name"] == ORA, "container {cname}: {ORA} is not last");
@@ -709,7 +852,10 @@ fn nothing_lost(original: &Value, mutated: &Value) -> Result<(), TestCaseError> 
         }
         for e in &me[lead + kept.len()..me.len() - 1] {
             let n = e["name"].as_str().unwrap_or_default();
-            ensure!(!user.contains(n), "container {cname}: the user's {n} appears a second time");
+            ensure!(
+                !user.contains(n),
+                "container {cname}: the user's {n} appears a second time"
+            );
         }
     }
     Ok(())
@@ -718,7 +864,10 @@ fn nothing_lost(original: &Value, mutated: &Value) -> Result<(), TestCaseError> 
 /// The user wins: every variable the user set has the user's value (or, for the two documented
 /// rewrites, contains it); sampler variables and resource attribute keys are never doubled.
 fn user_wins(original: &Value, mutated: &Value) -> Result<(), TestCaseError> {
-    for o in list(&original["spec"], "containers").iter().chain(list(&original["spec"], "initContainers")) {
+    for o in list(&original["spec"], "containers")
+        .iter()
+        .chain(list(&original["spec"], "initContainers"))
+    {
         let m = find(mutated, o["name"].as_str().unwrap()).unwrap();
         let (oe, me) = (list(o, "env"), list(m, "env"));
         if oe == me {
@@ -731,24 +880,46 @@ fn user_wins(original: &Value, mutated: &Value) -> Result<(), TestCaseError> {
             match name {
                 "PYTHONPATH" | ORA => {
                     let user = e["value"].as_str().unwrap_or_default();
-                    ensure!(now["value"].as_str().unwrap_or_default().contains(user) || e.get("valueFrom").is_some() && now == e,
-                        "{} lost the user's {name}", o["name"]);
+                    ensure!(
+                        now["value"].as_str().unwrap_or_default().contains(user)
+                            || e.get("valueFrom").is_some() && now == e,
+                        "{} lost the user's {name}",
+                        o["name"]
+                    );
                 }
-                _ => ensure!(now == e, "{}: the user's {name} = {e} became {now}", o["name"]),
+                _ => ensure!(
+                    now == e,
+                    "{}: the user's {name} = {e} became {now}",
+                    o["name"]
+                ),
             }
         }
         // The settings' sampler is not mixed with the user's (the generated settings' `env` may
         // set OTEL_TRACES_SAMPLER, never its argument).
-        let user_sampler = oe.iter().any(|e| e["name"] == "OTEL_TRACES_SAMPLER" || e["name"] == "OTEL_TRACES_SAMPLER_ARG");
+        let user_sampler = oe
+            .iter()
+            .any(|e| e["name"] == "OTEL_TRACES_SAMPLER" || e["name"] == "OTEL_TRACES_SAMPLER_ARG");
         if user_sampler {
-            let arg = |l: &[Value]| l.iter().filter(|e| e["name"] == "OTEL_TRACES_SAMPLER_ARG").count();
-            ensure!(arg(me) == arg(oe), "{}: a sampler argument was added beside the user's sampler", o["name"]);
+            let arg = |l: &[Value]| {
+                l.iter()
+                    .filter(|e| e["name"] == "OTEL_TRACES_SAMPLER_ARG")
+                    .count()
+            };
+            ensure!(
+                arg(me) == arg(oe),
+                "{}: a sampler argument was added beside the user's sampler",
+                o["name"]
+            );
         }
         if let Some(ora) = get(ORA).and_then(|e| e["value"].as_str()) {
             let keys = resource_keys(ora);
             let mut seen = HashSet::new();
             for k in &keys {
-                ensure!(seen.insert(*k), "{}: resource attribute {k} is set twice in {ora:?}", o["name"]);
+                ensure!(
+                    seen.insert(*k),
+                    "{}: resource attribute {k} is set twice in {ora:?}",
+                    o["name"]
+                );
             }
         }
     }
@@ -757,7 +928,10 @@ fn user_wins(original: &Value, mutated: &Value) -> Result<(), TestCaseError> {
 
 /// Order: every `$(X)` in a value the policy wrote names a variable defined earlier.
 fn references_resolve(original: &Value, mutated: &Value) -> Result<(), TestCaseError> {
-    for m in list(&mutated["spec"], "containers").iter().chain(list(&mutated["spec"], "initContainers")) {
+    for m in list(&mutated["spec"], "containers")
+        .iter()
+        .chain(list(&mutated["spec"], "initContainers"))
+    {
         let orig = find(original, m["name"].as_str().unwrap());
         let oe = orig.map(|o| list(o, "env")).unwrap_or_default();
         let me = list(m, "env");
@@ -772,12 +946,19 @@ fn references_resolve(original: &Value, mutated: &Value) -> Result<(), TestCaseE
                 // A rewrite: only the part after the user's value is the policy's.
                 Some(o) => {
                     let user = o["value"].as_str().unwrap_or_default();
-                    value.find(user).map_or(value, |at| &value[at + user.len()..])
+                    value
+                        .find(user)
+                        .map_or(value, |at| &value[at + user.len()..])
                 }
             };
             let earlier: HashSet<&str> = names(&me[..i], "name").into_iter().collect();
             for r in references(injected) {
-                ensure!(earlier.contains(r), "container {}: {} = {value:?} refers to $({r}), which is not defined before it", m["name"], e["name"]);
+                ensure!(
+                    earlier.contains(r),
+                    "container {}: {} = {value:?} refers to $({r}), which is not defined before it",
+                    m["name"],
+                    e["name"]
+                );
             }
         }
     }
@@ -789,16 +970,30 @@ static REFUSED: AtomicUsize = AtomicUsize::new(0);
 
 /// Every property of one generated (pod, valid settings) case.
 fn mutation_case(pod: &PodInput, settings: &Value) -> Result<(), TestCaseError> {
-    ensure!(Settings::parse(settings).is_ok(), "generated settings refused: {:?}", Settings::parse(settings).err());
+    ensure!(
+        Settings::parse(settings).is_ok(),
+        "generated settings refused: {:?}",
+        Settings::parse(settings).err()
+    );
     let bytes = payload(&pod.request, settings);
     let first = admission::validate(&bytes);
     let first_bytes = serde_json::to_vec(&first).unwrap();
     let again = serde_json::to_vec(&admission::validate(&bytes)).unwrap();
-    ensure!(first_bytes == again, "not deterministic: the same payload gave two answers");
+    ensure!(
+        first_bytes == again,
+        "not deterministic: the same payload gave two answers"
+    );
     if !first.accepted {
         REFUSED.fetch_add(1, Ordering::Relaxed);
-        ensure!(first.message.as_deref().is_some_and(|m| !m.is_empty()), "a refusal without a message");
-        ensure!(first.code == Some(400), "a pod refusal with code {:?}", first.code);
+        ensure!(
+            first.message.as_deref().is_some_and(|m| !m.is_empty()),
+            "a refusal without a message"
+        );
+        ensure!(
+            first.code == Some(400),
+            "a pod refusal with code {:?}",
+            first.code
+        );
         return Ok(());
     }
     let Some(mutated) = first.mutated_object else {
@@ -814,7 +1009,10 @@ fn mutation_case(pod: &PodInput, settings: &Value) -> Result<(), TestCaseError> 
     let mut again = pod.request.clone();
     again["object"] = mutated;
     let second = run(&payload(&again, settings));
-    ensure!(second["accepted"] == true && second["mutated_object"].is_null(), "the second pass changed the pod: {second}");
+    ensure!(
+        second["accepted"] == true && second["mutated_object"].is_null(),
+        "the second pass changed the pod: {second}"
+    );
     Ok(())
 }
 
@@ -822,11 +1020,20 @@ fn mutation_case(pod: &PodInput, settings: &Value) -> Result<(), TestCaseError> 
 fn mutations_are_valid_complete_deterministic_and_idempotent() {
     check(case(), |(pod, settings)| mutation_case(&pod, &settings));
     // The generators must reach the interesting paths, not only refusals.
-    let (mutated, refused) = (MUTATED.load(Ordering::Relaxed), REFUSED.load(Ordering::Relaxed));
+    let (mutated, refused) = (
+        MUTATED.load(Ordering::Relaxed),
+        REFUSED.load(Ordering::Relaxed),
+    );
     let n = cases() as usize;
     eprintln!("{n} cases: {mutated} mutated, {refused} refused, the rest admitted unchanged");
-    assert!(mutated * 4 >= n, "only {mutated} of {n} generated pods were mutated");
-    assert!(refused * 20 >= n, "only {refused} of {n} generated pods were refused");
+    assert!(
+        mutated * 4 >= n,
+        "only {mutated} of {n} generated pods were mutated"
+    );
+    assert!(
+        refused * 20 >= n,
+        "only {refused} of {n} generated pods were refused"
+    );
 }
 
 // ---- settings --------------------------------------------------------------------------------
@@ -834,31 +1041,68 @@ fn mutations_are_valid_complete_deterministic_and_idempotent() {
 /// A single bad value put into valid settings, and the field path the refusal must name.
 const CORRUPTIONS: [(&str, &str, &str); 12] = [
     ("/sampler", r#"{"type": "bogus"}"#, "sampler.type"),
-    ("/sampler", r#"{"type": "traceidratio", "argument": "2"}"#, "sampler.argument"),
-    ("/exporter", r#"{"endpoint": "ftp://collector:4318"}"#, "exporter.endpoint"),
-    ("/propagators", r#"["tracecontext", "zipkin"]"#, "propagators[1]"),
+    (
+        "/sampler",
+        r#"{"type": "traceidratio", "argument": "2"}"#,
+        "sampler.argument",
+    ),
+    (
+        "/exporter",
+        r#"{"endpoint": "ftp://collector:4318"}"#,
+        "exporter.endpoint",
+    ),
+    (
+        "/propagators",
+        r#"["tracecontext", "zipkin"]"#,
+        "propagators[1]",
+    ),
     ("/imagePullPolicy", r#""Sometimes""#, "imagePullPolicy"),
     ("/python", r#"{"image": "UPPER/Case"}"#, "python.image"),
-    ("/python", r#"{"volumeLimitSize": "-1Gi"}"#, "python.volumeLimitSize"),
+    (
+        "/python",
+        r#"{"volumeLimitSize": "-1Gi"}"#,
+        "python.volumeLimitSize",
+    ),
     ("/env", r#"[{"name": "1BAD", "value": "x"}]"#, "env[0].name"),
-    ("/resource", r#"{"resourceAttributes": {"a=b": "c"}}"#, "resource.resourceAttributes"),
+    (
+        "/resource",
+        r#"{"resourceAttributes": {"a=b": "c"}}"#,
+        "resource.resourceAttributes",
+    ),
     ("/failureAction", r#""ignore""#, "failureAction"),
-    ("/allowCrossNamespaceReferences", r#""yes""#, "allowCrossNamespaceReferences"),
+    (
+        "/allowCrossNamespaceReferences",
+        r#""yes""#,
+        "allowCrossNamespaceReferences",
+    ),
     ("/samplr", r#"{}"#, "unknown field `samplr`"),
 ];
 
 #[test]
 fn generated_settings_are_accepted_and_one_bad_value_is_named() {
     check(
-        (tape().prop_map(|t| settings(&t)), proptest::sample::select(&CORRUPTIONS[..]), 0usize..4),
+        (
+            tape().prop_map(|t| settings(&t)),
+            proptest::sample::select(&CORRUPTIONS[..]),
+            0usize..4,
+        ),
         |(settings, (pointer, bad, field), place)| {
             let answer = admission::validate_settings(&serde_json::to_vec(&settings).unwrap());
-            ensure!(answer.valid, "valid settings refused: {:?}\n{settings}", answer.message);
+            ensure!(
+                answer.valid,
+                "valid settings refused: {:?}\n{settings}",
+                answer.message
+            );
             // Put the bad value at the top level or into one of the instrumentations' specs.
             let mut broken = settings.clone();
             let items = broken["instrumentations"].as_array().map_or(0, Vec::len);
-            let (target, prefix) = if place < items && !["/failureAction", "/allowCrossNamespaceReferences"].contains(&pointer) {
-                (&mut broken["instrumentations"][place]["spec"], format!("instrumentations[{place}].spec."))
+            let (target, prefix) = if place < items
+                && !["/failureAction", "/allowCrossNamespaceReferences"].contains(&pointer)
+            {
+                (
+                    &mut broken["instrumentations"][place]["spec"],
+                    format!("instrumentations[{place}].spec."),
+                )
             } else {
                 (&mut broken, String::new())
             };
@@ -873,8 +1117,16 @@ fn generated_settings_are_accepted_and_one_bad_value_is_named() {
                 format!("{prefix}{field}")
             };
             let named = named.trim_start_matches(": ");
-            ensure!(message.contains(named), "the refusal of {pointer} = {bad} does not name {named}: {message}");
-            ensure!(["use", "expected", "must", "for example"].iter().any(|w| message.contains(w)), "the refusal does not say what is accepted: {message}");
+            ensure!(
+                message.contains(named),
+                "the refusal of {pointer} = {bad} does not name {named}: {message}"
+            );
+            ensure!(
+                ["use", "expected", "must", "for example"]
+                    .iter()
+                    .any(|w| message.contains(w)),
+                "the refusal does not say what is accepted: {message}"
+            );
             Ok(())
         },
     );
@@ -924,7 +1176,10 @@ fn never_panics_on_damaged_requests() {
     check(
         (
             case(),
-            proptest::collection::vec((proptest::collection::vec(any::<usize>(), 1..8), odd_value()), 1..4),
+            proptest::collection::vec(
+                (proptest::collection::vec(any::<usize>(), 1..8), odd_value()),
+                1..4,
+            ),
             any::<Option<prop::sample::Index>>(),
         ),
         |((pod, settings), damage, cut)| {
@@ -937,10 +1192,17 @@ fn never_panics_on_damaged_requests() {
                 bytes.truncate(cut.index(bytes.len()));
             }
             let answer = admission::validate(&bytes);
-            ensure!(answer.accepted || answer.message.as_deref().is_some_and(|m| !m.is_empty()), "a refusal without a message");
+            ensure!(
+                answer.accepted || answer.message.as_deref().is_some_and(|m| !m.is_empty()),
+                "a refusal without a message"
+            );
             serde_json::to_vec(&answer).unwrap();
-            let answer = admission::validate_settings(&serde_json::to_vec(&whole["settings"]).unwrap());
-            ensure!(answer.valid || answer.message.is_some(), "a settings refusal without a message");
+            let answer =
+                admission::validate_settings(&serde_json::to_vec(&whole["settings"]).unwrap());
+            ensure!(
+                answer.valid || answer.message.is_some(),
+                "a settings refusal without a message"
+            );
             Ok(())
         },
     );
@@ -950,7 +1212,10 @@ fn never_panics_on_damaged_requests() {
 fn never_panics_on_arbitrary_bytes() {
     check(proptest::collection::vec(any::<u8>(), 0..256), |bytes| {
         let answer = admission::validate(&bytes);
-        ensure!(!answer.accepted || answer.mutated_object.is_none(), "garbage was mutated");
+        ensure!(
+            !answer.accepted || answer.mutated_object.is_none(),
+            "garbage was mutated"
+        );
         admission::validate_settings(&bytes);
         Ok(())
     });
@@ -992,11 +1257,19 @@ fn fuzz_regressions() {
                 let mut again = whole["request"].clone();
                 again["object"] = mutated.clone();
                 let second = run(&payload(&again, &whole["settings"]));
-                assert!(second["mutated_object"].is_null(), "{}: second pass mutates", path.display());
+                assert!(
+                    second["mutated_object"].is_null(),
+                    "{}: second pass mutates",
+                    path.display()
+                );
             }
         }
     }
-    assert!(count >= 1, "no fuzz regressions found under {}", dir.display());
+    assert!(
+        count >= 1,
+        "no fuzz regressions found under {}",
+        dir.display()
+    );
 }
 
 /// The first fuzz finding, as a readable case: a regular container may not take the init
@@ -1012,7 +1285,9 @@ fn a_container_named_like_the_init_container_is_refused_with_its_name() {
     assert_eq!(answer["accepted"], false);
     assert_eq!(
         answer["message"],
-        format!("pod p asked for OpenTelemetry Python instrumentation (the policy settings' default instrumentation), but the pod already has a container named {INIT_CONTAINER_NAME:?}, the name of the instrumentation's init container; rename that container")
+        format!(
+            "pod p asked for OpenTelemetry Python instrumentation (the policy settings' default instrumentation), but the pod already has a container named {INIT_CONTAINER_NAME:?}, the name of the instrumentation's init container; rename that container"
+        )
     );
 }
 
@@ -1035,10 +1310,91 @@ fn a_mount_at_the_tls_secret_path_is_refused_with_its_name() {
     );
     // The same mount under the policy's own volume name is the user's doing it already: kept, not doubled.
     let mut same = request.clone();
-    same["object"]["spec"]["containers"][0]["volumeMounts"][0]["name"] = "otel-auto-secret-certs".into();
+    same["object"]["spec"]["containers"][0]["volumeMounts"][0]["name"] =
+        "otel-auto-secret-certs".into();
     same["object"]["spec"]["volumes"][0]["name"] = "otel-auto-secret-certs".into();
     let answer = run(&payload(&same, &settings));
     assert_eq!(answer["accepted"], true, "{answer}");
     let mounts = &answer["mutated_object"]["spec"]["containers"][0]["volumeMounts"];
     assert_eq!(mounts.as_array().unwrap().len(), 2, "{mounts}");
+}
+
+// ---- limits ----------------------------------------------------------------------------------
+
+/// A pod with `containers` containers of `env` variables each, all named by the annotation.
+fn big_pod(containers: usize, env: usize) -> Value {
+    let names: Vec<String> = (0..containers).map(|i| format!("c{i}")).collect();
+    let list: Vec<Value> = names
+        .iter()
+        .map(|n| {
+            let env: Vec<Value> = (0..env)
+                .map(|j| json!({"name": format!("VAR_{j}"), "value": format!("value-{n}-{j}")}))
+                .collect();
+            json!({"name": n, "image": "python:3.12", "env": env, "volumeMounts": [{"name": "data", "mountPath": "/data"}]})
+        })
+        .collect();
+    json!({
+        "kind": {"group": "", "version": "v1", "kind": "Pod"}, "operation": "CREATE", "namespace": "default",
+        "object": {"metadata": {"name": "big", "annotations": {INJECT: "true", CONTAINER_NAMES: names.join(",")}},
+                   "spec": {"containers": list, "volumes": [{"name": "data", "emptyDir": {}}]}}
+    })
+}
+
+#[test]
+fn a_pod_with_200_containers_and_2000_env_vars_is_handled() {
+    let request = big_pod(200, 10);
+    let settings = json!({"exporter": {"endpoint": "http://c:4318"}, "propagators": ["tracecontext"]});
+    let answer = admission::validate(&payload(&request, &settings));
+    assert!(answer.accepted, "{:?}", answer.message);
+    let mutated = answer.mutated_object.expect("the big pod is mutated");
+    let original = &request["object"];
+    for check in [valid_output, nothing_lost, user_wins, references_resolve] {
+        check(original, &mutated).unwrap();
+    }
+    let containers = mutated["spec"]["containers"].as_array().unwrap();
+    assert_eq!(containers.len(), 200);
+    for c in containers {
+        let env = c["env"].as_array().unwrap();
+        assert!(env.iter().any(|e| e["name"] == "PYTHONPATH"), "{} not instrumented", c["name"]);
+        assert_eq!(env.iter().filter(|e| e["name"].as_str().unwrap().starts_with("VAR_")).count(), 10);
+    }
+    let mut again = request.clone();
+    again["object"] = mutated;
+    assert!(run(&payload(&again, &settings))["mutated_object"].is_null());
+}
+
+/// Settings with `n` instrumentations spread over 50 namespaces.
+fn many_instrumentations(n: usize) -> Value {
+    let list: Vec<Value> = (0..n)
+        .map(|i| {
+            json!({"apiVersion": "opentelemetry.io/v1alpha1", "kind": "Instrumentation",
+                   "metadata": {"name": format!("python-{i}"), "namespace": format!("team-{}", i % 50)},
+                   "spec": {"exporter": {"endpoint": format!("http://collector-{i}.monitor.svc:4318")},
+                            "sampler": {"type": "parentbased_traceidratio", "argument": "0.5"},
+                            "env": [{"name": "TEAM", "value": format!("{i}")}]}})
+        })
+        .collect();
+    json!({"instrumentations": list})
+}
+
+#[test]
+fn settings_with_1000_instrumentations_validate_and_resolve() {
+    let settings = many_instrumentations(1000);
+    let answer = admission::validate_settings(&serde_json::to_vec(&settings).unwrap());
+    assert!(answer.valid, "{:?}", answer.message);
+    // The last one is found by reference, and its spec is the one injected.
+    let mut request = big_pod(1, 1);
+    request["namespace"] = "team-49".into();
+    request["object"]["metadata"]["annotations"][INJECT] = "team-49/python-999".into();
+    let answer = run(&payload(&request, &settings));
+    let env = &answer["mutated_object"]["spec"]["containers"][0]["env"];
+    assert!(env.as_array().unwrap().iter().any(|e| e["name"] == "TEAM" && e["value"] == "999"), "{answer}");
+    // A duplicate among the thousand is still found and named.
+    let mut dup = settings.clone();
+    dup["instrumentations"][999]["metadata"] = json!({"name": "python-0", "namespace": "team-0"});
+    let answer = admission::validate_settings(&serde_json::to_vec(&dup).unwrap());
+    assert_eq!(
+        answer.message.as_deref(),
+        Some("instrumentations[999]: team-0/python-0 is defined twice; each namespace/name may appear once")
+    );
 }
