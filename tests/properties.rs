@@ -1343,7 +1343,8 @@ fn big_pod(containers: usize, env: usize) -> Value {
 #[test]
 fn a_pod_with_200_containers_and_2000_env_vars_is_handled() {
     let request = big_pod(200, 10);
-    let settings = json!({"exporter": {"endpoint": "http://c:4318"}, "propagators": ["tracecontext"]});
+    let settings =
+        json!({"exporter": {"endpoint": "http://c:4318"}, "propagators": ["tracecontext"]});
     let answer = admission::validate(&payload(&request, &settings));
     assert!(answer.accepted, "{:?}", answer.message);
     let mutated = answer.mutated_object.expect("the big pod is mutated");
@@ -1355,8 +1356,17 @@ fn a_pod_with_200_containers_and_2000_env_vars_is_handled() {
     assert_eq!(containers.len(), 200);
     for c in containers {
         let env = c["env"].as_array().unwrap();
-        assert!(env.iter().any(|e| e["name"] == "PYTHONPATH"), "{} not instrumented", c["name"]);
-        assert_eq!(env.iter().filter(|e| e["name"].as_str().unwrap().starts_with("VAR_")).count(), 10);
+        assert!(
+            env.iter().any(|e| e["name"] == "PYTHONPATH"),
+            "{} not instrumented",
+            c["name"]
+        );
+        assert_eq!(
+            env.iter()
+                .filter(|e| e["name"].as_str().unwrap().starts_with("VAR_"))
+                .count(),
+            10
+        );
     }
     let mut again = request.clone();
     again["object"] = mutated;
@@ -1388,13 +1398,21 @@ fn settings_with_1000_instrumentations_validate_and_resolve() {
     request["object"]["metadata"]["annotations"][INJECT] = "team-49/python-999".into();
     let answer = run(&payload(&request, &settings));
     let env = &answer["mutated_object"]["spec"]["containers"][0]["env"];
-    assert!(env.as_array().unwrap().iter().any(|e| e["name"] == "TEAM" && e["value"] == "999"), "{answer}");
+    assert!(
+        env.as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["name"] == "TEAM" && e["value"] == "999"),
+        "{answer}"
+    );
     // A duplicate among the thousand is still found and named.
     let mut dup = settings.clone();
     dup["instrumentations"][999]["metadata"] = json!({"name": "python-0", "namespace": "team-0"});
     let answer = admission::validate_settings(&serde_json::to_vec(&dup).unwrap());
     assert_eq!(
         answer.message.as_deref(),
-        Some("instrumentations[999]: team-0/python-0 is defined twice; each namespace/name may appear once")
+        Some(
+            "instrumentations[999]: team-0/python-0 is defined twice; each namespace/name may appear once"
+        )
     );
 }

@@ -339,7 +339,8 @@ fn many_instrumentations(n: usize) -> Value {
     json!({"instrumentations": list})
 }
 
-const SETTINGS: &str = r#"{"exporter": {"endpoint": "http://c:4318"}, "propagators": ["tracecontext"]}"#;
+const SETTINGS: &str =
+    r#"{"exporter": {"endpoint": "http://c:4318"}, "propagators": ["tracecontext"]}"#;
 
 /// 200 containers and 2,000 env vars through the wasm module: every container instrumented, and
 /// the same answer as the native core.
@@ -353,7 +354,9 @@ fn the_wasm_module_handles_200_containers_and_2000_env_vars() {
     assert_eq!(raw, NativeCore.validate_raw(&payload).unwrap());
     let answer: Value = serde_json::from_slice(&raw).unwrap();
     assert_eq!(answer["accepted"], true, "{}", answer["message"]);
-    let containers = answer["mutated_object"]["spec"]["containers"].as_array().unwrap();
+    let containers = answer["mutated_object"]["spec"]["containers"]
+        .as_array()
+        .unwrap();
     assert_eq!(containers.len(), 200);
     assert!(containers.iter().all(|c| {
         let env = c["env"].as_array().unwrap();
@@ -408,7 +411,10 @@ fn scaling_table() {
     println!("|---:|---:|---:|---:|");
     for n in [10, 100, 500, 1000] {
         let bytes = serde_json::to_vec(&many_instrumentations(n)).unwrap();
-        let native = median(|| drop(NativeCore.validate_settings_raw(&bytes).unwrap()), 11);
+        let native = median(
+            || drop(NativeCore.validate_settings_raw(&bytes).unwrap()),
+            11,
+        );
         let wasm = median(|| drop(host.validate_settings_raw(&bytes).unwrap()), 11);
         println!("| {n} | {} | {native:.2} | {wasm:.2} |", bytes.len());
     }

@@ -27,23 +27,103 @@ impl Text {
     }
 }
 
-const CONTAINERS: &[&str] = &["app", "web", "worker", "migrate", "otc-container", "opentelemetry-auto-instrumentation-python", ""];
-const ENV_NAMES: &[&str] = &[
-    "PYTHONPATH", "OTEL_RESOURCE_ATTRIBUTES", "OTEL_SERVICE_NAME", "OTEL_NODE_IP", "OTEL_POD_IP",
-    "OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG", "OTEL_RESOURCE_ATTRIBUTES_POD_NAME",
-    "OTEL_RESOURCE_ATTRIBUTES_NODE_NAME", "OTEL_EXPORTER_OTLP_ENDPOINT", "FOO",
+const CONTAINERS: &[&str] = &[
+    "app",
+    "web",
+    "worker",
+    "migrate",
+    "otc-container",
+    "opentelemetry-auto-instrumentation-python",
+    "",
 ];
-const ENV_VALUES: &[&str] = &["", "x", "$(OTEL_POD_IP)", "k8s.pod.name=p,service.version=1", ",", "/app:/lib", "a=b="];
-const INJECT: &[&str] = &["true", "false", "", "python", "monitor/python", "default/python", "a/b/c", "/", "monitor/", "TRUE", "Bad_Name"];
+const ENV_NAMES: &[&str] = &[
+    "PYTHONPATH",
+    "OTEL_RESOURCE_ATTRIBUTES",
+    "OTEL_SERVICE_NAME",
+    "OTEL_NODE_IP",
+    "OTEL_POD_IP",
+    "OTEL_TRACES_SAMPLER",
+    "OTEL_TRACES_SAMPLER_ARG",
+    "OTEL_RESOURCE_ATTRIBUTES_POD_NAME",
+    "OTEL_RESOURCE_ATTRIBUTES_NODE_NAME",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "FOO",
+];
+const ENV_VALUES: &[&str] = &[
+    "",
+    "x",
+    "$(OTEL_POD_IP)",
+    "k8s.pod.name=p,service.version=1",
+    ",",
+    "/app:/lib",
+    "a=b=",
+];
+const INJECT: &[&str] = &[
+    "true",
+    "false",
+    "",
+    "python",
+    "monitor/python",
+    "default/python",
+    "a/b/c",
+    "/",
+    "monitor/",
+    "TRUE",
+    "Bad_Name",
+];
 const NAMESPACES: &[&str] = &["default", "monitor", "shop", ""];
-const VOLUMES: &[&str] = &["data", "opentelemetry-auto-instrumentation-python", "otel-auto-secret-certs", "cfg"];
-const PATHS: &[&str] = &["/data", "/otel-auto-instrumentation-python", "/otel-auto-instrumentation-secret-certs", "/etc/cfg"];
-const KINDS: &[&str] = &["ReplicaSet", "Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "Node"];
+const VOLUMES: &[&str] = &[
+    "data",
+    "opentelemetry-auto-instrumentation-python",
+    "otel-auto-secret-certs",
+    "cfg",
+];
+const PATHS: &[&str] = &[
+    "/data",
+    "/otel-auto-instrumentation-python",
+    "/otel-auto-instrumentation-secret-certs",
+    "/etc/cfg",
+];
+const KINDS: &[&str] = &[
+    "ReplicaSet",
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "Job",
+    "CronJob",
+    "Node",
+];
 const PLATFORMS: &[&str] = &["glibc", "musl", "MUSL", ""];
-const NAMES_LISTS: &[&str] = &["app", "web,worker", "migrate", "app,app", ",", "app;x", "nope"];
-const ENDPOINTS: &[&str] = &["http://c:4318", "https://c.monitor.svc:4318/v1", "ftp://x", "http://[::1]:99999", ""];
-const SAMPLERS: &[&str] = &["traceidratio", "parentbased_traceidratio", "jaeger_remote", "always_on", "bogus"];
-const SAMPLER_ARGS: &[&str] = &["0.5", "1.5", "endpoint=http://j:14250,pollingIntervalMs=5000,initialSamplingRate=0.25", "x", ""];
+const NAMES_LISTS: &[&str] = &[
+    "app",
+    "web,worker",
+    "migrate",
+    "app,app",
+    ",",
+    "app;x",
+    "nope",
+];
+const ENDPOINTS: &[&str] = &[
+    "http://c:4318",
+    "https://c.monitor.svc:4318/v1",
+    "ftp://x",
+    "http://[::1]:99999",
+    "",
+];
+const SAMPLERS: &[&str] = &[
+    "traceidratio",
+    "parentbased_traceidratio",
+    "jaeger_remote",
+    "always_on",
+    "bogus",
+];
+const SAMPLER_ARGS: &[&str] = &[
+    "0.5",
+    "1.5",
+    "endpoint=http://j:14250,pollingIntervalMs=5000,initialSamplingRate=0.25",
+    "x",
+    "",
+];
 const QUANTITIES: &[&str] = &["500m", "256Mi", "1e3", "-1", "1.2.3", "Mi", "1e999"];
 
 #[derive(Arbitrary, Debug)]
@@ -96,7 +176,13 @@ struct Pod {
 #[derive(Arbitrary, Debug)]
 struct Spec {
     endpoint: Option<Text>,
-    tls: Option<(Option<Text>, Option<Text>, Option<Text>, Option<Text>, Option<Text>)>,
+    tls: Option<(
+        Option<Text>,
+        Option<Text>,
+        Option<Text>,
+        Option<Text>,
+        Option<Text>,
+    )>,
     propagators: Option<Vec<Text>>,
     sampler: Option<(Option<Text>, Option<Text>)>,
     env: Option<Vec<Env>>,
@@ -145,7 +231,9 @@ fn env_json(e: &Env) -> Value {
         EnvSource::FieldRef(p) => {
             json!({"name": name, "valueFrom": {"fieldRef": {"fieldPath": p.pick(&["metadata.name", "status.podIP"])}}})
         }
-        EnvSource::SecretKey => json!({"name": name, "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}),
+        EnvSource::SecretKey => {
+            json!({"name": name, "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}})
+        }
         EnvSource::Nothing => json!({"name": name}),
     }
 }
@@ -154,7 +242,15 @@ fn container_json(c: &Container) -> Value {
     let mut o = Map::new();
     o.insert("name".into(), c.name.pick(CONTAINERS).into());
     if let Some(i) = &c.image {
-        o.insert("image".into(), i.pick(&["python:3.12", "r.io/a/b:1.0@sha256:0123456789abcdef0123456789abcdef", "x"]).into());
+        o.insert(
+            "image".into(),
+            i.pick(&[
+                "python:3.12",
+                "r.io/a/b:1.0@sha256:0123456789abcdef0123456789abcdef",
+                "x",
+            ])
+            .into(),
+        );
     }
     if let Some(env) = &c.env {
         o.insert("env".into(), env.iter().map(env_json).collect());
@@ -167,7 +263,10 @@ fn container_json(c: &Container) -> Value {
         o.insert("volumeMounts".into(), list.into());
     }
     if let Some(x) = &c.extra {
-        o.insert("ports".into(), json!([{"containerPort": 8080, "name": x.pick(&["http"])}]));
+        o.insert(
+            "ports".into(),
+            json!([{"containerPort": 8080, "name": x.pick(&["http"])}]),
+        );
     }
     Value::Object(o)
 }
@@ -179,17 +278,42 @@ fn pod_json(p: &Pod, kind: Option<&Text>) -> Value {
             ann.insert(k.into(), v.pick(pool).into());
         }
     };
-    put("instrumentation.opentelemetry.io/inject-python", &p.inject, INJECT);
-    put("instrumentation.opentelemetry.io/container-names", &p.container_names, NAMES_LISTS);
-    put("instrumentation.opentelemetry.io/python-container-names", &p.python_container_names, NAMES_LISTS);
-    put("instrumentation.opentelemetry.io/otel-python-platform", &p.platform, PLATFORMS);
-    put("resource.opentelemetry.io/service.name", &p.service_name_annotation, &["svc", ""]);
+    put(
+        "instrumentation.opentelemetry.io/inject-python",
+        &p.inject,
+        INJECT,
+    );
+    put(
+        "instrumentation.opentelemetry.io/container-names",
+        &p.container_names,
+        NAMES_LISTS,
+    );
+    put(
+        "instrumentation.opentelemetry.io/python-container-names",
+        &p.python_container_names,
+        NAMES_LISTS,
+    );
+    put(
+        "instrumentation.opentelemetry.io/otel-python-platform",
+        &p.platform,
+        PLATFORMS,
+    );
+    put(
+        "resource.opentelemetry.io/service.name",
+        &p.service_name_annotation,
+        &["svc", ""],
+    );
     let labels: Map<String, Value> = p
         .labels
         .iter()
         .map(|(k, v)| {
             (
-                k.pick(&["app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/version", "pod-template-hash"]),
+                k.pick(&[
+                    "app.kubernetes.io/name",
+                    "app.kubernetes.io/instance",
+                    "app.kubernetes.io/version",
+                    "pod-template-hash",
+                ]),
                 v.pick(&["shop", "1.2.3", "7d9c8b6f5d", ""]).into(),
             )
         })
@@ -204,12 +328,16 @@ fn pod_json(p: &Pod, kind: Option<&Text>) -> Value {
     if let Some((k, n)) = &p.owner {
         meta["ownerReferences"] = json!([{"apiVersion": "apps/v1", "kind": k.pick(KINDS), "name": n.pick(&["web-7d9c8b6f5d", "web", ""]), "uid": "u", "controller": true}]);
     }
-    let mut spec = json!({"containers": p.containers.iter().map(container_json).collect::<Vec<_>>()});
+    let mut spec =
+        json!({"containers": p.containers.iter().map(container_json).collect::<Vec<_>>()});
     if let Some(i) = &p.init_containers {
         spec["initContainers"] = i.iter().map(container_json).collect();
     }
     if let Some(v) = &p.volumes {
-        spec["volumes"] = v.iter().map(|v| json!({"name": v.pick(VOLUMES), "emptyDir": {}})).collect();
+        spec["volumes"] = v
+            .iter()
+            .map(|v| json!({"name": v.pick(VOLUMES), "emptyDir": {}}))
+            .collect();
     }
     if let Some(u) = p.run_as_user {
         spec["securityContext"] = json!({"runAsUser": u});
@@ -250,7 +378,12 @@ fn spec_json(s: &Spec) -> Value {
         o.insert("exporter".into(), exporter.into());
     }
     if let Some(p) = &s.propagators {
-        o.insert("propagators".into(), p.iter().map(|p| p.pick(&["tracecontext", "baggage", "b3", "none", "bogus"])).collect());
+        o.insert(
+            "propagators".into(),
+            p.iter()
+                .map(|p| p.pick(&["tracecontext", "baggage", "b3", "none", "bogus"]))
+                .collect(),
+        );
     }
     if let Some((t, a)) = &s.sampler {
         let mut m = Map::new();
@@ -269,7 +402,12 @@ fn spec_json(s: &Spec) -> Value {
     if let Some(a) = &s.attributes {
         let m: Map<String, Value> = a
             .iter()
-            .map(|(k, v)| (k.pick(&["team", "k8s.pod.name", "a=b", ""]), v.pick(&["shop", "x,y"]).into()))
+            .map(|(k, v)| {
+                (
+                    k.pick(&["team", "k8s.pod.name", "a=b", ""]),
+                    v.pick(&["shop", "x,y"]).into(),
+                )
+            })
             .collect();
         resource.insert("resourceAttributes".into(), m.into());
     }
@@ -280,24 +418,41 @@ fn spec_json(s: &Spec) -> Value {
         o.insert("resource".into(), resource.into());
     }
     if let Some(u) = s.use_labels {
-        o.insert("defaults".into(), json!({"useLabelsForResourceAttributes": u}));
+        o.insert(
+            "defaults".into(),
+            json!({"useLabelsForResourceAttributes": u}),
+        );
     }
     if let Some(p) = &s.pull_policy {
-        o.insert("imagePullPolicy".into(), p.pick(&["Always", "IfNotPresent", "Never", "Sometimes"]).into());
+        o.insert(
+            "imagePullPolicy".into(),
+            p.pick(&["Always", "IfNotPresent", "Never", "Sometimes"])
+                .into(),
+        );
     }
     let mut python = Map::new();
     if let Some(i) = &s.image {
-        python.insert("image".into(), i.pick(&["ghcr.io/o/p:1", "UPPER/x", "r:5000/a/b@sha256:abc", ""]).into());
+        python.insert(
+            "image".into(),
+            i.pick(&["ghcr.io/o/p:1", "UPPER/x", "r:5000/a/b@sha256:abc", ""])
+                .into(),
+        );
     }
     if let Some(e) = &s.python_env {
         python.insert("env".into(), e.iter().map(env_json).collect());
     }
     let mut rr = Map::new();
     if let Some((c, m)) = &s.limits {
-        rr.insert("limits".into(), json!({"cpu": c.pick(QUANTITIES), "memory": m.pick(QUANTITIES)}));
+        rr.insert(
+            "limits".into(),
+            json!({"cpu": c.pick(QUANTITIES), "memory": m.pick(QUANTITIES)}),
+        );
     }
     if let Some((c, m)) = &s.requests {
-        rr.insert("requests".into(), json!({"cpu": c.pick(QUANTITIES), "memory": m.pick(QUANTITIES)}));
+        rr.insert(
+            "requests".into(),
+            json!({"cpu": c.pick(QUANTITIES), "memory": m.pick(QUANTITIES)}),
+        );
     }
     if !rr.is_empty() {
         python.insert("resourceRequirements".into(), rr.into());
@@ -347,7 +502,11 @@ fn unique<'a>(names: impl Iterator<Item = &'a str>) -> bool {
 }
 
 fn names_of<'a>(v: &'a Value, key: &str) -> Vec<&'a str> {
-    v.as_array().into_iter().flatten().filter_map(|i| i[key].as_str()).collect()
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i[key].as_str())
+        .collect()
 }
 
 fuzz_target!(|input: Input| {
@@ -375,21 +534,37 @@ fuzz_target!(|input: Input| {
     let first = otel_python_policy::admission::validate(&payload);
     let first_bytes = serde_json::to_vec(&first).unwrap();
     let again = serde_json::to_vec(&otel_python_policy::admission::validate(&payload)).unwrap();
-    assert_eq!(first_bytes, again, "the same payload gave two different answers");
+    assert_eq!(
+        first_bytes, again,
+        "the same payload gave two different answers"
+    );
     if !first.accepted {
-        assert!(first.message.as_deref().is_some_and(|m| !m.is_empty()), "a refusal without a message");
+        assert!(
+            first.message.as_deref().is_some_and(|m| !m.is_empty()),
+            "a refusal without a message"
+        );
     }
-    let Some(mutated) = first.mutated_object else { return };
+    let Some(mutated) = first.mutated_object else {
+        return;
+    };
     let original = &request["object"];
     let (os, ms) = (&original["spec"], &mutated["spec"]);
     // Names the policy adds never collide with the user's (when the user's were unique).
-    let before: Vec<&str> = names_of(&os["containers"], "name").into_iter().chain(names_of(&os["initContainers"], "name")).collect();
+    let before: Vec<&str> = names_of(&os["containers"], "name")
+        .into_iter()
+        .chain(names_of(&os["initContainers"], "name"))
+        .collect();
     if unique(before.iter().copied()) {
-        let after = names_of(&ms["containers"], "name").into_iter().chain(names_of(&ms["initContainers"], "name"));
+        let after = names_of(&ms["containers"], "name")
+            .into_iter()
+            .chain(names_of(&ms["initContainers"], "name"));
         assert!(unique(after), "duplicate container names after injection");
     }
     if unique(names_of(&os["volumes"], "name").into_iter()) {
-        assert!(unique(names_of(&ms["volumes"], "name").into_iter()), "duplicate volume names");
+        assert!(
+            unique(names_of(&ms["volumes"], "name").into_iter()),
+            "duplicate volume names"
+        );
     }
     // Containers are matched by name, so only when the user's names are unique.
     for list in ["containers", "initContainers"] {
@@ -398,13 +573,23 @@ fuzz_target!(|input: Input| {
         }
         for c in ms[list].as_array().into_iter().flatten() {
             let name = c["name"].as_str().unwrap_or_default();
-            let orig = os[list].as_array().into_iter().flatten().find(|o| o["name"] == name);
+            let orig = os[list]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|o| o["name"] == name);
             let Some(orig) = orig else { continue };
             if unique(names_of(&orig["env"], "name").into_iter()) {
-                assert!(unique(names_of(&c["env"], "name").into_iter()), "duplicate env names in {name}");
+                assert!(
+                    unique(names_of(&c["env"], "name").into_iter()),
+                    "duplicate env names in {name}"
+                );
             }
             if unique(names_of(&orig["volumeMounts"], "mountPath").into_iter()) {
-                assert!(unique(names_of(&c["volumeMounts"], "mountPath").into_iter()), "duplicate mount paths in {name}");
+                assert!(
+                    unique(names_of(&c["volumeMounts"], "mountPath").into_iter()),
+                    "duplicate mount paths in {name}"
+                );
             }
         }
     }
@@ -412,6 +597,13 @@ fuzz_target!(|input: Input| {
     request["object"] = mutated;
     let payload = serde_json::to_vec(&json!({"request": request, "settings": settings})).unwrap();
     let second = otel_python_policy::admission::validate(&payload);
-    assert!(second.accepted, "the mutated pod is refused: {:?}", second.message);
-    assert!(second.mutated_object.is_none(), "the second pass mutates again");
+    assert!(
+        second.accepted,
+        "the mutated pod is refused: {:?}",
+        second.message
+    );
+    assert!(
+        second.mutated_object.is_none(),
+        "the second pass mutates again"
+    );
 });
