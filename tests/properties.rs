@@ -1127,6 +1127,32 @@ fn generated_settings_are_accepted_and_one_bad_value_is_named() {
                     .any(|w| message.contains(w)),
                 "the refusal does not say what is accepted: {message}"
             );
+            // The same settings met at evaluation (a policy-server that skipped validate_settings):
+            // a pod that asks for instrumentation is refused with 500 and the same reason; a pod
+            // that does not ask is admitted untouched.
+            let mut request = json!({
+                "kind": {"group": "", "version": "v1", "kind": "Pod"}, "operation": "CREATE", "namespace": "default",
+                "object": {"metadata": {"name": "p", "annotations": {INJECT: "true"}}, "spec": {"containers": [{"name": "app"}]}}
+            });
+            let answer = admission::validate(&payload(&request, &broken));
+            ensure!(
+                !answer.accepted
+                    && answer.code == Some(500)
+                    && answer
+                        .message
+                        .as_deref()
+                        .is_some_and(|m| m.starts_with("the policy settings are invalid")
+                            && m.ends_with(&message)),
+                "invalid settings at evaluation: {:?} {:?}",
+                answer.code,
+                answer.message
+            );
+            request["object"]["metadata"]["annotations"][INJECT] = "false".into();
+            let answer = admission::validate(&payload(&request, &broken));
+            ensure!(
+                answer.accepted && answer.mutated_object.is_none(),
+                "a pod that asks for nothing was not admitted untouched"
+            );
             Ok(())
         },
     );

@@ -173,16 +173,19 @@ struct Pod {
     node_name: Option<Text>,
 }
 
+/// secretName, configMapName, ca_file, cert_file, key_file.
+type Tls = (
+    Option<Text>,
+    Option<Text>,
+    Option<Text>,
+    Option<Text>,
+    Option<Text>,
+);
+
 #[derive(Arbitrary, Debug)]
 struct Spec {
     endpoint: Option<Text>,
-    tls: Option<(
-        Option<Text>,
-        Option<Text>,
-        Option<Text>,
-        Option<Text>,
-        Option<Text>,
-    )>,
+    tls: Option<Tls>,
     propagators: Option<Vec<Text>>,
     sampler: Option<(Option<Text>, Option<Text>)>,
     env: Option<Vec<Env>>,
