@@ -5,7 +5,11 @@
 use kubewarden_policy_sdk::response::ValidationResponse;
 use kubewarden_policy_sdk::settings::SettingsValidationResponse;
 use serde::Deserialize;
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::annotations::INJECT_PYTHON;
 use crate::inject;
@@ -19,8 +23,10 @@ use crate::settings::{FailureAction, Settings};
 struct Payload {
     #[serde(default)]
     request: Option<Request>,
+    /// Kept as raw text: settings are the same on every call, so they are parsed and validated
+    /// once and reused while the text stays the same (see `cached_settings`).
     #[serde(default)]
-    settings: Value,
+    settings: Option<Box<RawValue>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -130,7 +136,7 @@ pub fn validate(payload: &[u8]) -> ValidationResponse {
     if matches!(reference::parse(value), Ok(Reference::Off)) {
         return accept(None);
     }
-    let settings = match Settings::parse(&settings) {
+    let settings = match cached_settings(settings.as_deref().map_or("null", RawValue::get)) {
         Ok(s) => s,
         Err(e) => {
             return reject(
@@ -184,6 +190,12 @@ pub fn validate(payload: &[u8]) -> ValidationResponse {
         containers.join(", "),
         pod.display_name()
     )];
+    if resolved.spec.endpoint().is_empty() {
+        warnings.push(format!(
+            "{} sets no exporter.endpoint, so the Python SDK sends telemetry to its default http://localhost:4318; set exporter.endpoint in the policy settings to reach a collector",
+            resolved.label
+        ));
+    }
     warnings.extend(plan.notes);
     ValidationResponse {
         accepted: true,
@@ -193,6 +205,29 @@ pub fn validate(payload: &[u8]) -> ValidationResponse {
         audit_annotations: None,
         warnings: Some(warnings),
     }
+}
+
+type ParsedSettings = Result<Rc<Settings>, String>;
+
+thread_local! {
+    /// The last settings text and what it parsed to. A policy instance always gets the same
+    /// settings, so after the first pod this replaces parsing and validation with a text compare.
+    static SETTINGS_CACHE: RefCell<Option<(String, ParsedSettings)>> = const { RefCell::new(None) };
+}
+
+fn cached_settings(raw: &str) -> ParsedSettings {
+    SETTINGS_CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some((_, parsed)) = cache.as_ref().filter(|(text, _)| text == raw) {
+            return parsed.clone();
+        }
+        let parsed = serde_json::from_str::<Value>(raw)
+            .map_err(|e| format!("settings are not valid JSON: {e}"))
+            .and_then(|v| Settings::parse(&v))
+            .map(Rc::new);
+        *cache = Some((raw.to_string(), parsed.clone()));
+        parsed
+    })
 }
 
 pub fn validate_settings(payload: &[u8]) -> SettingsValidationResponse {
@@ -314,5 +349,68 @@ mod tests {
                     .contains("\"w3c\" is not an OpenTelemetry propagator")
         );
         assert!(run(&serde_json::to_vec(&req(&quiet)).unwrap()).accepted);
+    }
+
+    fn pod_request(settings: Value) -> Vec<u8> {
+        let pod = json!({"metadata": {"name": "p", "annotations": {INJECT_PYTHON: "true"}}, "spec": {"containers": [{"name": "a", "image": "a:1"}]}});
+        serde_json::to_vec(&json!({"request": {"kind": {"group": "", "kind": "Pod"}, "operation": "CREATE", "namespace": "n", "object": pod}, "settings": settings})).unwrap()
+    }
+
+    #[test]
+    fn a_missing_endpoint_is_warned_about() {
+        let r = run(&pod_request(json!({})));
+        assert!(r.accepted && r.mutated_object.is_some());
+        assert!(r.warnings.unwrap().iter().any(
+            |w| w.contains("sets no exporter.endpoint") && w.contains("http://localhost:4318")
+        ));
+        let r = run(&pod_request(
+            json!({"exporter": {"endpoint": "http://c:4318"}}),
+        ));
+        assert!(
+            !r.warnings
+                .unwrap()
+                .iter()
+                .any(|w| w.contains("exporter.endpoint"))
+        );
+    }
+
+    #[test]
+    fn the_settings_cache_follows_the_settings_text() {
+        let endpoint = |r: &ValidationResponse| {
+            r.mutated_object.as_ref().unwrap()["spec"]["containers"][0]["env"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["name"] == "OTEL_EXPORTER_OTLP_ENDPOINT")
+                .map(|e| e["value"].clone())
+        };
+        for (settings, want) in [
+            (
+                json!({"exporter": {"endpoint": "http://one:4318"}}),
+                Some(json!("http://one:4318")),
+            ),
+            (
+                json!({"exporter": {"endpoint": "http://one:4318"}}),
+                Some(json!("http://one:4318")),
+            ),
+            (
+                json!({"exporter": {"endpoint": "http://two:4318"}}),
+                Some(json!("http://two:4318")),
+            ),
+            (json!(null), None),
+        ] {
+            assert_eq!(
+                endpoint(&run(&pod_request(settings.clone()))),
+                want,
+                "{settings}"
+            );
+        }
+        let bad = run(&pod_request(json!({"propagators": ["w3c"]})));
+        assert!(!bad.accepted);
+        let again = run(&pod_request(json!({"propagators": ["w3c"]})));
+        assert_eq!(
+            bad.message, again.message,
+            "a cached refusal gives the same message"
+        );
     }
 }

@@ -4,19 +4,22 @@
 /// A DNS-1123 label: at most 63 lowercase alphanumerics or '-', starting and ending alphanumeric.
 /// Namespaces and volume names are labels.
 pub fn is_dns1123_label(s: &str) -> bool {
+    s.len() <= 63 && is_label_syntax(s)
+}
+
+/// A DNS-1123 subdomain as Kubernetes checks object names: at most 253 characters in all, labels
+/// (of any length) joined by '.'. Instrumentations, Secrets and ConfigMaps are named this way.
+pub fn is_dns1123_subdomain(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 253 && s.split('.').all(is_label_syntax)
+}
+
+fn is_label_syntax(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty()
-        && b.len() <= 63
         && b.iter()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
         && b[0] != b'-'
         && b[b.len() - 1] != b'-'
-}
-
-/// A DNS-1123 subdomain: at most 253 characters, labels joined by '.'.
-/// Object names (Instrumentations, Secrets, ConfigMaps) are subdomains.
-pub fn is_dns1123_subdomain(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 253 && s.split('.').all(is_dns1123_label)
 }
 
 /// An environment variable name as Kubernetes validates it: `[-._a-zA-Z][-._a-zA-Z0-9]*`.
@@ -53,7 +56,20 @@ mod tests {
         for ok in ["python-instrumentation", "a.b.c", "x1.y-2"] {
             assert!(is_dns1123_subdomain(ok), "{ok}");
         }
-        for bad in ["", "a..b", ".a", "a.", "Upper", "a/b", &"a.".repeat(127)] {
+        assert!(
+            is_dns1123_subdomain(&"a".repeat(253)),
+            "only the whole name is limited"
+        );
+        for bad in [
+            "",
+            "a..b",
+            ".a",
+            "a.",
+            "Upper",
+            "a/b",
+            &"a.".repeat(127),
+            &"a".repeat(254),
+        ] {
             assert!(!is_dns1123_subdomain(bad), "{bad}");
         }
     }

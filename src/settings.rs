@@ -409,8 +409,17 @@ fn check_tls(tls: &crate::instrumentation::Tls, endpoint: &str, p: &str, errors:
     let secret = tls.secret_name.as_deref().unwrap_or_default();
     let config_map = tls.config_map_name.as_deref().unwrap_or_default();
     for (field, name) in [("secretName", secret), ("configMapName", config_map)] {
-        if !name.is_empty() && (!names::is_dns1123_subdomain(name) || name.contains('.')) {
-            errors.push(format!("{p}exporter.tls.{field}: {name:?} is not accepted; use lowercase letters, digits and '-' (it becomes part of a volume name, which may not contain '.')"));
+        if name.is_empty() {
+            continue;
+        }
+        if !names::is_dns1123_subdomain(name) {
+            errors.push(format!(
+                "{p}exporter.tls.{field}: {name:?} is not a valid object name; use lowercase letters, digits, '-' and '.' (a DNS-1123 subdomain, at most 253 characters)"
+            ));
+        } else if name.contains('.') {
+            errors.push(format!(
+                "{p}exporter.tls.{field}: {name:?} contains '.', but it becomes part of a volume name, which may not; use a name with lowercase letters, digits and '-' only"
+            ));
         }
     }
     let has = |f: &Option<String>| f.as_deref().is_some_and(|s| !s.is_empty());
