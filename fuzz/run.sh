@@ -3,14 +3,19 @@
 # each (the machine has 2 shared cores). Usage: fuzz/run.sh SECONDS [TARGET...]
 # Needs the nightly toolchain and cargo-fuzz (`cargo install cargo-fuzz`). The corpus grows in
 # fuzz/corpus/<target> (seeded from fuzz/seeds/<target>); logs go to fuzz/logs/<target>.log; a
-# crash stops the run with the input saved under fuzz/artifacts/<target>/ (copy it to
-# fuzz/regressions/<target>/ with a fix: `cargo test --test properties` replays that directory).
+# crash stops that target with the input saved under fuzz/artifacts/<target>/. With the fix, copy
+# it to fuzz/regressions/<target>/ (every run replays it) and, for validate_structured, dump its
+# payload to fuzz/regressions/validate/ (FUZZ_DUMP_PAYLOAD, see docs/robustness.md): `cargo test
+# --test properties` replays fuzz/regressions/{validate,validate_bytes,validate_settings}.
 set -euo pipefail
 cd "$(dirname "$0")"
 seconds="${1:?usage: fuzz/run.sh SECONDS [TARGET...]}"
 shift
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(validate_structured validate_bytes validate_settings)
+# A fresh machine: the nightly toolchain and cargo-fuzz are installed on first use.
+rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+cargo fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 cargo +nightly fuzz build -O >/dev/null
 mkdir -p logs
 status=0
