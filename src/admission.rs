@@ -222,7 +222,7 @@ fn cached_settings(raw: &str) -> ParsedSettings {
             return parsed.clone();
         }
         let parsed = serde_json::from_str::<Value>(raw)
-            .map_err(|e| format!("settings are not valid JSON: {e}"))
+            .map_err(|e| format!("settings are not valid JSON ({e}); use a JSON object (an Instrumentation spec plus policy options)"))
             .and_then(|v| Settings::parse(&v))
             .map(Rc::new);
         *cache = Some((raw.to_string(), parsed.clone()));
@@ -232,7 +232,7 @@ fn cached_settings(raw: &str) -> ParsedSettings {
 
 pub fn validate_settings(payload: &[u8]) -> SettingsValidationResponse {
     let result = serde_json::from_slice::<Value>(payload)
-        .map_err(|e| format!("settings are not valid JSON: {e}"))
+        .map_err(|e| format!("settings are not valid JSON ({e}); use a JSON object (an Instrumentation spec plus policy options)"))
         .and_then(|v| Settings::parse(&v));
     match result {
         Ok(_) => SettingsValidationResponse {
