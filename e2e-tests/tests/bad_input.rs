@@ -395,7 +395,7 @@ fn scaling_table() {
     let settings: Value = serde_json::from_str(SETTINGS).unwrap();
     println!("| containers | env vars | payload bytes | native ms | wasm ms | wasm µs/container |");
     println!("|---:|---:|---:|---:|---:|---:|");
-    for n in [10, 50, 100, 200, 400] {
+    for n in [10, 50, 100, 200, 400, 800] {
         let payload = validate_payload(&big_request(n, 10), &settings);
         let native = median(|| drop(NativeCore.validate_raw(&payload).unwrap()), 21);
         let wasm = median(|| drop(host.validate_raw(&payload).unwrap()), 21);
