@@ -1,7 +1,7 @@
 //! `instrumentation.opentelemetry.io/inject-python` values → the instrumentation they name, or the
 //! reason they name none, with the references that would work.
 
-use crate::annotations::INJECT_PYTHON;
+use crate::annotations::{INJECT_PYTHON, shown};
 use crate::instrumentation::InstrumentationSpec;
 use crate::names;
 use crate::settings::Settings;
@@ -51,7 +51,8 @@ pub fn parse(value: &str) -> Result<Reference<'_>, String> {
             }
             if !names::is_dns1123_label(ns) {
                 return Err(format!(
-                    "{ns:?} is not a valid namespace name (lowercase letters, digits and '-', at most 63 characters)"
+                    "{} is not a valid namespace name (lowercase letters, digits and '-', at most 63 characters)",
+                    shown(ns)
                 ));
             }
             check_name(name)?;
@@ -65,7 +66,8 @@ fn check_name(name: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "{name:?} is not a valid instrumentation name (lowercase letters, digits, '-' and '.', at most 253 characters)"
+            "{} is not a valid instrumentation name (lowercase letters, digits, '-' and '.', at most 253 characters)",
+            shown(name)
         ))
     }
 }
@@ -127,7 +129,8 @@ pub fn resolve<'a>(
 
 fn head(value: &str, namespace: &str) -> String {
     format!(
-        "annotation {INJECT_PYTHON}={value:?} on a pod in namespace {namespace:?} cannot be honoured"
+        "annotation {INJECT_PYTHON}={} on a pod in namespace {namespace:?} cannot be honoured",
+        shown(value)
     )
 }
 

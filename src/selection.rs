@@ -1,6 +1,6 @@
 //! Which containers get instrumented, and from which platform's package tree.
 
-use crate::annotations::{CONTAINER_NAMES, PYTHON_CONTAINER_NAMES, PYTHON_PLATFORM};
+use crate::annotations::{CONTAINER_NAMES, PYTHON_CONTAINER_NAMES, PYTHON_PLATFORM, shown};
 use crate::names::is_container_list_char;
 use crate::pod::{PodView, Slot};
 
@@ -16,13 +16,15 @@ pub fn targets(pod: &PodView) -> Result<Vec<Slot>, String> {
         }
         if !value.chars().all(is_container_list_char) {
             return Err(format!(
-                "annotation {key}={value:?}: only container names separated by ',' are accepted (letters, digits, '-' and ',')"
+                "annotation {key}={}: only container names separated by ',' are accepted (letters, digits, '-' and ',')",
+                shown(value)
             ));
         }
         for name in value.split(',') {
             if name.is_empty() {
                 return Err(format!(
-                    "annotation {key}={value:?} has an empty entry; list container names separated by single commas"
+                    "annotation {key}={} has an empty entry; list container names separated by single commas",
+                    shown(value)
                 ));
             }
             if names.contains(&name) {
@@ -77,7 +79,8 @@ pub fn platform_source(pod: &PodView) -> Result<&'static str, String> {
         "" | "glibc" => Ok(GLIBC_SOURCE),
         "musl" => Ok(MUSL_SOURCE),
         other => Err(format!(
-            "annotation {PYTHON_PLATFORM}={other:?} is not supported; use \"glibc\" (the default) or \"musl\" (Alpine-based images)"
+            "annotation {PYTHON_PLATFORM}={} is not supported; use \"glibc\" (the default) or \"musl\" (Alpine-based images)",
+            shown(other)
         )),
     }
 }
