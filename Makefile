@@ -123,6 +123,13 @@ test: setup fmt lint unit-tests e2e-tests packaging-tests bats telemetry-tests
 bench: policy.wasm host-tools
 	$(TARGET_DIR)/host/bench --module $(WASM) --module policy.wasm
 
+## Robustness beyond `make test` (docs/robustness.md).
+stress:
+	PROPTEST_CASES=$${PROPTEST_CASES:-1000000} $(CARGO) test $(HOST) --test properties
+
+fuzz:
+	fuzz/run.sh $${FUZZ_SECONDS:-300}
+
 clean:
 	$(CARGO) clean
 	rm -f policy.wasm annotated-policy.wasm

@@ -107,7 +107,7 @@ pub fn validate(payload: &[u8]) -> ValidationResponse {
         }
         Value::Null => {
             return reject(
-                "the Pod CREATE request carries no object (request.object is missing or null)"
+                "the Pod CREATE request carries no object (request.object is missing or null); send the pod to create in request.object, as the API server does"
                     .into(),
                 BAD_REQUEST,
             );
