@@ -28,7 +28,9 @@ use anyhow::{Context, Result, anyhow, bail};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::host::{AdmissionResponse, PolicyHost, admission_response, validate_payload};
+use crate::host::{
+    AdmissionResponse, CompiledPolicy, PolicyHost, admission_response, validate_payload,
+};
 use crate::input::{admission_request, read_settings_file};
 
 /// The `fixtures/` directory of this crate.
@@ -59,6 +61,19 @@ pub fn module_path() -> PathBuf {
 
 /// Read the built module, refusing a missing one or one older than the policy sources (a stale
 /// module would make every test below meaningless).
+/// A fresh instance of the built module, compiled once per test binary (compiling takes about
+/// half a second; instantiating, microseconds). Panics with the reason when the module is missing.
+pub fn built_module_instance() -> PolicyHost {
+    static COMPILED: std::sync::OnceLock<CompiledPolicy> = std::sync::OnceLock::new();
+    COMPILED
+        .get_or_init(|| {
+            let bytes = read_built_module().unwrap_or_else(|e| panic!("{e:#}"));
+            CompiledPolicy::compile(&bytes).unwrap_or_else(|e| panic!("{e:#}"))
+        })
+        .instantiate()
+        .expect("instantiate the module")
+}
+
 pub fn read_built_module() -> Result<Vec<u8>> {
     let path = module_path();
     const BUILD: &str = "build it first: cargo build --target wasm32-wasip1 --release";

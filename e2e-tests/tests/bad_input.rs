@@ -23,13 +23,12 @@
 //! ```
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
 use base64::Engine as _;
 use e2e_tests::fixtures::{
-    Case, Expect, NativeCore, Policy, check_outcome, fixtures_dir, read_built_module, run_case,
+    Case, Expect, NativeCore, Policy, check_outcome, fixtures_dir, run_case,
 };
-use e2e_tests::host::{CompiledPolicy, PolicyHost, validate_payload};
+use e2e_tests::host::{PolicyHost, validate_payload};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -72,16 +71,8 @@ fn dir() -> PathBuf {
     fixtures_dir().join("bad-input")
 }
 
-fn compiled() -> &'static CompiledPolicy {
-    static C: OnceLock<CompiledPolicy> = OnceLock::new();
-    C.get_or_init(|| {
-        let bytes = read_built_module().unwrap_or_else(|e| panic!("{e:#}"));
-        CompiledPolicy::compile(&bytes).unwrap_or_else(|e| panic!("{e:#}"))
-    })
-}
-
 fn host() -> PolicyHost {
-    compiled().instantiate().expect("instantiate the module")
+    e2e_tests::fixtures::built_module_instance()
 }
 
 fn load(path: &Path) -> Loaded {

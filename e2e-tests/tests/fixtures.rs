@@ -3,24 +3,12 @@
 //!
 //! Needs the module: `cargo build --target wasm32-wasip1 --release` first.
 
-use std::sync::OnceLock;
-
-use e2e_tests::fixtures::{
-    Case, NativeCore, Policy, load_cases, read_built_module, request_with_object, run_case,
-};
-use e2e_tests::host::{CompiledPolicy, PolicyHost, admission_response, validate_payload};
+use e2e_tests::fixtures::{Case, NativeCore, Policy, load_cases, request_with_object, run_case};
+use e2e_tests::host::{PolicyHost, admission_response, validate_payload};
 use serde_json::Value;
 
-fn compiled() -> &'static CompiledPolicy {
-    static C: OnceLock<CompiledPolicy> = OnceLock::new();
-    C.get_or_init(|| {
-        let bytes = read_built_module().unwrap_or_else(|e| panic!("{e:#}"));
-        CompiledPolicy::compile(&bytes).unwrap_or_else(|e| panic!("{e:#}"))
-    })
-}
-
 fn host() -> PolicyHost {
-    compiled().instantiate().expect("instantiate the module")
+    e2e_tests::fixtures::built_module_instance()
 }
 
 fn cases() -> Vec<Case> {
