@@ -1,28 +1,32 @@
-//! One admission decision, from the payload the host sends to the response it gets back. Pure:
-//! `lib.rs` only hands bytes in and out, so this is what native tests, parity checks and
-//! benchmarks call.
+//! One admission decision, from the payload the host sends to the response it gets back:
+//! request → target → reference → plan → apply → decision → response. Pure: `lib.rs` only hands
+//! bytes in and out, so this is what native tests, parity checks and benchmarks call.
+
+use std::cell::RefCell;
+use std::rc::Rc;
 
 use kubewarden_policy_sdk::response::ValidationResponse;
 use kubewarden_policy_sdk::settings::SettingsValidationResponse;
 use serde::Deserialize;
-use std::cell::RefCell;
-use std::rc::Rc;
-
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::annotations::INJECT_PYTHON;
+use crate::annotations::{INJECT_PYTHON, is_off};
 use crate::inject;
 use crate::pod::PodView;
-use crate::reference::{self, Reference};
+use crate::reference;
+use crate::refusal::{
+    Fault, Notice, PayloadProblem, PlanRefusal, Refusal, SettingsErrors, SettingsProblem,
+};
 use crate::settings::{FailureAction, Settings};
+use crate::target::Target;
 
 /// The `validate` payload: `{"request": AdmissionRequest, "settings": {...}}`. Only the request
 /// fields the decision needs are read; `null` anywhere reads as absent.
 #[derive(Deserialize, Default)]
 struct Payload {
     #[serde(default)]
-    request: Option<Request>,
+    request: Option<RawRequest>,
     /// Kept as raw text: settings are the same on every call, so they are parsed and validated
     /// once and reused while the text stays the same (see `cached_settings`).
     #[serde(default)]
@@ -31,7 +35,7 @@ struct Payload {
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase", default)]
-struct Request {
+struct RawRequest {
     kind: Option<Gvk>,
     operation: Option<String>,
     namespace: Option<String>,
@@ -46,168 +50,220 @@ struct Gvk {
     kind: Option<String>,
 }
 
-impl Request {
-    /// A Pod CREATE on the pods resource itself (not a sub-resource): the only request the policy changes.
-    fn is_pod_create(&self) -> bool {
-        let kind = self.kind.as_ref();
-        kind.and_then(|k| k.kind.as_deref()) == Some("Pod")
-            && kind
-                .and_then(|k| k.group.as_deref())
-                .unwrap_or_default()
-                .is_empty()
-            && self.operation.as_deref() == Some("CREATE")
-            && self.sub_resource.as_deref().unwrap_or_default().is_empty()
+/// What the API server asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    Create,
+    Update,
+    Delete,
+    Connect,
+    /// Absent or not one of the above.
+    Other,
+}
+
+/// The request, typed once.
+#[derive(Debug)]
+pub struct Request {
+    pub operation: Operation,
+    pub group: String,
+    pub kind: String,
+    pub namespace: String,
+    pub sub_resource: String,
+    pub object: Value,
+}
+
+impl From<RawRequest> for Request {
+    fn from(r: RawRequest) -> Self {
+        let kind = r.kind.unwrap_or_default();
+        Request {
+            operation: match r.operation.as_deref() {
+                Some("CREATE") => Operation::Create,
+                Some("UPDATE") => Operation::Update,
+                Some("DELETE") => Operation::Delete,
+                Some("CONNECT") => Operation::Connect,
+                _ => Operation::Other,
+            },
+            group: kind.group.unwrap_or_default(),
+            kind: kind.kind.unwrap_or_default(),
+            namespace: r.namespace.unwrap_or_default(),
+            sub_resource: r.sub_resource.unwrap_or_default(),
+            object: r.object,
+        }
     }
 }
 
-/// Bad input from the API server or from the pod author.
-const BAD_REQUEST: u16 = 400;
-/// The policy itself is misconfigured.
-const MISCONFIGURED: u16 = 500;
+impl Request {
+    /// Where the pod sits in this request's object, for the requests the policy acts on: a Pod
+    /// CREATE on the pods resource itself (not a sub-resource).
+    pub fn target(&self) -> Option<Target> {
+        let pod_create = self.group.is_empty()
+            && self.kind == "Pod"
+            && self.operation == Operation::Create
+            && self.sub_resource.is_empty();
+        pod_create.then_some(Target::POD)
+    }
+}
+
+/// What the policy decided.
+#[derive(Debug)]
+pub enum Decision {
+    Accept(Vec<Notice>),
+    Mutate { object: Value, notices: Vec<Notice> },
+    Refuse(Refusal),
+}
 
 pub fn validate(payload: &[u8]) -> ValidationResponse {
+    let (request, settings) = match read_payload(payload) {
+        Ok(read) => read,
+        Err(problem) => return respond(Decision::Refuse(Refusal::Payload(problem)), None),
+    };
+    let mut failure_action = None;
+    let decision = decide(request, settings.as_deref(), &mut failure_action);
+    respond(decision, failure_action)
+}
+
+fn read_payload(payload: &[u8]) -> Result<(Request, Option<Box<RawValue>>), PayloadProblem> {
     // serde would also read a struct from a JSON list; the envelope is always an object.
     let is_object = payload.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
-    let parsed = if is_object {
+    let parsed: Result<Payload, _> = if is_object {
         serde_json::from_slice(payload)
     } else {
         Err(serde::de::Error::custom("it is not a JSON object"))
     };
-    let payload: Payload = match parsed {
+    let Payload { request, settings } = parsed.map_err(|e| PayloadProblem::Unreadable {
+        error: e.to_string(),
+    })?;
+    Ok((request.unwrap_or_default().into(), settings))
+}
+
+/// The decision for one request. `failure_action` is set once the settings are read, for the
+/// response to know what a refusal becomes.
+fn decide(
+    request: Request,
+    settings: Option<&RawValue>,
+    failure_action: &mut Option<FailureAction>,
+) -> Decision {
+    let Some(target) = request.target() else {
+        return Decision::Accept(Vec::new());
+    };
+    let mut object = request.object;
+    let pod = match read_pod(&object, &target) {
+        Ok(pod) => pod,
+        Err(problem) => return Decision::Refuse(Refusal::Payload(problem)),
+    };
+    let value = pod.annotation(INJECT_PYTHON);
+    if is_off(value) {
+        return Decision::Accept(Vec::new());
+    }
+    let settings = match cached_settings(settings.map_or("null", RawValue::get)) {
+        Ok(s) => s,
+        Err(e) => return Decision::Refuse(Refusal::Settings(e)),
+    };
+    *failure_action = Some(settings.failure_action);
+    let namespace = if request.namespace.is_empty() {
+        pod.metadata.namespace.clone().unwrap_or_default()
+    } else {
+        request.namespace
+    };
+    if namespace.is_empty() {
+        return Decision::Refuse(Refusal::NoNamespace);
+    }
+    if let Some(why) = inject::already_instrumented(&pod) {
+        let pod = pod.display_name();
+        return Decision::Accept(vec![Notice::AlreadyInstrumented { pod, why }]);
+    }
+    let resolved = match reference::resolve(
+        value,
+        &namespace,
+        settings.as_ref(),
+        settings.allow_cross_namespace_references,
+    ) {
+        Ok(Some(r)) => r,
+        Ok(None) => return Decision::Accept(Vec::new()),
+        Err(refusal) => return Decision::Refuse(refusal),
+    };
+    let label = resolved.label();
+    let plan = match inject::plan(&pod, &namespace, &resolved.spec) {
         Ok(p) => p,
-        Err(e) => {
-            return reject(
-                format!(
-                    "the policy could not read the admission payload (expected {{\"request\": AdmissionRequest, \"settings\": {{...}}}}): {e}"
-                ),
-                BAD_REQUEST,
-            );
+        Err(problem) => {
+            return Decision::Refuse(Refusal::Plan(Box::new(PlanRefusal {
+                pod: pod.display_name(),
+                label,
+                problem,
+            })));
         }
     };
-    let Payload { request, settings } = payload;
-    let request = request.unwrap_or_default();
-    if !request.is_pod_create() {
-        return accept(None);
+    if let Err(e) = inject::apply(&plan, &mut object, &target) {
+        return Decision::Refuse(Refusal::Apply(e));
     }
-    let mut object = request.object;
-    match &object {
+    let mut notices = vec![Notice::Injected {
+        label: label.clone(),
+        containers: plan.edits.iter().map(|e| e.name.clone()).collect(),
+        pod: pod.display_name(),
+    }];
+    if resolved.spec.endpoint().is_empty() {
+        notices.push(Notice::NoEndpoint { label });
+    }
+    notices.extend(plan.notes);
+    Decision::Mutate { object, notices }
+}
+
+/// The pod at `target` in the object, which must be an object of the target's kind.
+fn read_pod(object: &Value, target: &Target) -> Result<PodView, PayloadProblem> {
+    match object {
         Value::Object(o) => {
             if let Some(kind) = o
                 .get("kind")
                 .and_then(Value::as_str)
-                .filter(|k| *k != "Pod")
+                .filter(|k| *k != target.kind)
             {
-                return reject(
-                    format!(
-                        "request.kind is Pod but request.object.kind is {kind:?}; the object must be a Pod"
-                    ),
-                    BAD_REQUEST,
-                );
+                return Err(PayloadProblem::KindMismatch {
+                    object_kind: kind.to_string(),
+                });
             }
         }
-        Value::Null => {
-            return reject(
-                "the Pod CREATE request carries no object (request.object is missing or null); send the pod to create in request.object, as the API server does"
-                    .into(),
-                BAD_REQUEST,
-            );
-        }
-        _ => {
-            return reject(
-                "request.object is not a JSON object; a Pod was expected".into(),
-                BAD_REQUEST,
-            );
-        }
+        Value::Null => return Err(PayloadProblem::NoObject),
+        _ => return Err(PayloadProblem::ObjectNotAnObject),
     }
-    let pod: PodView = match serde_path_to_error::deserialize(&object) {
-        Ok(p) => p,
-        Err(e) => {
-            return reject(
-                format!(
-                    "request.object is not a valid Pod: at {}: {}",
-                    e.path(),
-                    e.inner()
-                ),
-                BAD_REQUEST,
-            );
-        }
+    PodView::read(object, target).map_err(|e| PayloadProblem::InvalidPod {
+        path: e.path,
+        error: e.error,
+    })
+}
+
+/// The response for a decision. A refusal that may be admitted is, with the reason as a warning,
+/// when the settings say `failureAction: admit`.
+fn respond(decision: Decision, failure_action: Option<FailureAction>) -> ValidationResponse {
+    let warnings = |notices: Vec<Notice>| {
+        (!notices.is_empty()).then(|| notices.iter().map(ToString::to_string).collect())
     };
-    let value = pod.annotation(INJECT_PYTHON);
-    if matches!(reference::parse(value), Ok(Reference::Off)) {
-        return accept(None);
-    }
-    let settings = match cached_settings(settings.as_deref().map_or("null", RawValue::get)) {
-        Ok(s) => s,
-        Err(e) => {
-            return reject(
-                format!(
-                    "the policy settings are invalid, so the pod's {INJECT_PYTHON} annotation cannot be honoured: {e}"
-                ),
-                MISCONFIGURED,
-            );
+    let (accepted, message, code, mutated_object, warnings) = match decision {
+        Decision::Accept(notices) => (true, None, None, None, warnings(notices)),
+        Decision::Mutate { object, notices } => (true, None, None, Some(object), warnings(notices)),
+        Decision::Refuse(r)
+            if r.follows_failure_action() && failure_action == Some(FailureAction::Admit) =>
+        {
+            (
+                true,
+                None,
+                None,
+                None,
+                warnings(vec![Notice::NotInjected(r)]),
+            )
         }
+        Decision::Refuse(r) => (false, Some(r.to_string()), Some(r.code()), None, None),
     };
-    let namespace = request
-        .namespace
-        .filter(|n| !n.is_empty())
-        .or_else(|| pod.metadata.namespace.clone())
-        .unwrap_or_default();
-    if namespace.is_empty() {
-        return failure(&settings, "the request names no namespace for the pod (request.namespace and metadata.namespace are empty), so its instrumentation reference cannot be resolved; set metadata.namespace".into());
-    }
-    if let Some(why) = inject::already_instrumented(&pod) {
-        return accept(Some(vec![format!(
-            "pod {} is already instrumented ({why}); nothing was injected",
-            pod.display_name()
-        )]));
-    }
-    let resolved = match reference::resolve(value, &namespace, &settings) {
-        Ok(Some(r)) => r,
-        Ok(None) => return accept(None),
-        Err(e) => return failure(&settings, e),
-    };
-    let plan = match inject::plan(&pod, &namespace, resolved.spec) {
-        Ok(p) => p,
-        Err(e) => {
-            return failure(
-                &settings,
-                format!(
-                    "pod {} asked for OpenTelemetry Python instrumentation ({}), but {e}",
-                    pod.display_name(),
-                    resolved.label
-                ),
-            );
-        }
-    };
-    if let Err(e) = inject::apply(&plan, &mut object) {
-        return failure(&settings, e);
-    }
-    let containers: Vec<String> = plan.edits.iter().map(|e| format!("{:?}", e.name)).collect();
-    let mut warnings = vec![format!(
-        "injected OpenTelemetry Python auto-instrumentation ({}) into container{} {} of pod {}",
-        resolved.label,
-        if containers.len() == 1 { "" } else { "s" },
-        containers.join(", "),
-        pod.display_name()
-    )];
-    if resolved.spec.endpoint().is_empty() {
-        warnings.push(format!(
-            "{} sets no exporter.endpoint, so the Python SDK sends telemetry to its default http://localhost:4318; set exporter.endpoint in the policy settings to reach a collector",
-            resolved.label
-        ));
-    }
-    warnings.extend(plan.notes);
     ValidationResponse {
-        accepted: true,
-        message: None,
-        code: None,
-        mutated_object: Some(object),
+        accepted,
+        message,
+        code,
+        mutated_object,
         audit_annotations: None,
-        warnings: Some(warnings),
+        warnings,
     }
 }
 
-type ParsedSettings = Result<Rc<Settings>, String>;
+type ParsedSettings = Result<Rc<Settings>, SettingsErrors>;
 
 thread_local! {
     /// The last settings text and what it parsed to. A policy instance always gets the same
@@ -221,61 +277,34 @@ fn cached_settings(raw: &str) -> ParsedSettings {
         if let Some((_, parsed)) = cache.as_ref().filter(|(text, _)| text == raw) {
             return parsed.clone();
         }
-        let parsed = serde_json::from_str::<Value>(raw)
-            .map_err(|e| format!("settings are not valid JSON ({e}); use a JSON object (an Instrumentation spec plus policy options)"))
-            .and_then(|v| Settings::parse(&v))
-            .map(Rc::new);
+        let parsed = parse_settings(raw.as_bytes()).map(Rc::new);
         *cache = Some((raw.to_string(), parsed.clone()));
         parsed
     })
 }
 
+fn parse_settings(text: &[u8]) -> Result<Settings, SettingsErrors> {
+    let value: Value = serde_json::from_slice(text).map_err(|e| {
+        SettingsErrors(vec![SettingsProblem::new(
+            "",
+            Fault::NotJson {
+                error: e.to_string(),
+            },
+        )])
+    })?;
+    Settings::parse(&value)
+}
+
 pub fn validate_settings(payload: &[u8]) -> SettingsValidationResponse {
-    let result = serde_json::from_slice::<Value>(payload)
-        .map_err(|e| format!("settings are not valid JSON ({e}); use a JSON object (an Instrumentation spec plus policy options)"))
-        .and_then(|v| Settings::parse(&v));
-    match result {
+    match parse_settings(payload) {
         Ok(_) => SettingsValidationResponse {
             valid: true,
             message: None,
         },
-        Err(message) => SettingsValidationResponse {
+        Err(errors) => SettingsValidationResponse {
             valid: false,
-            message: Some(message),
+            message: Some(errors.to_string()),
         },
-    }
-}
-
-fn accept(warnings: Option<Vec<String>>) -> ValidationResponse {
-    ValidationResponse {
-        accepted: true,
-        message: None,
-        code: None,
-        mutated_object: None,
-        audit_annotations: None,
-        warnings,
-    }
-}
-
-fn reject(message: String, code: u16) -> ValidationResponse {
-    ValidationResponse {
-        accepted: false,
-        message: Some(message),
-        code: Some(code),
-        mutated_object: None,
-        audit_annotations: None,
-        warnings: None,
-    }
-}
-
-/// A pod that asked for instrumentation but cannot get it: refused, or admitted unchanged with the
-/// reason as a warning when the settings ask for the operator's behaviour.
-fn failure(settings: &Settings, message: String) -> ValidationResponse {
-    match settings.failure_action {
-        FailureAction::Reject => reject(message, BAD_REQUEST),
-        FailureAction::Admit => accept(Some(vec![format!(
-            "no instrumentation injected: {message}"
-        )])),
     }
 }
 
@@ -358,7 +387,7 @@ mod tests {
 
     #[test]
     fn a_missing_endpoint_is_warned_about() {
-        let r = run(&pod_request(json!({})));
+        let r = run(&pod_request(json!({"propagators": ["tracecontext"]})));
         assert!(r.accepted && r.mutated_object.is_some());
         assert!(r.warnings.unwrap().iter().any(
             |w| w.contains("sets no exporter.endpoint") && w.contains("http://localhost:4318")
@@ -397,7 +426,7 @@ mod tests {
                 json!({"exporter": {"endpoint": "http://two:4318"}}),
                 Some(json!("http://two:4318")),
             ),
-            (json!(null), None),
+            (json!({"sampler": {"type": "always_on"}}), None),
         ] {
             assert_eq!(
                 endpoint(&run(&pod_request(settings.clone()))),
@@ -405,6 +434,11 @@ mod tests {
                 "{settings}"
             );
         }
+        let none = run(&pod_request(json!(null)));
+        assert!(
+            !none.accepted && none.message.unwrap().contains("no default"),
+            "without settings, \"true\" names nothing"
+        );
         let bad = run(&pod_request(json!({"propagators": ["w3c"]})));
         assert!(!bad.accepted);
         let again = run(&pod_request(json!({"propagators": ["w3c"]})));

@@ -1,4 +1,4 @@
-//! The pod annotations the policy reads (the operator's keys).
+//! The annotation keys the policy reads (the operator's keys, `annotation.go`).
 
 pub const INJECT_PYTHON: &str = "instrumentation.opentelemetry.io/inject-python";
 pub const CONTAINER_NAMES: &str = "instrumentation.opentelemetry.io/container-names";
@@ -6,44 +6,24 @@ pub const PYTHON_CONTAINER_NAMES: &str = "instrumentation.opentelemetry.io/pytho
 pub const PYTHON_PLATFORM: &str = "instrumentation.opentelemetry.io/otel-python-platform";
 /// Prefix of the annotations that become resource attributes.
 pub const RESOURCE_PREFIX: &str = "resource.opentelemetry.io/";
+pub const SERVICE_NAME: &str = "resource.opentelemetry.io/service.name";
+pub const SERVICE_VERSION: &str = "resource.opentelemetry.io/service.version";
+pub const SERVICE_NAMESPACE: &str = "resource.opentelemetry.io/service.namespace";
+pub const SERVICE_INSTANCE_ID: &str = "resource.opentelemetry.io/service.instance.id";
 
-/// Init containers whose presence means some auto-instrumentation was already injected.
-pub const INJECTED_INIT_CONTAINERS: [&str; 6] = [
-    "opentelemetry-auto-instrumentation-python",
-    "opentelemetry-auto-instrumentation-java",
-    "opentelemetry-auto-instrumentation-nodejs",
-    "opentelemetry-auto-instrumentation-dotnet",
-    "otel-agent-attach-apache",
-    "otel-agent-source-container-clone",
+/// The other languages' inject annotations, in the operator's order. When one of them is on, the
+/// operator needs container names to tell the languages' containers apart.
+pub const INJECT_OTHER_LANGUAGES: [&str; 7] = [
+    "instrumentation.opentelemetry.io/inject-java",
+    "instrumentation.opentelemetry.io/inject-nodejs",
+    "instrumentation.opentelemetry.io/inject-dotnet",
+    "instrumentation.opentelemetry.io/inject-go",
+    "instrumentation.opentelemetry.io/inject-apache-httpd",
+    "instrumentation.opentelemetry.io/inject-nginx",
+    "instrumentation.opentelemetry.io/inject-sdk",
 ];
-/// The Go instrumentation's sidecar.
-pub const INJECTED_SIDECAR: &str = "opentelemetry-auto-instrumentation";
-/// The collector sidecar, which may carry OTEL_RESOURCE_ATTRIBUTES_NODE_NAME of its own.
-pub const COLLECTOR_SIDECAR: &str = "otc-container";
 
-/// A value the pod's author wrote, for a message: quoted, and cut after 100 characters so that a
-/// huge annotation does not make a huge response (the length says how much there was).
-pub fn shown(value: &str) -> String {
-    const MAX: usize = 100;
-    match value.char_indices().nth(MAX) {
-        None => format!("{value:?}"),
-        Some((cut, _)) => format!(
-            "{:?}… ({} characters)",
-            &value[..cut],
-            value.chars().count()
-        ),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn shown_quotes_short_values_and_cuts_long_ones_on_a_character_boundary() {
-        assert_eq!(super::shown("monitor/python"), "\"monitor/python\"");
-        let long = "é".repeat(150);
-        assert_eq!(
-            super::shown(&long),
-            format!("\"{}\"… (150 characters)", "é".repeat(100))
-        );
-    }
+/// An inject annotation value that asks for nothing: absent, empty or `false` (any case).
+pub fn is_off(value: &str) -> bool {
+    value.is_empty() || value.eq_ignore_ascii_case("false")
 }

@@ -12,17 +12,36 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::{Deserialize, Serialize};
 
-/// The operator's default Python auto-instrumentation image (its `versions.txt` at the reference commit).
-pub const DEFAULT_PYTHON_IMAGE: &str =
-    "ghcr.io/open-telemetry/opentelemetry-operator/autoinstrumentation-python:0.64b0";
-/// Default init container limits (the operator's CR defaulting webhook).
-pub const DEFAULT_LIMIT_CPU: &str = "500m";
-pub const DEFAULT_LIMIT_MEMORY: &str = "256Mi";
-/// Default init container requests.
-pub const DEFAULT_REQUEST_CPU: &str = "50m";
-pub const DEFAULT_REQUEST_MEMORY: &str = "64Mi";
-/// Default size limit of the `emptyDir` that receives the packages.
-pub const DEFAULT_VOLUME_SIZE_LIMIT: &str = "200Mi";
+use crate::operator::{
+    DEFAULT_LIMIT_CPU, DEFAULT_LIMIT_MEMORY, DEFAULT_PYTHON_IMAGE, DEFAULT_REQUEST_CPU,
+    DEFAULT_REQUEST_MEMORY,
+};
+
+/// The Instrumentation API version this policy reads (the one the operator's CRD serves).
+pub const API_VERSION: &str = "opentelemetry.io/v1alpha1";
+pub const KIND: &str = "Instrumentation";
+/// The CRD's enums.
+pub const PROPAGATORS: [&str; 8] = [
+    "tracecontext",
+    "baggage",
+    "b3",
+    "b3multi",
+    "jaeger",
+    "xray",
+    "ottrace",
+    "none",
+];
+pub const SAMPLERS: [&str; 8] = [
+    "always_on",
+    "always_off",
+    "traceidratio",
+    "parentbased_always_on",
+    "parentbased_always_off",
+    "parentbased_traceidratio",
+    "jaeger_remote",
+    "xray",
+];
+pub const PULL_POLICIES: [&str; 3] = ["Always", "IfNotPresent", "Never"];
 
 /// `spec` of an Instrumentation.
 #[derive(Serialize, Deserialize, Default, Clone, Debug, PartialEq)]
@@ -166,10 +185,11 @@ impl Instrumentation {
 
 impl InstrumentationSpec {
     /// Applies the operator's defaults (its CR defaulting webhook): image and init container
-    /// resources. The volume size default is applied when the volume is built.
+    /// resources. The volume size default is applied when the volume is built. An empty image is
+    /// not a missing one: it is refused by the checks, not replaced.
     pub fn apply_defaults(&mut self) {
         let python = self.python.get_or_insert_with(Default::default);
-        if python.image.as_deref().unwrap_or_default().is_empty() {
+        if python.image.is_none() {
             python.image = Some(DEFAULT_PYTHON_IMAGE.to_string());
         }
         let res = python

@@ -2,23 +2,27 @@
 //! OpenTelemetry Operator's pod webhook does, and refuses references it cannot honour.
 //!
 //! This file is the waPC wiring only. The decision lives in `admission`, built from one module per
-//! concern; all of them are plain Rust over k8s-openapi types, tested natively.
+//! concern (the README's "Code map"); all of them are plain Rust over k8s-openapi types, tested
+//! natively.
 
 pub mod admission;
 pub mod annotations;
-pub mod env;
+pub mod catalog;
 pub mod image_ref;
 pub mod inject;
 pub mod instrumentation;
-pub mod names;
+pub mod k8s_names;
+pub mod operator;
 pub mod pod;
 pub mod quantity;
 pub mod reference;
-pub mod resource;
+pub mod refusal;
+pub mod resource_attributes;
 pub mod selection;
 pub mod settings;
-pub mod tls;
+pub mod target;
 pub mod url;
+pub mod validation;
 
 use guest::prelude::*;
 use kubewarden_policy_sdk::wapc_guest as guest;

@@ -1,21 +1,29 @@
-//! What the policy reads of a Pod: a narrow typed view over k8s-openapi types. The mutation is
-//! applied to the original JSON (see `inject::apply`), so fields this view does not name — and
-//! fields newer than this build's Kubernetes API version — pass through untouched.
+//! What the policy reads of a pod, or of a workload's pod template: a narrow typed view over
+//! k8s-openapi types, read at the place a [`Target`] names. The mutation is applied to the
+//! original JSON (see `inject::apply`), so fields this view does not name — and fields newer than
+//! this build's Kubernetes API version — pass through untouched.
 
 use k8s_openapi::api::core::v1::{EnvVar, VolumeMount};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
+use crate::target::Target;
+
 #[derive(Deserialize, Default, Debug)]
 #[serde(rename_all = "camelCase")]
 pub struct PodView {
     #[serde(default, deserialize_with = "null_default")]
-    pub kind: String,
-    #[serde(default, deserialize_with = "null_default")]
     pub metadata: ObjectMeta,
     #[serde(default, deserialize_with = "null_default")]
     pub spec: PodSpecView,
+}
+
+/// Why an object cannot be read as a pod: the dotted path of the bad field and the reason.
+#[derive(Debug, PartialEq)]
+pub struct ReadError {
+    pub path: String,
+    pub error: String,
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -62,6 +70,28 @@ pub struct NamedItem {
     pub name: String,
 }
 
+fn read_at<T: serde::de::DeserializeOwned + Default>(
+    object: &Value,
+    pointer: &str,
+) -> Result<T, ReadError> {
+    match object.pointer(pointer) {
+        None | Some(Value::Null) => Ok(T::default()),
+        Some(v) => serde_path_to_error::deserialize(v).map_err(|e| {
+            let place = pointer.trim_start_matches('/').replace('/', ".");
+            let inner = e.path().to_string();
+            let path = match inner.as_str() {
+                "." => place,
+                p if p.starts_with('[') => format!("{place}{p}"),
+                p => format!("{place}.{p}"),
+            };
+            ReadError {
+                path,
+                error: e.into_inner().to_string(),
+            }
+        }),
+    }
+}
+
 /// `null` reads as the default, as the API server treats it.
 fn null_default<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(
     d: D,
@@ -70,6 +100,14 @@ fn null_default<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(
 }
 
 impl PodView {
+    /// The pod metadata and spec at `target`'s places in `object`; absent or `null` read as empty.
+    pub fn read(object: &Value, target: &Target) -> Result<PodView, ReadError> {
+        Ok(PodView {
+            metadata: read_at(object, target.metadata)?,
+            spec: read_at(object, target.spec)?,
+        })
+    }
+
     pub fn annotation(&self, key: &str) -> &str {
         self.metadata
             .annotations

@@ -1,17 +1,19 @@
 //! `instrumentation.opentelemetry.io/inject-python` values → the instrumentation they name, or the
 //! reason they name none, with the references that would work.
 
-use crate::annotations::{INJECT_PYTHON, shown};
-use crate::instrumentation::InstrumentationSpec;
-use crate::names;
-use crate::settings::Settings;
+use crate::annotations::is_off;
+use crate::catalog::{Catalog, Resolved};
+use crate::k8s_names;
+use crate::refusal::{
+    Malformation, ReferenceFault, ReferenceRefusal, Refusal, WouldWork, WouldWorkRef,
+};
 
 /// What an annotation value says.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Reference<'a> {
     /// Absent, empty or `false`: no injection.
     Off,
-    /// `true`: the one instrumentation of the pod's namespace, else the settings' default.
+    /// `true`: the one instrumentation of the pod's namespace, else the catalog's fallback.
     Default,
     /// `NAME`: that instrumentation in the pod's namespace.
     Name(&'a str),
@@ -19,19 +21,9 @@ pub enum Reference<'a> {
     Qualified(&'a str, &'a str),
 }
 
-/// The instrumentation a pod gets.
-#[derive(Debug)]
-pub struct Resolved<'a> {
-    pub spec: &'a InstrumentationSpec,
-    /// How messages name it: `namespace/name`, or the settings' default.
-    pub label: String,
-}
-
-pub const DEFAULT_LABEL: &str = "the policy settings' default instrumentation";
-
 /// Parses an annotation value; the error says why it is malformed.
-pub fn parse(value: &str) -> Result<Reference<'_>, String> {
-    if value.is_empty() || value.eq_ignore_ascii_case("false") {
+pub fn parse(value: &str) -> Result<Reference<'_>, Malformation> {
+    if is_off(value) {
         return Ok(Reference::Off);
     }
     if value.eq_ignore_ascii_case("true") {
@@ -44,16 +36,13 @@ pub fn parse(value: &str) -> Result<Reference<'_>, String> {
         }
         Some((ns, name)) => {
             if name.contains('/') {
-                return Err("it has more than one '/'".into());
+                return Err(Malformation::TooManySlashes);
             }
             if ns.is_empty() || name.is_empty() {
-                return Err("a part around '/' is empty".into());
+                return Err(Malformation::EmptyPart);
             }
-            if !names::is_dns1123_label(ns) {
-                return Err(format!(
-                    "{} is not a valid namespace name (lowercase letters, digits and '-', at most 63 characters)",
-                    shown(ns)
-                ));
+            if !k8s_names::is_dns1123_label(ns) {
+                return Err(Malformation::BadNamespace(ns.to_string()));
             }
             check_name(name)?;
             Ok(Reference::Qualified(ns, name))
@@ -61,126 +50,154 @@ pub fn parse(value: &str) -> Result<Reference<'_>, String> {
     }
 }
 
-fn check_name(name: &str) -> Result<(), String> {
-    if names::is_dns1123_subdomain(name) {
+fn check_name(name: &str) -> Result<(), Malformation> {
+    if k8s_names::is_dns1123_subdomain(name) {
         Ok(())
     } else {
-        Err(format!(
-            "{} is not a valid instrumentation name (lowercase letters, digits, '-' and '.', at most 253 characters)",
-            shown(name)
-        ))
+        Err(Malformation::BadName(name.to_string()))
     }
 }
 
-/// Resolves the annotation `value` of a pod in `namespace`. `Ok(None)`: no injection wanted.
-pub fn resolve<'a>(
+/// Resolves the annotation `value` of a pod in `namespace` against `catalog`. `Ok(None)`: no
+/// injection wanted.
+pub fn resolve(
     value: &str,
     namespace: &str,
-    settings: &'a Settings,
-) -> Result<Option<Resolved<'a>>, String> {
-    let reference = parse(value).map_err(|why| {
-        format!(
-            "{}: it must be \"true\", \"false\", NAME or NAMESPACE/NAME, and {why}. {}",
-            head(value, namespace),
-            would_work(namespace, settings)
-        )
-    })?;
-    let named = |ns: &str, name: &str| {
-        settings.find(ns, name).map(|i| Resolved {
-            spec: &i.spec,
-            label: format!("{}/{}", i.namespace(), i.name()),
-        })
+    catalog: &dyn Catalog,
+    allow_cross_namespace: bool,
+) -> Result<Option<Resolved>, Refusal> {
+    let refuse = |fault| {
+        Refusal::Reference(Box::new(ReferenceRefusal {
+            value: value.to_string(),
+            namespace: namespace.to_string(),
+            fault,
+        }))
     };
-    match reference {
-        Reference::Off => Ok(None),
+    let would_work = || would_work(namespace, catalog, allow_cross_namespace);
+    let reference = match parse(value) {
+        Ok(r) => r,
+        Err(why) => {
+            return Err(refuse(ReferenceFault::Malformed {
+                why,
+                would_work: would_work()?,
+            }));
+        }
+    };
+    let (ns, name) = match reference {
+        Reference::Off => return Ok(None),
         Reference::Default => {
-            let mut here = settings.in_namespace(namespace);
-            match (here.next(), here.next()) {
-                (None, _) => Ok(Some(Resolved { spec: &settings.default, label: DEFAULT_LABEL.into() })),
-                (Some(one), None) => Ok(Some(Resolved { spec: &one.spec, label: format!("{}/{}", one.namespace(), one.name()) })),
-                (Some(_), Some(_)) => {
-                    let all: Vec<String> = settings.in_namespace(namespace).map(|i| format!("{:?}", i.name())).collect();
-                    Err(format!(
-                        "{}: \"true\" is ambiguous because the policy settings define {} instrumentations in namespace {namespace:?}; name one of them: {}",
-                        head(value, namespace),
-                        all.len(),
-                        all.join(", ")
-                    ))
-                }
-            }
+            let mut here = catalog.list(namespace)?;
+            return match here.len() {
+                1 => Ok(here.pop()),
+                0 => match catalog.fallback() {
+                    Some(default) => Ok(Some(default)),
+                    None => Err(refuse(ReferenceFault::NoneAvailable {
+                        source: catalog.source(),
+                        would_work: would_work()?,
+                    })),
+                },
+                _ => Err(refuse(ReferenceFault::Ambiguous {
+                    source: catalog.source(),
+                    names: here.iter().map(name_of).collect(),
+                })),
+            };
         }
-        Reference::Name(name) => named(namespace, name)
-            .map(Some)
-            .ok_or_else(|| format!("{}: the policy settings define no instrumentation {name:?} in namespace {namespace:?}. {}", head(value, namespace), would_work(namespace, settings))),
+        Reference::Name(name) => (namespace, name),
         Reference::Qualified(ns, name) => {
-            if ns != namespace && !settings.allow_cross_namespace_references {
-                return Err(format!(
-                    "{}: references to another namespace are not allowed by this policy (allowCrossNamespaceReferences is false). {}",
-                    head(value, namespace),
-                    would_work(namespace, settings)
-                ));
+            if ns != namespace && !allow_cross_namespace {
+                return Err(refuse(ReferenceFault::CrossNamespaceForbidden {
+                    would_work: would_work()?,
+                }));
             }
-            named(ns, name)
-                .map(Some)
-                .ok_or_else(|| format!("{}: the policy settings define no instrumentation {name:?} in namespace {ns:?}. {}", head(value, namespace), would_work(namespace, settings)))
+            (ns, name)
         }
+    };
+    match catalog.get(ns, name)? {
+        Some(found) => Ok(Some(found)),
+        None => Err(refuse(ReferenceFault::Unknown {
+            source: catalog.source(),
+            namespace: ns.to_string(),
+            name: name.to_string(),
+            would_work: would_work()?,
+        })),
     }
 }
 
-fn head(value: &str, namespace: &str) -> String {
-    format!(
-        "annotation {INJECT_PYTHON}={} on a pod in namespace {namespace:?} cannot be honoured",
-        shown(value)
-    )
+fn name_of(r: &Resolved) -> String {
+    match &r.origin {
+        crate::catalog::Origin::Named { name, .. } => name.clone(),
+        crate::catalog::Origin::Default => String::new(),
+    }
 }
 
-/// The references a pod in `namespace` may use, at most a dozen of them.
-pub fn would_work(namespace: &str, settings: &Settings) -> String {
-    const SHOWN: usize = 12;
-    let mut refs = Vec::new();
-    let mut local = 0;
-    for i in settings.in_namespace(namespace) {
-        refs.push(format!("{:?}", i.name()));
-        local += 1;
-    }
-    match local {
-        0 => refs.push(format!("\"true\" ({DEFAULT_LABEL})")),
-        1 => refs.push(format!("\"true\" (= {:?})", refs[0].trim_matches('"'))),
+/// The references a pod in `namespace` may use: its namespace's names, `true` when it gets
+/// something, and (when allowed) every other namespace's instrumentations.
+pub fn would_work(
+    namespace: &str,
+    catalog: &dyn Catalog,
+    allow_cross_namespace: bool,
+) -> Result<WouldWork, Refusal> {
+    let known = catalog.known()?;
+    let mut refs: Vec<WouldWorkRef> = known
+        .iter()
+        .filter(|(ns, _)| ns == namespace)
+        .map(|(_, name)| WouldWorkRef::Name(name.clone()))
+        .collect();
+    match refs.as_slice() {
+        [] if catalog.fallback().is_some() => refs.push(WouldWorkRef::TrueDefault),
+        [WouldWorkRef::Name(one)] => refs.push(WouldWorkRef::TrueIs(one.clone())),
         _ => {}
     }
-    if settings.allow_cross_namespace_references {
-        for i in settings
-            .instrumentations
-            .iter()
-            .filter(|i| i.namespace() != namespace)
-        {
-            refs.push(format!("\"{}/{}\"", i.namespace(), i.name()));
-        }
+    if allow_cross_namespace {
+        refs.extend(
+            known
+                .into_iter()
+                .filter(|(ns, _)| ns != namespace)
+                .map(|(ns, name)| WouldWorkRef::Qualified(ns, name)),
+        );
     }
-    let total = refs.len();
-    let mut text = refs.into_iter().take(SHOWN).collect::<Vec<_>>().join(", ");
-    if total > SHOWN {
-        text.push_str(&format!(" and {} more", total - SHOWN));
-    }
-    format!("References that would work: {text}; or \"false\" for no injection")
+    Ok(WouldWork { refs })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalog::{DEFAULT_LABEL, Origin};
+    use crate::refusal::Source;
+    use crate::settings::Settings;
     use serde_json::json;
 
-    fn settings(cross: bool) -> Settings {
-        Settings::parse(&json!({
-            "allowCrossNamespaceReferences": cross,
+    fn settings(default: bool) -> Settings {
+        let mut s = json!({
             "instrumentations": [
                 {"metadata": {"name": "python-instrumentation", "namespace": "monitor"}, "spec": {}},
                 {"metadata": {"name": "a", "namespace": "team"}, "spec": {}},
                 {"metadata": {"name": "b", "namespace": "team"}, "spec": {}},
                 {"metadata": {"name": "only", "namespace": "solo"}, "spec": {}},
             ]
-        }))
-        .unwrap()
+        });
+        if default {
+            s["exporter"] = json!({"endpoint": "http://c:4318"});
+        }
+        Settings::parse(&s).unwrap()
+    }
+
+    fn label(value: &str, namespace: &str, s: &Settings) -> String {
+        resolve(value, namespace, s, true).unwrap().unwrap().label()
+    }
+
+    fn fault(value: &str, namespace: &str, s: &Settings, cross: bool) -> ReferenceFault {
+        match resolve(value, namespace, s, cross) {
+            Err(Refusal::Reference(r)) => {
+                assert_eq!((r.value.as_str(), r.namespace.as_str()), (value, namespace));
+                r.fault.clone()
+            }
+            other => panic!("{value}: {other:?}"),
+        }
+    }
+
+    fn q(ns: &str, n: &str) -> WouldWorkRef {
+        WouldWorkRef::Qualified(ns.into(), n.into())
     }
 
     #[test]
@@ -190,76 +207,114 @@ mod tests {
         assert_eq!(parse("True"), Ok(Reference::Default));
         assert_eq!(parse("inst"), Ok(Reference::Name("inst")));
         assert_eq!(parse("ns/inst"), Ok(Reference::Qualified("ns", "inst")));
-        for bad in [
-            "a/b/c", "/x", "x/", "/", "Inst", "ns/In_st", "NS/x", " true", "a b",
-        ] {
+        assert_eq!(parse("a/b/c"), Err(Malformation::TooManySlashes));
+        assert_eq!(parse("/x"), Err(Malformation::EmptyPart));
+        assert_eq!(parse("NS/x"), Err(Malformation::BadNamespace("NS".into())));
+        assert_eq!(
+            parse("ns/In_st"),
+            Err(Malformation::BadName("In_st".into()))
+        );
+        for bad in ["x/", "/", "Inst", " true", "a b"] {
             assert!(parse(bad).is_err(), "{bad:?} must be malformed");
         }
     }
 
     #[test]
-    fn resolves_like_the_issue_says() {
+    fn resolves_each_form() {
         let s = settings(true);
-        assert!(resolve("false", "default", &s).unwrap().is_none());
+        assert!(resolve("false", "default", &s, true).unwrap().is_none());
+        assert_eq!(label("true", "default", &s), DEFAULT_LABEL);
+        assert_eq!(label("true", "solo", &s), "solo/only");
+        assert_eq!(label("only", "solo", &s), "solo/only");
         assert_eq!(
-            resolve("true", "default", &s).unwrap().unwrap().label,
-            DEFAULT_LABEL
-        );
-        assert_eq!(
-            resolve("true", "solo", &s).unwrap().unwrap().label,
-            "solo/only"
-        );
-        assert_eq!(
-            resolve("only", "solo", &s).unwrap().unwrap().label,
-            "solo/only"
-        );
-        assert_eq!(
-            resolve("monitor/python-instrumentation", "default", &s)
-                .unwrap()
-                .unwrap()
-                .label,
+            label("monitor/python-instrumentation", "default", &s),
             "monitor/python-instrumentation"
         );
-        let err = resolve("true", "team", &s).unwrap_err();
-        assert!(
-            err.contains("ambiguous") && err.contains("\"a\", \"b\""),
-            "{err}"
+        assert_eq!(
+            fault("true", "team", &s, true),
+            ReferenceFault::Ambiguous {
+                source: Source::Settings,
+                names: vec!["a".into(), "b".into()]
+            }
         );
     }
 
     #[test]
-    fn refusals_name_annotation_value_namespace_and_alternatives() {
+    fn a_miss_lists_the_references_that_would_work() {
         let s = settings(true);
-        let err = resolve("monitor/python-instrumentaton", "default", &s).unwrap_err();
-        assert!(err.contains(INJECT_PYTHON), "{err}");
-        assert!(err.contains("\"monitor/python-instrumentaton\""), "{err}");
-        assert!(err.contains("namespace \"default\""), "{err}");
-        assert!(err.contains("\"monitor/python-instrumentation\""), "{err}");
-        let err = resolve("a/b/c", "default", &s).unwrap_err();
-        assert!(err.contains("more than one '/'"), "{err}");
-        let err = resolve("python-instrumentation", "default", &s).unwrap_err();
-        assert!(
-            err.contains("no instrumentation \"python-instrumentation\" in namespace \"default\""),
-            "{err}"
+        let all = vec![
+            WouldWorkRef::TrueDefault,
+            q("monitor", "python-instrumentation"),
+            q("team", "a"),
+            q("team", "b"),
+            q("solo", "only"),
+        ];
+        assert_eq!(
+            fault("monitor/python-instrumentaton", "default", &s, true),
+            ReferenceFault::Unknown {
+                source: Source::Settings,
+                namespace: "monitor".into(),
+                name: "python-instrumentaton".into(),
+                would_work: WouldWork { refs: all.clone() },
+            }
+        );
+        assert_eq!(
+            fault("a/b/c", "default", &s, true),
+            ReferenceFault::Malformed {
+                why: Malformation::TooManySlashes,
+                would_work: WouldWork { refs: all },
+            }
+        );
+        let ReferenceFault::Unknown { would_work, .. } = fault("x", "solo", &s, true) else {
+            panic!()
+        };
+        assert_eq!(
+            would_work.refs[..2],
+            [
+                WouldWorkRef::Name("only".into()),
+                WouldWorkRef::TrueIs("only".into())
+            ]
         );
     }
 
     #[test]
     fn cross_namespace_can_be_forbidden() {
-        let s = settings(false);
-        let err = resolve("monitor/python-instrumentation", "default", &s).unwrap_err();
-        assert!(
-            err.contains("allowCrossNamespaceReferences is false"),
-            "{err}"
-        );
-        assert!(
-            !err.contains("\"monitor/python-instrumentation\"\""),
-            "{err}"
-        );
+        let s = settings(true);
+        let ReferenceFault::CrossNamespaceForbidden { would_work } =
+            fault("monitor/python-instrumentation", "default", &s, false)
+        else {
+            panic!()
+        };
+        assert_eq!(would_work.refs, [WouldWorkRef::TrueDefault]);
         // The pod's own namespace written out in full is not a cross-namespace reference.
+        let found = resolve("solo/only", "solo", &s, false).unwrap().unwrap();
         assert_eq!(
-            resolve("solo/only", "solo", &s).unwrap().unwrap().label,
-            "solo/only"
+            found.origin,
+            Origin::Named {
+                namespace: "solo".into(),
+                name: "only".into()
+            }
         );
+    }
+
+    #[test]
+    fn true_never_falls_back_to_a_default_nobody_wrote() {
+        let s = settings(false);
+        assert!(s.default.is_none());
+        assert_eq!(
+            fault("true", "default", &s, true),
+            ReferenceFault::NoneAvailable {
+                source: Source::Settings,
+                would_work: WouldWork {
+                    refs: vec![
+                        q("monitor", "python-instrumentation"),
+                        q("team", "a"),
+                        q("team", "b"),
+                        q("solo", "only"),
+                    ]
+                },
+            }
+        );
+        assert_eq!(label("true", "solo", &s), "solo/only");
     }
 }

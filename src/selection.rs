@@ -1,47 +1,23 @@
 //! Which containers get instrumented, and from which platform's package tree.
 
-use crate::annotations::{CONTAINER_NAMES, PYTHON_CONTAINER_NAMES, PYTHON_PLATFORM, shown};
-use crate::names::is_container_list_char;
+use crate::annotations::{
+    CONTAINER_NAMES, INJECT_OTHER_LANGUAGES, PYTHON_CONTAINER_NAMES, PYTHON_PLATFORM, is_off,
+};
+use crate::k8s_names::is_container_list_char;
+use crate::operator::{GLIBC_SOURCE, MUSL_SOURCE, PLATFORM_GLIBC, PLATFORM_MUSL};
 use crate::pod::{PodView, Slot};
+use crate::refusal::{PlanProblem, SelectionProblem};
 
 /// The containers to instrument, ordered as the operator orders them: targeted init containers
 /// first, in pod order, then regular containers in the order the annotations name them. Without
 /// annotations, the first container. Every problem is an error: an unknown name is never skipped.
-pub fn targets(pod: &PodView) -> Result<Vec<Slot>, String> {
-    let mut names: Vec<&str> = Vec::new();
-    for key in [CONTAINER_NAMES, PYTHON_CONTAINER_NAMES] {
-        let value = pod.annotation(key);
-        if value.is_empty() {
-            continue;
-        }
-        if !value.chars().all(is_container_list_char) {
-            return Err(format!(
-                "annotation {key}={}: only container names separated by ',' are accepted (letters, digits, '-' and ',')",
-                shown(value)
-            ));
-        }
-        for name in value.split(',') {
-            if name.is_empty() {
-                return Err(format!(
-                    "annotation {key}={} has an empty entry; list container names separated by single commas",
-                    shown(value)
-                ));
-            }
-            if names.contains(&name) {
-                return Err(format!(
-                    "container {name:?} is named twice in {CONTAINER_NAMES} and {PYTHON_CONTAINER_NAMES}; name each container once"
-                ));
-            }
-            names.push(name);
-        }
-    }
+pub fn targets(pod: &PodView) -> Result<Vec<Slot>, SelectionProblem> {
+    let names = named_containers(pod)?;
     if pod.spec.containers.is_empty() {
-        return Err(
-            "the pod has no containers to instrument; spec.containers must list at least one"
-                .into(),
-        );
+        return Err(SelectionProblem::NoContainers);
     }
     if names.is_empty() {
+        other_languages_need_names(pod)?;
         return Ok(vec![Slot::Regular(0)]);
     }
     let mut init = Vec::new();
@@ -52,17 +28,16 @@ pub fn targets(pod: &PodView) -> Result<Vec<Slot>, String> {
         } else if let Some(i) = pod.spec.init_containers.iter().position(|c| c.name == name) {
             init.push(Slot::Init(i));
         } else {
-            let known: Vec<String> = pod
-                .spec
-                .containers
-                .iter()
-                .chain(&pod.spec.init_containers)
-                .map(|c| format!("{:?}", c.name))
-                .collect();
-            return Err(format!(
-                "container {name:?} named by the instrumentation annotations does not exist in the pod; its containers are {}",
-                known.join(", ")
-            ));
+            return Err(SelectionProblem::UnknownContainer {
+                name: name.to_string(),
+                known: pod
+                    .spec
+                    .containers
+                    .iter()
+                    .chain(&pod.spec.init_containers)
+                    .map(|c| c.name.clone())
+                    .collect(),
+            });
         }
     }
     init.sort_by_key(|s| s.index());
@@ -70,18 +45,62 @@ pub fn targets(pod: &PodView) -> Result<Vec<Slot>, String> {
     Ok(init)
 }
 
-pub const GLIBC_SOURCE: &str = "/autoinstrumentation/.";
-pub const MUSL_SOURCE: &str = "/autoinstrumentation-musl/.";
+/// The names in `container-names` then `python-container-names` (the operator appends the
+/// second to the first), each checked.
+fn named_containers(pod: &PodView) -> Result<Vec<&str>, SelectionProblem> {
+    let mut names: Vec<&str> = Vec::new();
+    for key in [CONTAINER_NAMES, PYTHON_CONTAINER_NAMES] {
+        let value = pod.annotation(key);
+        if value.is_empty() {
+            continue;
+        }
+        if !value.chars().all(is_container_list_char) {
+            return Err(SelectionProblem::BadCharacters {
+                key,
+                value: value.to_string(),
+            });
+        }
+        for name in value.split(',') {
+            if name.is_empty() {
+                return Err(SelectionProblem::EmptyEntry {
+                    key,
+                    value: value.to_string(),
+                });
+            }
+            if names.contains(&name) {
+                return Err(SelectionProblem::NamedTwice {
+                    name: name.to_string(),
+                });
+            }
+            names.push(name);
+        }
+    }
+    Ok(names)
+}
+
+/// With another language asked for too, "the first container" may be that language's: the
+/// operator then refuses to choose, and so does the policy.
+fn other_languages_need_names(pod: &PodView) -> Result<(), SelectionProblem> {
+    let annotations: Vec<(String, String)> = INJECT_OTHER_LANGUAGES
+        .iter()
+        .map(|key| (key.to_string(), pod.annotation(key).to_string()))
+        .filter(|(_, value)| !is_off(value))
+        .collect();
+    if annotations.is_empty() {
+        Ok(())
+    } else {
+        Err(SelectionProblem::OtherLanguages { annotations })
+    }
+}
 
 /// The directory the init container copies from, chosen by the platform annotation.
-pub fn platform_source(pod: &PodView) -> Result<&'static str, String> {
+pub fn platform_source(pod: &PodView) -> Result<&'static str, PlanProblem> {
     match pod.annotation(PYTHON_PLATFORM) {
-        "" | "glibc" => Ok(GLIBC_SOURCE),
-        "musl" => Ok(MUSL_SOURCE),
-        other => Err(format!(
-            "annotation {PYTHON_PLATFORM}={} is not supported; use \"glibc\" (the default) or \"musl\" (Alpine-based images)",
-            shown(other)
-        )),
+        "" | PLATFORM_GLIBC => Ok(GLIBC_SOURCE),
+        PLATFORM_MUSL => Ok(MUSL_SOURCE),
+        other => Err(PlanProblem::UnsupportedPlatform {
+            value: other.to_string(),
+        }),
     }
 }
 
@@ -122,24 +141,58 @@ mod tests {
 
     #[test]
     fn refusals() {
-        for (ann, fragment) in [
+        let known = ["istio-proxy", "app", "worker", "migrate", "seed"]
+            .map(String::from)
+            .to_vec();
+        for (ann, problem) in [
             (
                 json!({CONTAINER_NAMES: "app,nope"}),
-                "\"nope\" named by the instrumentation annotations does not exist",
+                SelectionProblem::UnknownContainer {
+                    name: "nope".into(),
+                    known,
+                },
             ),
             (
                 json!({CONTAINER_NAMES: "app", PYTHON_CONTAINER_NAMES: "app"}),
-                "named twice",
+                SelectionProblem::NamedTwice { name: "app".into() },
             ),
-            (json!({CONTAINER_NAMES: "app;rm"}), "only container names"),
+            (
+                json!({CONTAINER_NAMES: "app;rm"}),
+                SelectionProblem::BadCharacters {
+                    key: CONTAINER_NAMES,
+                    value: "app;rm".into(),
+                },
+            ),
             (
                 json!({PYTHON_CONTAINER_NAMES: "app,,worker"}),
-                "empty entry",
+                SelectionProblem::EmptyEntry {
+                    key: PYTHON_CONTAINER_NAMES,
+                    value: "app,,worker".into(),
+                },
             ),
         ] {
-            let err = targets(&pod(ann)).unwrap_err();
-            assert!(err.contains(fragment), "{err}");
+            assert_eq!(targets(&pod(ann)), Err(problem));
         }
+    }
+
+    #[test]
+    fn another_language_without_container_names_is_refused() {
+        let nodejs = "instrumentation.opentelemetry.io/inject-nodejs";
+        assert_eq!(
+            targets(&pod(json!({nodejs: "true"}))),
+            Err(SelectionProblem::OtherLanguages {
+                annotations: vec![(nodejs.into(), "true".into())]
+            })
+        );
+        // Off, or with the Python containers named, the other language does not matter.
+        assert_eq!(
+            targets(&pod(json!({nodejs: "False"}))),
+            Ok(vec![Slot::Regular(0)])
+        );
+        assert_eq!(
+            targets(&pod(json!({nodejs: "true", PYTHON_CONTAINER_NAMES: "app"}))),
+            Ok(vec![Slot::Regular(1)])
+        );
     }
 
     #[test]
@@ -153,10 +206,11 @@ mod tests {
             platform_source(&pod(json!({PYTHON_PLATFORM: "musl"}))),
             Ok(MUSL_SOURCE)
         );
-        assert!(
-            platform_source(&pod(json!({PYTHON_PLATFORM: "MUSL"})))
-                .unwrap_err()
-                .contains("\"MUSL\" is not supported")
+        assert_eq!(
+            platform_source(&pod(json!({PYTHON_PLATFORM: "MUSL"}))),
+            Err(PlanProblem::UnsupportedPlatform {
+                value: "MUSL".into()
+            })
         );
     }
 }

@@ -24,7 +24,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use otel_python_policy::admission;
-use otel_python_policy::inject::{INIT_CONTAINER_NAME, MOUNT_PATH, PYTHONPATH_PREFIX};
+use otel_python_policy::operator::{INIT_CONTAINER_NAME, MOUNT_PATH, PYTHONPATH_PREFIX};
 use otel_python_policy::settings::Settings;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};

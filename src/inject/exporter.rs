@@ -1,11 +1,17 @@
-//! Exporter TLS: the Secret/ConfigMap volumes, their read-only mounts and the certificate env vars.
+//! The exporter (the operator's `exporter.go`): the endpoint, and for TLS the Secret/ConfigMap
+//! volumes, their read-only mounts and the certificate env vars.
 
 use k8s_openapi::api::core::v1::{
     ConfigMapVolumeSource, EnvVar, SecretVolumeSource, Volume, VolumeMount,
 };
 
-use crate::env::literal;
-use crate::instrumentation::Tls;
+use super::env::literal;
+use crate::instrumentation::{InstrumentationSpec, Tls};
+use crate::operator::{
+    CERTIFICATE_VAR, CLIENT_CERTIFICATE_VAR, CLIENT_KEY_VAR, ENDPOINT_VAR,
+    TLS_CONFIG_MAP_MOUNT_PREFIX, TLS_CONFIG_MAP_VOLUME_PREFIX, TLS_SECRET_MOUNT_PREFIX,
+    TLS_SECRET_VOLUME_PREFIX,
+};
 
 /// What TLS adds: env vars (in the operator's order), pod volumes and container mounts.
 #[derive(Debug, Default)]
@@ -15,11 +21,27 @@ pub struct TlsPlan {
     pub mounts: Vec<VolumeMount>,
 }
 
-pub fn plan(tls: &Tls) -> TlsPlan {
+/// The exporter's env vars, in the operator's order: the endpoint when set, then TLS's.
+pub fn env(spec: &InstrumentationSpec, tls: &TlsPlan) -> Vec<EnvVar> {
+    let endpoint = spec.endpoint();
+    let mut out = Vec::with_capacity(1 + tls.env.len());
+    if !endpoint.is_empty() {
+        out.push(literal(ENDPOINT_VAR, endpoint));
+    }
+    out.extend(tls.env.iter().cloned());
+    out
+}
+
+/// What the spec's `exporter.tls` adds (nothing without it).
+pub fn tls(spec: &InstrumentationSpec) -> TlsPlan {
+    spec.tls().map(plan).unwrap_or_default()
+}
+
+fn plan(tls: &Tls) -> TlsPlan {
     let secret = tls.secret_name.as_deref().unwrap_or_default();
     let config_map = tls.config_map_name.as_deref().unwrap_or_default();
-    let secret_mount = format!("/otel-auto-instrumentation-secret-{secret}");
-    let config_map_mount = format!("/otel-auto-instrumentation-configmap-{config_map}");
+    let secret_mount = format!("{TLS_SECRET_MOUNT_PREFIX}{secret}");
+    let config_map_mount = format!("{TLS_CONFIG_MAP_MOUNT_PREFIX}{config_map}");
     let file_in = |dir: &str, file: &str| {
         if file.starts_with('/') {
             file.to_string()
@@ -34,23 +56,20 @@ pub fn plan(tls: &Tls) -> TlsPlan {
         } else {
             &config_map_mount
         };
-        out.env
-            .push(literal("OTEL_EXPORTER_OTLP_CERTIFICATE", file_in(dir, ca)));
+        out.env.push(literal(CERTIFICATE_VAR, file_in(dir, ca)));
     }
     if let Some(cert) = tls.cert_file.as_deref().filter(|s| !s.is_empty()) {
         out.env.push(literal(
-            "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+            CLIENT_CERTIFICATE_VAR,
             file_in(&secret_mount, cert),
         ));
     }
     if let Some(key) = tls.key_file.as_deref().filter(|s| !s.is_empty()) {
-        out.env.push(literal(
-            "OTEL_EXPORTER_OTLP_CLIENT_KEY",
-            file_in(&secret_mount, key),
-        ));
+        out.env
+            .push(literal(CLIENT_KEY_VAR, file_in(&secret_mount, key)));
     }
     if !secret.is_empty() {
-        let name = volume_name("otel-auto-secret-", secret);
+        let name = volume_name(TLS_SECRET_VOLUME_PREFIX, secret);
         out.volumes.push(Volume {
             name: name.clone(),
             secret: Some(SecretVolumeSource {
@@ -67,7 +86,7 @@ pub fn plan(tls: &Tls) -> TlsPlan {
         });
     }
     if !config_map.is_empty() {
-        let name = volume_name("otel-auto-configmap-", config_map);
+        let name = volume_name(TLS_CONFIG_MAP_VOLUME_PREFIX, config_map);
         out.volumes.push(Volume {
             name: name.clone(),
             config_map: Some(ConfigMapVolumeSource {
@@ -169,6 +188,6 @@ mod tests {
         let name = volume_name("otel-auto-secret-", &long);
         assert_eq!(name.len(), 62, "{name}");
         assert!(name.ends_with('a'), "the dangling '-' is trimmed: {name}");
-        assert!(crate::names::is_dns1123_label(&name));
+        assert!(crate::k8s_names::is_dns1123_label(&name));
     }
 }

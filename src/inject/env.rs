@@ -1,5 +1,5 @@
-//! A container's env list while it is being extended: the merge rules (what the user set wins, new
-//! variables are appended or prepended only when absent) and a record of which entries are the
+//! A container's env list while it is being extended: the operator's precedence (what is set
+//! first wins; a layer only adds names nobody above it set) and a record of which entries are the
 //! user's untouched originals, so that `inject::apply` writes those back byte-for-byte.
 
 use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, ObjectFieldSelector};
@@ -18,6 +18,15 @@ pub struct EnvList {
     pub entries: Vec<Entry>,
 }
 
+/// One layer of variables below what is already in the list.
+#[derive(Debug, Clone, Copy)]
+pub enum Layer<'a> {
+    /// Appended, in order.
+    Back(&'a [EnvVar]),
+    /// Put in front, in order (so that values below may refer to them as `$(NAME)`).
+    Front(&'a [EnvVar]),
+}
+
 impl EnvList {
     pub fn from_original(env: &[EnvVar]) -> Self {
         EnvList {
@@ -33,6 +42,31 @@ impl EnvList {
         }
     }
 
+    /// Adds `layers`, highest precedence first: each variable only when no entry (the user's, or
+    /// an earlier layer's) has its name. This is the only way variables are added.
+    pub fn layered(mut self, layers: &[Layer<'_>]) -> Self {
+        for layer in layers {
+            match layer {
+                Layer::Back(vars) => {
+                    for v in *vars {
+                        if !self.has(&v.name) {
+                            self.entries.push(Entry::new(v.clone()));
+                        }
+                    }
+                }
+                Layer::Front(vars) => {
+                    let new: Vec<Entry> = vars
+                        .iter()
+                        .filter(|v| !self.has(&v.name))
+                        .map(|v| Entry::new(v.clone()))
+                        .collect();
+                    self.entries.splice(0..0, new);
+                }
+            }
+        }
+        self
+    }
+
     /// The first entry with that name, as Kubernetes' own lookups and the operator do.
     pub fn find(&self, name: &str) -> Option<&EnvVar> {
         self.entries
@@ -43,29 +77,6 @@ impl EnvList {
 
     pub fn has(&self, name: &str) -> bool {
         self.find(name).is_some()
-    }
-
-    pub fn append_if_absent(&mut self, var: EnvVar) {
-        if !self.has(&var.name) {
-            self.entries.push(Entry {
-                var,
-                origin: None,
-                rewritten: false,
-            });
-        }
-    }
-
-    pub fn prepend_if_absent(&mut self, var: EnvVar) {
-        if !self.has(&var.name) {
-            self.entries.insert(
-                0,
-                Entry {
-                    var,
-                    origin: None,
-                    rewritten: false,
-                },
-            );
-        }
     }
 
     /// Replaces the literal value of the first entry named `name`.
@@ -81,6 +92,16 @@ impl EnvList {
         if let Some(i) = self.entries.iter().position(|e| e.var.name == name) {
             let e = self.entries.remove(i);
             self.entries.push(e);
+        }
+    }
+}
+
+impl Entry {
+    fn new(var: EnvVar) -> Self {
+        Entry {
+            var,
+            origin: None,
+            rewritten: false,
         }
     }
 }
@@ -117,16 +138,21 @@ mod tests {
     }
 
     #[test]
-    fn user_values_win_and_order_is_kept() {
-        let mut l = EnvList::from_original(&[literal("A", "user"), literal("B", "user")]);
-        l.append_if_absent(literal("A", "policy"));
-        l.append_if_absent(literal("C", "policy"));
-        l.prepend_if_absent(literal("P", "policy"));
-        l.prepend_if_absent(literal("B", "policy"));
-        assert_eq!(names(&l), ["P", "A", "B", "C"]);
+    fn the_first_to_set_a_name_wins_and_keeps_its_place() {
+        let l = EnvList::from_original(&[literal("A", "user"), literal("B", "user")]).layered(&[
+            Layer::Back(&[literal("A", "policy"), literal("C", "one")]),
+            Layer::Front(&[
+                literal("P", "policy"),
+                literal("Q", "policy"),
+                literal("B", "policy"),
+            ]),
+            Layer::Back(&[literal("C", "two"), literal("D", "two")]),
+        ]);
+        assert_eq!(names(&l), ["P", "Q", "A", "B", "C", "D"]);
         assert_eq!(l.find("A").unwrap().value.as_deref(), Some("user"));
-        assert_eq!(l.entries[1].origin, Some(0));
-        assert_eq!(l.entries[3].origin, None);
+        assert_eq!(l.find("C").unwrap().value.as_deref(), Some("one"));
+        assert_eq!(l.entries[2].origin, Some(0));
+        assert_eq!(l.entries[4].origin, None);
     }
 
     #[test]

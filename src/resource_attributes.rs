@@ -1,20 +1,75 @@
-//! `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES`: the operator's layering of the spec's
-//! attributes, Kubernetes facts, owner references and `resource.opentelemetry.io/*` annotations,
-//! always below what the container's own `OTEL_RESOURCE_ATTRIBUTES` already says.
+//! OpenTelemetry resource attributes (`OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`): the
+//! operator's layering of the spec's attributes, Kubernetes facts, owner references and
+//! `resource.opentelemetry.io/*` annotations, always below what the container's own
+//! `OTEL_RESOURCE_ATTRIBUTES` already says (its `createResourceMap` and `injectCommonSDKConfig`).
 
 use std::collections::{BTreeMap, HashSet};
 
-use crate::annotations::RESOURCE_PREFIX;
-use crate::image_ref;
-use crate::instrumentation::InstrumentationSpec;
-use crate::pod::PodView;
+use k8s_openapi::api::core::v1::EnvVar;
 
-pub const POD_NAME_VAR: &str = "OTEL_RESOURCE_ATTRIBUTES_POD_NAME";
-pub const POD_UID_VAR: &str = "OTEL_RESOURCE_ATTRIBUTES_POD_UID";
-pub const NODE_NAME_VAR: &str = "OTEL_RESOURCE_ATTRIBUTES_NODE_NAME";
+use crate::annotations::{
+    RESOURCE_PREFIX, SERVICE_INSTANCE_ID, SERVICE_NAME, SERVICE_NAMESPACE, SERVICE_VERSION,
+};
+use crate::image_ref;
+use crate::inject::env::field_ref;
+use crate::instrumentation::InstrumentationSpec;
+use crate::operator::{NODE_NAME_VAR, POD_NAME_VAR, POD_UID_VAR};
+use crate::pod::{ContainerView, PodView};
+
+/// What one container gets: its service name, the downward-API variables that the attribute
+/// values refer to (in the operator's order), and the attributes as `k=v,...`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContainerResource {
+    pub service_name: String,
+    pub field_refs: Vec<EnvVar>,
+    pub attributes: String,
+}
+
+/// The resource of `container` in `pod`. `user` is the `OTEL_RESOURCE_ATTRIBUTES` value already
+/// set for the container (literal), whose keys are never set again.
+pub fn for_container(
+    spec: &InstrumentationSpec,
+    pod: &PodView,
+    namespace: &str,
+    container: &ContainerView,
+    user: &str,
+) -> ContainerResource {
+    let existing = existing_keys(user);
+    let mut res = resource_map(spec, pod, namespace, &container.name, &existing);
+    let service_name = service_name(spec, pod, &res, &container.name);
+    let mut field_refs = vec![field_ref(POD_NAME_VAR, "metadata.name")];
+    // The `$(VAR)` entries come after the map; the user's keys still win.
+    let put = |res: &mut BTreeMap<String, String>, key: &str, value: String| {
+        if !existing.contains(key) {
+            res.insert(key.to_string(), value);
+        }
+    };
+    put(&mut res, "k8s.pod.name", format!("$({POD_NAME_VAR})"));
+    if spec.add_k8s_uid_attributes()
+        && !res.contains_key("k8s.pod.uid")
+        && !existing.contains("k8s.pod.uid")
+    {
+        field_refs.push(field_ref(POD_UID_VAR, "metadata.uid"));
+        put(&mut res, "k8s.pod.uid", format!("$({POD_UID_VAR})"));
+    }
+    if !user.contains("service.version")
+        && let Some(version) = service_version(spec, pod, &container.image)
+    {
+        put(&mut res, "service.version", version);
+    }
+    if !res.contains_key("k8s.node.name") && !existing.contains("k8s.node.name") {
+        field_refs.push(field_ref(NODE_NAME_VAR, "spec.nodeName"));
+        put(&mut res, "k8s.node.name", format!("$({NODE_NAME_VAR})"));
+    }
+    ContainerResource {
+        service_name,
+        field_refs,
+        attributes: to_attribute_string(&res),
+    }
+}
 
 /// The keys a user's `OTEL_RESOURCE_ATTRIBUTES` value sets (pairs with exactly one '=').
-pub fn existing_keys(value: &str) -> HashSet<String> {
+fn existing_keys(value: &str) -> HashSet<String> {
     value
         .split(',')
         .filter_map(|kv| {
@@ -29,7 +84,7 @@ pub fn existing_keys(value: &str) -> HashSet<String> {
 }
 
 /// The attributes of one container, before the `$(VAR)` entries; keys in `existing` are left out.
-pub fn resource_map(
+fn resource_map(
     spec: &InstrumentationSpec,
     pod: &PodView,
     namespace: &str,
@@ -58,7 +113,7 @@ pub fn resource_map(
     put("k8s.pod.name", pod.name());
     put("k8s.pod.uid", pod.uid());
     put("k8s.node.name", &pod.spec.node_name);
-    let instance = match pod.annotation(&format!("{RESOURCE_PREFIX}service.instance.id")) {
+    let instance = match pod.annotation(SERVICE_INSTANCE_ID) {
         "" if !namespace.is_empty() && !container.is_empty() => {
             format!("{namespace}.$({POD_NAME_VAR}).{container}")
         }
@@ -80,7 +135,7 @@ pub fn resource_map(
         }
     }
     // 4. service.namespace: the annotation, else the pod's namespace.
-    let service_ns = match pod.annotation(&format!("{RESOURCE_PREFIX}service.namespace")) {
+    let service_ns = match pod.annotation(SERVICE_NAMESPACE) {
         "" => namespace,
         a => a,
     };
@@ -123,13 +178,13 @@ pub fn deployment_of<'a>(replicaset: &'a str, hash: &str) -> Option<&'a str> {
 }
 
 /// The service name, in the operator's order of preference.
-pub fn service_name(
+fn service_name(
     spec: &InstrumentationSpec,
     pod: &PodView,
     res: &BTreeMap<String, String>,
     container: &str,
 ) -> String {
-    let annotation = pod.annotation(&format!("{RESOURCE_PREFIX}service.name"));
+    let annotation = pod.annotation(SERVICE_NAME);
     if !annotation.is_empty() {
         return annotation.to_string();
     }
@@ -158,8 +213,8 @@ pub fn service_name(
 
 /// `service.version`: the annotation, the `app.kubernetes.io/version` label (with labels on), or
 /// the container image's tag/digest.
-pub fn service_version(spec: &InstrumentationSpec, pod: &PodView, image: &str) -> Option<String> {
-    let annotation = pod.annotation(&format!("{RESOURCE_PREFIX}service.version"));
+fn service_version(spec: &InstrumentationSpec, pod: &PodView, image: &str) -> Option<String> {
+    let annotation = pod.annotation(SERVICE_VERSION);
     if !annotation.is_empty() {
         return Some(annotation.to_string());
     }
@@ -170,7 +225,7 @@ pub fn service_version(spec: &InstrumentationSpec, pod: &PodView, image: &str) -
 }
 
 /// `k=v` pairs sorted by key, joined with ','.
-pub fn to_attribute_string(res: &BTreeMap<String, String>) -> String {
+fn to_attribute_string(res: &BTreeMap<String, String>) -> String {
     let mut out = String::new();
     for (k, v) in res {
         if !out.is_empty() {

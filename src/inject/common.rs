@@ -1,0 +1,84 @@
+//! What every language gets (the operator's `injectCommonEnvVar` and `injectCommonSDKConfig`):
+//! the node and pod IPs, and the SDK configuration: service name, exporter, resource attributes,
+//! propagators and sampler.
+
+use k8s_openapi::api::core::v1::EnvVar;
+
+use super::env::{EnvList, Layer, field_ref, literal};
+use super::exporter::{self, TlsPlan};
+use crate::instrumentation::InstrumentationSpec;
+use crate::operator::{
+    NODE_IP_VAR, POD_IP_VAR, PROPAGATORS_VAR, RESOURCE_ATTRIBUTES_VAR, SAMPLER_ARG_VAR,
+    SAMPLER_VAR, SERVICE_NAME_VAR,
+};
+use crate::pod::{ContainerView, PodView};
+use crate::refusal::Notice;
+use crate::resource_attributes;
+
+/// The node and pod IPs, put in front of the env (in this order).
+pub fn ip_env() -> [EnvVar; 2] {
+    [
+        field_ref(NODE_IP_VAR, "status.hostIP"),
+        field_ref(POD_IP_VAR, "status.podIP"),
+    ]
+}
+
+/// The SDK configuration as the lowest layer of `env`, which holds everything above it. The
+/// container's `OTEL_RESOURCE_ATTRIBUTES` (set by the user or a layer above) is extended with the
+/// generated attributes, or kept as is when it comes from `valueFrom` (the note says so).
+pub fn sdk_config(
+    mut env: EnvList,
+    pod: &PodView,
+    namespace: &str,
+    spec: &InstrumentationSpec,
+    c: &ContainerView,
+    tls: &TlsPlan,
+) -> (EnvList, Option<Notice>) {
+    let above = env.find(RESOURCE_ATTRIBUTES_VAR).cloned();
+    let user = above
+        .as_ref()
+        .and_then(|v| v.value.as_deref())
+        .unwrap_or_default();
+    let resource = resource_attributes::for_container(spec, pod, namespace, c, user);
+    let mut generated = vec![literal(SERVICE_NAME_VAR, resource.service_name)];
+    generated.extend(exporter::env(spec, tls));
+    generated.extend(resource.field_refs);
+    let mut note = None;
+    match &above {
+        None => generated.push(literal(RESOURCE_ATTRIBUTES_VAR, resource.attributes)),
+        Some(v) if v.value_from.is_some() => {
+            note = Some(Notice::AttributesFromSource {
+                container: c.name.clone(),
+            })
+        }
+        Some(_) if resource.attributes.is_empty() => {}
+        Some(_) => {
+            let joined = if user.is_empty() || user.ends_with(',') {
+                format!("{user}{}", resource.attributes)
+            } else {
+                format!("{user},{}", resource.attributes)
+            };
+            env.rewrite(RESOURCE_ATTRIBUTES_VAR, joined);
+        }
+    }
+    if let Some(props) = spec.propagators.as_ref().filter(|p| !p.is_empty()) {
+        generated.push(literal(PROPAGATORS_VAR, props.join(",")));
+    }
+    generated.extend(sampler(spec, &env));
+    let mut env = env.layered(&[Layer::Back(&generated)]);
+    env.move_to_end(RESOURCE_ATTRIBUTES_VAR);
+    (env, note)
+}
+
+/// The sampler and its argument, set together and only when the env sets neither.
+fn sampler(spec: &InstrumentationSpec, env: &EnvList) -> Vec<EnvVar> {
+    let (sampler, argument) = (spec.sampler_type(), spec.sampler_argument());
+    if sampler.is_empty() || env.has(SAMPLER_VAR) || env.has(SAMPLER_ARG_VAR) {
+        return Vec::new();
+    }
+    let mut out = vec![literal(SAMPLER_VAR, sampler)];
+    if !argument.is_empty() {
+        out.push(literal(SAMPLER_ARG_VAR, argument));
+    }
+    out
+}

@@ -1,0 +1,132 @@
+//! The injection: a plan computed from the pod view and an instrumentation spec (what to add, in
+//! the operator's order), then applied to the pod's original JSON so that everything the user wrote
+//! stays as written. `plan` reads as the operator's `injectPython`: its steps are the functions of
+//! `python` (the language part and the init container), `common` (the env every language gets and
+//! the SDK configuration), `exporter` and `conflicts`.
+
+mod apply;
+mod common;
+mod conflicts;
+pub mod env;
+mod exporter;
+mod python;
+
+use k8s_openapi::api::core::v1::{Container, Volume, VolumeMount};
+
+pub use apply::apply;
+pub use python::restricted_security_context;
+
+use crate::instrumentation::InstrumentationSpec;
+use crate::operator::{
+    COLLECTOR_SIDECAR, INJECTED_INIT_CONTAINERS, INJECTED_SIDECAR, NODE_NAME_VAR,
+};
+use crate::pod::{ContainerView, PodView, Slot};
+use crate::refusal::{AlreadyInstrumented, Notice, PlanProblem};
+use crate::selection;
+use env::{EnvList, Layer};
+
+/// One target container's new env list and the mounts to append.
+#[derive(Debug)]
+pub struct ContainerEdit {
+    pub slot: Slot,
+    pub name: String,
+    pub env: EnvList,
+    pub mounts: Vec<VolumeMount>,
+}
+
+/// Everything the injection adds to a pod.
+#[derive(Debug)]
+pub struct Plan {
+    pub edits: Vec<ContainerEdit>,
+    /// Appended to `spec.volumes`, in order (TLS volumes first, then the packages' volume).
+    pub volumes: Vec<Volume>,
+    pub init_container: Container,
+    /// Index in `spec.initContainers` to insert at: before the first targeted init container, else the end.
+    pub init_position: Option<usize>,
+    /// Things the user should know that are not errors.
+    pub notes: Vec<Notice>,
+}
+
+/// Why a pod counts as already instrumented (Kubernetes may call a mutating webhook again on its
+/// own output); `None` when it does not.
+pub fn already_instrumented(pod: &PodView) -> Option<AlreadyInstrumented> {
+    let spec = &pod.spec;
+    if let Some(c) = spec
+        .init_containers
+        .iter()
+        .find(|c| INJECTED_INIT_CONTAINERS.contains(&c.name.as_str()))
+    {
+        return Some(AlreadyInstrumented::InitContainer(c.name.clone()));
+    }
+    if spec.containers.iter().any(|c| c.name == INJECTED_SIDECAR) {
+        return Some(AlreadyInstrumented::Sidecar);
+    }
+    spec.containers
+        .iter()
+        .find(|c| c.name != COLLECTOR_SIDECAR && c.env.iter().any(|e| e.name == NODE_NAME_VAR))
+        .map(|c| AlreadyInstrumented::NodeNameVar {
+            container: c.name.clone(),
+        })
+}
+
+/// Computes the injection of `spec` into `pod` (in `namespace`), or says why it cannot be done.
+pub fn plan(
+    pod: &PodView,
+    namespace: &str,
+    spec: &InstrumentationSpec,
+) -> Result<Plan, PlanProblem> {
+    let targets = selection::targets(pod).map_err(PlanProblem::Selection)?;
+    let source = selection::platform_source(pod)?;
+    conflicts::check_pod(pod).map_err(PlanProblem::Conflict)?;
+    let tls = exporter::tls(spec);
+    let mut volumes = conflicts::new_volumes(pod, &tls.volumes);
+    let mut edits = Vec::with_capacity(targets.len());
+    let mut notes = Vec::new();
+    for &slot in &targets {
+        let c = pod.container(slot);
+        conflicts::check_container(c, &tls.mounts).map_err(PlanProblem::Conflict)?;
+        let (env, note) = container_env(pod, namespace, spec, c, &tls);
+        notes.extend(note);
+        edits.push(ContainerEdit {
+            slot,
+            name: c.name.clone(),
+            env,
+            mounts: python::container_mounts(c, &tls.mounts),
+        });
+    }
+    volumes.push(python::packages_volume(spec));
+    Ok(Plan {
+        edits,
+        volumes,
+        init_container: python::init_container(spec, pod, source),
+        init_position: match targets.first() {
+            Some(Slot::Init(i)) => Some(*i),
+            _ => None,
+        },
+        notes,
+    })
+}
+
+/// A target container's env. The operator's precedence, highest first: what the container sets,
+/// `python.env`, the generated `PYTHONPATH`, the node and pod IPs, `env`, the Python defaults,
+/// then the SDK configuration computed from all of those. Two values the user set are changed
+/// rather than kept: a literal `PYTHONPATH` is wrapped and `OTEL_RESOURCE_ATTRIBUTES` extended.
+fn container_env(
+    pod: &PodView,
+    namespace: &str,
+    spec: &InstrumentationSpec,
+    c: &ContainerView,
+    tls: &exporter::TlsPlan,
+) -> (EnvList, Option<Notice>) {
+    let python_env = spec.python().env.as_deref().unwrap_or_default();
+    let pythonpath = python::pythonpath(&c.env, python_env);
+    let mut env = EnvList::from_original(&c.env).layered(&[
+        Layer::Back(python_env),
+        Layer::Back(pythonpath.added()),
+        Layer::Front(&common::ip_env()),
+        Layer::Back(spec.env.as_deref().unwrap_or_default()),
+        Layer::Back(&python::default_env()),
+    ]);
+    pythonpath.wrap(&mut env);
+    common::sdk_config(env, pod, namespace, spec, c, tls)
+}

@@ -1,0 +1,659 @@
+//! The rules every Instrumentation spec must follow, wherever it comes from: the settings' top
+//! level, an entry of `instrumentations`, or (in the same way) any other source. `parse_spec` is
+//! the one way from JSON to a usable spec: deserialize, refuse unknown fields, apply the operator's
+//! defaults, check every value. Every problem carries its full path, built from a prefix.
+
+use std::collections::{BTreeMap, HashSet};
+
+use k8s_openapi::api::core::v1::EnvVar;
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::instrumentation::{
+    API_VERSION, Instrumentation, InstrumentationSpec, KIND, PROPAGATORS, PULL_POLICIES, SAMPLERS,
+    Tls,
+};
+use crate::refusal::{EmptyField, Fault, MissingField, SettingsProblem};
+use crate::{image_ref, k8s_names, quantity, url};
+
+type Problems = Vec<SettingsProblem>;
+
+/// A spec from its JSON, defaulted and checked. `prefix` is put before every field path
+/// (`""`, `"spec."`). A value that does not even deserialize gives that one problem; otherwise
+/// every problem is reported.
+pub fn parse_spec(value: &Value, prefix: &str) -> Result<InstrumentationSpec, Problems> {
+    let mut spec = deserialize(value, prefix.trim_end_matches('.')).map_err(|p| vec![p])?;
+    let mut problems = Vec::new();
+    finish_spec(value, &mut spec, prefix, &mut problems);
+    if problems.is_empty() {
+        Ok(spec)
+    } else {
+        Err(problems)
+    }
+}
+
+/// After deserialization: the fields the Kubernetes types dropped, the operator's defaults, every
+/// rule. `given` is the JSON the spec was read from.
+pub fn finish_spec(
+    given: &Value,
+    spec: &mut InstrumentationSpec,
+    prefix: &str,
+    problems: &mut Problems,
+) {
+    unknown_k8s_fields(given, spec, prefix, problems);
+    spec.apply_defaults();
+    check_spec(spec, prefix, problems);
+}
+
+/// The same for a whole Instrumentation object, named by `path` (`"instrumentations[0]"`).
+pub fn finish_object(
+    given: &Value,
+    object: &mut Instrumentation,
+    path: &str,
+    problems: &mut Problems,
+) {
+    if let Some(meta) = given.get("metadata") {
+        unknown_fields(
+            meta,
+            &to_value(&object.metadata),
+            &format!("{path}.metadata"),
+            problems,
+        );
+    }
+    check_object(object, path, problems);
+    let empty = Value::Null;
+    finish_spec(
+        given.get("spec").unwrap_or(&empty),
+        &mut object.spec,
+        &format!("{path}.spec."),
+        problems,
+    );
+}
+
+/// Deserializes with the path of the failing field in the problem.
+pub fn deserialize<T: serde::de::DeserializeOwned>(
+    v: &Value,
+    prefix: &str,
+) -> Result<T, SettingsProblem> {
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        let mut inner = e.path().to_string();
+        // For an unknown field the path ends with that field; the message names it already.
+        if e.inner().to_string().starts_with("unknown field") {
+            inner = match inner.rfind('.') {
+                Some(0) | None => ".".to_string(),
+                Some(i) => inner[..i].to_string(),
+            };
+        }
+        let path = match (prefix, inner.as_str()) {
+            ("", ".") => String::new(),
+            ("", p) => p.to_string(),
+            (pre, ".") => pre.to_string(),
+            (pre, p) if p.starts_with('[') => format!("{pre}{p}"),
+            (pre, p) => format!("{pre}.{p}"),
+        };
+        SettingsProblem::new(
+            path,
+            Fault::Parse {
+                message: e.into_inner().to_string(),
+            },
+        )
+    })
+}
+
+fn to_value<T: Serialize>(t: &T) -> Value {
+    serde_json::to_value(t).unwrap_or(Value::Null)
+}
+
+/// The Kubernetes types (from k8s-openapi) skip fields they do not know; a typo inside them must
+/// not be ignored, so compare what was given with what the typed value keeps.
+fn unknown_k8s_fields(
+    given: &Value,
+    spec: &InstrumentationSpec,
+    prefix: &str,
+    problems: &mut Problems,
+) {
+    let python = given.get("python");
+    let typed = spec.python.as_ref();
+    let pairs: [(&str, Option<&Value>, Value); 5] = [
+        ("env", given.get("env"), to_value(&spec.env)),
+        (
+            "initContainerSecurityContext",
+            given.get("initContainerSecurityContext"),
+            to_value(&spec.init_container_security_context),
+        ),
+        (
+            "python.env",
+            python.and_then(|p| p.get("env")),
+            to_value(&typed.and_then(|p| p.env.as_ref())),
+        ),
+        (
+            "python.resourceRequirements",
+            python.and_then(|p| p.get("resourceRequirements")),
+            to_value(&typed.and_then(|p| p.resource_requirements.as_ref())),
+        ),
+        (
+            "python.volumeClaimTemplate",
+            python.and_then(|p| p.get("volumeClaimTemplate")),
+            to_value(&typed.and_then(|p| p.volume_claim_template.as_ref())),
+        ),
+    ];
+    for (name, given, kept) in pairs {
+        if let Some(given) = given {
+            unknown_fields(given, &kept, &format!("{prefix}{name}"), problems);
+        }
+    }
+}
+
+fn unknown_fields(given: &Value, kept: &Value, path: &str, problems: &mut Problems) {
+    match (given, kept) {
+        (Value::Object(g), Value::Object(k)) => {
+            for (key, gv) in g {
+                if gv.is_null() {
+                    continue;
+                }
+                match k.get(key) {
+                    Some(kv) => unknown_fields(gv, kv, &format!("{path}.{key}"), problems),
+                    None => problems.push(SettingsProblem::new(
+                        path,
+                        Fault::UnknownK8sField { key: key.clone() },
+                    )),
+                }
+            }
+        }
+        (Value::Array(g), Value::Array(k)) => {
+            for (i, (gv, kv)) in g.iter().zip(k).enumerate() {
+                unknown_fields(gv, kv, &format!("{path}[{i}]"), problems);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn check_object(inst: &Instrumentation, path: &str, problems: &mut Problems) {
+    let mut push =
+        |field: &str, fault| problems.push(SettingsProblem::new(format!("{path}.{field}"), fault));
+    if let Some(v) = inst.api_version.as_deref().filter(|v| *v != API_VERSION) {
+        push("apiVersion", Fault::ApiVersion { value: v.into() });
+    }
+    if let Some(k) = inst.kind.as_deref().filter(|k| *k != KIND) {
+        push("kind", Fault::Kind { value: k.into() });
+    }
+    match inst.metadata.name.as_deref() {
+        None | Some("") => push(
+            "metadata.name",
+            Fault::Missing(MissingField::InstrumentationName),
+        ),
+        Some(n) if !k8s_names::is_dns1123_subdomain(n) => {
+            push("metadata.name", Fault::ObjectName { value: n.into() })
+        }
+        _ => {}
+    }
+    match inst.metadata.namespace.as_deref() {
+        None | Some("") => push(
+            "metadata.namespace",
+            Fault::Missing(MissingField::InstrumentationNamespace),
+        ),
+        Some(n) if !k8s_names::is_dns1123_label(n) => push(
+            "metadata.namespace",
+            Fault::NamespaceName { value: n.into() },
+        ),
+        _ => {}
+    }
+}
+
+/// Every semantic rule on a (defaulted) spec; `p` is the path prefix.
+pub fn check_spec(spec: &InstrumentationSpec, p: &str, problems: &mut Problems) {
+    check_exporter(spec, p, problems);
+    check_propagators(spec.propagators.as_deref(), p, problems);
+    check_sampler(spec, p, problems);
+    check_env(spec.env.as_deref(), &format!("{p}env"), problems);
+    check_resource_attributes(spec, p, problems);
+    let mut push =
+        |field: &str, fault| problems.push(SettingsProblem::new(format!("{p}{field}"), fault));
+    match spec.image_pull_policy.as_deref() {
+        Some("") => push(
+            "imagePullPolicy",
+            Fault::Empty {
+                field: EmptyField::PullPolicy,
+            },
+        ),
+        Some(pp) if !PULL_POLICIES.contains(&pp) => {
+            push("imagePullPolicy", Fault::PullPolicy { value: pp.into() })
+        }
+        _ => {}
+    }
+    check_python(spec, p, problems);
+}
+
+fn check_exporter(spec: &InstrumentationSpec, p: &str, problems: &mut Problems) {
+    let endpoint = spec.exporter.as_ref().and_then(|e| e.endpoint.as_deref());
+    let path = format!("{p}exporter.endpoint");
+    match endpoint {
+        Some("") => problems.push(SettingsProblem::new(
+            path,
+            Fault::Empty {
+                field: EmptyField::Endpoint,
+            },
+        )),
+        Some(e) => {
+            if let Err(why) = url::check_endpoint(e) {
+                problems.push(SettingsProblem::new(
+                    path,
+                    Fault::Endpoint {
+                        value: e.into(),
+                        why,
+                    },
+                ));
+            }
+        }
+        None => {}
+    }
+    if let Some(tls) = spec.tls() {
+        check_tls(tls, spec.endpoint(), p, problems);
+    }
+}
+
+fn check_propagators(props: Option<&[String]>, p: &str, problems: &mut Problems) {
+    let Some(props) = props else { return };
+    let mut seen = HashSet::new();
+    for (i, prop) in props.iter().enumerate() {
+        let path = format!("{p}propagators[{i}]");
+        let value = prop.clone();
+        if !PROPAGATORS.contains(&prop.as_str()) {
+            problems.push(SettingsProblem::new(
+                path,
+                Fault::UnknownPropagator { value },
+            ));
+        } else if !seen.insert(prop.as_str()) {
+            problems.push(SettingsProblem::new(path, Fault::PropagatorTwice { value }));
+        }
+    }
+    if props.len() > 1 && seen.contains("none") {
+        problems.push(SettingsProblem::new(
+            format!("{p}propagators"),
+            Fault::NoneCombined,
+        ));
+    }
+}
+
+fn check_resource_attributes(spec: &InstrumentationSpec, p: &str, problems: &mut Problems) {
+    let attrs = spec
+        .resource
+        .as_ref()
+        .and_then(|r| r.resource_attributes.as_ref());
+    for (k, v) in attrs.into_iter().flatten() {
+        if k.is_empty() || k.contains([',', '=']) || k.trim() != k {
+            problems.push(SettingsProblem::new(
+                format!("{p}resource.resourceAttributes"),
+                Fault::AttributeKey { key: k.clone() },
+            ));
+        }
+        if v.contains(',') {
+            problems.push(SettingsProblem::new(
+                format!("{p}resource.resourceAttributes.{k}"),
+                Fault::AttributeValueComma { value: v.clone() },
+            ));
+        }
+    }
+}
+
+fn check_python(spec: &InstrumentationSpec, p: &str, problems: &mut Problems) {
+    let python = spec.python();
+    match python.image.as_deref() {
+        Some("") => problems.push(SettingsProblem::new(
+            format!("{p}python.image"),
+            Fault::Empty {
+                field: EmptyField::Image,
+            },
+        )),
+        Some(image) => {
+            if let Err(why) = image_ref::parse(image) {
+                problems.push(SettingsProblem::new(
+                    format!("{p}python.image"),
+                    Fault::Image {
+                        value: image.into(),
+                        why,
+                    },
+                ));
+            }
+        }
+        None => {}
+    }
+    check_env(python.env.as_deref(), &format!("{p}python.env"), problems);
+    if let Some(res) = &python.resource_requirements {
+        check_resources(
+            res.limits.as_ref(),
+            res.requests.as_ref(),
+            &format!("{p}python.resourceRequirements"),
+            problems,
+        );
+    }
+    if let Some(size) = &python.volume_limit_size {
+        if !quantity::parse(&size.0).is_some_and(|v| v > 0.0) {
+            problems.push(SettingsProblem::new(
+                format!("{p}python.volumeLimitSize"),
+                Fault::VolumeSize {
+                    value: size.0.clone(),
+                },
+            ));
+        }
+        if python.volume_claim_template.is_some() {
+            problems.push(SettingsProblem::new(
+                format!("{p}python"),
+                Fault::VolumeSizeAndClaim,
+            ));
+        }
+    }
+}
+
+fn check_tls(tls: &Tls, endpoint: &str, p: &str, problems: &mut Problems) {
+    let mut push = |field: &str, fault| {
+        problems.push(SettingsProblem::new(
+            format!("{p}exporter.tls{field}"),
+            fault,
+        ))
+    };
+    let secret = tls.secret_name.as_deref();
+    let config_map = tls.config_map_name.as_deref();
+    for (field, name) in [(".secretName", secret), (".configMapName", config_map)] {
+        match name {
+            None => {}
+            Some("") => push(
+                field,
+                Fault::Empty {
+                    field: EmptyField::TlsName,
+                },
+            ),
+            Some(n) if !k8s_names::is_dns1123_subdomain(n) => {
+                push(field, Fault::TlsObjectName { value: n.into() })
+            }
+            Some(n) if n.contains('.') => push(field, Fault::TlsNameWithDot { value: n.into() }),
+            Some(_) => {}
+        }
+    }
+    for (field, file) in [
+        (".ca_file", &tls.ca_file),
+        (".cert_file", &tls.cert_file),
+        (".key_file", &tls.key_file),
+    ] {
+        if file.as_deref() == Some("") {
+            push(
+                field,
+                Fault::Empty {
+                    field: EmptyField::TlsFile,
+                },
+            );
+        }
+    }
+    let has = |f: &Option<String>| f.as_deref().is_some_and(|s| !s.is_empty());
+    let relative = |f: &Option<String>| {
+        f.as_deref()
+            .is_some_and(|s| !s.is_empty() && !s.starts_with('/'))
+    };
+    let (has_secret, has_config_map) = (
+        secret.is_some_and(|s| !s.is_empty()),
+        config_map.is_some_and(|s| !s.is_empty()),
+    );
+    if has(&tls.cert_file) != has(&tls.key_file) {
+        push("", Fault::CertWithoutKey);
+    }
+    if relative(&tls.ca_file) && !has_secret && !has_config_map {
+        let value = tls.ca_file.clone().unwrap_or_default();
+        push(".ca_file", Fault::CaRelativeWithoutSource { value });
+    }
+    for (field, f) in [(".cert_file", &tls.cert_file), (".key_file", &tls.key_file)] {
+        if relative(f) && !has_secret {
+            let value = f.clone().unwrap_or_default();
+            push(field, Fault::FileRelativeWithoutSecret { value });
+        }
+    }
+    if !endpoint.to_ascii_lowercase().starts_with("https://") {
+        push(
+            "",
+            Fault::TlsWithoutHttps {
+                endpoint: endpoint.into(),
+            },
+        );
+    }
+}
+
+fn check_sampler(spec: &InstrumentationSpec, p: &str, problems: &mut Problems) {
+    let ty = spec.sampler.as_ref().and_then(|s| s.type_.as_deref());
+    let (sampler, value) = (
+        spec.sampler_type().to_string(),
+        spec.sampler_argument().to_string(),
+    );
+    let mut push = |field: &str, fault| {
+        problems.push(SettingsProblem::new(format!("{p}sampler.{field}"), fault))
+    };
+    if ty == Some("") {
+        push(
+            "type",
+            Fault::Empty {
+                field: EmptyField::SamplerType,
+            },
+        );
+        return;
+    }
+    if sampler.is_empty() {
+        if !value.is_empty() {
+            push("argument", Fault::SamplerArgumentWithoutType { value });
+        }
+        return;
+    }
+    if !SAMPLERS.contains(&sampler.as_str()) {
+        push("type", Fault::UnknownSampler { value: sampler });
+        return;
+    }
+    if value.is_empty() {
+        return;
+    }
+    let is_ratio = |v: &str| {
+        v.trim()
+            .parse::<f64>()
+            .is_ok_and(|r| (0.0..=1.0).contains(&r))
+    };
+    match sampler.as_str() {
+        "traceidratio" | "parentbased_traceidratio" if !is_ratio(&value) => {
+            push("argument", Fault::RatioArgument { value, sampler });
+        }
+        "jaeger_remote" => {
+            if let Err(why) = check_jaeger_remote_argument(&value) {
+                push(
+                    "argument",
+                    Fault::JaegerArgument {
+                        value,
+                        sampler,
+                        why,
+                    },
+                );
+            }
+        }
+        _ => {}
+    }
+}
+
+fn check_jaeger_remote_argument(arg: &str) -> Result<(), String> {
+    for part in arg.split(',') {
+        let Some((k, v)) = part.split_once('=').filter(|(_, v)| !v.contains('=')) else {
+            return Err(format!("{part:?} is not a single key=value pair"));
+        };
+        match k.trim() {
+            "endpoint" if v.trim().is_empty() => return Err("endpoint is empty".into()),
+            "pollingIntervalMs" if v.trim().parse::<u64>().is_err() => {
+                return Err(format!("pollingIntervalMs {v:?} is not a whole number"));
+            }
+            "initialSamplingRate"
+                if !v
+                    .trim()
+                    .parse::<f64>()
+                    .is_ok_and(|r| (0.0..=1.0).contains(&r)) =>
+            {
+                return Err(format!(
+                    "initialSamplingRate {v:?} is not a number in [0, 1]"
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn check_env(env: Option<&[EnvVar]>, path: &str, problems: &mut Problems) {
+    let mut seen = HashSet::new();
+    for (i, var) in env.unwrap_or_default().iter().enumerate() {
+        let at = format!("{path}[{i}]");
+        let name = var.name.clone();
+        if !k8s_names::is_env_var_name(&var.name) {
+            problems.push(SettingsProblem::new(
+                format!("{at}.name"),
+                Fault::EnvName {
+                    value: name.clone(),
+                },
+            ));
+        } else if !seen.insert(var.name.as_str()) {
+            problems.push(SettingsProblem::new(
+                format!("{at}.name"),
+                Fault::EnvTwice {
+                    value: name.clone(),
+                    list: path.into(),
+                },
+            ));
+        }
+        if var.name == crate::operator::PYTHONPATH && var.value_from.is_some() {
+            problems.push(SettingsProblem::new(at.clone(), Fault::PythonPathValueFrom));
+        }
+        if var.value.is_some() && var.value_from.is_some() {
+            problems.push(SettingsProblem::new(at, Fault::ValueAndValueFrom { name }));
+        }
+    }
+}
+
+type Quantities = BTreeMap<String, Quantity>;
+
+fn check_resources(
+    limits: Option<&Quantities>,
+    requests: Option<&Quantities>,
+    path: &str,
+    problems: &mut Problems,
+) {
+    let mut parsed = |field: &str, map: Option<&Quantities>| -> BTreeMap<String, (f64, String)> {
+        let mut out = BTreeMap::new();
+        for (name, q) in map.into_iter().flatten() {
+            match quantity::parse(&q.0) {
+                Some(v) if v >= 0.0 => {
+                    out.insert(name.clone(), (v, q.0.clone()));
+                }
+                _ => problems.push(SettingsProblem::new(
+                    format!("{path}.{field}.{name}"),
+                    Fault::Quantity { value: q.0.clone() },
+                )),
+            }
+        }
+        out
+    };
+    let limits = parsed("limits", limits);
+    let requests = parsed("requests", requests);
+    for (name, (req, req_text)) in &requests {
+        if let Some((_, lim_text)) = limits.get(name).filter(|(lim, _)| req > lim) {
+            problems.push(SettingsProblem::new(
+                path,
+                Fault::RequestAboveLimit {
+                    resource: name.clone(),
+                    request: req_text.clone(),
+                    limit: lim_text.clone(),
+                },
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn problems(spec: Value) -> Problems {
+        parse_spec(&spec, "x.").unwrap_err()
+    }
+
+    #[test]
+    fn a_spec_is_defaulted_and_its_paths_carry_the_prefix() {
+        let spec = parse_spec(&json!({"sampler": {"type": "always_on"}}), "").unwrap();
+        assert_eq!(
+            spec.python().image.as_deref(),
+            Some(crate::operator::DEFAULT_PYTHON_IMAGE)
+        );
+        assert_eq!(
+            problems(json!({"sampler": {"type": "traceidratio", "argument": "2"}})),
+            [SettingsProblem::new(
+                "x.sampler.argument",
+                Fault::RatioArgument {
+                    value: "2".into(),
+                    sampler: "traceidratio".into()
+                }
+            )]
+        );
+    }
+
+    #[test]
+    fn empty_strings_are_refused_not_treated_as_unset() {
+        for (spec, path, field) in [
+            (
+                json!({"python": {"image": ""}}),
+                "x.python.image",
+                EmptyField::Image,
+            ),
+            (
+                json!({"exporter": {"endpoint": ""}}),
+                "x.exporter.endpoint",
+                EmptyField::Endpoint,
+            ),
+            (
+                json!({"imagePullPolicy": ""}),
+                "x.imagePullPolicy",
+                EmptyField::PullPolicy,
+            ),
+            (
+                json!({"sampler": {"type": ""}}),
+                "x.sampler.type",
+                EmptyField::SamplerType,
+            ),
+        ] {
+            assert_eq!(
+                problems(spec.clone()),
+                [SettingsProblem::new(path, Fault::Empty { field })],
+                "{spec}"
+            );
+        }
+        let tls = problems(
+            json!({"exporter": {"endpoint": "https://c:4318", "tls": {"secretName": "", "ca_file": ""}}}),
+        );
+        assert_eq!(
+            tls.iter().map(|p| p.path.as_str()).collect::<Vec<_>>(),
+            ["x.exporter.tls.secretName", "x.exporter.tls.ca_file"]
+        );
+        // An empty sampler argument is "no argument", as in the operator.
+        assert!(
+            parse_spec(
+                &json!({"sampler": {"type": "traceidratio", "argument": ""}}),
+                ""
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn unknown_fields_inside_kubernetes_types_are_found() {
+        assert_eq!(
+            problems(json!({"env": [{"name": "A", "vaule": "1"}]})),
+            [SettingsProblem::new(
+                "x.env[0]",
+                Fault::UnknownK8sField {
+                    key: "vaule".into()
+                }
+            )]
+        );
+    }
+}
