@@ -51,8 +51,8 @@ $(POLICY_RUN) host-tools:
 ## The main job: build and evaluate the article's pod, printing the response and the decoded patch.
 example: policy.wasm host-tools
 	$(POLICY_RUN) --show-patch \
-	  --request-path e2e-tests/fixtures/requests/article-pod.json \
-	  --settings-path e2e-tests/fixtures/settings/article.yaml \
+	  --request-path tests/cases/requests/article-pod.json \
+	  --settings-path tests/cases/settings/article.yaml \
 	  policy.wasm
 
 ## Packaging (kwctl when installed, else the project's xtask) ----------------------------------

@@ -9,7 +9,7 @@
 
 setup() {
   ROOT="$(cd "${BATS_TEST_DIRNAME}/.." && pwd)"
-  FIX="${BATS_TEST_DIRNAME}/fixtures"
+  FIX="${BATS_TEST_DIRNAME}/../tests/cases"
   if [ -n "${POLICY_RUN:-}" ]; then
     RUNNER=("${POLICY_RUN}")
   elif command -v kwctl >/dev/null 2>&1; then

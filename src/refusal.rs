@@ -753,22 +753,29 @@ pub enum EmptyField {
 
 impl Display for EmptyField {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            EmptyField::Endpoint => {
-                "set the collector's OTLP/HTTP URL (for example \"http://otel-collector.monitor.svc:4318\"), or leave the field out for the SDK's default http://localhost:4318"
+        match self {
+            EmptyField::Endpoint => f.write_str(
+                "set the collector's OTLP/HTTP URL (for example \"http://otel-collector.monitor.svc:4318\"), or leave the field out for the SDK's default http://localhost:4318",
+            ),
+            EmptyField::Image => write!(
+                f,
+                "set an image reference, or leave the field out for the default {DEFAULT_PYTHON_IMAGE:?}"
+            ),
+            EmptyField::PullPolicy => write!(
+                f,
+                "use one of {}, or leave the field out for the cluster's default",
+                PULL_POLICIES.join(", ")
+            ),
+            EmptyField::SamplerType => write!(
+                f,
+                "use one of {}, or leave sampler out for the SDK's default (parentbased_always_on)",
+                SAMPLERS.join(", ")
+            ),
+            EmptyField::TlsName => f.write_str("set the object's name, or leave the field out"),
+            EmptyField::TlsFile => {
+                f.write_str("set a file name or an absolute path, or leave the field out")
             }
-            EmptyField::Image => {
-                "set an image reference, or leave the field out for the default image"
-            }
-            EmptyField::PullPolicy => {
-                "use one of Always, IfNotPresent, Never, or leave the field out for the cluster's default"
-            }
-            EmptyField::SamplerType => {
-                "use one of the sampler types, or leave sampler out for the SDK's default (parentbased_always_on)"
-            }
-            EmptyField::TlsName => "set the object's name, or leave the field out",
-            EmptyField::TlsFile => "set a file name or an absolute path, or leave the field out",
-        })
+        }
     }
 }
 
@@ -913,7 +920,7 @@ impl Display for Fault {
                 "is missing; every instrumentation needs the name pods refer to",
             ),
             Fault::Missing(MissingField::InstrumentationNamespace) => f.write_str(
-                "is missing; an Instrumentation lives in a namespace (references are NAME within it or NAMESPACE/NAME)",
+                "is missing; set the namespace the Instrumentation lives in (references are NAME within it or NAMESPACE/NAME)",
             ),
             Fault::ObjectName { value } => write!(
                 f,

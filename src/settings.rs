@@ -100,7 +100,7 @@ impl Settings {
                 }
             }
         }
-        let has_default = true;
+        let has_default = spec_map.values().any(|v| !v.is_null());
         let spec_value = Value::Object(spec_map);
         // Everything deserializes first: a value of the wrong shape is the one problem reported.
         let mut default: InstrumentationSpec = deserialize(&spec_value, "").map_err(|mut p| {

@@ -1307,7 +1307,8 @@ fn a_container_named_like_the_init_container_is_refused_with_its_name() {
         "object": {"metadata": {"name": "p", "annotations": {INJECT: "true"}},
                    "spec": {"containers": [{"name": INIT_CONTAINER_NAME, "image": "python:3.12"}]}}
     });
-    let answer = run(&payload(&request, &json!({})));
+    let settings = json!({"exporter": {"endpoint": "http://collector:4318"}});
+    let answer = run(&payload(&request, &settings));
     assert_eq!(answer["accepted"], false);
     assert_eq!(
         answer["message"],

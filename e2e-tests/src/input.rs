@@ -23,17 +23,7 @@ pub fn read_request(path: &str) -> Result<Value> {
     admission_request(value)
 }
 
-/// An AdmissionReview's `.request`, or the value itself when it is a bare AdmissionRequest.
-pub fn admission_request(value: Value) -> Result<Value> {
-    if value.get("kind").and_then(Value::as_str) == Some("AdmissionReview") {
-        match value.get("request") {
-            Some(req) if req.is_object() => Ok(req.clone()),
-            _ => bail!("the AdmissionReview has no `request` object"),
-        }
-    } else {
-        Ok(value)
-    }
-}
+pub use case_harness::case::admission_request;
 
 /// Read settings from a YAML or JSON file (JSON is YAML); they must form an object.
 pub fn read_settings_file(path: &Path) -> Result<Value> {
@@ -68,16 +58,8 @@ mod tests {
             admission_request(review).unwrap(),
             json!({"uid": "x", "operation": "CREATE"})
         );
-    }
-
-    #[test]
-    fn bare_admission_request_is_kept() {
-        let req = json!({"uid": "x", "kind": {"kind": "Pod", "version": "v1", "group": ""}});
-        assert_eq!(admission_request(req.clone()).unwrap(), req);
-    }
-
-    #[test]
-    fn review_without_request_is_an_error() {
+        let bare = json!({"uid": "x", "kind": {"kind": "Pod", "version": "v1", "group": ""}});
+        assert_eq!(admission_request(bare.clone()).unwrap(), bare);
         assert!(admission_request(json!({"kind": "AdmissionReview"})).is_err());
     }
 

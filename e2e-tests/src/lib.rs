@@ -4,9 +4,9 @@
 //!   The `xtask` crate uses it too, so the workspace builds wasmtime once.
 //! - [`input`]: reading requests (AdmissionReview or AdmissionRequest) and settings (YAML/JSON)
 //!   the way `kwctl run` does.
-//! - [`fixtures`]: the fixture cases (`fixtures/cases/*.yaml`) and their checks, shared by the
-//!   integration tests.
+//! - [`module`]: the built module (path, freshness, a shared compiled copy) and the case
+//!   harness's backend for it; the cases themselves are `tests/cases/` (crate `case-harness`).
 
-pub mod fixtures;
 pub mod host;
 pub mod input;
+pub mod module;

@@ -4,13 +4,13 @@
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-use e2e_tests::fixtures::{fixtures_dir, module_path, read_built_module};
 use e2e_tests::host::AdmissionResponse;
+use e2e_tests::module::{cases_dir, module_path, read_built_module};
 
 fn policy_run(args: &[&str], stdin: Option<&[u8]>) -> Output {
     read_built_module().unwrap_or_else(|e| panic!("{e:#}"));
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_policy-run"));
-    cmd.current_dir(fixtures_dir())
+    cmd.current_dir(cases_dir())
         .args(args)
         .arg(module_path())
         .stdin(if stdin.is_some() {
@@ -62,9 +62,8 @@ fn article_example_prints_one_admission_response_line_with_a_json_patch() {
 
 #[test]
 fn request_from_stdin_and_settings_json_give_the_same_answer_as_files() {
-    let request = std::fs::read(fixtures_dir().join("requests/article-pod.json")).unwrap();
-    let settings_yaml =
-        std::fs::read_to_string(fixtures_dir().join("settings/article.yaml")).unwrap();
+    let request = std::fs::read(cases_dir().join("requests/article-pod.json")).unwrap();
+    let settings_yaml = std::fs::read_to_string(cases_dir().join("settings/article.yaml")).unwrap();
     let settings: serde_json::Value = serde_yaml::from_str(&settings_yaml).unwrap();
     let settings_json = serde_json::to_string(&settings).unwrap();
     let from_files = policy_run(

@@ -15,9 +15,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use e2e_tests::fixtures::{fixtures_dir, module_path};
 use e2e_tests::host::{CompiledPolicy, admission_response, validate_payload};
 use e2e_tests::input::{read_request, read_settings_file};
+use e2e_tests::module::{cases_dir, module_path};
 use serde_json::{Value, json};
 
 struct Opts {
@@ -217,9 +217,9 @@ struct Workload {
 
 fn main() -> Result<()> {
     let opts = parse_opts()?;
-    let settings = read_settings_file(&fixtures_dir().join("settings/article.yaml"))?;
+    let settings = read_settings_file(&cases_dir().join("settings/article.yaml"))?;
     let article = read_request(
-        fixtures_dir()
+        cases_dir()
             .join("requests/article-pod.json")
             .to_str()
             .unwrap(),

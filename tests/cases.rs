@@ -1,0 +1,84 @@
+//! Every case under `tests/cases/` through the native core (the same functions the wasm module
+//! exports, linked as a library). The e2e crate runs the same cases through the built module and
+//! through kwctl.
+
+use case_harness::{Guest, assert_all};
+use otel_python_policy::admission;
+
+#[test]
+fn every_case_through_the_native_core() {
+    let native = Guest {
+        name: "the native core".into(),
+        validate_settings: Box::new(|b: &[u8]| {
+            Ok(serde_json::to_vec(&admission::validate_settings(b))?)
+        }),
+        validate: Box::new(|b: &[u8]| Ok(serde_json::to_vec(&admission::validate(b))?)),
+    };
+    let skipped = assert_all(&native);
+    assert!(
+        skipped.is_empty(),
+        "the native core runs every case: {skipped:?}"
+    );
+}
+
+/// Every refusal in the case files says what would be accepted, not only what is wrong.
+#[test]
+fn every_refusal_says_what_would_be_accepted() {
+    // Each refusal must carry one of these: an instruction or the accepted values.
+    const HINTS: [&str; 33] = [
+        "use ",
+        "expected ",
+        "must ",
+        "would work",
+        "for example",
+        "name one of",
+        "remove ",
+        "rename ",
+        "set it",
+        "set sampler.type to",
+        "set metadata.namespace",
+        "accepted (",
+        "give it",
+        "give an absolute path",
+        "define each",
+        "list each",
+        "list container names",
+        "list the Python containers",
+        "name each",
+        "its containers are",
+        "percent-encode",
+        "only apply to an https://",
+        "accepts only one",
+        "may appear once",
+        "a Pod was expected",
+        "(request.object is missing or null)",
+        "check the spelling",
+        "needs the name",
+        "set the namespace",
+        "cannot both be set",
+        "the defaults:",
+        "leave the field out",
+        "leave sampler out",
+    ];
+    let cases = case_harness::load_all().unwrap();
+    let mut missing = Vec::new();
+    let mut refusals = 0;
+    for case in &cases {
+        let e = &case.expect;
+        for m in [&e.settings_message, &e.message].into_iter().flatten() {
+            refusals += 1;
+            if !HINTS.iter().any(|h| m.contains(h)) {
+                missing.push(format!("{}: {m}", case.name));
+            }
+        }
+    }
+    assert!(
+        refusals >= 100,
+        "only {refusals} exact refusals in the cases"
+    );
+    assert!(
+        missing.is_empty(),
+        "refusals that do not say what is accepted:\n{}",
+        missing.join("\n")
+    );
+}

@@ -1,0 +1,348 @@
+//! The case format: one YAML file per behaviour under `tests/cases/<topic>/`, an admission (or a
+//! settings object) and what the policy must answer. Unknown keys are refused, so a typo cannot
+//! switch a check off.
+//!
+//! ```yaml
+//! reason: why this case exists                  # required
+//! settings: settings/article.yaml              # a file under tests/cases/, or inline; default {}
+//! request: requests/article-pod.json           # a file (AdmissionReview or AdmissionRequest), or inline;
+//! # or request_raw: "bytes"                    #   the validate payload verbatim (not JSON, say)
+//! # or request_raw_base64: "..."               #   the same for bytes that are not UTF-8
+//! huge: {at: /request/object/..., text: x, times: 1000000}   # a JSON pointer into {request, settings}
+//! expect:
+//!   settings_valid: false                      # settings cases: validate_settings refuses, with
+//!   settings_message: "exact"                  #   this message (or settings_message_contains)
+//!   allowed: true                              # required when the settings are valid
+//!   code: 400
+//!   message: "exact status.message"            # or message_contains: [fragment, ...]
+//!   warnings: ["exact", ...]                   # or warnings_contain: [fragment, ...], or no_warnings
+//!   patch: [...]                               # the exact JSON patch, or
+//!   object: {...}                              # the exact object after the patch, or
+//!   no_patch: true
+//!   env: {container: ["NAME=value", "NAME<-fieldPath", ...]}   # exact env of a container after the patch
+//!   env_contains: {container: ["NAME=value", ...]}             # lines that env has
+//!   containers: {name: {field: value}}         # fields of a container after the patch
+//!   spec: {field: value}                       # fields of the pod spec after the patch
+//! validate_expect: {allowed: false, code: 500, message: "..."}  # validate called although the
+//!                                              # settings are invalid (a host that skipped validate_settings)
+//! ```
+//! In `huge` cases, `{huge}` in an expected message stands for the huge string.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow, bail};
+use base64::Engine as _;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+/// `tests/cases/`.
+pub fn cases_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the harness lives in tests/")
+        .join("cases")
+}
+
+/// Folders of `tests/cases/` that hold inputs shared by cases, not cases.
+pub const INPUT_DIRS: [&str; 2] = ["requests", "settings"];
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Input {
+    Path(String),
+    Inline(Value),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Huge {
+    at: String,
+    text: String,
+    times: usize,
+}
+
+/// What the policy must answer.
+#[derive(Debug, Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    pub settings_valid: Option<bool>,
+    pub settings_message: Option<String>,
+    #[serde(default)]
+    pub settings_message_contains: Vec<String>,
+    pub allowed: Option<bool>,
+    pub code: Option<u16>,
+    pub message: Option<String>,
+    #[serde(default)]
+    pub message_contains: Vec<String>,
+    pub warnings: Option<Vec<String>>,
+    #[serde(default)]
+    pub warnings_contain: Vec<String>,
+    #[serde(default)]
+    pub no_warnings: bool,
+    pub patch: Option<Value>,
+    pub object: Option<Value>,
+    #[serde(default)]
+    pub no_patch: bool,
+    pub env: Option<Map<String, Value>>,
+    pub env_contains: Option<Map<String, Value>>,
+    pub containers: Option<Map<String, Value>>,
+    pub spec: Option<Map<String, Value>>,
+}
+
+/// `validate` called with settings that `validate_settings` refuses.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct ValidateExpect {
+    pub allowed: bool,
+    pub code: Option<u16>,
+    pub message: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CaseFile {
+    reason: String,
+    settings: Option<Input>,
+    request: Option<Input>,
+    request_raw: Option<String>,
+    request_raw_base64: Option<String>,
+    huge: Option<Huge>,
+    expect: Expect,
+    validate_expect: Option<ValidateExpect>,
+}
+
+/// What a case sends to `validate`.
+#[derive(Debug, Clone)]
+pub enum Payload {
+    /// An AdmissionRequest; the host builds `{"request": .., "settings": ..}`.
+    Request(Value),
+    /// The validate payload, verbatim.
+    Raw(Vec<u8>),
+    /// Nothing: a settings-only case.
+    None,
+}
+
+/// A loaded case, its inputs resolved.
+#[derive(Debug, Clone)]
+pub struct Case {
+    /// `topic/file-name`, without `.yaml`.
+    pub name: String,
+    pub reason: String,
+    pub settings: Value,
+    pub payload: Payload,
+    pub expect: Expect,
+    pub validate_expect: Option<ValidateExpect>,
+}
+
+impl Case {
+    pub fn request(&self) -> Option<&Value> {
+        match &self.payload {
+            Payload::Request(r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+/// Every case under `tests/cases/`, sorted by name.
+pub fn load_all() -> Result<Vec<Case>> {
+    let root = cases_dir();
+    let mut paths = Vec::new();
+    for entry in
+        std::fs::read_dir(&root).with_context(|| format!("cannot list {}", root.display()))?
+    {
+        let dir = entry?.path();
+        let topic = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        if !dir.is_dir() || INPUT_DIRS.contains(&topic) {
+            continue;
+        }
+        for file in std::fs::read_dir(&dir)? {
+            let path = file?.path();
+            if path.extension().is_some_and(|e| e == "yaml") {
+                paths.push(path);
+            }
+        }
+    }
+    paths.sort();
+    let (mut cases, mut errors) = (Vec::new(), Vec::new());
+    for p in &paths {
+        match load(&root, p) {
+            Ok(c) => cases.push(c),
+            Err(e) => errors.push(format!("{e:#}")),
+        }
+    }
+    if !errors.is_empty() {
+        bail!(
+            "{} case file(s) are malformed:\n{}",
+            errors.len(),
+            errors.join("\n")
+        );
+    }
+    Ok(cases)
+}
+
+fn load(root: &Path, path: &Path) -> Result<Case> {
+    let name = path
+        .strip_prefix(root)?
+        .with_extension("")
+        .to_string_lossy()
+        .into_owned();
+    let text = std::fs::read_to_string(path)?;
+    let file: CaseFile =
+        serde_yaml::from_str(&text).with_context(|| format!("case {}", path.display()))?;
+    let label = format!("case {name}");
+    let ctx = || label.clone();
+    check_shape(&name, &file)?;
+    let settings = match &file.settings {
+        None => json!({}),
+        Some(Input::Path(rel)) => read_settings(&root.join(rel)).with_context(ctx)?,
+        Some(Input::Inline(v)) => v.clone(),
+    };
+    let request = match &file.request {
+        None => None,
+        Some(Input::Path(rel)) => Some(read_request(&root.join(rel)).with_context(ctx)?),
+        Some(Input::Inline(v)) => Some(admission_request(v.clone())?),
+    };
+    let mut case = Case {
+        name,
+        reason: file.reason,
+        settings,
+        payload: match (request, &file.request_raw, &file.request_raw_base64) {
+            (Some(r), None, None) => Payload::Request(r),
+            (None, Some(raw), None) => Payload::Raw(raw.clone().into_bytes()),
+            (None, None, Some(b64)) => Payload::Raw(
+                base64::engine::general_purpose::STANDARD
+                    .decode(b64)
+                    .with_context(ctx)?,
+            ),
+            (None, None, None) => Payload::None,
+            _ => bail!(
+                "{}: give one of request, request_raw, request_raw_base64",
+                ctx()
+            ),
+        },
+        expect: file.expect,
+        validate_expect: file.validate_expect,
+    };
+    if let Some(huge) = &file.huge {
+        make_huge(&mut case, huge)?;
+    }
+    Ok(case)
+}
+
+fn check_shape(name: &str, f: &CaseFile) -> Result<()> {
+    let e = &f.expect;
+    if f.reason.trim().len() < 10 {
+        bail!("case {name}: `reason` must say why the case exists");
+    }
+    if e.settings_valid == Some(false) {
+        if e.settings_message.is_none() && e.settings_message_contains.is_empty() {
+            bail!("case {name}: invalid settings need settings_message(_contains)");
+        }
+        if e.allowed.is_some() {
+            bail!("case {name}: invalid settings never reach validate; drop `allowed`");
+        }
+        return Ok(());
+    }
+    let no_request =
+        f.request.is_none() && f.request_raw.is_none() && f.request_raw_base64.is_none();
+    if no_request && e.settings_valid == Some(true) && e.allowed.is_none() {
+        return Ok(()); // a settings case: the settings are accepted
+    }
+    if no_request {
+        bail!("case {name}: a request is required unless it is a settings case (settings_valid)");
+    }
+    let Some(allowed) = e.allowed else {
+        bail!("case {name}: expect.allowed is required");
+    };
+    let pod_checks = [e.patch.is_some(), e.object.is_some(), e.no_patch];
+    let outcomes = pod_checks.iter().filter(|b| **b).count();
+    if outcomes > 1 {
+        bail!("case {name}: give at most one of patch / object / no_patch");
+    }
+    let details =
+        e.env.is_some() || e.env_contains.is_some() || e.containers.is_some() || e.spec.is_some();
+    if allowed && outcomes == 0 && !details {
+        bail!(
+            "case {name}: an allowed case says what happens to the pod (patch, object, no_patch, env, env_contains, containers or spec)"
+        );
+    }
+    if !allowed && (e.patch.is_some() || e.object.is_some() || details) {
+        bail!("case {name}: a refusal carries no patch");
+    }
+    if e.message.is_none() && e.message_contains.is_empty() && !allowed {
+        bail!("case {name}: a refusal says which message it gives");
+    }
+    Ok(())
+}
+
+fn make_huge(case: &mut Case, huge: &Huge) -> Result<()> {
+    let big = huge.text.repeat(huge.times);
+    let mut whole = json!({"request": case.request().cloned().unwrap_or(Value::Null), "settings": case.settings});
+    *whole
+        .pointer_mut(&huge.at)
+        .ok_or_else(|| anyhow!("case {}: huge.at {} names nothing", case.name, huge.at))? =
+        Value::String(big.clone());
+    case.settings = whole["settings"].take();
+    if let Payload::Request(r) = &mut case.payload {
+        *r = whole["request"].take();
+    }
+    let fill = |s: &mut String| *s = s.replace("{huge}", &big);
+    let e = &mut case.expect;
+    for m in [&mut e.message, &mut e.settings_message]
+        .into_iter()
+        .flatten()
+    {
+        fill(m);
+    }
+    e.warnings_contain.iter_mut().for_each(fill);
+    e.warnings.iter_mut().flatten().for_each(fill);
+    for lines in e
+        .env
+        .iter_mut()
+        .chain(&mut e.env_contains)
+        .flat_map(|m| m.values_mut())
+    {
+        for line in lines.as_array_mut().into_iter().flatten() {
+            if let Value::String(s) = line {
+                fill(s);
+            }
+        }
+    }
+    if let Some(v) = &mut case.validate_expect {
+        fill(&mut v.message);
+    }
+    Ok(())
+}
+
+/// A request file: an AdmissionReview (its `.request` is taken) or a bare AdmissionRequest.
+pub fn read_request(path: &Path) -> Result<Value> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read request {}", path.display()))?;
+    let value: Value = serde_json::from_str(&text)
+        .with_context(|| format!("request {} is not JSON", path.display()))?;
+    admission_request(value)
+}
+
+/// An AdmissionReview's `.request`, or the value itself when it is a bare AdmissionRequest.
+pub fn admission_request(value: Value) -> Result<Value> {
+    if value.get("kind").and_then(Value::as_str) == Some("AdmissionReview") {
+        match value.get("request") {
+            Some(req) if req.is_object() => Ok(req.clone()),
+            _ => bail!("the AdmissionReview has no `request` object"),
+        }
+    } else {
+        Ok(value)
+    }
+}
+
+/// A settings file, YAML or JSON; empty means `{}`.
+pub fn read_settings(path: &Path) -> Result<Value> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read settings {}", path.display()))?;
+    if text.trim().is_empty() {
+        return Ok(json!({}));
+    }
+    let value: Value = serde_yaml::from_str(&text)
+        .with_context(|| format!("settings {} are not YAML/JSON", path.display()))?;
+    Ok(if value.is_null() { json!({}) } else { value })
+}
