@@ -15,7 +15,7 @@ APT_PACKAGES := bats binaryen bubblewrap docker-registry
 WASM_OPT_FLAGS := -O3 --enable-bulk-memory --enable-sign-ext --enable-mutable-globals --enable-nontrapping-float-to-int
 
 .PHONY: all setup setup-rust setup-apt setup-binaryen example policy.wasm host-tools xtask annotate artifacthub push pull \
-        fmt lint unit-tests e2e-tests bats packaging-tests telemetry-tests test bench stress fuzz clean
+        fmt lint check unit-tests e2e-tests bats packaging-tests telemetry-tests test bench stress fuzz clean
 
 all: policy.wasm
 
@@ -100,6 +100,10 @@ lint: setup-rust
 
 unit-tests:
 	$(CARGO) test
+
+## The edit-test loop: fmt, clippy (host and wasm32-wasip1), every unit test, case file and
+## property through the native core. No sudo; no network once the dependencies are fetched.
+check: fmt lint unit-tests
 
 e2e-tests: policy.wasm
 	POLICY_WASM=$(CURDIR)/policy.wasm $(CARGO) test -p e2e-tests $(HOST)

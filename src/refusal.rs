@@ -801,6 +801,35 @@ impl Display for Fault {
                 "{value} is not accepted; use \"reject\" (refuse a pod that cannot be instrumented, the default) or \"admit\" (admit it unchanged with a warning, as the operator does)"
             ),
             Fault::NotABool { value } => write!(f, "{value} is not accepted; use true or false"),
+            Fault::Endpoint { .. }
+            | Fault::UnknownPropagator { .. }
+            | Fault::PropagatorTwice { .. }
+            | Fault::NoneCombined
+            | Fault::SamplerArgumentWithoutType { .. }
+            | Fault::UnknownSampler { .. }
+            | Fault::RatioArgument { .. }
+            | Fault::JaegerArgument { .. }
+            | Fault::AttributeKey { .. }
+            | Fault::AttributeValueComma { .. }
+            | Fault::PullPolicy { .. } => self.fmt_sdk(f),
+            Fault::Image { .. }
+            | Fault::EnvName { .. }
+            | Fault::EnvTwice { .. }
+            | Fault::PythonPathValueFrom
+            | Fault::ValueAndValueFrom { .. }
+            | Fault::Quantity { .. }
+            | Fault::RequestAboveLimit { .. }
+            | Fault::VolumeSize { .. }
+            | Fault::VolumeSizeAndClaim => self.fmt_python(f),
+            _ => self.fmt_objects(f),
+        }
+    }
+}
+
+impl Fault {
+    /// Exporter, propagators, sampler, resource attributes, pull policy.
+    fn fmt_sdk(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match self {
             Fault::Endpoint { value, why } => write!(
                 f,
                 "{value:?} is not accepted: {why}; use an absolute URL such as \"http://otel-collector.monitor.svc:4318\""
@@ -851,6 +880,13 @@ impl Display for Fault {
                 "{value:?} is not accepted; use one of {}",
                 PULL_POLICIES.join(", ")
             ),
+            _ => Ok(()),
+        }
+    }
+
+    /// The image, env lists and init container resources.
+    fn fmt_python(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match self {
             Fault::Image { value, why } => write!(
                 f,
                 "{value:?} is not a valid OCI image reference: {why}; use [registry/]repository[:tag][@sha256:digest], for example {DEFAULT_PYTHON_IMAGE:?}"
@@ -889,6 +925,13 @@ impl Display for Fault {
             Fault::VolumeSizeAndClaim => f.write_str(
                 "volumeLimitSize and volumeClaimTemplate cannot both be set; volumeLimitSize sizes the emptyDir, volumeClaimTemplate replaces it with an ephemeral volume",
             ),
+            _ => Ok(()),
+        }
+    }
+
+    /// Exporter TLS and whole Instrumentation objects.
+    fn fmt_objects(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match self {
             Fault::TlsObjectName { value } => write!(
                 f,
                 "{value:?} is not a valid object name; use lowercase letters, digits, '-' and '.' (a DNS-1123 subdomain, at most 253 characters)"
@@ -934,6 +977,7 @@ impl Display for Fault {
                 f,
                 "{namespace}/{name} is defined twice; each namespace/name may appear once"
             ),
+            _ => Ok(()),
         }
     }
 }

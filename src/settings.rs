@@ -75,31 +75,7 @@ impl Settings {
             }
         };
         let mut settings = Settings::default();
-        let mut spec_map = Map::new();
-        let mut items_value = None;
-        for (key, v) in map {
-            match key.as_str() {
-                OPT_INSTRUMENTATIONS => items_value = Some(v),
-                OPT_FAILURE_ACTION => settings.failure_action = failure_action(v).map_err(one)?,
-                OPT_ALLOW_CROSS_NAMESPACE => {
-                    settings.allow_cross_namespace_references = match v {
-                        Value::Bool(b) => *b,
-                        Value::Null => true,
-                        _ => {
-                            return Err(one(SettingsProblem::new(
-                                OPT_ALLOW_CROSS_NAMESPACE,
-                                Fault::NotABool {
-                                    value: v.to_string(),
-                                },
-                            )));
-                        }
-                    }
-                }
-                _ => {
-                    spec_map.insert(key.clone(), v.clone());
-                }
-            }
-        }
+        let (spec_map, items_value) = settings.read_options(map).map_err(one)?;
         let has_default = spec_map.values().any(|v| !v.is_null());
         let spec_value = Value::Object(spec_map);
         // Everything deserializes first: a value of the wrong shape is the one problem reported.
@@ -148,6 +124,40 @@ impl Settings {
         } else {
             Err(SettingsErrors(problems))
         }
+    }
+
+    /// Takes the policy's own options out of the settings object; the rest is the top-level
+    /// spec, returned with the `instrumentations` value.
+    fn read_options<'v>(
+        &mut self,
+        map: &'v Map<String, Value>,
+    ) -> Result<(Map<String, Value>, Option<&'v Value>), SettingsProblem> {
+        let mut spec_map = Map::new();
+        let mut items_value = None;
+        for (key, v) in map {
+            match key.as_str() {
+                OPT_INSTRUMENTATIONS => items_value = Some(v),
+                OPT_FAILURE_ACTION => self.failure_action = failure_action(v)?,
+                OPT_ALLOW_CROSS_NAMESPACE => {
+                    self.allow_cross_namespace_references = match v {
+                        Value::Bool(b) => *b,
+                        Value::Null => true,
+                        _ => {
+                            return Err(SettingsProblem::new(
+                                OPT_ALLOW_CROSS_NAMESPACE,
+                                Fault::NotABool {
+                                    value: v.to_string(),
+                                },
+                            ));
+                        }
+                    }
+                }
+                _ => {
+                    spec_map.insert(key.clone(), v.clone());
+                }
+            }
+        }
+        Ok((spec_map, items_value))
     }
 
     /// The instrumentations defined for `namespace`, in settings order.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Telemetry proof (issue 4): the built policy module mutates a pod, the pod runner starts that pod
+# Telemetry proof: the built policy module mutates a pod, the pod runner starts that pod
 # with bubblewrap, and unchanged Python apps must send traces, metrics and logs to a real OTLP/HTTP
 # receiver. Usage: e2e-tests/telemetry/run.sh [pytest args...]
 #
