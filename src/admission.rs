@@ -12,14 +12,15 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::annotations::{INJECT_PYTHON, is_off};
-use crate::inject;
+use crate::catalog::Resolved;
 use crate::pod::PodView;
-use crate::reference;
 use crate::refusal::{
-    Fault, Notice, PayloadProblem, PlanRefusal, Refusal, SettingsErrors, SettingsProblem,
+    Fault, Notice, PayloadProblem, PlanProblem, PlanRefusal, Refusal, SettingsErrors,
+    SettingsProblem, Subject,
 };
 use crate::settings::{FailureAction, Settings};
-use crate::target::Target;
+use crate::target::{Role, Target};
+use crate::{inject, reference, workload};
 
 /// The `validate` payload: `{"request": AdmissionRequest, "settings": {...}}`. Only the request
 /// fields the decision needs are read; `null` anywhere reads as absent.
@@ -94,13 +95,26 @@ impl From<RawRequest> for Request {
 
 impl Request {
     /// Where the pod sits in this request's object, for the requests the policy acts on: a Pod
-    /// CREATE on the pods resource itself (not a sub-resource).
+    /// CREATE, and a CREATE or UPDATE of a workload; never a sub-resource.
     pub fn target(&self) -> Option<Target> {
-        let pod_create = self.group.is_empty()
-            && self.kind == "Pod"
-            && self.operation == Operation::Create
-            && self.sub_resource.is_empty();
-        pod_create.then_some(Target::POD)
+        if !self.sub_resource.is_empty() {
+            return None;
+        }
+        match self.operation {
+            Operation::Create if self.group.is_empty() && self.kind == "Pod" => Some(Target::POD),
+            Operation::Create | Operation::Update => Target::workload(&self.group, &self.kind),
+            _ => None,
+        }
+    }
+
+    fn operation_name(&self) -> &'static str {
+        match self.operation {
+            Operation::Create => "CREATE",
+            Operation::Update => "UPDATE",
+            Operation::Delete => "DELETE",
+            Operation::Connect => "CONNECT",
+            Operation::Other => "",
+        }
     }
 }
 
@@ -146,56 +160,118 @@ fn decide(
     let Some(target) = request.target() else {
         return Decision::Accept(Vec::new());
     };
-    let mut object = request.object;
-    let pod = match read_pod(&object, &target) {
+    if let Err(problem) = check_object(&request, &target) {
+        return Decision::Refuse(Refusal::Payload(problem));
+    }
+    if target.role == Role::Template && workload::exempt(&request.object, &target) {
+        return Decision::Accept(Vec::new());
+    }
+    let pod = match PodView::read(&request.object, &target) {
         Ok(pod) => pod,
-        Err(problem) => return Decision::Refuse(Refusal::Payload(problem)),
+        Err(e) => {
+            return Decision::Refuse(Refusal::Payload(PayloadProblem::InvalidObject {
+                kind: target.kind,
+                path: e.path,
+                error: e.error,
+            }));
+        }
     };
+    let subject = subject(&request, &target, &pod);
     let value = pod.annotation(INJECT_PYTHON);
     if is_off(value) {
-        return Decision::Accept(Vec::new());
+        let misplaced = (target.role == Role::Template)
+            .then(|| workload::misplaced_annotation(&request.object, &subject))
+            .flatten();
+        return Decision::Accept(misplaced.into_iter().collect());
     }
     let settings = match cached_settings(settings.map_or("null", RawValue::get)) {
         Ok(s) => s,
         Err(e) => return Decision::Refuse(Refusal::Settings(e)),
     };
     *failure_action = Some(settings.failure_action);
-    let namespace = if request.namespace.is_empty() {
-        pod.metadata.namespace.clone().unwrap_or_default()
-    } else {
-        request.namespace
-    };
-    if namespace.is_empty() {
-        return Decision::Refuse(Refusal::NoNamespace);
+    if subject.namespace().is_empty() {
+        return Decision::Refuse(Refusal::NoNamespace { kind: target.kind });
     }
     if let Some(why) = inject::already_instrumented(&pod) {
-        let pod = pod.display_name();
-        return Decision::Accept(vec![Notice::AlreadyInstrumented { pod, why }]);
+        return Decision::Accept(vec![Notice::AlreadyInstrumented { subject, why }]);
     }
-    let resolved = match reference::resolve(
-        value,
-        &namespace,
-        settings.as_ref(),
-        settings.allow_cross_namespace_references,
-    ) {
+    let cross = settings.allow_cross_namespace_references;
+    let resolved = match reference::resolve(value, &subject, settings.as_ref(), cross) {
         Ok(Some(r)) => r,
         Ok(None) => return Decision::Accept(Vec::new()),
         Err(refusal) => return Decision::Refuse(refusal),
     };
-    let label = resolved.label();
-    let plan = match inject::plan(&pod, &namespace, &resolved.spec) {
-        Ok(p) => p,
-        Err(problem) => {
-            return Decision::Refuse(Refusal::Plan(Box::new(PlanRefusal {
-                pod: pod.display_name(),
-                label,
-                problem,
-            })));
-        }
+    match target.role {
+        Role::Pod => inject_pod(request.object, &target, &pod, subject, &resolved),
+        Role::Template => preview_workload(&request.object, &target, pod, subject, &resolved),
+    }
+}
+
+/// The object must be a JSON object of the target's kind.
+fn check_object(request: &Request, target: &Target) -> Result<(), PayloadProblem> {
+    let kind = target.kind;
+    match &request.object {
+        Value::Object(o) => match o.get("kind").and_then(Value::as_str) {
+            Some(k) if k != kind => Err(PayloadProblem::KindMismatch {
+                kind,
+                object_kind: k.to_string(),
+            }),
+            _ => Ok(()),
+        },
+        Value::Null => Err(PayloadProblem::NoObject {
+            kind,
+            operation: request.operation_name(),
+        }),
+        _ => Err(PayloadProblem::ObjectNotAnObject { kind }),
+    }
+}
+
+/// Who the messages are about, and in which namespace the references resolve.
+fn subject(request: &Request, target: &Target, pod: &PodView) -> Subject {
+    let own = request.object["metadata"]["namespace"].as_str();
+    let namespace = match (request.namespace.as_str(), own) {
+        ("", Some(ns)) => ns.to_string(),
+        (ns, _) => ns.to_string(),
     };
-    if let Err(e) = inject::apply(&plan, &mut object, &target) {
+    match target.role {
+        Role::Pod => Subject::Pod {
+            name: pod.display_name(),
+            namespace,
+        },
+        Role::Template => Subject::Workload {
+            kind: target.kind,
+            namespace,
+            name: workload::display_name(&request.object),
+            template: target.template,
+        },
+    }
+}
+
+fn refuse_plan(subject: Subject, resolved: &Resolved, problem: PlanProblem) -> Decision {
+    Decision::Refuse(Refusal::Plan(Box::new(PlanRefusal {
+        subject,
+        label: resolved.label(),
+        problem,
+    })))
+}
+
+/// A Pod CREATE: the plan, written into the object.
+fn inject_pod(
+    mut object: Value,
+    target: &Target,
+    pod: &PodView,
+    subject: Subject,
+    resolved: &Resolved,
+) -> Decision {
+    let namespace = subject.namespace().to_string();
+    let plan = match inject::plan(pod, &namespace, &resolved.spec) {
+        Ok(p) => p,
+        Err(problem) => return refuse_plan(subject, resolved, problem),
+    };
+    if let Err(e) = inject::apply(&plan, &mut object, target) {
         return Decision::Refuse(Refusal::Apply(e));
     }
+    let label = resolved.label();
     let mut notices = vec![Notice::Injected {
         label: label.clone(),
         containers: plan.edits.iter().map(|e| e.name.clone()).collect(),
@@ -208,27 +284,33 @@ fn decide(
     Decision::Mutate { object, notices }
 }
 
-/// The pod at `target` in the object, which must be an object of the target's kind.
-fn read_pod(object: &Value, target: &Target) -> Result<PodView, PayloadProblem> {
-    match object {
-        Value::Object(o) => {
-            if let Some(kind) = o
-                .get("kind")
-                .and_then(Value::as_str)
-                .filter(|k| *k != target.kind)
-            {
-                return Err(PayloadProblem::KindMismatch {
-                    object_kind: kind.to_string(),
-                });
-            }
-        }
-        Value::Null => return Err(PayloadProblem::NoObject),
-        _ => return Err(PayloadProblem::ObjectNotAnObject),
+/// A workload: the plan for the pods its controller will create, shown and never applied.
+fn preview_workload(
+    object: &Value,
+    target: &Target,
+    template: PodView,
+    subject: Subject,
+    resolved: &Resolved,
+) -> Decision {
+    let Subject::Workload {
+        name, namespace, ..
+    } = &subject
+    else {
+        return Decision::Accept(Vec::new());
+    };
+    let name = object["metadata"]["name"].as_str().unwrap_or(name);
+    let pod = workload::pod_of(template, target, name, namespace);
+    let plan = match inject::plan(&pod, namespace, &resolved.spec) {
+        Ok(p) => p,
+        Err(problem) => return refuse_plan(subject, resolved, problem),
+    };
+    let label = resolved.label();
+    let mut notices = Vec::from(workload::preview(&subject, label.clone(), &plan));
+    if resolved.spec.endpoint().is_empty() {
+        notices.push(Notice::NoEndpoint { label });
     }
-    PodView::read(object, target).map_err(|e| PayloadProblem::InvalidPod {
-        path: e.path,
-        error: e.error,
-    })
+    notices.extend(plan.notes);
+    Decision::Accept(notices)
 }
 
 /// The response for a decision. A refusal that may be admitted is, with the reason as a warning,
@@ -243,13 +325,12 @@ fn respond(decision: Decision, failure_action: Option<FailureAction>) -> Validat
         Decision::Refuse(r)
             if r.follows_failure_action() && failure_action == Some(FailureAction::Admit) =>
         {
-            (
-                true,
-                None,
-                None,
-                None,
-                warnings(vec![Notice::NotInjected(r)]),
-            )
+            let workload = r.is_about_workload();
+            let notice = Notice::NotInjected {
+                refusal: r,
+                workload,
+            };
+            (true, None, None, None, warnings(vec![notice]))
         }
         Decision::Refuse(r) => (false, Some(r.to_string()), Some(r.code()), None, None),
     };

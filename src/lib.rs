@@ -23,6 +23,7 @@ pub mod settings;
 pub mod target;
 pub mod url;
 pub mod validation;
+pub mod workload;
 
 use guest::prelude::*;
 use kubewarden_policy_sdk::wapc_guest as guest;

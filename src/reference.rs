@@ -5,7 +5,7 @@ use crate::annotations::is_off;
 use crate::catalog::{Catalog, Resolved};
 use crate::k8s_names;
 use crate::refusal::{
-    Malformation, ReferenceFault, ReferenceRefusal, Refusal, WouldWork, WouldWorkRef,
+    Malformation, ReferenceFault, ReferenceRefusal, Refusal, Subject, WouldWork, WouldWorkRef,
 };
 
 /// What an annotation value says.
@@ -58,18 +58,19 @@ fn check_name(name: &str) -> Result<(), Malformation> {
     }
 }
 
-/// Resolves the annotation `value` of a pod in `namespace` against `catalog`. `Ok(None)`: no
-/// injection wanted.
+/// Resolves the annotation `value` of the subject's pods against `catalog`, in the subject's
+/// namespace. `Ok(None)`: no injection wanted.
 pub fn resolve(
     value: &str,
-    namespace: &str,
+    subject: &Subject,
     catalog: &dyn Catalog,
     allow_cross_namespace: bool,
 ) -> Result<Option<Resolved>, Refusal> {
+    let namespace = subject.namespace();
     let refuse = |fault| {
         Refusal::Reference(Box::new(ReferenceRefusal {
             value: value.to_string(),
-            namespace: namespace.to_string(),
+            subject: subject.clone(),
             fault,
         }))
     };
@@ -182,14 +183,24 @@ mod tests {
         Settings::parse(&s).unwrap()
     }
 
+    fn pod(namespace: &str) -> Subject {
+        Subject::Pod {
+            name: "p".into(),
+            namespace: namespace.into(),
+        }
+    }
+
     fn label(value: &str, namespace: &str, s: &Settings) -> String {
-        resolve(value, namespace, s, true).unwrap().unwrap().label()
+        resolve(value, &pod(namespace), s, true)
+            .unwrap()
+            .unwrap()
+            .label()
     }
 
     fn fault(value: &str, namespace: &str, s: &Settings, cross: bool) -> ReferenceFault {
-        match resolve(value, namespace, s, cross) {
+        match resolve(value, &pod(namespace), s, cross) {
             Err(Refusal::Reference(r)) => {
-                assert_eq!((r.value.as_str(), r.namespace.as_str()), (value, namespace));
+                assert_eq!((r.value.as_str(), &r.subject), (value, &pod(namespace)));
                 r.fault.clone()
             }
             other => panic!("{value}: {other:?}"),
@@ -222,7 +233,11 @@ mod tests {
     #[test]
     fn resolves_each_form() {
         let s = settings(true);
-        assert!(resolve("false", "default", &s, true).unwrap().is_none());
+        assert!(
+            resolve("false", &pod("default"), &s, true)
+                .unwrap()
+                .is_none()
+        );
         assert_eq!(label("true", "default", &s), DEFAULT_LABEL);
         assert_eq!(label("true", "solo", &s), "solo/only");
         assert_eq!(label("only", "solo", &s), "solo/only");
@@ -287,7 +302,9 @@ mod tests {
         };
         assert_eq!(would_work.refs, [WouldWorkRef::TrueDefault]);
         // The pod's own namespace written out in full is not a cross-namespace reference.
-        let found = resolve("solo/only", "solo", &s, false).unwrap().unwrap();
+        let found = resolve("solo/only", &pod("solo"), &s, false)
+            .unwrap()
+            .unwrap();
         assert_eq!(
             found.origin,
             Origin::Named {

@@ -31,6 +31,45 @@ pub fn shown(value: &str) -> String {
     }
 }
 
+/// What a message is about: the pod being created, or a workload whose pod template is checked.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Subject {
+    /// `name` as messages show it: the pod's name, else its generateName prefix and `*`.
+    Pod { name: String, namespace: String },
+    Workload {
+        kind: &'static str,
+        namespace: String,
+        name: String,
+        /// Where the pod template sits, dotted: `spec.template`.
+        template: &'static str,
+    },
+}
+
+impl Subject {
+    pub fn namespace(&self) -> &str {
+        match self {
+            Subject::Pod { namespace, .. } | Subject::Workload { namespace, .. } => namespace,
+        }
+    }
+    pub fn is_workload(&self) -> bool {
+        matches!(self, Subject::Workload { .. })
+    }
+}
+
+impl Display for Subject {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match self {
+            Subject::Pod { name, .. } => write!(f, "pod {name}"),
+            Subject::Workload {
+                kind,
+                namespace,
+                name,
+                ..
+            } => write!(f, "{kind} {namespace}/{name}"),
+        }
+    }
+}
+
 /// Why a request gets no instrumentation.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Refusal {
@@ -38,8 +77,8 @@ pub enum Refusal {
     Payload(PayloadProblem),
     /// The policy's settings are invalid at evaluation time.
     Settings(SettingsErrors),
-    /// The pod's namespace is unknown, so no reference can be resolved.
-    NoNamespace,
+    /// The object's namespace is unknown, so no reference can be resolved.
+    NoNamespace { kind: &'static str },
     /// The `inject-python` annotation names no usable instrumentation.
     Reference(Box<ReferenceRefusal>),
     /// The instrumentation was found but cannot be injected into this pod.
@@ -62,6 +101,16 @@ impl Refusal {
     pub fn follows_failure_action(&self) -> bool {
         !matches!(self, Refusal::Payload(_) | Refusal::Settings(_))
     }
+
+    /// Whether the refusal is about a workload's pod template rather than a pod.
+    pub fn is_about_workload(&self) -> bool {
+        match self {
+            Refusal::Reference(r) => r.subject.is_workload(),
+            Refusal::Plan(p) => p.subject.is_workload(),
+            Refusal::NoNamespace { kind } => *kind != "Pod",
+            _ => false,
+        }
+    }
 }
 
 impl Display for Refusal {
@@ -72,24 +121,35 @@ impl Display for Refusal {
                 f,
                 "the policy settings are invalid, so the pod's {INJECT_PYTHON} annotation cannot be honoured: {e}"
             ),
-            Refusal::NoNamespace => f.write_str(
+            Refusal::NoNamespace { kind: "Pod" } => f.write_str(
                 "the request names no namespace for the pod (request.namespace and metadata.namespace are empty), so its instrumentation reference cannot be resolved; set metadata.namespace",
             ),
-            Refusal::Reference(r) => r.fmt(f),
-            Refusal::Plan(p) => write!(
+            Refusal::NoNamespace { kind } => write!(
                 f,
-                "pod {} asked for OpenTelemetry Python instrumentation ({}), but {}",
-                p.pod, p.label, p.problem
+                "the request names no namespace for the {kind} (request.namespace and metadata.namespace are empty), so the instrumentation reference of its pods cannot be resolved; set metadata.namespace"
             ),
+            Refusal::Reference(r) => r.fmt(f),
+            Refusal::Plan(p) => match &p.subject {
+                Subject::Pod { name, .. } => write!(
+                    f,
+                    "pod {name} asked for OpenTelemetry Python instrumentation ({}), but {}",
+                    p.label, p.problem
+                ),
+                Subject::Workload { template, .. } => write!(
+                    f,
+                    "{} asks for OpenTelemetry Python instrumentation ({}) in {template}.metadata.annotations, but {}",
+                    p.subject, p.label, p.problem
+                ),
+            },
             Refusal::Apply(p) => p.fmt(f),
         }
     }
 }
 
-/// An instrumentation that cannot be injected into pod `pod`.
+/// An instrumentation that cannot be injected into the subject's pods.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlanRefusal {
-    pub pod: String,
+    pub subject: Subject,
     pub label: String,
     pub problem: PlanProblem,
 }
@@ -103,11 +163,18 @@ pub enum PayloadProblem {
         error: String,
     },
     KindMismatch {
+        kind: &'static str,
         object_kind: String,
     },
-    NoObject,
-    ObjectNotAnObject,
-    InvalidPod {
+    NoObject {
+        kind: &'static str,
+        operation: &'static str,
+    },
+    ObjectNotAnObject {
+        kind: &'static str,
+    },
+    InvalidObject {
+        kind: &'static str,
         path: String,
         error: String,
     },
@@ -120,18 +187,32 @@ impl Display for PayloadProblem {
                 f,
                 "the policy could not read the admission payload (expected {{\"request\": AdmissionRequest, \"settings\": {{...}}}}): {error}"
             ),
-            PayloadProblem::KindMismatch { object_kind } => write!(
+            PayloadProblem::KindMismatch { kind, object_kind } => write!(
                 f,
-                "request.kind is Pod but request.object.kind is {object_kind:?}; the object must be a Pod"
+                "request.kind is {kind} but request.object.kind is {object_kind:?}; the object must be a {kind}"
             ),
-            PayloadProblem::NoObject => f.write_str(
-                "the Pod CREATE request carries no object (request.object is missing or null); send the pod to create in request.object, as the API server does",
+            PayloadProblem::NoObject {
+                kind: "Pod",
+                operation,
+            } => write!(
+                f,
+                "the Pod {operation} request carries no object (request.object is missing or null); send the pod to create in request.object, as the API server does"
             ),
-            PayloadProblem::ObjectNotAnObject => {
-                f.write_str("request.object is not a JSON object; a Pod was expected")
+            PayloadProblem::NoObject { kind, operation } => write!(
+                f,
+                "the {kind} {operation} request carries no object (request.object is missing or null); send the {kind} in request.object, as the API server does"
+            ),
+            PayloadProblem::ObjectNotAnObject { kind } => {
+                write!(
+                    f,
+                    "request.object is not a JSON object; a {kind} was expected"
+                )
             }
-            PayloadProblem::InvalidPod { path, error } => {
-                write!(f, "request.object is not a valid Pod: at {path}: {error}")
+            PayloadProblem::InvalidObject { kind, path, error } => {
+                write!(
+                    f,
+                    "request.object is not a valid {kind}: at {path}: {error}"
+                )
             }
         }
     }
@@ -157,11 +238,11 @@ impl Display for ApplyProblem {
 
 // ---- references ----------------------------------------------------------------------------------
 
-/// An `inject-python` value that names no usable instrumentation for a pod in `namespace`.
+/// An `inject-python` value that names no usable instrumentation for the subject's pods.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReferenceRefusal {
     pub value: String,
-    pub namespace: String,
+    pub subject: Subject,
     pub fault: ReferenceFault,
 }
 
@@ -209,12 +290,19 @@ impl Display for Source {
 
 impl Display for ReferenceRefusal {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
-        let namespace = &self.namespace;
-        write!(
-            f,
-            "annotation {INJECT_PYTHON}={} on a pod in namespace {namespace:?} cannot be honoured: ",
-            shown(&self.value)
-        )?;
+        let namespace = self.subject.namespace();
+        let value = shown(&self.value);
+        match &self.subject {
+            Subject::Pod { .. } => write!(
+                f,
+                "annotation {INJECT_PYTHON}={value} on a pod in namespace {namespace:?} cannot be honoured: "
+            )?,
+            Subject::Workload { template, .. } => write!(
+                f,
+                "annotation {INJECT_PYTHON}={value} in {template}.metadata.annotations of {} cannot be honoured: ",
+                self.subject
+            )?,
+        }
         match &self.fault {
             ReferenceFault::Malformed { why, would_work } => write!(
                 f,
@@ -496,14 +584,34 @@ pub enum Notice {
         label: String,
     },
     AlreadyInstrumented {
-        pod: String,
+        subject: Subject,
         why: AlreadyInstrumented,
     },
     AttributesFromSource {
         container: String,
     },
-    /// `failureAction: admit`: the refusal, admitted.
-    NotInjected(Refusal),
+    /// `failureAction: admit`: the refusal, admitted; `workload` when the pods come later.
+    NotInjected {
+        refusal: Refusal,
+        workload: bool,
+    },
+    /// What the pods of a workload will get: the instrumentation, then where and how (two
+    /// short lines: Kubernetes asks webhooks to keep each warning under 120 characters).
+    Preview {
+        subject: Subject,
+        label: String,
+    },
+    PreviewContainers {
+        subject: Subject,
+        containers: Vec<String>,
+        service_name: Option<String>,
+        platform: &'static str,
+    },
+    /// The annotation on the workload itself, where it does nothing.
+    MisplacedAnnotation {
+        subject: Subject,
+        value: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -530,17 +638,55 @@ impl Display for Notice {
                 f,
                 "{label} sets no exporter.endpoint, so the Python SDK sends telemetry to its default http://localhost:4318; set exporter.endpoint in the policy settings to reach a collector"
             ),
-            Notice::AlreadyInstrumented { pod, why } => {
-                write!(
-                    f,
-                    "pod {pod} is already instrumented ({why}); nothing was injected"
-                )
-            }
+            Notice::AlreadyInstrumented { subject, why } if subject.is_workload() => write!(
+                f,
+                "the pod template of {subject} is already instrumented ({why}); its pods will be admitted unchanged"
+            ),
+            Notice::AlreadyInstrumented { subject, why } => write!(
+                f,
+                "{subject} is already instrumented ({why}); nothing was injected"
+            ),
             Notice::AttributesFromSource { container } => write!(
                 f,
                 "container {container:?} sets {RESOURCE_ATTRIBUTES_VAR} with valueFrom; it was kept as is and the Kubernetes resource attributes were not added to it"
             ),
-            Notice::NotInjected(r) => write!(f, "no instrumentation injected: {r}"),
+            Notice::NotInjected {
+                refusal,
+                workload: false,
+            } => write!(f, "no instrumentation injected: {refusal}"),
+            Notice::NotInjected {
+                refusal,
+                workload: true,
+            } => write!(
+                f,
+                "{refusal}; admitted anyway (failureAction: admit), so its pods will start without instrumentation"
+            ),
+            Notice::Preview { subject, label } => write!(
+                f,
+                "{subject}: pods will get OpenTelemetry Python auto-instrumentation ({label})"
+            ),
+            Notice::PreviewContainers {
+                subject,
+                containers,
+                service_name,
+                platform,
+            } => {
+                write!(
+                    f,
+                    "{subject}: in container{} {}",
+                    if containers.len() == 1 { "" } else { "s" },
+                    quoted_list(containers)
+                )?;
+                if let Some(name) = service_name {
+                    write!(f, ", OTEL_SERVICE_NAME={name}")?;
+                }
+                write!(f, ", platform {platform}")
+            }
+            Notice::MisplacedAnnotation { subject, value } => write!(
+                f,
+                "{subject} has {INJECT_PYTHON}={} in its own metadata.annotations, where it does nothing: put it in the pod template's metadata.annotations so that its pods get it",
+                shown(value)
+            ),
         }
     }
 }
@@ -1013,9 +1159,12 @@ mod tests {
 
     #[test]
     fn codes_and_failure_action() {
-        let payload = Refusal::Payload(PayloadProblem::NoObject);
+        let payload = Refusal::Payload(PayloadProblem::NoObject {
+            kind: "Pod",
+            operation: "CREATE",
+        });
         let settings = Refusal::Settings(SettingsErrors::default());
-        let reference = Refusal::NoNamespace;
+        let reference = Refusal::NoNamespace { kind: "Pod" };
         assert_eq!(
             (payload.code(), settings.code(), reference.code()),
             (400, 500, 400)

@@ -1036,6 +1036,156 @@ fn mutations_are_valid_complete_deterministic_and_idempotent() {
     );
 }
 
+// ---- workloads -------------------------------------------------------------------------------
+
+/// The workload kinds, the pointer to their pod template, and the owner their pods get.
+const WORKLOADS: [(&str, &str, &str, &str); 7] = [
+    ("apps", "Deployment", "/spec/template", "ReplicaSet"),
+    ("apps", "StatefulSet", "/spec/template", "StatefulSet"),
+    ("apps", "DaemonSet", "/spec/template", "DaemonSet"),
+    ("apps", "ReplicaSet", "/spec/template", "ReplicaSet"),
+    ("batch", "Job", "/spec/template", "Job"),
+    ("batch", "CronJob", "/spec/jobTemplate/spec/template", "Job"),
+    (
+        "",
+        "ReplicationController",
+        "/spec/template",
+        "ReplicationController",
+    ),
+];
+
+/// A generated pod's metadata and spec as a pod template (no name, namespace or owners).
+fn as_template(pod: &Value) -> Value {
+    let mut meta = pod["metadata"].clone();
+    if let Some(m) = meta.as_object_mut() {
+        for key in ["name", "generateName", "namespace", "ownerReferences"] {
+            m.remove(key);
+        }
+    }
+    json!({"metadata": meta, "spec": pod["spec"]})
+}
+
+/// `kind` named `web` holding `template`, and the pod its controller creates from it.
+fn workload_and_its_pod(pod: &PodInput, which: usize) -> (Value, Value) {
+    let (group, kind, at, owner) = WORKLOADS[which % WORKLOADS.len()];
+    let template = as_template(&pod.request["object"]);
+    let mut object = json!({"apiVersion": if group.is_empty() { "v1".to_string() } else { format!("{group}/v1") },
+        "kind": kind, "metadata": {"name": "web"}});
+    if let Some(ns) = pod.request["object"]["metadata"].get("namespace") {
+        object["metadata"]["namespace"] = ns.clone();
+    }
+    let mut spec = json!({});
+    let mut slot = &mut spec;
+    for part in at.trim_start_matches("/spec/").split('/') {
+        slot = &mut slot[part];
+    }
+    *slot = template.clone();
+    object["spec"] = spec;
+    let mut workload = pod.request.clone();
+    workload["kind"] = json!({"group": group, "version": "v1", "kind": kind});
+    workload["operation"] = if which.is_multiple_of(2) {
+        "CREATE"
+    } else {
+        "UPDATE"
+    }
+    .into();
+    workload["object"] = object;
+    let mut created = pod.request.clone();
+    let mut meta = template["metadata"].clone();
+    meta["generateName"] = "web-".into();
+    meta["ownerReferences"] = json!([{"apiVersion": "apps/v1", "kind": owner, "name": "web", "uid": "6b1c", "controller": true}]);
+    if let Some(ns) = pod.request["object"]["metadata"].get("namespace") {
+        meta["namespace"] = ns.clone();
+    }
+    created["object"]["metadata"] = meta;
+    (workload, created)
+}
+
+/// The reason of a refusal without who it is about (a pod, or a workload's template).
+fn reason(message: &str) -> String {
+    if let Some(i) = message.find(" cannot be honoured: ") {
+        return message[i..].to_string();
+    }
+    if message.contains(" OpenTelemetry Python instrumentation (")
+        && let Some(i) = message.find(", but ")
+    {
+        return message[i..].to_string();
+    }
+    if let Some(rest) = message.strip_prefix("request.object is not a valid ") {
+        let at = rest.find(": at ").map_or(rest, |i| &rest[i..]);
+        return at
+            .replacen(": at spec.jobTemplate.spec.template.", ": at ", 1)
+            .replacen(": at spec.template.", ": at ", 1);
+    }
+    message.to_string()
+}
+
+fn workload_case(pod: &PodInput, settings: &Value, which: usize) -> Result<(), TestCaseError> {
+    let (workload, created) = workload_and_its_pod(pod, which);
+    let w = run(&payload(&workload, settings));
+    let p = run(&payload(&created, settings));
+    let kind = &workload["kind"]["kind"];
+    ensure!(
+        w["mutated_object"].is_null(),
+        "{kind}: a workload response carries a patch"
+    );
+    ensure!(
+        w["accepted"] == p["accepted"],
+        "{kind}: accepted {} but its pod {}:\n  workload: {w}\n  pod:      {p}",
+        w["accepted"],
+        p["accepted"]
+    );
+    let warnings = |v: &Value| -> Vec<String> {
+        list(v, "warnings")
+            .iter()
+            .map(|w| w.as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    let previewed = warnings(&w)
+        .iter()
+        .any(|x| x.contains(": pods will get OpenTelemetry"));
+    let injected = !p["mutated_object"].is_null();
+    ensure!(
+        previewed == injected,
+        "{kind}: previewed {previewed} but the pod mutated {injected}:\n  workload: {w}\n  pod:      {p}"
+    );
+    if p["accepted"] == false {
+        let (wm, pm) = (
+            w["message"].as_str().unwrap_or_default(),
+            p["message"].as_str().unwrap_or_default(),
+        );
+        ensure!(
+            reason(wm) == reason(pm) && w["code"] == p["code"],
+            "{kind}: refused for another reason:\n  workload: {wm}\n  pod:      {pm}"
+        );
+    }
+    let not_injected = |v: &Value| {
+        warnings(v)
+            .iter()
+            .find(|x| x.starts_with("no instrumentation injected: ") || x.contains("(failureAction: admit)"))
+            .map(|x| reason(x.trim_start_matches("no instrumentation injected: ").trim_end_matches(
+                "; admitted anyway (failureAction: admit), so its pods will start without instrumentation",
+            )))
+    };
+    ensure!(
+        not_injected(&w) == not_injected(&p),
+        "{kind}: admitted for another reason:\n  workload: {w}\n  pod:      {p}"
+    );
+    Ok(())
+}
+
+/// For every generated pod template in a workload (each kind in turn, CREATE and UPDATE): the
+/// workload gets the verdict of the pod its controller creates from that template (the same
+/// refusal reason; accepted when the pod is; previewed exactly when the pod is injected), and
+/// its response never carries a patch.
+#[test]
+fn a_workload_gets_the_verdict_of_the_pods_it_creates() {
+    let counter = AtomicUsize::new(0);
+    check(case(), |(pod, settings)| {
+        workload_case(&pod, &settings, counter.fetch_add(1, Ordering::Relaxed))
+    });
+}
+
 // ---- settings --------------------------------------------------------------------------------
 
 /// A single bad value put into valid settings, and the field path the refusal must name.

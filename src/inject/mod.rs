@@ -43,6 +43,8 @@ pub struct Plan {
     pub init_container: Container,
     /// Index in `spec.initContainers` to insert at: before the first targeted init container, else the end.
     pub init_position: Option<usize>,
+    /// The tree the init container copies (glibc or musl).
+    pub source: &'static str,
     /// Things the user should know that are not errors.
     pub notes: Vec<Notice>,
 }
@@ -103,6 +105,7 @@ pub fn plan(
             Some(Slot::Init(i)) => Some(*i),
             _ => None,
         },
+        source,
         notes,
     })
 }

@@ -1,0 +1,98 @@
+//! Workloads (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob,
+//! ReplicationController): their pod template is checked as the pods it makes will be, so that a
+//! bad reference is refused at `kubectl apply`, and what those pods will get is shown. Nothing here
+//! writes to the object.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use serde_json::Value;
+
+use crate::annotations::{INJECT_PYTHON, is_off};
+use crate::inject::Plan;
+use crate::operator::{MUSL_SOURCE, PLATFORM_GLIBC, PLATFORM_MUSL, SERVICE_NAME_VAR};
+use crate::pod::PodView;
+use crate::refusal::{Notice, Subject};
+use crate::target::Target;
+
+/// The name a workload object goes by in messages: its name, else its generateName prefix and `*`.
+pub fn display_name(object: &Value) -> String {
+    let meta = &object["metadata"];
+    match (meta["name"].as_str(), meta["generateName"].as_str()) {
+        (Some(n), _) if !n.is_empty() => n.to_string(),
+        (_, Some(g)) if !g.is_empty() => format!("{g}*"),
+        _ => "(unnamed)".to_string(),
+    }
+}
+
+/// Objects that are not checked: made by a controller whose own object was checked (a
+/// Deployment's ReplicaSet, a CronJob's Job), or being deleted (an UPDATE that only removes
+/// finalizers must never be refused).
+pub fn exempt(object: &Value, target: &Target) -> bool {
+    let meta = &object["metadata"];
+    let controlled = meta["ownerReferences"]
+        .as_array()
+        .is_some_and(|owners| owners.iter().any(|o| o["controller"] == Value::Bool(true)));
+    (target.skip_when_controlled && controlled) || !meta["deletionTimestamp"].is_null()
+}
+
+/// The annotation on the workload's own metadata, where the operator never reads it.
+pub fn misplaced_annotation(object: &Value, subject: &Subject) -> Option<Notice> {
+    let value = object["metadata"]["annotations"][INJECT_PYTHON].as_str()?;
+    (!is_off(value)).then(|| Notice::MisplacedAnnotation {
+        subject: subject.clone(),
+        value: value.to_string(),
+    })
+}
+
+/// The pod the workload's controller will create from the template: the template's metadata
+/// with the namespace and the owner the pod will have, so that the same planning code computes
+/// the same service name and attributes. A Deployment's ReplicaSet is named
+/// `<deployment>-<hash>` with the `pod-template-hash` label; a CronJob's Job
+/// `<cronjob>-<time>`.
+pub fn pod_of(mut template: PodView, target: &Target, name: &str, namespace: &str) -> PodView {
+    let owner = match target.kind {
+        "Deployment" => {
+            template
+                .metadata
+                .labels
+                .get_or_insert_with(Default::default)
+                .insert("pod-template-hash".into(), "<hash>".into());
+            format!("{name}-<hash>")
+        }
+        "CronJob" => format!("{name}-<time>"),
+        _ => name.to_string(),
+    };
+    template.metadata.namespace = Some(namespace.to_string());
+    template.metadata.generate_name = Some(format!("{owner}-"));
+    template.metadata.name = None;
+    template.metadata.owner_references = Some(vec![OwnerReference {
+        kind: target.pod_owner.to_string(),
+        name: owner,
+        controller: Some(true),
+        ..Default::default()
+    }]);
+    template
+}
+
+/// What the pods will get, for the response's warnings.
+pub fn preview(subject: &Subject, label: String, plan: &Plan) -> [Notice; 2] {
+    let service_name = plan
+        .edits
+        .first()
+        .and_then(|e| e.env.find(SERVICE_NAME_VAR).and_then(|v| v.value.clone()));
+    [
+        Notice::Preview {
+            subject: subject.clone(),
+            label,
+        },
+        Notice::PreviewContainers {
+            subject: subject.clone(),
+            containers: plan.edits.iter().map(|e| e.name.clone()).collect(),
+            service_name,
+            platform: if plan.source == MUSL_SOURCE {
+                PLATFORM_MUSL
+            } else {
+                PLATFORM_GLIBC
+            },
+        },
+    ]
+}
