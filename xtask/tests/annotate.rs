@@ -40,7 +40,7 @@ fn expected_json() -> String {
     annotations.insert("io.kubewarden.kwctl".into(), TOOL_ID.into());
     annotations.insert("io.kubewarden.policy.usage".into(), usage());
     format!(
-        r#"{{"protocolVersion":"v1","rules":[{{"apiGroups":[""],"apiVersions":["v1"],"resources":["pods"],"operations":["CREATE"]}}],"annotations":{},"mutating":true,"backgroundAudit":false,"executionMode":"kubewarden-wapc","policyType":"kubernetes","contextAwareResources":[]}}"#,
+        r#"{{"protocolVersion":"v1","rules":[{{"apiGroups":[""],"apiVersions":["v1"],"resources":["pods"],"operations":["CREATE"]}},{{"apiGroups":[""],"apiVersions":["v1"],"resources":["replicationcontrollers"],"operations":["CREATE","UPDATE"]}},{{"apiGroups":["apps"],"apiVersions":["v1"],"resources":["deployments","statefulsets","daemonsets","replicasets"],"operations":["CREATE","UPDATE"]}},{{"apiGroups":["batch"],"apiVersions":["v1"],"resources":["jobs","cronjobs"],"operations":["CREATE","UPDATE"]}}],"annotations":{},"mutating":true,"backgroundAudit":false,"executionMode":"kubewarden-wapc","policyType":"kubernetes","contextAwareResources":[]}}"#,
         serde_json::to_string(&annotations).unwrap()
     )
 }
