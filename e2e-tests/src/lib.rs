@@ -6,7 +6,9 @@
 //!   the way `kwctl run` does.
 //! - [`fixtures`]: the fixture cases (`fixtures/cases/*.yaml`) and their checks, shared by the
 //!   integration tests.
+//! - [`kwctl`]: the real `kwctl run` as a backend (located through `KWCTL` or `PATH`).
 
 pub mod fixtures;
 pub mod host;
 pub mod input;
+pub mod kwctl;
