@@ -4,7 +4,7 @@
 //! project's host (`e2e_tests::host`, as `policy-run` uses it) answer for answer.
 //!
 //! Needs kwctl (`KWCTL`, else `PATH`): without it every test here prints one line and passes,
-//! unless `REQUIRE_KWCTL=1` (CI sets it when the tools are provided), which makes that a failure.
+//! unless `REQUIRE_REAL_RUNTIME=1` (CI sets it when the tools are provided), which makes that a failure.
 //! Needs the annotated module: `$ANNOTATED_POLICY_WASM`, else `annotated-policy.wasm` at the
 //! repository root (`make annotate`), not older than the module the host runs (`$POLICY_WASM`).
 //!
@@ -48,8 +48,8 @@ fn kwctl() -> Option<Kwctl> {
         Ok(None) => {
             let line = "SKIPPED: kwctl not found (set KWCTL=/path/to/kwctl or put kwctl on PATH)";
             assert!(
-                std::env::var_os("REQUIRE_KWCTL").is_none_or(|v| v.is_empty() || v == "0"),
-                "{line}, and REQUIRE_KWCTL is set"
+                std::env::var_os("REQUIRE_REAL_RUNTIME").is_none_or(|v| v.is_empty() || v == "0"),
+                "{line}, and REQUIRE_REAL_RUNTIME is set"
             );
             static ONCE: std::sync::Once = std::sync::Once::new();
             ONCE.call_once(|| println!("{line}"));
