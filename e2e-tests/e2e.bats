@@ -156,8 +156,9 @@ scratch() {
     --request-path "${FIX}/requests/article-pod.json" --settings-path "${FIX}/settings/article.yaml" "${MODULE}"
   echo "stdout = ${output}"
   [ "$status" -eq 0 ]
-  grep -E '^validate \[' <<<"${output}"
-  grep -E 'med = [0-9.]+' <<<"${output}"
+  plain="$(sed 's/\x1b\[[0-9;]*m//g' <<<"${output}")"
+  grep -E '^validate \[' <<<"${plain}"
+  grep -E 'med = [0-9.]+' <<<"${plain}"
 }
 
 # ---- docs/publishing.md ------------------------------------------------------------------------

@@ -126,7 +126,7 @@ impl Kwctl {
         &self.version
     }
 
-    /// A `kwctl` command with the environment this backend relies on: no colours, no
+    /// A `kwctl SUBCOMMAND` with the environment this backend relies on: no colours, no
     /// backtraces after the error line, and the trust config that avoids the Sigstore fetch
     /// (for `run` and `bench`, which accept it).
     pub fn command(&self, subcommand: &str) -> Command {
@@ -134,6 +134,7 @@ impl Kwctl {
         cmd.env("NO_COLOR", "1")
             .env("RUST_BACKTRACE", "0")
             .env("RUST_LIB_BACKTRACE", "0")
+            .arg("--no-color")
             .arg(subcommand);
         if subcommand == "run" || subcommand == "bench" {
             cmd.arg("--sigstore-trust-config")
