@@ -231,6 +231,21 @@ scratch() {
     [ "$status" -eq 0 ]
     cmp "${dir}/pulled.wasm" "${ROOT}/annotated-policy.wasm"
   done
+
+  # The same by hand, with the sources file docs/publishing.md shows (kwctl pass).
+  if [ -z "${POLICY_RUN:-}" ]; then
+    documented docs/publishing.md "printf 'insecure_sources:\\n  - \"127.0.0.1:5000\"\\n' > sources.yaml"
+    documented docs/publishing.md 'kwctl push --sources-path sources.yaml -o json annotated-policy.wasm registry://127.0.0.1:5000/policies/otel-python-autoinstrumentation:v0.1.0'
+    cd "${dir}"
+    printf 'insecure_sources:\n  - "127.0.0.1:%s"\n' "${port}" > sources.yaml
+    run --separate-stderr "${KWCTL_BIN}" push --sources-path sources.yaml -o json "${ROOT}/annotated-policy.wasm" "registry://${repo}:v0.1.1"
+    echo "kwctl push = ${output} ${stderr}"
+    [ "$status" -eq 0 ]
+    [ "$(jq -r .immutable_ref <<<"${output}")" = "${immutable}" ]
+    # Without the sources file kwctl tries HTTPS and fails.
+    run --separate-stderr "${KWCTL_BIN}" push -o json "${ROOT}/annotated-policy.wasm" "registry://${repo}:v0.1.2"
+    [ "$status" -ne 0 ]
+  fi
   kill "${REGISTRY_PID}"
 }
 

@@ -30,7 +30,7 @@
 //! fetch the Sigstore trust root (DNS retries) before giving up with a warning. The backend
 //! passes `--sigstore-trust-config` with a file that has no `trustedRoot`: kwctl then skips the
 //! fetch and goes on without a trust root, exactly as after a failed fetch (the same warning;
-//! signatures are not verified by `run` unless asked for). That brings a run to about 80 ms.
+//! signatures are not verified by `run` unless asked for). That brings a run to about 30 ms.
 //! kwctl keeps compiled modules in wasmtime's cache (`~/.cache/wasmtime`), so only the first
 //! run of a module compiles it.
 
