@@ -1,5 +1,10 @@
 # Build, run and test the policy. `make example` and `make test` are the README's two commands:
 # both set up what they need on a fresh machine (rustup target, Debian and Python packages).
+#
+# The real Kubewarden tools are used when they are found: `kwctl` and `policy-server` from PATH,
+# or the programs named by KWCTL / POLICY_SERVER (set to nothing, KWCTL= means "do without").
+# The peer policies for the benchmarks (pod-ndots.wasm, noop.wasm) come from PEERS_DIR, by
+# default ../shared/kubewarden next to the checkout when it holds them.
 
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -10,12 +15,48 @@ HOST := --profile host
 WASM := $(TARGET_DIR)/wasm32-wasip1/release/otel_python_policy.wasm
 POLICY_RUN := $(TARGET_DIR)/host/policy-run
 XTASK := $(TARGET_DIR)/host/xtask
-APT_PACKAGES := bats binaryen bubblewrap docker-registry
+BENCH := $(TARGET_DIR)/host/bench
+APT_PACKAGES := bats binaryen bubblewrap docker-registry jq curl openssl wrk python3-yaml
 # wasm-opt 108 (Debian's binaryen) needs the features rustc's wasm32-wasip1 output uses.
 WASM_OPT_FLAGS := -O3 --enable-bulk-memory --enable-sign-ext --enable-mutable-globals --enable-nontrapping-float-to-int
 
-.PHONY: all setup setup-rust setup-apt setup-binaryen example policy.wasm host-tools xtask annotate artifacthub push pull \
-        fmt lint check unit-tests e2e-tests bats packaging-tests telemetry-tests test bench stress fuzz clean
+KWCTL ?= $(shell command -v kwctl 2>/dev/null)
+POLICY_SERVER ?= $(shell command -v policy-server 2>/dev/null)
+PEERS_DIR ?= $(shell d='$(CURDIR)/../shared/kubewarden'; [ -f "$$d/pod-ndots.wasm" ] && [ -f "$$d/noop.wasm" ] && cd "$$d" && pwd)
+export KWCTL POLICY_SERVER PEERS_DIR
+
+# Every host-side cargo command selects both host packages and builds tests: the same feature
+# resolution each time, so wasmtime is compiled once for policy-run, bench, xtask and their tests
+# (`-p e2e-tests` alone, `-p xtask` alone, or a plain `cargo build` each resolve differently and
+# would each compile wasmtime again).
+HOST_CARGO_TEST := $(CARGO) test $(HOST) -p e2e-tests -p xtask
+E2E_TESTS := $(patsubst e2e-tests/tests/%.rs,--test %,$(filter-out %/kwctl.rs,$(wildcard e2e-tests/tests/*.rs)))
+XTASK_TESTS := $(patsubst xtask/tests/%.rs,--test %,$(wildcard xtask/tests/*.rs))
+
+# Which real-runtime suites ran and which were skipped, printed at the end of `make test`.
+SUMMARY := $(TARGET_DIR)/real-runtime-summary.txt
+# $(call skipped,suite,reason): one line on stdout and in the summary; with REQUIRE_REAL_RUNTIME=1
+# (CI, when the tools are provided) a skip is a failure.
+skipped = echo "$(1): SKIPPED: $(2)"; mkdir -p $(TARGET_DIR); echo "  $(1): SKIPPED ($(2))" >> $(SUMMARY); \
+  if [ -n "$${REQUIRE_REAL_RUNTIME:-}" ] && [ "$${REQUIRE_REAL_RUNTIME}" != 0 ]; then \
+    echo "$(1): REQUIRE_REAL_RUNTIME is set, so this skip is a failure" >&2; exit 1; fi
+ran = mkdir -p $(TARGET_DIR); echo "  $(1): ran ($(2))" >> $(SUMMARY)
+# $(call apt,packages): install the Debian packages that are missing.
+apt = $(MAKE) --no-print-directory setup-apt APT_PACKAGES="$(1)"
+# Plain HTTP for a registry on the loopback address: kwctl needs it listed under
+# `insecure_sources` in a sources file. Sets $$sources (SOURCES=file overrides; empty otherwise).
+define kwctl_sources
+sources='$(SOURCES)'; registry='$(1)'; registry="$${registry#registry://}"; host="$${registry%%/*}"; \
+if [ -z "$$sources" ]; then case "$${host%:*}" in 127.*|localhost|'[::1]') \
+  sources="$(TARGET_DIR)/kwctl-sources/$$(printf '%s' "$$host" | tr -c 'A-Za-z0-9.-' _).yaml"; \
+  mkdir -p "$(TARGET_DIR)/kwctl-sources"; printf 'insecure_sources:\n  - "%s"\n' "$$host" > "$$sources"; \
+  echo "$$host is on this machine: plain HTTP, sources file $$sources";; esac; fi
+endef
+
+.PHONY: all setup setup-rust setup-apt setup-binaryen cargo-wasm example example-kwctl example-policy-run \
+        host-tools xtask annotate artifacthub push pull fmt lint check unit-tests e2e-tests packaging-tests \
+        kwctl-tests bats server-tests load-check telemetry-tests test summary-reset bench bench-server \
+        stress fuzz clean
 
 all: policy.wasm
 
@@ -33,61 +74,87 @@ setup-apt:
 
 # wasm-opt alone, for `make example` (which needs nothing else from Debian).
 setup-binaryen:
-	@command -v wasm-opt >/dev/null 2>&1 || $(MAKE) --no-print-directory setup-apt APT_PACKAGES=binaryen
+	@command -v wasm-opt >/dev/null 2>&1 || $(call apt,binaryen)
 
 setup: setup-rust setup-apt
 
 ## The policy module ---------------------------------------------------------------------------
 # The cargo build, then wasm-opt -O3: smaller and faster (see e2e-tests/README.md); every test runs
 # against this optimised module, the one that is published.
-policy.wasm: setup-rust setup-binaryen
+# cargo decides whether the module is stale; wasm-opt runs only when cargo wrote a new one.
+cargo-wasm: setup-rust
 	$(CARGO) build --target wasm32-wasip1 --release
+$(WASM): cargo-wasm ;
+policy.wasm: $(WASM) | setup-binaryen
 	wasm-opt $(WASM_OPT_FLAGS) $(WASM) -o policy.wasm
 	@echo "policy.wasm: $$(stat -c %s policy.wasm) bytes (cargo build: $$(stat -c %s $(WASM)) bytes)"
 
-$(POLICY_RUN) host-tools:
-	$(CARGO) build -p e2e-tests $(HOST) --bins
+# policy-run, bench, xtask and every host test binary, in one cargo invocation (see HOST_CARGO_TEST).
+host-tools xtask:
+	$(HOST_CARGO_TEST) --no-run
 
-## The main job: build and evaluate the article's pod, printing the response and the decoded patch.
-example: policy.wasm host-tools
-	$(POLICY_RUN) --show-patch \
-	  --request-path tests/cases/requests/article-pod.json \
-	  --settings-path tests/cases/settings/article.yaml \
-	  policy.wasm
+## The main job: build and evaluate the article's pod, printing the response (stdout) and the
+## decoded patch (stderr). With kwctl: `kwctl run` on the annotated module, no host build.
+## Without: the project's policy-run (a wasmtime build, about 10 minutes the first time).
+example: policy.wasm
+	@if [ -n "$(KWCTL)" ]; then $(MAKE) --no-print-directory example-kwctl; \
+	else echo "kwctl not found: evaluating with the project's policy-run (the first build takes about 10 minutes)"; \
+	  $(MAKE) --no-print-directory example-policy-run; fi
 
-## Packaging (kwctl when installed, else the project's xtask) ----------------------------------
+EXAMPLE_ARGS := --request-path tests/cases/requests/article-pod.json \
+  --settings-path tests/cases/settings/article.yaml
+
+example-kwctl: annotated-policy.wasm
+	@mkdir -p $(TARGET_DIR)
+	@echo "+ $(KWCTL) run $(EXAMPLE_ARGS) annotated-policy.wasm" >&2
+	@"$(KWCTL)" run $(EXAMPLE_ARGS) annotated-policy.wasm >$(TARGET_DIR)/example-response.json \
+	  2>$(TARGET_DIR)/example-kwctl.log || { cat $(TARGET_DIR)/example-kwctl.log >&2; exit 1; }
+	@cat $(TARGET_DIR)/example-response.json
+	@python3 -c 'import base64, json, sys; r = json.load(open(sys.argv[1])); \
+	  print(json.dumps(json.loads(base64.b64decode(r["patch"])), indent=2) if r.get("patch") else "(no patch)", file=sys.stderr)' \
+	  $(TARGET_DIR)/example-response.json
+
+example-policy-run: policy.wasm host-tools
+	$(POLICY_RUN) --show-patch $(EXAMPLE_ARGS) policy.wasm
+
+## Packaging (kwctl when found, else the project's xtask) ---------------------------------------
 OUT ?= pulled-policy.wasm
-xtask:
-	$(CARGO) build -p xtask $(HOST)
 
-annotate annotated-policy.wasm: policy.wasm
-	@if command -v kwctl >/dev/null 2>&1; then \
-	  set -x; kwctl annotate -m policy.yaml -u README.md -o annotated-policy.wasm policy.wasm; \
+annotate: annotated-policy.wasm
+annotated-policy.wasm: policy.wasm policy.yaml README.md
+	@if [ -n "$(KWCTL)" ]; then \
+	  set -x; "$(KWCTL)" annotate -m policy.yaml -u README.md -o annotated-policy.wasm policy.wasm; \
 	else \
-	  set -x; $(CARGO) build -p xtask $(HOST) && \
-	  $(XTASK) annotate -m policy.yaml -u README.md -o annotated-policy.wasm policy.wasm; \
+	  $(MAKE) --no-print-directory host-tools && \
+	  set -x && $(XTASK) annotate -m policy.yaml -u README.md -o annotated-policy.wasm policy.wasm; \
 	fi
 
 # Regenerates artifacthub-pkg.yml from policy.yaml and questions-ui.yml (CREATED_AT=now to restamp).
-artifacthub: xtask
+artifacthub: host-tools
 	$(XTASK) artifacthub -m policy.yaml -q questions-ui.yml -o artifacthub-pkg.yml \
 	  $(if $(CREATED_AT),$(if $(filter now,$(CREATED_AT)),--now,--created-at $(CREATED_AT)))
 
+# make push REGISTRY=host[:port]/path TAG=vX.Y.Z [SOURCES=kwctl-sources.yaml]
 push: annotated-policy.wasm
-	@[ -n "$(REGISTRY)" ] && [ -n "$(TAG)" ] || { echo "usage: make push REGISTRY=host[:port]/path TAG=vX.Y.Z" >&2; exit 2; }
-	@if command -v kwctl >/dev/null 2>&1; then \
-	  set -x; kwctl push -o json annotated-policy.wasm registry://$(REGISTRY):$(TAG); \
+	@[ -n "$(REGISTRY)" ] && [ -n "$(TAG)" ] || { echo "usage: make push REGISTRY=host[:port]/path TAG=vX.Y.Z [SOURCES=file]" >&2; exit 2; }
+	@if [ -n "$(KWCTL)" ]; then \
+	  $(call kwctl_sources,$(REGISTRY)); \
+	  set -x; "$(KWCTL)" push $${sources:+--sources-path "$$sources"} -o json annotated-policy.wasm registry://$(REGISTRY):$(TAG); \
+	  set +x; echo; \
 	else \
-	  set -x; $(CARGO) build -p xtask $(HOST) && \
-	  $(XTASK) push -o json annotated-policy.wasm registry://$(REGISTRY):$(TAG); \
+	  $(MAKE) --no-print-directory host-tools && \
+	  set -x && $(XTASK) push -o json annotated-policy.wasm registry://$(REGISTRY):$(TAG); \
 	fi
 
+# make pull REF=host[:port]/path:tag|host[:port]/path@sha256:... [OUT=file] [SOURCES=file]
 pull:
-	@[ -n "$(REF)" ] || { echo "usage: make pull REF=host[:port]/path:tag|...@sha256:... [OUT=file]" >&2; exit 2; }
-	@if command -v kwctl >/dev/null 2>&1; then \
-	  set -x; kwctl pull -o $(OUT) registry://$(patsubst registry://%,%,$(REF)); \
+	@[ -n "$(REF)" ] || { echo "usage: make pull REF=host[:port]/path:tag|...@sha256:... [OUT=file] [SOURCES=file]" >&2; exit 2; }
+	@if [ -n "$(KWCTL)" ]; then \
+	  $(call kwctl_sources,$(REF)); \
+	  set -x; "$(KWCTL)" pull $${sources:+--sources-path "$$sources"} -o $(OUT) registry://$(patsubst registry://%,%,$(REF)); \
 	else \
-	  set -x; $(CARGO) build -p xtask $(HOST) && $(XTASK) pull $(REF) -o $(OUT); \
+	  $(MAKE) --no-print-directory host-tools && \
+	  set -x && $(XTASK) pull $(REF) -o $(OUT); \
 	fi
 
 ## Tests -----------------------------------------------------------------------------------------
@@ -105,27 +172,68 @@ unit-tests:
 ## property through the native core. No sudo; no network once the dependencies are fetched.
 check: fmt lint unit-tests
 
+# The e2e crate's tests (and the host crates' unit tests) through the project's wasmtime host.
 e2e-tests: policy.wasm
-	POLICY_WASM=$(CURDIR)/policy.wasm $(CARGO) test -p e2e-tests $(HOST)
+	POLICY_WASM=$(CURDIR)/policy.wasm $(HOST_CARGO_TEST) --lib --bins $(E2E_TESTS)
 
-# The real kwctl when installed (skipped otherwise), and the same checks through policy-run.
+packaging-tests: policy.wasm
+	@$(call apt,docker-registry)
+	POLICY_WASM=$(CURDIR)/policy.wasm $(HOST_CARGO_TEST) $(XTASK_TESTS)
+
+# Every case file through the real `kwctl run`, compared with the host.
+kwctl-tests: policy.wasm annotated-policy.wasm
+	@if [ -z "$(KWCTL)" ]; then $(call skipped,kwctl-tests,kwctl not found: set KWCTL or put kwctl on PATH); \
+	else \
+	  POLICY_WASM=$(CURDIR)/policy.wasm ANNOTATED_POLICY_WASM=$(CURDIR)/annotated-policy.wasm \
+	    $(HOST_CARGO_TEST) --test kwctl -- --nocapture && \
+	  $(call ran,kwctl-tests,every case file through $$("$(KWCTL)" --version | head -n1)); \
+	fi
+
+# e2e-tests/e2e.bats twice: through the real kwctl (with the documented kwctl commands and
+# `make push`/`pull` through kwctl), and through policy-run (with `make push`/`pull` through xtask).
 bats: policy.wasm annotated-policy.wasm host-tools
-	bats e2e-tests/e2e.bats
-	POLICY_RUN=$(POLICY_RUN) bats e2e-tests/e2e.bats
+	@$(call apt,bats jq curl docker-registry python3-yaml)
+	@if [ -z "$(KWCTL)" ]; then $(call skipped,bats through kwctl,kwctl not found: set KWCTL or put kwctl on PATH); \
+	else bats e2e-tests/e2e.bats && $(call ran,bats through kwctl,e2e-tests/e2e.bats with $$("$(KWCTL)" --version | head -n1)); fi
+	KWCTL= POLICY_RUN=$(POLICY_RUN) bats e2e-tests/e2e.bats
 
-packaging-tests: policy.wasm setup-apt
-	POLICY_WASM=$(CURDIR)/policy.wasm $(CARGO) test -p xtask $(HOST)
+# The annotated module served by the real policy-server over HTTPS.
+server-tests: annotated-policy.wasm host-tools
+	@$(call apt,bats jq curl openssl)
+	@if [ -z "$(POLICY_SERVER)" ]; then $(call skipped,server-tests,policy-server not found: set POLICY_SERVER or put policy-server on PATH); \
+	else POLICY_RUN=$(POLICY_RUN) bats e2e-tests/policy-server/policy-server.bats && \
+	  $(call ran,server-tests,e2e-tests/policy-server/policy-server.bats with $$("$(POLICY_SERVER)" --version | head -n1)); fi
+
+# A short load run against policy-server: zero errors and zero wrong answers (no timings asserted).
+load-check: annotated-policy.wasm
+	@$(call apt,wrk jq curl openssl)
+	@if [ -z "$(POLICY_SERVER)" ]; then $(call skipped,load-check,policy-server not found: set POLICY_SERVER or put policy-server on PATH); \
+	else e2e-tests/load/run.sh --check && \
+	  $(call ran,load-check,wrk against policy-server$(if $(PEERS_DIR),, without the peer policies: PEERS_DIR not found)); fi
 
 # An unchanged Python app, started as the mutated pod says, must send traces, metrics and logs.
 telemetry-tests: policy.wasm host-tools
 	TELEMETRY_SKIP_BUILD=1 TELEMETRY_POLICY_WASM=$(CURDIR)/policy.wasm TELEMETRY_POLICY_RUN=$(POLICY_RUN) \
 	  bash e2e-tests/telemetry/run.sh
 
-test: setup fmt lint unit-tests e2e-tests packaging-tests bats telemetry-tests
+summary-reset:
+	@mkdir -p $(TARGET_DIR) && : > $(SUMMARY)
 
-## Benchmarks: the cargo build against the optimised module, with the native floor.
-bench: policy.wasm host-tools
-	$(TARGET_DIR)/host/bench --module $(WASM) --module policy.wasm
+test: summary-reset setup fmt lint unit-tests e2e-tests packaging-tests kwctl-tests bats server-tests load-check telemetry-tests
+	@echo; echo "make test: passed. Real Kubewarden runtime suites:"; cat $(SUMMARY)
+
+## Benchmarks ------------------------------------------------------------------------------------
+# The project's host: fresh instance per call (as policy-server) and warm, next to the peers and
+# the native floor; and `kwctl bench` for the same requests when kwctl is found.
+bench: policy.wasm annotated-policy.wasm host-tools
+	$(BENCH) --module $(WASM) --module policy.wasm $(if $(PEERS_DIR),--peers $(PEERS_DIR)) \
+	  $(if $(KWCTL),--kwctl-module annotated-policy.wasm)
+
+# policy-server under load (wrk on loopback): this policy next to the peers, in one server.
+bench-server: annotated-policy.wasm
+	@$(call apt,wrk jq curl openssl)
+	@[ -n "$(POLICY_SERVER)" ] || { echo "bench-server needs policy-server: set POLICY_SERVER or put it on PATH" >&2; exit 2; }
+	e2e-tests/load/run.sh
 
 ## Robustness beyond `make test` (docs/robustness.md).
 stress:

@@ -1,30 +1,36 @@
 #!/usr/bin/env bats
-# The article's example and the key fixtures through the real `kwctl run`.
+# The article's example and the key fixtures through the real `kwctl run`, and the README's and
+# docs/publishing.md's kwctl commands, as documented. Only stdout is read as output: kwctl and
+# policy-server log to stderr.
 #
-#   bats e2e-tests/e2e.bats                      # kwctl on PATH; skipped when it is not
-#   POLICY_RUN=target/host/policy-run bats e2e-tests/e2e.bats   # same checks via policy-run
+#   bats e2e-tests/e2e.bats                                   # kwctl from KWCTL or PATH
+#   KWCTL= POLICY_RUN=target/host/policy-run bats e2e-tests/e2e.bats   # the same runs via policy-run
 #
-# Module: $POLICY_WASM, else annotated-policy.wasm at the repo root when present, else the
-# cargo build target/wasm32-wasip1/release/otel_python_policy.wasm.
+# In the policy-run pass the documented kwctl commands are skipped (they run in the kwctl pass)
+# and `make push` / `make pull` are tested through the project's xtask instead.
+# Module: $POLICY_WASM, else annotated-policy.wasm at the repository root (`make annotate`).
+
+bats_require_minimum_version 1.5.0
 
 setup() {
   ROOT="$(cd "${BATS_TEST_DIRNAME}/.." && pwd)"
   FIX="${BATS_TEST_DIRNAME}/../tests/cases"
+  source "${BATS_TEST_DIRNAME}/lib/tools.bash"
+  KWCTL_BIN="$(tool_path kwctl KWCTL)"
   if [ -n "${POLICY_RUN:-}" ]; then
     RUNNER=("${POLICY_RUN}")
-  elif command -v kwctl >/dev/null 2>&1; then
-    RUNNER=(kwctl run)
+  elif [ -n "${KWCTL_BIN}" ]; then
+    RUNNER=("${KWCTL_BIN}" run)
   else
-    skip "kwctl not installed"
+    skip "kwctl not found (set KWCTL or put kwctl on PATH), and no POLICY_RUN"
   fi
-  if [ -n "${POLICY_WASM:-}" ]; then
-    MODULE="${POLICY_WASM}"
-  elif [ -f "${ROOT}/annotated-policy.wasm" ]; then
-    MODULE="${ROOT}/annotated-policy.wasm"
-  else
-    MODULE="${ROOT}/target/wasm32-wasip1/release/otel_python_policy.wasm"
-  fi
-  [ -f "${MODULE}" ] || skip "policy module ${MODULE} not built (cargo build --target wasm32-wasip1 --release)"
+  MODULE="${POLICY_WASM:-${ROOT}/annotated-policy.wasm}"
+  [ -f "${MODULE}" ] || skip "policy module ${MODULE} not built (make annotate)"
+}
+
+# The documented kwctl commands run in the kwctl pass only.
+needs_kwctl_pass() {
+  [ -z "${POLICY_RUN:-}" ] || skip "documented kwctl command: runs in the kwctl pass"
 }
 
 policy_run() {
@@ -36,12 +42,28 @@ patch_of() {
   policy_run "$@" 2>/dev/null | jq -ec '.patch | if . == null then error("no patch") else @base64d | fromjson end'
 }
 
+# Asserts that FILE (relative to the repository) shows COMMAND verbatim, so that what is tested
+# is what the reader is told to type.
+documented() {
+  grep -qF -- "$2" "${ROOT}/$1" || { echo "$1 no longer shows: $2"; return 1; }
+}
+
+# A scratch copy of what the documented commands read, so they may write where they say.
+scratch() {
+  WORK="${BATS_TEST_TMPDIR}/work"
+  mkdir -p "${WORK}"
+  cp "${ROOT}/policy.yaml" "${ROOT}/README.md" "${ROOT}/questions-ui.yml" "${ROOT}/artifacthub-pkg.yml" "${WORK}/"
+  cp "${ROOT}/policy.wasm" "${WORK}/policy.wasm"
+  cd "${WORK}"
+}
+
 @test "article: monitor/python-instrumentation is injected into the Deployment's pod" {
-  run policy_run --request-path "${FIX}/requests/article-pod.json" --settings-path "${FIX}/settings/article.yaml"
+  run --separate-stderr policy_run --request-path "${FIX}/requests/article-pod.json" --settings-path "${FIX}/settings/article.yaml"
   echo "output = ${output}"
   [ "$status" -eq 0 ]
-  [ $(expr "$output" : '.*"allowed":true.*') -ne 0 ]
-  [ $(expr "$output" : '.*"patchType":"JSONPatch".*') -ne 0 ]
+  [ "$(jq -r .allowed <<<"${output}")" = true ]
+  [ "$(jq -r .patchType <<<"${output}")" = JSONPatch ]
+  [ "$(jq -r .uid <<<"${output}")" = "$(jq -r .request.uid "${FIX}/requests/article-pod.json")" ]
 
   run patch_of --request-path "${FIX}/requests/article-pod.json" --settings-path "${FIX}/settings/article.yaml"
   echo "patch = ${output}"
@@ -58,20 +80,20 @@ patch_of() {
 }
 
 @test "the article's settings are accepted as a JSON string too" {
-  settings="$(python3 -c 'import json,sys,yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))' "${FIX}/settings/article.yaml" 2>/dev/null)" \
-    || skip "python3 with PyYAML needed to convert the settings"
-  run policy_run --request-path "${FIX}/requests/article-pod.json" --settings-json "${settings}"
+  settings="$(python3 -c 'import json,sys,yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))' "${FIX}/settings/article.yaml")"
+  run --separate-stderr policy_run --request-path "${FIX}/requests/article-pod.json" --settings-json "${settings}"
   [ "$status" -eq 0 ]
-  [ $(expr "$output" : '.*"patchType":"JSONPatch".*') -ne 0 ]
+  from_file="$(policy_run --request-path "${FIX}/requests/article-pod.json" --settings-path "${FIX}/settings/article.yaml" 2>/dev/null)"
+  [ "${output}" = "${from_file}" ]
 }
 
 @test "unknown reference: rejected with a message naming the annotation and value" {
-  run policy_run --request-path "${FIX}/requests/pod-ref-unknown.json" --settings-path "${FIX}/settings/shop.yaml"
+  run --separate-stderr policy_run --request-path "${FIX}/requests/pod-ref-unknown.json" --settings-path "${FIX}/settings/shop.yaml"
   echo "output = ${output}"
   [ "$status" -eq 0 ]
-  [ $(expr "$output" : '.*"allowed":false.*') -ne 0 ]
-  [ $(expr "$output" : '.*"code":400.*') -ne 0 ]
-  message="$(echo "$output" | jq -r .status.message)"
+  [ "$(jq -r .allowed <<<"${output}")" = false ]
+  [ "$(jq -r .status.code <<<"${output}")" = 400 ]
+  message="$(jq -r .status.message <<<"${output}")"
   echo "message = ${message}"
   [ $(expr "$message" : '.*instrumentation.opentelemetry.io/inject-python="monitor/does-not-exist".*') -ne 0 ]
   [ $(expr "$message" : '.*namespace "shop".*') -ne 0 ]
@@ -79,31 +101,154 @@ patch_of() {
 }
 
 @test "ambiguous true: rejected" {
-  run policy_run --request-path "${FIX}/requests/pod-inject-true.json" --settings-path "${FIX}/settings/shop-two.yaml"
+  run --separate-stderr policy_run --request-path "${FIX}/requests/pod-inject-true.json" --settings-path "${FIX}/settings/shop-two.yaml"
   echo "output = ${output}"
   [ "$status" -eq 0 ]
-  [ $(expr "$output" : '.*"allowed":false.*') -ne 0 ]
+  [ "$(jq -r .allowed <<<"${output}")" = false ]
+  [ "$(jq -r .status.code <<<"${output}")" = 400 ]
 }
 
 @test "no annotation: accepted without a patch" {
   run patch_of --request-path "${FIX}/requests/pod-no-annotation.json" --settings-path "${FIX}/settings/shop.yaml"
   echo "output = ${output}"
   [ "$status" -ne 0 ]
-  run policy_run --request-path "${FIX}/requests/pod-no-annotation.json" --settings-path "${FIX}/settings/shop.yaml"
-  [ $(expr "$output" : '.*"allowed":true.*') -ne 0 ]
+  run --separate-stderr policy_run --request-path "${FIX}/requests/pod-no-annotation.json" --settings-path "${FIX}/settings/shop.yaml"
+  [ "$(jq -r .allowed <<<"${output}")" = true ]
 }
 
 @test "DELETE: accepted without a patch" {
-  run policy_run --request-path "${FIX}/requests/pod-delete.json" --settings-path "${FIX}/settings/shop.yaml"
+  run --separate-stderr policy_run --request-path "${FIX}/requests/pod-delete.json" --settings-path "${FIX}/settings/shop.yaml"
   echo "output = ${output}"
   [ "$status" -eq 0 ]
-  [ $(expr "$output" : '.*"allowed":true.*') -ne 0 ]
-  [ $(expr "$output" : '.*"patch".*') -eq 0 ]
+  [ "$(jq -r .allowed <<<"${output}")" = true ]
+  [ "$(jq -r '.patch // "none"' <<<"${output}")" = none ]
 }
 
-@test "invalid settings: refused before any request is evaluated" {
-  run policy_run --request-path "${FIX}/requests/article-pod.json" --settings-json '{"exporter": {"endpoint": "otel-collector:4318"}}'
-  echo "output = ${output}"
-  [ "$status" -ne 0 ]
-  [ $(expr "$output" : '.*Provided settings are not valid.*') -ne 0 ]
+@test "invalid settings: refused before any request is evaluated, with the policy's message" {
+  run --separate-stderr policy_run --request-path "${FIX}/requests/article-pod.json" --settings-json '{"exporter": {"endpoint": "otel-collector:4318"}}'
+  echo "stdout = ${output}"
+  echo "stderr = ${stderr}"
+  [ "$status" -eq 1 ]
+  [ -z "${output}" ]
+  grep -qF 'Error: Provided settings are not valid: exporter.endpoint: "otel-collector:4318" is not accepted: it must start with http:// or https://' <<<"${stderr}"
+}
+
+# ---- README.md ---------------------------------------------------------------------------------
+
+@test "README: make example prints the response and the decoded patch" {
+  documented README.md "make example   # set up, build the policy and evaluate the article's pod"
+  # Through kwctl in the kwctl pass, through policy-run (KWCTL=) in the other.
+  if [ -n "${POLICY_RUN:-}" ]; then via=(KWCTL=); else via=(KWCTL="${KWCTL_BIN}"); fi
+  run --separate-stderr make -C "${ROOT}" --no-print-directory "${via[@]}" example
+  echo "stdout = ${output}"
+  [ "$status" -eq 0 ]
+  response="$(tail -n 1 <<<"${output}")"
+  [ "$(jq -r .allowed <<<"${response}")" = true ]
+  # The decoded patch on stderr is the response's patch.
+  printed="$(sed -n '/^\[/,/^\]/p' <<<"${stderr}" | jq -c .)"
+  [ "${printed}" = "$(jq -c '.patch | @base64d | fromjson' <<<"${response}")" ]
+}
+
+@test "README: kwctl bench runs the article's pod" {
+  needs_kwctl_pass
+  documented README.md 'kwctl bench --warm-up-time 1 --measurement-time 3 --num-samples 50'
+  run --separate-stderr "${KWCTL_BIN}" --no-color bench --warm-up-time 1 --measurement-time 1 --num-samples 10 \
+    --request-path "${FIX}/requests/article-pod.json" --settings-path "${FIX}/settings/article.yaml" "${MODULE}"
+  echo "stdout = ${output}"
+  [ "$status" -eq 0 ]
+  plain="$(sed 's/\x1b\[[0-9;]*m//g' <<<"${output}")"
+  grep -E '^validate \[' <<<"${plain}"
+  grep -E 'med = [0-9.]+' <<<"${plain}"
+}
+
+# ---- docs/publishing.md ------------------------------------------------------------------------
+
+@test "publishing: kwctl annotate writes the module kwctl inspect describes" {
+  needs_kwctl_pass
+  documented docs/publishing.md 'kwctl annotate -m policy.yaml -u README.md -o annotated-policy.wasm policy.wasm'
+  documented docs/publishing.md 'kwctl inspect annotated-policy.wasm'
+  scratch
+  run --separate-stderr "${KWCTL_BIN}" annotate -m policy.yaml -u README.md -o annotated-policy.wasm policy.wasm
+  [ "$status" -eq 0 ]
+  run --separate-stderr "${KWCTL_BIN}" inspect annotated-policy.wasm
+  echo "inspect = ${output}"
+  [ "$status" -eq 0 ]
+  grep -E '^mutating: +true' <<<"${output}"
+  run --separate-stderr "${KWCTL_BIN}" inspect -o yaml annotated-policy.wasm
+  echo "inspect = ${output}"
+  [ "$status" -eq 0 ]
+  inspected="$(python3 -c 'import json,sys,yaml; print(json.dumps(yaml.safe_load(sys.stdin)))' <<<"${output}")"
+  [ "$(jq -r .mutating <<<"${inspected}")" = true ]
+  [ "$(jq -r .protocolVersion <<<"${inspected}")" = v1 ]
+  [ "$(jq -c .rules <<<"${inspected}")" = '[{"apiGroups":[""],"apiVersions":["v1"],"resources":["pods"],"operations":["CREATE"]}]' ]
+  [ "$(jq -r '.annotations["io.kubewarden.policy.title"]' <<<"${inspected}")" = otel-python-autoinstrumentation ]
+  # The usage annotation is the README, unchanged.
+  [ "$(jq -r '.annotations["io.kubewarden.policy.usage"]' <<<"${inspected}")" = "$(cat README.md)" ]
+}
+
+@test "publishing: kwctl scaffold artifacthub writes artifacthub-pkg.yml but for createdAt" {
+  needs_kwctl_pass
+  documented docs/publishing.md 'kwctl scaffold artifacthub --metadata-path policy.yaml --questions-path questions-ui.yml \'
+  scratch
+  run --separate-stderr "${KWCTL_BIN}" scaffold artifacthub --metadata-path policy.yaml --questions-path questions-ui.yml \
+    --output "${WORK}/kwctl-artifacthub-pkg.yml"
+  [ "$status" -eq 0 ]
+  diff <(grep -v '^createdAt:' "${WORK}/kwctl-artifacthub-pkg.yml") <(grep -v '^createdAt:' artifacthub-pkg.yml)
+}
+
+# `make push` and `make pull` against Debian's docker-registry on a free port of 127.0.0.1, as the
+# "A registry on your machine" block shows: through kwctl (kwctl pass) and through xtask.
+@test "publishing: make push and make pull against a local plain-HTTP registry" {
+  documented docs/publishing.md 'make push REGISTRY=127.0.0.1:5000/policies/otel-python-autoinstrumentation TAG=v0.1.0'
+  documented docs/publishing.md 'make pull REF=127.0.0.1:5000/policies/otel-python-autoinstrumentation:v0.1.0 OUT=pulled.wasm'
+  registry="$(command -v docker-registry || true)"
+  [ -n "${registry}" ] || skip "docker-registry not installed (apt-get install -y docker-registry)"
+  dir="${BATS_TEST_TMPDIR}/registry"
+  mkdir -p "${dir}"
+  port="$(free_port)"
+  printf 'version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: %s/data\nhttp:\n  addr: 127.0.0.1:%s\n' \
+    "${dir}" "${port}" >"${dir}/config.yml"
+  timeout 300 "${registry}" serve "${dir}/config.yml" >"${dir}/registry.log" 2>&1 &
+  REGISTRY_PID=$!
+  for _ in $(seq 100); do curl -fs "http://127.0.0.1:${port}/v2/" >/dev/null && break; sleep 0.1; done
+  if [ -n "${POLICY_RUN:-}" ]; then via=(KWCTL=); else via=(KWCTL="${KWCTL_BIN}"); fi
+  repo="127.0.0.1:${port}/policies/otel-python-autoinstrumentation"
+
+  run --separate-stderr make -C "${ROOT}" --no-print-directory "${via[@]}" push REGISTRY="${repo}" TAG=v0.1.0
+  echo "push stdout = ${output}"
+  echo "push stderr = ${stderr}"
+  [ "$status" -eq 0 ]
+  immutable="$(grep -o '{"immutable_ref":[^}]*}' <<<"${output}" | jq -r .immutable_ref)"
+  [[ "${immutable}" == "${repo}@sha256:"* ]]
+  # The registry stores the manifest under the digest that was printed.
+  digest="${immutable#*@}"
+  [ "$(curl -fs -H 'Accept: application/vnd.oci.image.manifest.v1+json' "http://127.0.0.1:${port}/v2/policies/otel-python-autoinstrumentation/manifests/v0.1.0" | sha256sum | cut -d' ' -f1)" = "${digest#sha256:}" ]
+
+  for ref in "${repo}:v0.1.0" "${immutable}"; do
+    rm -f "${dir}/pulled.wasm"
+    run --separate-stderr make -C "${ROOT}" --no-print-directory "${via[@]}" pull REF="${ref}" OUT="${dir}/pulled.wasm"
+    echo "pull ${ref}: ${stderr}"
+    [ "$status" -eq 0 ]
+    cmp "${dir}/pulled.wasm" "${ROOT}/annotated-policy.wasm"
+  done
+
+  # The same by hand, with the sources file docs/publishing.md shows (kwctl pass).
+  if [ -z "${POLICY_RUN:-}" ]; then
+    documented docs/publishing.md "printf 'insecure_sources:\\n  - \"127.0.0.1:5000\"\\n' > sources.yaml"
+    documented docs/publishing.md 'kwctl push --sources-path sources.yaml -o json annotated-policy.wasm registry://127.0.0.1:5000/policies/otel-python-autoinstrumentation:v0.1.0'
+    cd "${dir}"
+    printf 'insecure_sources:\n  - "127.0.0.1:%s"\n' "${port}" > sources.yaml
+    run --separate-stderr "${KWCTL_BIN}" push --sources-path sources.yaml -o json "${ROOT}/annotated-policy.wasm" "registry://${repo}:v0.1.1"
+    echo "kwctl push = ${output} ${stderr}"
+    [ "$status" -eq 0 ]
+    [ "$(jq -r .immutable_ref <<<"${output}")" = "${immutable}" ]
+    # Without the sources file kwctl tries HTTPS and fails.
+    run --separate-stderr "${KWCTL_BIN}" push -o json "${ROOT}/annotated-policy.wasm" "registry://${repo}:v0.1.2"
+    [ "$status" -ne 0 ]
+  fi
+  kill "${REGISTRY_PID}"
+}
+
+teardown() {
+  if [ -n "${REGISTRY_PID:-}" ]; then kill "${REGISTRY_PID}" 2>/dev/null || true; fi
 }

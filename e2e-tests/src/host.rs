@@ -9,9 +9,11 @@
 //! assert_eq!(host.protocol_version().unwrap(), "v1");
 //! ```
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use anyhow::{Context, Result, anyhow, bail};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use wapc::WapcHost;
 use wasmtime_provider::{WasmtimeEngineProviderBuilder, WasmtimeEngineProviderPre};
@@ -152,4 +154,117 @@ fn parse_answer(operation: &str, raw: &[u8]) -> Result<Value> {
             String::from_utf8_lossy(raw)
         )
     })
+}
+
+/// The AdmissionRequest as kwctl and policy-server hand it to the policy: they read the request
+/// into a typed Kubernetes `admission/v1` AdmissionRequest (`uid`, `kind`, `resource`,
+/// `operation` and `userInfo` required, with their types; unknown fields dropped; a null
+/// `object`, `oldObject` or `options` left out) and send that. A request they cannot read is
+/// refused before the policy runs; the message names the field.
+///
+/// [`PolicyHost::validate`] sends any JSON it is given, so that tests can reach the policy with
+/// payloads no Kubewarden host would build; `policy-run` uses this function first, as kwctl does.
+pub fn kubewarden_admission_request(request: &Value) -> Result<Value> {
+    if !request.is_object() {
+        bail!(
+            "the request is not a JSON object (an AdmissionRequest or an AdmissionReview was expected)"
+        );
+    }
+    let typed: KubewardenAdmissionRequest = serde_json::from_value(request.clone())
+        .map_err(|e| anyhow!("the request is not an admission/v1 AdmissionRequest: {e}"))?;
+    Ok(serde_json::to_value(typed)?)
+}
+
+/// Kubernetes' `admission/v1` AdmissionRequest, the fields and types Kubewarden reads.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct KubewardenAdmissionRequest {
+    uid: String,
+    kind: GroupVersionKind,
+    resource: GroupVersionResource,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    sub_resource: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    request_kind: Option<GroupVersionKind>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    request_resource: Option<GroupVersionResource>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    request_sub_resource: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    namespace: Option<String>,
+    operation: String,
+    user_info: UserInfo,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    object: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    old_object: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    dry_run: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    options: Option<Value>,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+struct GroupVersionKind {
+    group: String,
+    version: String,
+    kind: String,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+struct GroupVersionResource {
+    group: String,
+    version: String,
+    resource: String,
+}
+
+/// `authentication/v1` UserInfo.
+#[derive(Debug, Deserialize, Serialize)]
+struct UserInfo {
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    username: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    uid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    groups: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    extra: Option<BTreeMap<String, Vec<String>>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn kubewarden_request_drops_unknown_fields_and_null_objects() {
+        let req = json!({"uid": "u", "kind": {"group": "", "version": "v1", "kind": "Pod"},
+            "resource": {"group": "", "version": "v1", "resource": "pods"},
+            "operation": "DELETE", "userInfo": {"username": "me", "groups": ["g"]},
+            "object": null, "oldObject": {"a": 1}, "somethingElse": true});
+        assert_eq!(
+            kubewarden_admission_request(&req).unwrap(),
+            json!({"uid": "u", "kind": {"group": "", "version": "v1", "kind": "Pod"},
+                "resource": {"group": "", "version": "v1", "resource": "pods"},
+                "operation": "DELETE", "userInfo": {"username": "me", "groups": ["g"]},
+                "oldObject": {"a": 1}})
+        );
+    }
+
+    #[test]
+    fn kubewarden_request_needs_user_info_and_typed_fields() {
+        let req = json!({"uid": "u", "kind": {"group": "", "version": "v1", "kind": "Pod"},
+            "resource": {"group": "", "version": "v1", "resource": "pods"}, "operation": "CREATE"});
+        let err = kubewarden_admission_request(&req).unwrap_err().to_string();
+        assert!(err.contains("missing field `userInfo`"), "{err}");
+        let mut typed = req.clone();
+        typed["userInfo"] = json!({"groups": "system:masters"});
+        let err = kubewarden_admission_request(&typed)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("invalid type"), "{err}");
+        assert!(kubewarden_admission_request(&json!([1])).is_err());
+    }
 }

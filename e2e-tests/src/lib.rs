@@ -6,7 +6,9 @@
 //!   the way `kwctl run` does.
 //! - [`module`]: the built module (path, freshness, a shared compiled copy) and the case
 //!   harness's backend for it; the cases themselves are `tests/cases/` (crate `case-harness`).
+//! - [`kwctl`]: the real `kwctl run` as a backend (located through `KWCTL` or `PATH`).
 
 pub mod host;
 pub mod input;
+pub mod kwctl;
 pub mod module;

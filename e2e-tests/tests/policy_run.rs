@@ -105,7 +105,7 @@ fn invalid_settings_exit_1_with_kwctls_message() {
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.starts_with("Provided settings are not valid: "),
+        stderr.starts_with("Error: Provided settings are not valid: "),
         "stderr: {stderr}"
     );
 }
@@ -139,4 +139,41 @@ fn missing_request_path_is_a_usage_error() {
     let out = policy_run(&[], None);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--request-path"));
+}
+
+#[test]
+fn a_request_kwctl_cannot_read_is_refused_before_the_policy_runs() {
+    let text =
+        std::fs::read_to_string(cases_dir().join("requests/pod-no-annotation.json")).unwrap();
+    let mut request: serde_json::Value = serde_json::from_str(&text).unwrap();
+    request.as_object_mut().unwrap().remove("userInfo");
+    let out = policy_run(
+        &["--request-path", "-"],
+        Some(request.to_string().as_bytes()),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty(), "nothing on stdout");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("missing field `userInfo`"),
+        "stderr: {stderr}"
+    );
+}
+
+#[test]
+fn null_settings_are_no_settings_as_in_kwctl() {
+    let args = ["--request-path", "requests/pod-no-annotation.json"];
+    let none = policy_run(&args, None);
+    let mut with_null = args.to_vec();
+    with_null.extend(["--settings-json", "null"]);
+    let null = policy_run(&with_null, None);
+    assert!(
+        null.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&null.stderr)
+    );
+    assert_eq!(none.stdout, null.stdout);
+    let mut with_list = args.to_vec();
+    with_list.extend(["--settings-json", "[1]"]);
+    assert_eq!(policy_run(&with_list, None).status.code(), Some(1));
 }

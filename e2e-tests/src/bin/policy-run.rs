@@ -5,14 +5,17 @@
 //! ```
 //!
 //! Prints one line of JSON on stdout: the AdmissionResponse kwctl prints. Invalid settings:
-//! `Provided settings are not valid: <message>` on stderr, exit 1. `--show-patch` also prints the
-//! decoded JSON patch, pretty, on stderr.
+//! `Error: Provided settings are not valid: <message>` on stderr, exit 1. A request that is not
+//! an admission/v1 AdmissionRequest (`userInfo` missing, say) is refused before the policy runs,
+//! as kwctl refuses it. `--show-patch` also prints the decoded JSON patch, pretty, on stderr.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use e2e_tests::host::{AdmissionResponse, PolicyHost, admission_response};
+use e2e_tests::host::{
+    AdmissionResponse, PolicyHost, admission_response, kubewarden_admission_request,
+};
 use e2e_tests::input::{read_request, read_settings_file};
 use serde_json::Value;
 
@@ -105,13 +108,16 @@ fn run() -> Result<ExitCode> {
         SettingsSource::Path(p) => read_settings_file(p)?,
         SettingsSource::Json(text) => {
             let v: Value = serde_json::from_str(text).context("--settings-json is not JSON")?;
-            if !v.is_object() {
-                bail!("--settings-json must be a JSON object");
+            match v {
+                // kwctl reads null settings as no settings.
+                Value::Null => Value::Object(Default::default()),
+                Value::Object(_) => v,
+                _ => bail!("--settings-json must be a JSON object (or null), got: {text}"),
             }
-            v
         }
     };
-    let request = read_request(&args.request_path)?;
+    // What kwctl sends the policy: the request read as a typed AdmissionRequest.
+    let request = kubewarden_admission_request(&read_request(&args.request_path)?)?;
     let host = PolicyHost::from_file(&args.module)?;
 
     let answer = host.validate_settings(&settings)?;
@@ -120,7 +126,7 @@ fn run() -> Result<ExitCode> {
             .get("message")
             .and_then(Value::as_str)
             .unwrap_or("no message");
-        eprintln!("Provided settings are not valid: {message}");
+        eprintln!("Error: Provided settings are not valid: {message}");
         return Ok(ExitCode::FAILURE);
     }
 
