@@ -40,7 +40,9 @@ SUMMARY := $(TARGET_DIR)/real-runtime-summary.txt
 skipped = echo "$(1): SKIPPED: $(2)"; mkdir -p $(TARGET_DIR); echo "  $(1): SKIPPED ($(2))" >> $(SUMMARY); \
   if [ -n "$${REQUIRE_REAL_RUNTIME:-}" ] && [ "$${REQUIRE_REAL_RUNTIME}" != 0 ]; then \
     echo "$(1): REQUIRE_REAL_RUNTIME is set, so this skip is a failure" >&2; exit 1; fi
-ran = mkdir -p $(TARGET_DIR); echo "  $(1): ran ($(2))" >> $(SUMMARY)
+# Braced: it follows `suite &&`, so that a failing suite fails the recipe instead of being
+# recorded as run.
+ran = { mkdir -p $(TARGET_DIR); echo "  $(1): ran ($(2))" >> $(SUMMARY); }
 # $(call apt,packages): install the Debian packages that are missing.
 apt = $(MAKE) --no-print-directory setup-apt APT_PACKAGES="$(1)"
 # Plain HTTP for a registry on the loopback address: kwctl needs it listed under

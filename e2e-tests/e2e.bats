@@ -180,7 +180,9 @@ scratch() {
   inspected="$(python3 -c 'import json,sys,yaml; print(json.dumps(yaml.safe_load(sys.stdin)))' <<<"${output}")"
   [ "$(jq -r .mutating <<<"${inspected}")" = true ]
   [ "$(jq -r .protocolVersion <<<"${inspected}")" = v1 ]
-  [ "$(jq -c .rules <<<"${inspected}")" = '[{"apiGroups":[""],"apiVersions":["v1"],"resources":["pods"],"operations":["CREATE"]}]' ]
+  rules="$(python3 -c 'import json,sys,yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))["rules"], separators=(",", ":")))' policy.yaml)"
+  [ "$(jq -c .rules <<<"${inspected}")" = "${rules}" ]
+  [ "$(jq -c '.rules[0]' <<<"${inspected}")" = '{"apiGroups":[""],"apiVersions":["v1"],"resources":["pods"],"operations":["CREATE"]}' ]
   [ "$(jq -r '.annotations["io.kubewarden.policy.title"]' <<<"${inspected}")" = otel-python-autoinstrumentation ]
   # The usage annotation is the README, unchanged.
   [ "$(jq -r '.annotations["io.kubewarden.policy.usage"]' <<<"${inspected}")" = "$(cat README.md)" ]
