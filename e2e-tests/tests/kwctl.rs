@@ -82,7 +82,10 @@ const REQUIRED: [&str; 3] = ["uid", "kind", "operation"];
 fn resource_of(kind: &Value) -> Value {
     let plural = format!(
         "{}s",
-        kind["kind"].as_str().unwrap_or_default().to_ascii_lowercase()
+        kind["kind"]
+            .as_str()
+            .unwrap_or_default()
+            .to_ascii_lowercase()
     );
     json!({"group": kind["group"], "version": kind["version"], "resource": plural})
 }
