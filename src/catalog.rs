@@ -37,17 +37,19 @@ impl Resolved {
     }
 }
 
-/// A source of instrumentations. Lookups may fail (a source may have to ask someone); the failure
-/// is the refusal to give.
+/// A source of instrumentations. Lookups may fail (a source may have to ask someone, or read
+/// what it holds only when asked); the failure is the refusal to give.
 pub trait Catalog {
     /// How messages name the source.
     fn source(&self) -> Source;
     /// The instrumentation `name` in `namespace`, if there is one.
     fn get(&self, namespace: &str, name: &str) -> Result<Option<Resolved>, Refusal>;
-    /// The instrumentations of `namespace`, in a stable order.
-    fn list(&self, namespace: &str) -> Result<Vec<Resolved>, Refusal>;
+    /// The names of the instrumentations of `namespace`, in a stable order.
+    fn names(&self, namespace: &str) -> Result<Vec<String>, Refusal>;
+    /// Whether `true` has something to get in a namespace without instrumentations.
+    fn has_fallback(&self) -> bool;
     /// What `true` gets in a namespace without instrumentations, if anything.
-    fn fallback(&self) -> Option<Resolved>;
+    fn fallback(&self) -> Result<Option<Resolved>, Refusal>;
     /// Every namespace/name the source knows, for "references that would work".
     fn known(&self) -> Result<Vec<(String, String)>, Refusal>;
 }
@@ -69,14 +71,20 @@ impl Catalog for Settings {
     fn get(&self, namespace: &str, name: &str) -> Result<Option<Resolved>, Refusal> {
         Ok(self.find(namespace, name).map(resolved))
     }
-    fn list(&self, namespace: &str) -> Result<Vec<Resolved>, Refusal> {
-        Ok(self.in_namespace(namespace).map(resolved).collect())
+    fn names(&self, namespace: &str) -> Result<Vec<String>, Refusal> {
+        Ok(self
+            .in_namespace(namespace)
+            .map(|i| i.name.clone())
+            .collect())
     }
-    fn fallback(&self) -> Option<Resolved> {
-        self.default.as_ref().map(|spec| Resolved {
+    fn has_fallback(&self) -> bool {
+        self.default.is_some()
+    }
+    fn fallback(&self) -> Result<Option<Resolved>, Refusal> {
+        Ok(self.default.as_ref().map(|spec| Resolved {
             origin: Origin::Default,
             spec: spec.clone(),
-        })
+        }))
     }
     fn known(&self) -> Result<Vec<(String, String)>, Refusal> {
         Ok(self

@@ -3,27 +3,57 @@
 //! original JSON (see `inject::apply`), so fields this view does not name — and fields newer than
 //! this build's Kubernetes API version — pass through untouched.
 
-use k8s_openapi::api::core::v1::{EnvVar, VolumeMount};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
-use serde_json::Value;
+
+use crate::json_text::{At, ObjectOnly, without_position};
 
 use crate::target::Target;
 
 #[derive(Deserialize, Default, Debug)]
 #[serde(rename_all = "camelCase")]
 pub struct PodView {
-    #[serde(default, deserialize_with = "null_default")]
-    pub metadata: ObjectMeta,
+    #[serde(default, deserialize_with = "object_meta")]
+    pub metadata: PodMeta,
     #[serde(default, deserialize_with = "null_default")]
     pub spec: PodSpecView,
 }
 
-/// Why an object cannot be read as a pod: the dotted path of the bad field and the reason.
-#[derive(Debug, PartialEq)]
-pub struct ReadError {
-    pub path: String,
-    pub error: String,
+/// The pod metadata the injection reads (the fields of `ObjectMeta` it needs, with their names).
+#[derive(Deserialize, Default, Debug, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct PodMeta {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub generate_name: Option<String>,
+    #[serde(default)]
+    pub namespace: Option<String>,
+    #[serde(default)]
+    pub uid: Option<String>,
+    #[serde(default)]
+    pub labels: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub annotations: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub owner_references: Option<Vec<Owner>>,
+}
+
+/// An owner reference: who created the pod.
+#[derive(Deserialize, Default, Debug, Clone)]
+pub struct Owner {
+    #[serde(default, deserialize_with = "null_default")]
+    pub kind: String,
+    #[serde(default, deserialize_with = "null_default")]
+    pub name: String,
+    #[serde(default, deserialize_with = "null_default")]
+    pub uid: String,
+    #[serde(default)]
+    pub controller: Option<bool>,
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -56,12 +86,31 @@ pub struct ContainerView {
     #[serde(default, deserialize_with = "null_default")]
     pub image: String,
     #[serde(default, deserialize_with = "null_default")]
-    pub env: Vec<EnvVar>,
+    pub env: Vec<EnvEntry>,
     #[serde(default, deserialize_with = "null_default")]
-    pub volume_mounts: Vec<VolumeMount>,
-    /// Kept as JSON: only compared, never interpreted.
+    pub volume_mounts: Vec<MountView>,
+}
+
+/// A container's env entry as the injection sees it: its name, its literal value, and whether
+/// it takes its value from elsewhere (the user's entry itself is kept verbatim).
+#[derive(Deserialize, Default, Debug, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct EnvEntry {
+    #[serde(default, deserialize_with = "null_default")]
+    pub name: String,
     #[serde(default)]
-    pub security_context: Option<Value>,
+    pub value: Option<String>,
+    #[serde(default)]
+    pub value_from: Option<IgnoredAny>,
+}
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct MountView {
+    #[serde(default, deserialize_with = "null_default")]
+    pub name: String,
+    #[serde(default, deserialize_with = "null_default")]
+    pub mount_path: String,
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -70,26 +119,30 @@ pub struct NamedItem {
     pub name: String,
 }
 
-fn read_at<T: serde::de::DeserializeOwned + Default>(
-    object: &Value,
-    pointer: &str,
-) -> Result<T, ReadError> {
-    match object.pointer(pointer) {
-        None | Some(Value::Null) => Ok(T::default()),
-        Some(v) => serde_path_to_error::deserialize(v).map_err(|e| {
-            let place = pointer.trim_start_matches('/').replace('/', ".");
-            let inner = e.path().to_string();
-            let path = match inner.as_str() {
-                "." => place,
-                p if p.starts_with('[') => format!("{place}{p}"),
-                p => format!("{place}.{p}"),
-            };
-            ReadError {
-                path,
-                error: e.into_inner().to_string(),
-            }
-        }),
+/// Why an object cannot be read as a pod: the dotted path of the bad field and the reason.
+#[derive(Debug, PartialEq)]
+pub struct ReadError {
+    pub path: String,
+    pub error: String,
+}
+
+/// The metadata object (`null` reads as empty). Only an object, as Kubernetes' `ObjectMeta`
+/// reads it (a derived struct would also take a list).
+fn object_meta<'de, D: Deserializer<'de>>(d: D) -> Result<PodMeta, D::Error> {
+    struct Meta;
+    impl<'de> Visitor<'de> for Meta {
+        type Value = PodMeta;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("ObjectMeta")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<PodMeta, A::Error> {
+            PodMeta::deserialize(de::value::MapAccessDeserializer::new(map))
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<PodMeta, E> {
+            Ok(PodMeta::default())
+        }
     }
+    d.deserialize_any(Meta)
 }
 
 /// `null` reads as the default, as the API server treats it.
@@ -100,12 +153,21 @@ fn null_default<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(
 }
 
 impl PodView {
-    /// The pod metadata and spec at `target`'s places in `object`; absent or `null` read as empty.
-    pub fn read(object: &Value, target: &Target) -> Result<PodView, ReadError> {
-        Ok(PodView {
-            metadata: read_at(object, target.metadata)?,
-            spec: read_at(object, target.spec)?,
-        })
+    /// The pod (template) at `target`'s place in the object's JSON text, read in one pass that
+    /// skips the rest; absent or `null` reads as empty. The error names the dotted path.
+    pub fn read(object: &str, target: &Target) -> Result<PodView, ReadError> {
+        let mut json = serde_json::Deserializer::from_str(object);
+        let mut track = serde_path_to_error::Track::new();
+        let read = At::<ObjectOnly<PodView>>(target.template, PhantomData).deserialize(
+            serde_path_to_error::Deserializer::new(&mut json, &mut track),
+        );
+        match read {
+            Ok(pod) => Ok(pod.and_then(|p| p.0).unwrap_or_default()),
+            Err(e) => Err(ReadError {
+                path: track.path().to_string(),
+                error: without_position(&e),
+            }),
+        }
     }
 
     pub fn annotation(&self, key: &str) -> &str {
@@ -157,6 +219,9 @@ pub enum Slot {
 }
 
 impl Slot {
+    pub fn is_init(self) -> bool {
+        matches!(self, Slot::Init(_))
+    }
     pub fn list_key(self) -> &'static str {
         match self {
             Slot::Init(_) => "initContainers",

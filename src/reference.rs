@@ -87,10 +87,10 @@ pub fn resolve(
     let (ns, name) = match reference {
         Reference::Off => return Ok(None),
         Reference::Default => {
-            let mut here = catalog.list(namespace)?;
+            let mut here = catalog.names(namespace)?;
             return match here.len() {
-                1 => Ok(here.pop()),
-                0 => match catalog.fallback() {
+                1 => catalog.get(namespace, &here.remove(0)),
+                0 => match catalog.fallback()? {
                     Some(default) => Ok(Some(default)),
                     None => Err(refuse(ReferenceFault::NoneAvailable {
                         source: catalog.source(),
@@ -99,7 +99,7 @@ pub fn resolve(
                 },
                 _ => Err(refuse(ReferenceFault::Ambiguous {
                     source: catalog.source(),
-                    names: here.iter().map(name_of).collect(),
+                    names: here,
                 })),
             };
         }
@@ -124,13 +124,6 @@ pub fn resolve(
     }
 }
 
-fn name_of(r: &Resolved) -> String {
-    match &r.origin {
-        crate::catalog::Origin::Named { name, .. } => name.clone(),
-        crate::catalog::Origin::Default => String::new(),
-    }
-}
-
 /// The references a pod in `namespace` may use: its namespace's names, `true` when it gets
 /// something, and (when allowed) every other namespace's instrumentations.
 pub fn would_work(
@@ -145,7 +138,7 @@ pub fn would_work(
         .map(|(_, name)| WouldWorkRef::Name(name.clone()))
         .collect();
     match refs.as_slice() {
-        [] if catalog.fallback().is_some() => refs.push(WouldWorkRef::TrueDefault),
+        [] if catalog.has_fallback() => refs.push(WouldWorkRef::TrueDefault),
         [WouldWorkRef::Name(one)] => refs.push(WouldWorkRef::TrueIs(one.clone())),
         _ => {}
     }

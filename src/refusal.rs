@@ -41,7 +41,7 @@ pub enum Subject {
         namespace: String,
         name: String,
         /// Where the pod template sits, dotted: `spec.template`.
-        template: &'static str,
+        template: String,
     },
 }
 

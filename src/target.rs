@@ -1,6 +1,7 @@
-//! Where the pod metadata and pod spec sit in an admitted object, as JSON pointers into the
-//! original JSON: a Pod's root, a workload's pod template. Everything below `admission` reads and
-//! writes through a target, so nothing there assumes that the object is a Pod.
+//! Where the pod metadata and pod spec sit in an admitted object, as a path of keys into the
+//! original JSON (a Pod's root, a workload's pod template): the policy reads the pod there from
+//! the request's text, and writes the plan there (as a JSON pointer) into the object. Nothing
+//! below `admission` assumes that the object is a Pod.
 
 /// What the policy does with the object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,12 +17,9 @@ pub enum Role {
 pub struct Target {
     /// The object's kind, as messages name it.
     pub kind: &'static str,
-    /// JSON pointer to the pod metadata (`/metadata` for a Pod).
-    pub metadata: &'static str,
-    /// JSON pointer to the pod spec (`/spec` for a Pod).
-    pub spec: &'static str,
-    /// The pod template, dotted, for messages (`spec.template`; empty for a Pod).
-    pub template: &'static str,
+    /// The keys from the object's root to the pod (template), whose `metadata` and `spec` are
+    /// the pod's: none for a Pod, `spec`, `template` for a Deployment.
+    pub template: &'static [&'static str],
     pub role: Role,
     /// What creates the pods: the owner the pods will have (`ReplicaSet` for a Deployment).
     pub pod_owner: &'static str,
@@ -34,9 +32,7 @@ impl Target {
     /// A Pod: the object itself.
     pub const POD: Target = Target {
         kind: "Pod",
-        metadata: "/metadata",
-        spec: "/spec",
-        template: "",
+        template: &[],
         role: Role::Pod,
         pod_owner: "",
         skip_when_controlled: false,
@@ -49,14 +45,26 @@ impl Target {
             .find(|(g, t)| *g == group && t.kind == kind)
             .map(|(_, t)| *t)
     }
+
+    /// The pod template as messages name it: `spec.template`.
+    pub fn template_path(&self) -> String {
+        self.template.join(".")
+    }
+
+    /// JSON pointer to the pod spec, where the plan is written: `/spec` for a Pod.
+    pub fn spec_pointer(&self) -> String {
+        self.template
+            .iter()
+            .map(|k| format!("/{k}"))
+            .collect::<String>()
+            + "/spec"
+    }
 }
 
 const fn template(kind: &'static str, pod_owner: &'static str, skip: bool) -> Target {
     Target {
         kind,
-        metadata: "/spec/template/metadata",
-        spec: "/spec/template/spec",
-        template: "spec.template",
+        template: &["spec", "template"],
         role: Role::Template,
         pod_owner,
         skip_when_controlled: skip,
@@ -73,9 +81,7 @@ const WORKLOADS: [(&str, Target); 7] = [
         "batch",
         Target {
             kind: "CronJob",
-            metadata: "/spec/jobTemplate/spec/template/metadata",
-            spec: "/spec/jobTemplate/spec/template/spec",
-            template: "spec.jobTemplate.spec.template",
+            template: &["spec", "jobTemplate", "spec", "template"],
             role: Role::Template,
             pod_owner: "Job",
             skip_when_controlled: false,
@@ -94,13 +100,18 @@ mod tests {
     #[test]
     fn workload_kinds_and_their_templates() {
         assert_eq!(
-            Target::workload("apps", "Deployment").unwrap().spec,
+            Target::workload("apps", "Deployment")
+                .unwrap()
+                .spec_pointer(),
             "/spec/template/spec"
         );
+        let cronjob = Target::workload("batch", "CronJob").unwrap();
+        assert_eq!(cronjob.template_path(), "spec.jobTemplate.spec.template");
         assert_eq!(
-            Target::workload("batch", "CronJob").unwrap().metadata,
-            "/spec/jobTemplate/spec/template/metadata"
+            cronjob.spec_pointer(),
+            "/spec/jobTemplate/spec/template/spec"
         );
+        assert_eq!(Target::POD.spec_pointer(), "/spec");
         assert!(Target::workload("", "ReplicationController").is_some());
         assert!(
             Target::workload("extensions", "Deployment").is_none(),

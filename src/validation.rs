@@ -101,8 +101,13 @@ pub fn deserialize<T: serde::de::DeserializeOwned>(
     })
 }
 
+/// What a typed value keeps, as JSON. Written out as text and read back, so that the types'
+/// `Serialize` code is the one the injection writes with (one copy in the module).
 fn to_value<T: Serialize>(t: &T) -> Value {
-    serde_json::to_value(t).unwrap_or(Value::Null)
+    serde_json::to_string(t)
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or(Value::Null)
 }
 
 /// The Kubernetes types (from k8s-openapi) skip fields they do not know; a typo inside them must
@@ -207,7 +212,7 @@ pub fn check_spec(spec: &InstrumentationSpec, p: &str, problems: &mut Problems) 
     check_exporter(spec, p, problems);
     check_propagators(spec.propagators.as_deref(), p, problems);
     check_sampler(spec, p, problems);
-    check_env(spec.env.as_deref(), &format!("{p}env"), problems);
+    check_env(spec.env.as_deref(), p, "env", problems);
     check_resource_attributes(spec, p, problems);
     let mut push =
         |field: &str, fault| problems.push(SettingsProblem::new(format!("{p}{field}"), fault));
@@ -228,10 +233,10 @@ pub fn check_spec(spec: &InstrumentationSpec, p: &str, problems: &mut Problems) 
 
 fn check_exporter(spec: &InstrumentationSpec, p: &str, problems: &mut Problems) {
     let endpoint = spec.exporter.as_ref().and_then(|e| e.endpoint.as_deref());
-    let path = format!("{p}exporter.endpoint");
+    let path = || format!("{p}exporter.endpoint");
     match endpoint {
         Some("") => problems.push(SettingsProblem::new(
-            path,
+            path(),
             Fault::Empty {
                 field: EmptyField::Endpoint,
             },
@@ -239,7 +244,7 @@ fn check_exporter(spec: &InstrumentationSpec, p: &str, problems: &mut Problems) 
         Some(e) => {
             if let Err(why) = url::check_endpoint(e) {
                 problems.push(SettingsProblem::new(
-                    path,
+                    path(),
                     Fault::Endpoint {
                         value: e.into(),
                         why,
@@ -258,15 +263,18 @@ fn check_propagators(props: Option<&[String]>, p: &str, problems: &mut Problems)
     let Some(props) = props else { return };
     let mut seen = HashSet::new();
     for (i, prop) in props.iter().enumerate() {
-        let path = format!("{p}propagators[{i}]");
+        let path = || format!("{p}propagators[{i}]");
         let value = prop.clone();
         if !PROPAGATORS.contains(&prop.as_str()) {
             problems.push(SettingsProblem::new(
-                path,
+                path(),
                 Fault::UnknownPropagator { value },
             ));
         } else if !seen.insert(prop.as_str()) {
-            problems.push(SettingsProblem::new(path, Fault::PropagatorTwice { value }));
+            problems.push(SettingsProblem::new(
+                path(),
+                Fault::PropagatorTwice { value },
+            ));
         }
     }
     if props.len() > 1 && seen.contains("none") {
@@ -320,14 +328,9 @@ fn check_python(spec: &InstrumentationSpec, p: &str, problems: &mut Problems) {
         }
         None => {}
     }
-    check_env(python.env.as_deref(), &format!("{p}python.env"), problems);
+    check_env(python.env.as_deref(), p, "python.env", problems);
     if let Some(res) = &python.resource_requirements {
-        check_resources(
-            res.limits.as_ref(),
-            res.requests.as_ref(),
-            &format!("{p}python.resourceRequirements"),
-            problems,
-        );
+        check_resources(res.limits.as_ref(), res.requests.as_ref(), p, problems);
     }
     if let Some(size) = &python.volume_limit_size {
         if !quantity::parse(&size.0).is_some_and(|v| v > 0.0) {
@@ -500,53 +503,57 @@ fn check_jaeger_remote_argument(arg: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn check_env(env: Option<&[EnvVar]>, path: &str, problems: &mut Problems) {
+/// An env list at `{p}{list}`: valid, unique names, no PYTHONPATH from a source, value or
+/// valueFrom.
+fn check_env(env: Option<&[EnvVar]>, p: &str, list: &str, problems: &mut Problems) {
     let mut seen = HashSet::new();
     for (i, var) in env.unwrap_or_default().iter().enumerate() {
-        let at = format!("{path}[{i}]");
-        let name = var.name.clone();
+        let at = || format!("{p}{list}[{i}]");
+        let name = || var.name.clone();
         if !k8s_names::is_env_var_name(&var.name) {
             problems.push(SettingsProblem::new(
-                format!("{at}.name"),
-                Fault::EnvName {
-                    value: name.clone(),
-                },
+                format!("{}.name", at()),
+                Fault::EnvName { value: name() },
             ));
         } else if !seen.insert(var.name.as_str()) {
             problems.push(SettingsProblem::new(
-                format!("{at}.name"),
+                format!("{}.name", at()),
                 Fault::EnvTwice {
-                    value: name.clone(),
-                    list: path.into(),
+                    value: name(),
+                    list: format!("{p}{list}"),
                 },
             ));
         }
         if var.name == crate::operator::PYTHONPATH && var.value_from.is_some() {
-            problems.push(SettingsProblem::new(at.clone(), Fault::PythonPathValueFrom));
+            problems.push(SettingsProblem::new(at(), Fault::PythonPathValueFrom));
         }
         if var.value.is_some() && var.value_from.is_some() {
-            problems.push(SettingsProblem::new(at, Fault::ValueAndValueFrom { name }));
+            problems.push(SettingsProblem::new(
+                at(),
+                Fault::ValueAndValueFrom { name: name() },
+            ));
         }
     }
 }
 
 type Quantities = BTreeMap<String, Quantity>;
 
+/// The init container's resources at `{p}python.resourceRequirements`: valid quantities, no
+/// request above its limit.
 fn check_resources(
     limits: Option<&Quantities>,
     requests: Option<&Quantities>,
-    path: &str,
+    p: &str,
     problems: &mut Problems,
 ) {
-    let mut parsed = |field: &str, map: Option<&Quantities>| -> BTreeMap<String, (f64, String)> {
-        let mut out = BTreeMap::new();
+    let path = || format!("{p}python.resourceRequirements");
+    let mut parsed = |field: &str, map: Option<&'_ Quantities>| {
+        let mut out = Vec::new();
         for (name, q) in map.into_iter().flatten() {
             match quantity::parse(&q.0) {
-                Some(v) if v >= 0.0 => {
-                    out.insert(name.clone(), (v, q.0.clone()));
-                }
+                Some(v) if v >= 0.0 => out.push((name.clone(), v, q.0.clone())),
                 _ => problems.push(SettingsProblem::new(
-                    format!("{path}.{field}.{name}"),
+                    format!("{}.{field}.{name}", path()),
                     Fault::Quantity { value: q.0.clone() },
                 )),
             }
@@ -555,10 +562,10 @@ fn check_resources(
     };
     let limits = parsed("limits", limits);
     let requests = parsed("requests", requests);
-    for (name, (req, req_text)) in &requests {
-        if let Some((_, lim_text)) = limits.get(name).filter(|(lim, _)| req > lim) {
+    for (name, req, req_text) in &requests {
+        if let Some((_, _, lim_text)) = limits.iter().find(|(n, lim, _)| n == name && req > lim) {
             problems.push(SettingsProblem::new(
-                path,
+                path(),
                 Fault::RequestAboveLimit {
                     resource: name.clone(),
                     request: req_text.clone(),

@@ -3,19 +3,19 @@
 //! bad reference is refused at `kubectl apply`, and what those pods will get is shown. Nothing here
 //! writes to the object.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use serde_json::Value;
 
+use crate::admission::Head;
 use crate::annotations::{INJECT_PYTHON, is_off};
-use crate::inject::Plan;
-use crate::operator::{MUSL_SOURCE, PLATFORM_GLIBC, PLATFORM_MUSL, SERVICE_NAME_VAR};
-use crate::pod::PodView;
+use crate::inject::Checked;
+use crate::operator::{MUSL_SOURCE, PLATFORM_GLIBC, PLATFORM_MUSL};
+use crate::pod::{Owner, PodView};
 use crate::refusal::{Notice, Subject};
 use crate::target::Target;
 
 /// The name a workload object goes by in messages: its name, else its generateName prefix and `*`.
-pub fn display_name(object: &Value) -> String {
-    let meta = &object["metadata"];
+pub fn display_name(head: &Head) -> String {
+    let meta = &head.metadata;
     match (meta["name"].as_str(), meta["generateName"].as_str()) {
         (Some(n), _) if !n.is_empty() => n.to_string(),
         (_, Some(g)) if !g.is_empty() => format!("{g}*"),
@@ -26,8 +26,8 @@ pub fn display_name(object: &Value) -> String {
 /// Objects that are not checked: made by a controller whose own object was checked (a
 /// Deployment's ReplicaSet, a CronJob's Job), or being deleted (an UPDATE that only removes
 /// finalizers must never be refused).
-pub fn exempt(object: &Value, target: &Target) -> bool {
-    let meta = &object["metadata"];
+pub fn exempt(head: &Head, target: &Target) -> bool {
+    let meta = &head.metadata;
     let controlled = meta["ownerReferences"]
         .as_array()
         .is_some_and(|owners| owners.iter().any(|o| o["controller"] == Value::Bool(true)));
@@ -35,10 +35,15 @@ pub fn exempt(object: &Value, target: &Target) -> bool {
 }
 
 /// The annotation on the workload's own metadata, where the operator never reads it.
-pub fn misplaced_annotation(object: &Value, subject: &Subject) -> Option<Notice> {
-    let value = object["metadata"]["annotations"][INJECT_PYTHON].as_str()?;
+pub fn misplaced_annotation(head: &Head, target: &Target, namespace: &str) -> Option<Notice> {
+    let value = head.metadata["annotations"][INJECT_PYTHON].as_str()?;
     (!is_off(value)).then(|| Notice::MisplacedAnnotation {
-        subject: subject.clone(),
+        subject: Subject::Workload {
+            kind: target.kind,
+            namespace: namespace.to_string(),
+            name: display_name(head),
+            template: target.template_path(),
+        },
         value: value.to_string(),
     })
 }
@@ -64,7 +69,7 @@ pub fn pod_of(mut template: PodView, target: &Target, name: &str, namespace: &st
     template.metadata.namespace = Some(namespace.to_string());
     template.metadata.generate_name = Some(format!("{owner}-"));
     template.metadata.name = None;
-    template.metadata.owner_references = Some(vec![OwnerReference {
+    template.metadata.owner_references = Some(vec![Owner {
         kind: target.pod_owner.to_string(),
         name: owner,
         controller: Some(true),
@@ -74,11 +79,13 @@ pub fn pod_of(mut template: PodView, target: &Target, name: &str, namespace: &st
 }
 
 /// What the pods will get, for the response's warnings.
-pub fn preview(subject: &Subject, label: String, plan: &Plan) -> [Notice; 2] {
-    let service_name = plan
-        .edits
-        .first()
-        .and_then(|e| e.env.find(SERVICE_NAME_VAR).and_then(|v| v.value.clone()));
+pub fn preview(
+    subject: &Subject,
+    label: String,
+    pod: &PodView,
+    checked: &Checked,
+    service_name: Option<String>,
+) -> [Notice; 2] {
     [
         Notice::Preview {
             subject: subject.clone(),
@@ -86,9 +93,13 @@ pub fn preview(subject: &Subject, label: String, plan: &Plan) -> [Notice; 2] {
         },
         Notice::PreviewContainers {
             subject: subject.clone(),
-            containers: plan.edits.iter().map(|e| e.name.clone()).collect(),
+            containers: checked
+                .targets
+                .iter()
+                .map(|&slot| pod.container(slot).name.clone())
+                .collect(),
             service_name,
-            platform: if plan.source == MUSL_SOURCE {
+            platform: if checked.source == MUSL_SOURCE {
                 PLATFORM_MUSL
             } else {
                 PLATFORM_GLIBC

@@ -547,7 +547,7 @@ fuzz_target!(|input: Input| {
             "a refusal without a message"
         );
     }
-    let Some(mutated) = first.mutated_object else {
+    let Some(mutated) = first.mutated() else {
         return;
     };
     let original = &request["object"];

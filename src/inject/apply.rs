@@ -1,82 +1,300 @@
-//! Writing a plan into the object's original JSON at the target's place. Entries the user wrote
-//! are copied from the original JSON; only the policy's own entries are serialized from
-//! k8s-openapi types, so fields the policy does not model pass through byte for byte.
+//! Writing a plan into the object's original JSON text at the target's place: the result is the
+//! user's text with the policy's additions spliced in, so every byte the user wrote stays (fields
+//! the policy does not model, their order, even their spacing), and no document is built. Only
+//! the policy's own entries are serialized from k8s-openapi types.
 
-use serde_json::{Map, Value};
+use std::marker::PhantomData;
 
+use serde::de::DeserializeSeed;
+use serde_json::value::RawValue;
+
+use super::env::Entry;
 use super::{ContainerEdit, Plan};
+use crate::json_text::{At, Entries};
 use crate::refusal::ApplyProblem;
 use crate::target::Target;
 
-pub fn apply(plan: &Plan, object: &mut Value, target: &Target) -> Result<(), ApplyProblem> {
-    let spec = object
-        .pointer_mut(target.spec)
-        .and_then(Value::as_object_mut)
+/// A replacement of `object[start..end]`.
+struct Splice {
+    start: usize,
+    end: usize,
+    text: String,
+}
+
+/// The object text with `plan` written into the pod spec at `target`.
+pub fn apply(plan: &Plan, object: &str, target: &Target) -> Result<String, ApplyProblem> {
+    let path = [target.template, &["spec"]].concat();
+    let spec = raw_at(object, &path)
+        .filter(|s| s.get().starts_with('{'))
         .ok_or(ApplyProblem::SpecNotAnObject)?;
-    for edit in &plan.edits {
-        let container = spec
-            .get_mut(edit.slot.list_key())
-            .and_then(Value::as_array_mut)
-            .and_then(|list| list.get_mut(edit.slot.index()))
-            .and_then(Value::as_object_mut)
-            .ok_or_else(|| ApplyProblem::ContainerNotAnObject {
-                container: edit.name.clone(),
-            })?;
-        apply_container(edit, container);
+    let fields = entries(spec).ok_or(ApplyProblem::SpecNotAnObject)?;
+    let mut splices = Vec::new();
+    for (list, edits) in [("initContainers", true), ("containers", false)] {
+        let items = last(&fields, list).and_then(elements).unwrap_or_default();
+        for edit in plan.edits.iter().filter(|e| e.slot.is_init() == edits) {
+            let container = items
+                .get(edit.slot.index())
+                .filter(|c| c.get().starts_with('{'))
+                .ok_or_else(|| ApplyProblem::ContainerNotAnObject {
+                    container: edit.name.clone(),
+                })?;
+            edit_container(object, container, edit, &mut splices)?;
+        }
     }
-    push_all(
-        spec.entry("volumes").or_insert(Value::Null),
-        plan.volumes.iter().map(to_json),
+    let volumes: Vec<String> = plan.volumes.iter().map(to_json).collect();
+    append(object, spec, &fields, "volumes", &volumes, &mut splices);
+    insert_init_container(object, spec, &fields, plan, &mut splices);
+    Ok(splice(object, splices))
+}
+
+/// A container's new env (its own entries kept verbatim, the policy's added) and mounts.
+fn edit_container(
+    object: &str,
+    container: &RawValue,
+    edit: &ContainerEdit,
+    splices: &mut Vec<Splice>,
+) -> Result<(), ApplyProblem> {
+    let fields = entries(container).ok_or_else(|| ApplyProblem::ContainerNotAnObject {
+        container: edit.name.clone(),
+    })?;
+    let original = last(&fields, "env").and_then(elements).unwrap_or_default();
+    let env: Vec<String> = edit
+        .env
+        .entries
+        .iter()
+        .map(|entry| env_entry(entry, &original))
+        .collect();
+    set(
+        object,
+        container,
+        &fields,
+        "env",
+        format!("[{}]", env.join(",")),
+        splices,
     );
-    let init = spec.entry("initContainers").or_insert(Value::Null);
-    if !init.is_array() {
-        *init = Value::Array(Vec::new());
-    }
-    if let Value::Array(list) = init {
-        let at = plan.init_position.unwrap_or(list.len()).min(list.len());
-        list.insert(at, to_json(&plan.init_container));
-    }
+    let mounts: Vec<String> = edit.mounts.iter().map(to_json).collect();
+    append(object, container, &fields, "volumeMounts", &mounts, splices);
     Ok(())
 }
 
-fn apply_container(edit: &ContainerEdit, container: &mut Map<String, Value>) {
-    let original = match container.get_mut("env") {
-        Some(Value::Array(a)) => std::mem::take(a),
-        _ => Vec::new(),
+/// One entry of the new env list: the user's own text, the user's entry with the policy's new
+/// `value` (PYTHONPATH, OTEL_RESOURCE_ATTRIBUTES), or the policy's entry.
+fn env_entry(entry: &Entry, original: &[&RawValue]) -> String {
+    let Some(orig) = entry.origin.and_then(|i| original.get(i)) else {
+        return new_env_entry(&entry.var);
     };
-    let mut env = Vec::with_capacity(edit.env.entries.len());
-    for entry in &edit.env.entries {
-        match entry.origin.and_then(|i| original.get(i)) {
-            Some(orig) if !entry.rewritten => env.push(orig.clone()),
-            Some(orig) => {
-                let mut orig = orig.clone();
-                if let Some(o) = orig.as_object_mut() {
-                    o.insert(
-                        "value".into(),
-                        Value::String(entry.var.value.clone().unwrap_or_default()),
-                    );
-                }
-                env.push(orig);
-            }
-            None => env.push(to_json(&entry.var)),
+    if !entry.rewritten {
+        return orig.get().to_string();
+    }
+    let value = to_json(&entry.var.value.clone().unwrap_or_default());
+    let mut splices = Vec::new();
+    if let Some(fields) = entries(orig) {
+        set(orig.get(), orig, &fields, "value", value, &mut splices);
+    }
+    splice(orig.get(), splices)
+}
+
+/// A variable the policy adds, as the operator writes it. Literals and downward-API references
+/// (nearly all of them) are written directly; anything else through its Kubernetes type.
+fn new_env_entry(var: &k8s_openapi::api::core::v1::EnvVar) -> String {
+    let name = to_json(&var.name);
+    let field = var.value_from.as_ref().and_then(|from| match from {
+        k8s_openapi::api::core::v1::EnvVarSource {
+            field_ref: Some(f),
+            config_map_key_ref: None,
+            file_key_ref: None,
+            resource_field_ref: None,
+            secret_key_ref: None,
+        } if f.api_version.is_none() => Some(&f.field_path),
+        _ => None,
+    });
+    match (&var.value, field) {
+        (Some(v), None) if var.value_from.is_none() => {
+            format!(r#"{{"name":{name},"value":{}}}"#, to_json(v))
+        }
+        (None, Some(path)) => format!(
+            r#"{{"name":{name},"valueFrom":{{"fieldRef":{{"fieldPath":{}}}}}}}"#,
+            to_json(path)
+        ),
+        _ => to_json(var),
+    }
+}
+
+/// The policy's init container, before the first targeted init container or at the end.
+fn insert_init_container(
+    object: &str,
+    spec: &RawValue,
+    fields: &Entries<'_>,
+    plan: &Plan,
+    splices: &mut Vec<Splice>,
+) {
+    let init = to_json(&plan.init_container);
+    let existing = last(fields, "initContainers").filter(|v| v.get().starts_with('['));
+    let items = existing.and_then(elements).unwrap_or_default();
+    match plan.init_position.and_then(|i| items.get(i)) {
+        Some(before) => {
+            let at = offset(object, before.get());
+            splices.push(Splice {
+                start: at,
+                end: at,
+                text: format!("{init},"),
+            });
+        }
+        None => append(object, spec, fields, "initContainers", &[init], splices),
+    }
+}
+
+/// `key` of the object `owner` set to `value`: its last occurrence replaced, or added.
+fn set(
+    base: &str,
+    owner: &RawValue,
+    fields: &Entries<'_>,
+    key: &str,
+    value: String,
+    splices: &mut Vec<Splice>,
+) {
+    match last(fields, key) {
+        Some(old) => {
+            let start = offset(base, old.get());
+            splices.push(Splice {
+                start,
+                end: start + old.get().len(),
+                text: value,
+            });
+        }
+        None => {
+            let end = offset(base, owner.get()) + owner.get().len() - 1;
+            let comma = if fields.0.is_empty() { "" } else { "," };
+            let key = to_json(&key);
+            splices.push(Splice {
+                start: end,
+                end,
+                text: format!("{comma}{key}:{value}"),
+            });
         }
     }
-    container.insert("env".into(), Value::Array(env));
-    push_all(
-        container.entry("volumeMounts").or_insert(Value::Null),
-        edit.mounts.iter().map(to_json),
-    );
 }
 
-fn push_all(slot: &mut Value, items: impl Iterator<Item = Value>) {
-    if !slot.is_array() {
-        *slot = Value::Array(Vec::new());
-    }
-    if let Value::Array(list) = slot {
-        list.extend(items);
+/// `items` appended to the list `key` of `owner`; a value that is not a list is replaced.
+fn append(
+    base: &str,
+    owner: &RawValue,
+    fields: &Entries<'_>,
+    key: &str,
+    items: &[String],
+    splices: &mut Vec<Splice>,
+) {
+    let list = last(fields, key).filter(|v| v.get().starts_with('['));
+    match list.and_then(|l| elements(l).map(|e| (l, e))) {
+        Some((list, existing)) => {
+            let end = offset(base, list.get()) + list.get().len() - 1;
+            let comma = if existing.is_empty() { "" } else { "," };
+            splices.push(Splice {
+                start: end,
+                end,
+                text: format!("{comma}{}", items.join(",")),
+            });
+        }
+        None => set(
+            base,
+            owner,
+            fields,
+            key,
+            format!("[{}]", items.join(",")),
+            splices,
+        ),
     }
 }
 
-fn to_json<T: serde::Serialize>(t: &T) -> Value {
-    serde_json::to_value(t).unwrap_or(Value::Null)
+fn splice(text: &str, mut splices: Vec<Splice>) -> String {
+    splices.sort_by_key(|s| (s.start, s.end));
+    let extra: usize = splices.iter().map(|s| s.text.len()).sum();
+    let mut out = String::with_capacity(text.len() + extra);
+    let mut at = 0;
+    for s in splices {
+        out.push_str(&text[at..s.start]);
+        out.push_str(&s.text);
+        at = s.end;
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
+/// Where `part`, a slice of `base`, starts in it.
+fn offset(base: &str, part: &str) -> usize {
+    part.as_ptr() as usize - base.as_ptr() as usize
+}
+
+fn raw_at<'a>(text: &'a str, path: &[&str]) -> Option<&'a RawValue> {
+    let mut json = serde_json::Deserializer::from_str(text);
+    At::<&'a RawValue>(path, PhantomData)
+        .deserialize(&mut json)
+        .ok()
+        .flatten()
+}
+
+fn entries(object: &RawValue) -> Option<Entries<'_>> {
+    serde_json::from_str(object.get()).ok()
+}
+
+fn elements(list: &RawValue) -> Option<Vec<&RawValue>> {
+    serde_json::from_str(list.get()).ok()
+}
+
+/// The value of the last `key` (the one a JSON reader keeps).
+fn last<'a>(fields: &Entries<'a>, key: &str) -> Option<&'a RawValue> {
+    fields
+        .0
+        .iter()
+        .rev()
+        .find(|(k, _)| *k == *key)
+        .map(|(_, v)| *v)
+}
+
+fn to_json<T: serde::Serialize>(t: &T) -> String {
+    serde_json::to_string(t).unwrap_or_else(|_| "null".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splices_keep_the_users_text_and_add_where_keys_are_missing() {
+        let text = r#"{ "a" : 1 , "b": [ 1 ] }"#;
+        let raw: &RawValue = serde_json::from_str(text).unwrap();
+        let fields = entries(raw).unwrap();
+        let mut s = Vec::new();
+        append(text, raw, &fields, "b", &["2".into()], &mut s);
+        append(text, raw, &fields, "c", &["3".into()], &mut s);
+        set(text, raw, &fields, "a", "9".into(), &mut s);
+        assert_eq!(splice(text, s), r#"{ "a" : 9 , "b": [ 1 ,2] ,"c":[3]}"#);
+        let empty: &RawValue = serde_json::from_str("{}").unwrap();
+        let mut s = Vec::new();
+        append(
+            "{}",
+            empty,
+            &entries(empty).unwrap(),
+            "v",
+            &["1".into()],
+            &mut s,
+        );
+        assert_eq!(splice("{}", s), r#"{"v":[1]}"#);
+    }
+
+    #[test]
+    fn the_last_of_duplicate_keys_is_the_one_changed() {
+        let text = r#"{"v":[1],"v":null}"#;
+        let raw: &RawValue = serde_json::from_str(text).unwrap();
+        let mut s = Vec::new();
+        append(
+            text,
+            raw,
+            &entries(raw).unwrap(),
+            "v",
+            &["2".into()],
+            &mut s,
+        );
+        assert_eq!(splice(text, s), r#"{"v":[1],"v":[2]}"#);
+    }
 }

@@ -4,6 +4,8 @@
 
 use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, ObjectFieldSelector};
 
+use crate::pod::EnvEntry;
+
 #[derive(Debug, Clone)]
 pub struct Entry {
     pub var: EnvVar,
@@ -28,13 +30,19 @@ pub enum Layer<'a> {
 }
 
 impl EnvList {
-    pub fn from_original(env: &[EnvVar]) -> Self {
+    /// The container's own entries, in order. Their `valueFrom` is only recorded as present:
+    /// `inject::apply` writes the user's entries back from the original JSON.
+    pub fn from_original(env: &[EnvEntry]) -> Self {
         EnvList {
             entries: env
                 .iter()
                 .enumerate()
                 .map(|(i, v)| Entry {
-                    var: v.clone(),
+                    var: EnvVar {
+                        name: v.name.clone(),
+                        value: v.value.clone(),
+                        value_from: v.value_from.map(|_| EnvVarSource::default()),
+                    },
                     origin: Some(i),
                     rewritten: false,
                 })
@@ -137,9 +145,17 @@ mod tests {
         l.entries.iter().map(|e| e.var.name.as_str()).collect()
     }
 
+    fn user(name: &str, value: &str) -> EnvEntry {
+        EnvEntry {
+            name: name.into(),
+            value: Some(value.into()),
+            value_from: None,
+        }
+    }
+
     #[test]
     fn the_first_to_set_a_name_wins_and_keeps_its_place() {
-        let l = EnvList::from_original(&[literal("A", "user"), literal("B", "user")]).layered(&[
+        let l = EnvList::from_original(&[user("A", "user"), user("B", "user")]).layered(&[
             Layer::Back(&[literal("A", "policy"), literal("C", "one")]),
             Layer::Front(&[
                 literal("P", "policy"),
@@ -157,7 +173,7 @@ mod tests {
 
     #[test]
     fn rewrite_and_move_mark_the_users_entry() {
-        let mut l = EnvList::from_original(&[literal("X", "1"), literal("Y", "2")]);
+        let mut l = EnvList::from_original(&[user("X", "1"), user("Y", "2")]);
         l.rewrite("X", "new".into());
         l.move_to_end("X");
         assert_eq!(names(&l), ["Y", "X"]);

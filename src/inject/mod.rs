@@ -71,22 +71,59 @@ pub fn already_instrumented(pod: &PodView) -> Option<AlreadyInstrumented> {
         })
 }
 
+/// Whether `spec` can be injected into `pod`: the containers, the platform tree and the exporter
+/// TLS the plan will use, once nothing clashes. A workload's template gets exactly these checks.
+pub struct Checked {
+    pub targets: Vec<Slot>,
+    pub source: &'static str,
+    tls: exporter::TlsPlan,
+}
+
+pub fn check(pod: &PodView, spec: &InstrumentationSpec) -> Result<Checked, PlanProblem> {
+    let targets = selection::targets(pod).map_err(PlanProblem::Selection)?;
+    let source = selection::platform_source(pod)?;
+    conflicts::check_pod(pod).map_err(PlanProblem::Conflict)?;
+    let tls = exporter::tls(spec);
+    for &slot in &targets {
+        conflicts::check_container(pod.container(slot), &tls.mounts)
+            .map_err(PlanProblem::Conflict)?;
+    }
+    Ok(Checked {
+        targets,
+        source,
+        tls,
+    })
+}
+
+/// The `OTEL_SERVICE_NAME` the first target container gets.
+pub fn service_name(
+    pod: &PodView,
+    namespace: &str,
+    spec: &InstrumentationSpec,
+    checked: &Checked,
+) -> Option<String> {
+    let c = pod.container(*checked.targets.first()?);
+    let (env, _) = container_env(pod, namespace, spec, c, &checked.tls);
+    env.find(crate::operator::SERVICE_NAME_VAR)
+        .and_then(|v| v.value.clone())
+}
+
 /// Computes the injection of `spec` into `pod` (in `namespace`), or says why it cannot be done.
 pub fn plan(
     pod: &PodView,
     namespace: &str,
     spec: &InstrumentationSpec,
 ) -> Result<Plan, PlanProblem> {
-    let targets = selection::targets(pod).map_err(PlanProblem::Selection)?;
-    let source = selection::platform_source(pod)?;
-    conflicts::check_pod(pod).map_err(PlanProblem::Conflict)?;
-    let tls = exporter::tls(spec);
+    let Checked {
+        targets,
+        source,
+        tls,
+    } = check(pod, spec)?;
     let mut volumes = conflicts::new_volumes(pod, &tls.volumes);
     let mut edits = Vec::with_capacity(targets.len());
     let mut notes = Vec::new();
     for &slot in &targets {
         let c = pod.container(slot);
-        conflicts::check_container(c, &tls.mounts).map_err(PlanProblem::Conflict)?;
         let (env, note) = container_env(pod, namespace, spec, c, &tls);
         notes.extend(note);
         edits.push(ContainerEdit {

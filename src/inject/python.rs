@@ -13,7 +13,7 @@ use crate::operator::{
     DEFAULT_VOLUME_SIZE_LIMIT, INIT_CONTAINER_NAME, INIT_CONTAINER_UID, MOUNT_PATH,
     PYTHON_DEFAULT_ENV, PYTHONPATH, PYTHONPATH_PREFIX, VOLUME_NAME,
 };
-use crate::pod::{ContainerView, PodView};
+use crate::pod::{ContainerView, EnvEntry, PodView};
 
 /// What happens to `PYTHONPATH`: added, or the value set above wrapped (the packages first, so
 /// that their `sitecustomize` runs, the user's paths kept, the packages' root last).
@@ -38,15 +38,20 @@ impl PythonPath {
 
 /// `PYTHONPATH` for a container with `own` env and the spec's `python.env`, the first that sets
 /// it winning. (One set with `valueFrom` is refused before: see `conflicts`.)
-pub fn pythonpath(own: &[EnvVar], python_env: &[EnvVar]) -> PythonPath {
-    match own.iter().chain(python_env).find(|v| v.name == PYTHONPATH) {
+pub fn pythonpath(own: &[EnvEntry], python_env: &[EnvVar]) -> PythonPath {
+    let set = own
+        .iter()
+        .map(|v| (&v.name, &v.value))
+        .chain(python_env.iter().map(|v| (&v.name, &v.value)))
+        .find(|(name, _)| *name == PYTHONPATH);
+    match set {
         None => PythonPath::Add(Box::new(literal(
             PYTHONPATH,
             format!("{PYTHONPATH_PREFIX}:{MOUNT_PATH}"),
         ))),
-        Some(v) => PythonPath::Wrap(format!(
+        Some((_, value)) => PythonPath::Wrap(format!(
             "{PYTHONPATH_PREFIX}:{}:{MOUNT_PATH}",
-            v.value.as_deref().unwrap_or_default()
+            value.as_deref().unwrap_or_default()
         )),
     }
 }

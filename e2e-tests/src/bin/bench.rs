@@ -47,9 +47,15 @@ struct Opts {
     quick: bool,
     /// Only loop the native core on the article's payload this many times (for perf/callgrind).
     profile_native: Option<usize>,
+    /// `--try REQUEST SETTINGS`: only the fresh-instance and warm medians of these requests
+    /// (files), for every `--module`, next to noop; for finding where the time goes.
+    tries: Vec<(PathBuf, PathBuf)>,
+    /// `--fresh-calls N`: with one `--try`, only N fresh-instance calls of the first module and
+    /// nothing else (run under `valgrind --tool=callgrind` to count instructions per call).
+    fresh_calls: Option<usize>,
 }
 
-const USAGE: &str = "usage: bench [--module PATH]... [--peers DIR] [--kwctl-module ANNOTATED.wasm] [--iterations N] [--quick] [--profile-native N]";
+const USAGE: &str = "usage: bench [--module PATH]... [--peers DIR] [--kwctl-module ANNOTATED.wasm] [--iterations N] [--quick] [--profile-native N] [--try REQUEST SETTINGS]... [--fresh-calls N]";
 
 fn parse_opts() -> Result<Opts> {
     let mut o = Opts {
@@ -59,6 +65,8 @@ fn parse_opts() -> Result<Opts> {
         iterations: 2000,
         quick: false,
         profile_native: None,
+        tries: Vec::new(),
+        fresh_calls: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -70,6 +78,11 @@ fn parse_opts() -> Result<Opts> {
             "--iterations" => o.iterations = value("--iterations")?.parse()?,
             "--quick" => o.quick = true,
             "--profile-native" => o.profile_native = Some(value("--profile-native")?.parse()?),
+            "--fresh-calls" => o.fresh_calls = Some(value("--fresh-calls")?.parse()?),
+            "--try" => {
+                let request = value("--try")?.into();
+                o.tries.push((request, value("--try")?.into()));
+            }
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -415,6 +428,54 @@ fn parse_kwctl_bench(stdout: &str) -> Result<Duration> {
     Ok(Duration::from_secs_f64(n * scale))
 }
 
+/// `--try`: fresh and warm medians of each given request, for every module, next to noop.
+fn tries(opts: &Opts, peers: &[(String, Module, PathBuf)], n: usize, warmup: usize) -> Result<()> {
+    let modules: Vec<Module> = opts
+        .modules
+        .iter()
+        .map(|p| Module::load(&p.display().to_string(), p))
+        .collect::<Result<_>>()?;
+    let noop = peers.iter().find(|p| p.0 == "noop").map(|p| &p.1);
+    println!("| request | module | fresh | warm | fresh / noop fresh |\n|---|---|---|---|---|");
+    for (request, settings) in &opts.tries {
+        let req = read_request(request.to_str().context("path")?)?;
+        let payload = validate_payload(&req, &read_settings_file(settings)?);
+        let warm: Vec<PolicyHost> = modules
+            .iter()
+            .map(|m| m.compiled.instantiate())
+            .collect::<Result<_>>()?;
+        let noop_payload = validate_payload(&req, &json!({}));
+        let mut fs: Vec<Box<dyn FnMut() + '_>> = Vec::new();
+        for (m, h) in modules.iter().zip(&warm) {
+            fs.push(Box::new(|| {
+                drop(black_box(m.fresh_call(black_box(&payload))))
+            }));
+            fs.push(Box::new(|| {
+                drop(black_box(h.call("validate", black_box(&payload)).unwrap()))
+            }));
+        }
+        if let Some(noop) = noop {
+            fs.push(Box::new(|| {
+                drop(black_box(noop.fresh_call(black_box(&noop_payload))))
+            }));
+        }
+        let s = interleaved(warmup, n, &mut fs);
+        let noop_us = noop.map(|_| s[s.len() - 1].us());
+        for (i, m) in opts.modules.iter().enumerate() {
+            let (fresh, warm) = (s[2 * i], s[2 * i + 1]);
+            println!(
+                "| {} | {} | {:.1} us | {:.1} us | {} |",
+                request.display(),
+                m.file_name().unwrap_or_default().to_string_lossy(),
+                fresh.us(),
+                warm.us(),
+                noop_us.map_or("-".into(), |u| format!("{:.2}x", fresh.us() / u))
+            );
+        }
+    }
+    Ok(())
+}
+
 fn main() -> Result<()> {
     let opts = parse_opts()?;
     let article_settings = read_settings_file(&cases_dir().join("settings/article.yaml"))?;
@@ -425,7 +486,13 @@ fn main() -> Result<()> {
             .unwrap(),
     )?;
     if let Some(count) = opts.profile_native {
-        let payload = validate_payload(&article, &article_settings);
+        let payload = match opts.tries.first() {
+            Some((request, settings)) => validate_payload(
+                &read_request(request.to_str().context("path")?)?,
+                &read_settings_file(settings)?,
+            ),
+            None => validate_payload(&article, &article_settings),
+        };
         for _ in 0..count {
             native_core(&payload);
         }
@@ -439,6 +506,18 @@ fn main() -> Result<()> {
         .into_iter()
         .map(|(name, path)| Ok((name.clone(), Module::load(&name, &path)?, path)))
         .collect::<Result<_>>()?;
+    if let (Some(calls), [(request, settings)]) = (opts.fresh_calls, opts.tries.as_slice()) {
+        let module = Module::load("module", &opts.modules[0])?;
+        let req = read_request(request.to_str().context("path")?)?;
+        let payload = validate_payload(&req, &read_settings_file(settings)?);
+        for _ in 0..calls {
+            drop(black_box(module.fresh_call(black_box(&payload))));
+        }
+        return Ok(());
+    }
+    if !opts.tries.is_empty() {
+        return tries(&opts, &peers, n, warmup);
+    }
     let work = workloads(&article, &article_settings)?;
 
     println!("## Policy module benchmark\n");
@@ -463,13 +542,20 @@ fn main() -> Result<()> {
     let mut fresh_rows = Vec::new();
     let mut warm_rows = Vec::new();
     for w in &work {
-        let mutates = !w.name.starts_with("pod without");
+        // Pods that ask for instrumentation are patched; the others, and workloads, are not.
+        let mutates = !w.name.starts_with("pod without") && !w.name.contains("Deployment");
         let patch = check_answer(&ours, &w.request, &w.payload, mutates)?;
         let peer_payloads: Vec<Vec<u8>> = peers
             .iter()
             .map(|(name, m, _)| {
                 let payload = validate_payload(&w.request, &peer_settings(name));
-                check_answer(m, &w.request, &payload, name == "pod-ndots").map(|_| payload)
+                check_answer(
+                    m,
+                    &w.request,
+                    &payload,
+                    name == "pod-ndots" && !w.name.contains("Deployment"),
+                )
+                .map(|_| payload)
             })
             .collect::<Result<_>>()?;
         let warm_ours: PolicyHost = ours.compiled.instantiate()?;

@@ -1,0 +1,283 @@
+//! Reading JSON text without building it: the value at a path of keys (everything else is
+//! skipped, not parsed into a document), the members of one object as borrowed text, and
+//! messages without the parser's positions. A fresh instance pays for every byte it builds, and
+//! most requests need a few fields of a large object.
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use serde_json::value::RawValue;
+
+/// Deserializes the value at `path` (object keys, from the root) as `T`, skipping everything
+/// else without building it: `None` when a step is absent or not an object, or the value is
+/// `null`. With duplicate keys the last one counts, as in `serde_json::Value`.
+pub struct At<'p, T>(pub &'p [&'p str], pub PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for At<'_, T> {
+    type Value = Option<T>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<T>, D::Error> {
+        match self.0.split_first() {
+            None => Option::<T>::deserialize(d),
+            Some((key, rest)) => d.deserialize_any(Step::<T> {
+                key,
+                rest,
+                found: PhantomData,
+            }),
+        }
+    }
+}
+
+/// One step of the path: into the value of `key`.
+struct Step<'p, T> {
+    key: &'p str,
+    rest: &'p [&'p str],
+    found: PhantomData<T>,
+}
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for Step<'_, T> {
+    type Value = Option<T>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "an object with {:?}", self.key)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<T>, A::Error> {
+        let mut found = None;
+        while let Some(is_key) = map.next_key_seed(KeyIs(self.key))? {
+            if is_key {
+                found = map.next_value_seed(At::<T>(self.rest, PhantomData))?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(found)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Option<T>, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Option<T>, E> {
+        Ok(None)
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Option<T>, E> {
+        Ok(None)
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Option<T>, E> {
+        Ok(None)
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Option<T>, E> {
+        Ok(None)
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Option<T>, E> {
+        Ok(None)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Option<T>, E> {
+        Ok(None)
+    }
+}
+
+/// A `T` read from an object; any other value (a pod template of the wrong type) reads as
+/// nothing, as a JSON pointer into it finds nothing.
+pub struct ObjectOnly<T>(pub Option<T>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for ObjectOnly<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = ObjectOnly<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<ObjectOnly<T>, A::Error> {
+                T::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(|t| ObjectOnly(Some(t)))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ObjectOnly<T>, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(ObjectOnly(None))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<ObjectOnly<T>, E> {
+                Ok(ObjectOnly(None))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<ObjectOnly<T>, E> {
+                Ok(ObjectOnly(None))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<ObjectOnly<T>, E> {
+                Ok(ObjectOnly(None))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<ObjectOnly<T>, E> {
+                Ok(ObjectOnly(None))
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<ObjectOnly<T>, E> {
+                Ok(ObjectOnly(None))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<ObjectOnly<T>, E> {
+                Ok(ObjectOnly(None))
+            }
+        }
+        d.deserialize_any(V(PhantomData))
+    }
+}
+
+/// The value at `path` in the JSON `text`, read without building the rest; `None` when it is
+/// not there (or `text` is not JSON).
+pub fn value_at(text: &str, path: &[&str]) -> Option<serde_json::Value> {
+    let mut json = serde_json::Deserializer::from_str(text);
+    At::<serde_json::Value>(path, PhantomData)
+        .deserialize(&mut json)
+        .ok()
+        .flatten()
+}
+
+/// The parser's message without " at line L column C": positions in the object's text mean
+/// nothing to the person who wrote the object.
+pub fn without_position(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let position = format!(" at line {} column {}", e.line(), e.column());
+    text.strip_suffix(&position).unwrap_or(&text).to_string()
+}
+
+/// A map key compared with `key` without allocating.
+struct KeyIs<'p>(&'p str);
+
+impl<'de> DeserializeSeed<'de> for KeyIs<'_> {
+    type Value = bool;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeyIs<'_> {
+    type Value = bool;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a key")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<bool, E> {
+        Ok(v == self.0)
+    }
+}
+
+/// The members of an object as (key, value text), in order, duplicates kept (`null` reads as
+/// none). Keys are borrowed from the text unless they hold escapes.
+pub struct Entries<'a>(pub Vec<(Key<'a>, &'a RawValue)>);
+
+/// An object key.
+pub enum Key<'a> {
+    Borrowed(&'a str),
+    Owned(String),
+}
+
+impl Key<'_> {
+    pub fn as_str(&self) -> &str {
+        match self {
+            Key::Borrowed(k) => k,
+            Key::Owned(k) => k,
+        }
+    }
+}
+
+impl PartialEq<str> for Key<'_> {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key::Borrowed(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key::Owned(v.to_string()))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for Entries<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Entries<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Entries<'de>, A::Error> {
+                let mut out = Vec::new();
+                while let Some(entry) = map.next_entry::<Key<'de>, &'de RawValue>()? {
+                    out.push(entry);
+                }
+                Ok(Entries(out))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Entries<'de>, E> {
+                Ok(Entries(Vec::new()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// How deep serde_json reads before it refuses (its recursion limit, with room for the envelope
+/// an object is sent in).
+pub const DEPTH_LIMIT: usize = 120;
+
+/// Whether the JSON `text` nests arrays and objects more than `limit` deep.
+pub fn deeper_than(text: &str, limit: usize) -> bool {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in text.as_bytes() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > limit {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn depth_counts_brackets_outside_strings() {
+        assert!(!deeper_than(r#"{"a": [[1]], "b": "[[[[[["}"#, 3));
+        assert!(deeper_than(r#"{"a": [[[1]]]}"#, 3));
+        assert!(!deeper_than(r#"{"a": "\\", "b": "\"[["}"#, 1));
+    }
+
+    #[test]
+    fn values_at_a_path_and_entries() {
+        let text = r#"{"spec": {"template": {"x": 1}}, "kind": "Pod", "kind": "Job"}"#;
+        assert_eq!(value_at(text, &["kind"]), Some(serde_json::json!("Job")));
+        assert_eq!(
+            value_at(text, &["spec", "template", "x"]),
+            Some(serde_json::json!(1))
+        );
+        assert_eq!(value_at(text, &["spec", "nope"]), None);
+        assert_eq!(value_at(text, &["kind", "deeper"]), None);
+        let entries: Entries = serde_json::from_str(text).unwrap();
+        assert_eq!(entries.0.len(), 3);
+    }
+}

@@ -1,0 +1,273 @@
+//! The settings as `validate` reads them. policy-server checks the settings with
+//! `validate_settings` when it loads the policy and then evaluates every request in a fresh
+//! instance, so `validate` reads only what a request needs, from the payload's own text: the
+//! options, the names of the instrumentations, and the one spec the pod's reference resolves to,
+//! which gets every check and default of `validation::parse_spec`. Anything it cannot read or use
+//! is refused with the message `validate_settings` gives for the same settings.
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+use crate::catalog::{Catalog, Origin, Resolved};
+use crate::instrumentation::InstrumentationSpec;
+use crate::json_text::Entries;
+use crate::refusal::{Refusal, SettingsErrors, Source};
+use crate::settings::{
+    FailureAction, OPT_ALLOW_CROSS_NAMESPACE, OPT_FAILURE_ACTION, OPT_INSTRUMENTATIONS,
+};
+use crate::validation;
+
+/// The settings of one request, read lazily from `raw`.
+pub struct SettingsView<'a> {
+    raw: &'a str,
+    pub failure_action: FailureAction,
+    pub allow_cross_namespace_references: bool,
+    /// The top-level spec as JSON text (the settings without the options), when a spec field is set.
+    default: Option<String>,
+    instrumentations: Vec<Item<'a>>,
+}
+
+struct Item<'a> {
+    namespace: String,
+    name: String,
+    spec: Option<&'a RawValue>,
+}
+
+/// An `instrumentations` entry: only its names are read here.
+#[derive(Deserialize)]
+struct RawItem<'a> {
+    #[serde(default)]
+    metadata: Option<RawMeta>,
+    #[serde(default, borrow)]
+    spec: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct RawMeta {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    namespace: Option<String>,
+}
+
+impl<'a> SettingsView<'a> {
+    /// Reads `raw` (the payload's settings, `null` for none). When they cannot be read, the
+    /// refusal is the one `validate_settings` gives.
+    pub fn read(raw: &'a str) -> Result<SettingsView<'a>, SettingsErrors> {
+        Self::try_read(raw).ok_or_else(|| full_problems(raw))
+    }
+
+    fn try_read(raw: &'a str) -> Option<SettingsView<'a>> {
+        let Entries(entries) = serde_json::from_str(raw).ok()?;
+        let mut view = SettingsView {
+            raw,
+            failure_action: FailureAction::Reject,
+            allow_cross_namespace_references: true,
+            default: None,
+            instrumentations: Vec::new(),
+        };
+        let mut spec = Vec::new();
+        for (key, value) in entries {
+            match key.as_str() {
+                OPT_FAILURE_ACTION => {
+                    let action: Option<String> = serde_json::from_str(value.get()).ok()?;
+                    view.failure_action = match action.as_deref() {
+                        Some("reject") => FailureAction::Reject,
+                        Some("admit") => FailureAction::Admit,
+                        _ => return None,
+                    }
+                }
+                OPT_ALLOW_CROSS_NAMESPACE => {
+                    let allow: Option<bool> = serde_json::from_str(value.get()).ok()?;
+                    view.allow_cross_namespace_references = allow.unwrap_or(true);
+                }
+                OPT_INSTRUMENTATIONS => {
+                    let items: Option<Vec<RawItem>> = serde_json::from_str(value.get()).ok()?;
+                    for item in items.unwrap_or_default() {
+                        let meta = item.metadata?;
+                        view.instrumentations.push(Item {
+                            namespace: meta.namespace?,
+                            name: meta.name?,
+                            spec: item.spec,
+                        });
+                    }
+                }
+                _ if value.get() == "null" => {}
+                _ => spec.push(format!(
+                    "{}:{}",
+                    serde_json::to_string(key.as_str()).ok()?,
+                    value.get()
+                )),
+            }
+        }
+        if !spec.is_empty() {
+            view.default = Some(format!("{{{}}}", spec.join(",")));
+        }
+        Some(view)
+    }
+
+    /// The spec at `text` (`None`: absent), checked and defaulted; `path` is its place in the
+    /// settings, as problems name it.
+    fn spec(&self, text: Option<&str>, path: &str) -> Result<Arc<InstrumentationSpec>, Refusal> {
+        let value: Value = match text {
+            None => Value::Object(Default::default()),
+            Some(t) => serde_json::from_str(t).map_err(|_| self.refusal())?,
+        };
+        match validation::parse_spec(&value, path) {
+            Ok(spec) => Ok(Arc::new(spec)),
+            Err(_) => Err(self.refusal()),
+        }
+    }
+
+    /// What `validate_settings` says of these settings, as the refusal of a request.
+    fn refusal(&self) -> Refusal {
+        Refusal::Settings(full_problems(self.raw))
+    }
+
+    fn item(&self, namespace: &str, name: &str) -> Option<(usize, &Item<'a>)> {
+        self.instrumentations
+            .iter()
+            .enumerate()
+            .find(|(_, i)| i.namespace == namespace && i.name == name)
+    }
+}
+
+/// The settings' problems, from the full check (`Settings::parse`). Settings the view could not
+/// use always have one; should the full check find none, the view's own reading is what failed.
+fn full_problems(raw: &str) -> SettingsErrors {
+    match crate::admission::parse_settings(raw.as_bytes()) {
+        Err(e) => e,
+        Ok(_) => SettingsErrors(vec![crate::refusal::SettingsProblem::new(
+            "",
+            crate::refusal::Fault::Parse {
+                message: "the settings could not be read".into(),
+            },
+        )]),
+    }
+}
+
+impl Catalog for SettingsView<'_> {
+    fn source(&self) -> Source {
+        Source::Settings
+    }
+    fn get(&self, namespace: &str, name: &str) -> Result<Option<Resolved>, Refusal> {
+        let Some((i, item)) = self.item(namespace, name) else {
+            return Ok(None);
+        };
+        let path = format!("{OPT_INSTRUMENTATIONS}[{i}].spec.");
+        let spec = self.spec(item.spec.map(RawValue::get), &path)?;
+        Ok(Some(Resolved {
+            origin: Origin::Named {
+                namespace: namespace.to_string(),
+                name: name.to_string(),
+            },
+            spec,
+        }))
+    }
+    fn names(&self, namespace: &str) -> Result<Vec<String>, Refusal> {
+        Ok(self
+            .instrumentations
+            .iter()
+            .filter(|i| i.namespace == namespace)
+            .map(|i| i.name.clone())
+            .collect())
+    }
+    fn has_fallback(&self) -> bool {
+        self.default.is_some()
+    }
+    fn fallback(&self) -> Result<Option<Resolved>, Refusal> {
+        let Some(text) = &self.default else {
+            return Ok(None);
+        };
+        Ok(Some(Resolved {
+            origin: Origin::Default,
+            spec: self.spec(Some(text), "")?,
+        }))
+    }
+    fn known(&self) -> Result<Vec<(String, String)>, Refusal> {
+        Ok(self
+            .instrumentations
+            .iter()
+            .map(|i| (i.namespace.clone(), i.name.clone()))
+            .collect())
+    }
+}
+
+/// The full settings are the reference for the view: both must read the same instrumentations.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::Settings;
+    use serde_json::json;
+
+    fn both(settings: Value) -> (Settings, String) {
+        let text = settings.to_string();
+        (Settings::parse(&settings).unwrap(), text)
+    }
+
+    #[test]
+    fn the_view_reads_what_the_full_settings_read() {
+        let (full, text) = both(json!({
+            "exporter": {"endpoint": "http://c:4318"},
+            "failureAction": "admit",
+            "allowCrossNamespaceReferences": false,
+            "instrumentations": [
+                {"apiVersion": "opentelemetry.io/v1alpha1", "kind": "Instrumentation",
+                 "metadata": {"name": "a", "namespace": "x", "uid": "1"},
+                 "spec": {"sampler": {"type": "always_on"}}, "status": {}},
+                {"metadata": {"name": "b", "namespace": "x"}},
+            ]
+        }));
+        let view = SettingsView::read(&text).unwrap();
+        assert_eq!(view.failure_action, full.failure_action);
+        assert_eq!(
+            view.allow_cross_namespace_references,
+            full.allow_cross_namespace_references
+        );
+        assert_eq!(view.known().unwrap(), full.known().unwrap());
+        assert_eq!(view.names("x").unwrap(), full.names("x").unwrap());
+        for name in ["a", "b"] {
+            let (v, f) = (
+                view.get("x", name).unwrap().unwrap(),
+                full.get("x", name).unwrap().unwrap(),
+            );
+            assert_eq!(v.spec, f.spec);
+            assert_eq!(v.label(), f.label());
+        }
+        assert_eq!(
+            view.fallback().unwrap().unwrap().spec,
+            full.fallback().unwrap().unwrap().spec
+        );
+    }
+
+    #[test]
+    fn no_top_level_field_means_no_default() {
+        let view = SettingsView::read(r#"{"env": null, "instrumentations": []}"#).unwrap();
+        assert!(!view.has_fallback());
+        assert!(view.fallback().unwrap().is_none());
+        assert!(
+            SettingsView::read("null")
+                .unwrap()
+                .known()
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_bad_spec_in_use_is_refused_with_the_full_message() {
+        let text = r#"{"instrumentations": [{"metadata": {"name": "a", "namespace": "x"},
+            "spec": {"sampler": {"type": "traceidratio", "argument": "2"}}}]}"#;
+        let full = crate::admission::parse_settings(text.as_bytes()).unwrap_err();
+        let view = SettingsView::read(text).unwrap();
+        match view.get("x", "a") {
+            Err(Refusal::Settings(e)) => assert_eq!(e, full),
+            other => panic!("{other:?}"),
+        }
+        let bad_option = SettingsView::read(r#"{"failureAction": "ignore"}"#);
+        assert!(bad_option.is_err());
+    }
+}
