@@ -131,14 +131,14 @@ pub enum Decision {
 }
 
 /// The answer to `validate`: the SDK's `ValidationResponse`, field for field, with the mutated
-/// object kept as the text the policy wrote instead of a document built to be written out again.
-#[derive(Debug, Serialize)]
+/// object kept as the JSON text the policy wrote (the request's own text with the injection spliced
+/// in) instead of a document built to be written out again.
+#[derive(Debug)]
 pub struct Response {
     pub accepted: bool,
     pub message: Option<String>,
     pub code: Option<u16>,
-    pub mutated_object: Option<Box<RawValue>>,
-    pub audit_annotations: Option<std::collections::HashMap<String, String>>,
+    pub mutated_object: Option<String>,
     pub warnings: Option<Vec<String>>,
 }
 
@@ -147,8 +147,40 @@ impl Response {
     pub fn mutated(&self) -> Option<Value> {
         self.mutated_object
             .as_ref()
-            .and_then(|m| serde_json::from_str(m.get()).ok())
+            .and_then(|m| serde_json::from_str(m).ok())
     }
+
+    /// The response as the host reads it, in the SDK's field order. The mutated object is written
+    /// as it is: it is valid JSON by construction (`inject::apply` splices whole values into the
+    /// request's text), and reading it again only to write it out would cost a pass over the pod.
+    pub fn to_json(&self) -> Vec<u8> {
+        let object = self.mutated_object.as_deref();
+        let mut out = Vec::with_capacity(96 + object.map_or(0, str::len));
+        out.extend_from_slice(br#"{"accepted":"#);
+        out.extend_from_slice(if self.accepted { b"true" } else { b"false" });
+        let field = |out: &mut Vec<u8>, name: &str| {
+            out.extend_from_slice(b",\"");
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b"\":");
+        };
+        field(&mut out, "message");
+        write_json(&mut out, &self.message);
+        field(&mut out, "code");
+        write_json(&mut out, &self.code);
+        field(&mut out, "mutated_object");
+        out.extend_from_slice(object.unwrap_or("null").as_bytes());
+        field(&mut out, "audit_annotations");
+        out.extend_from_slice(b"null");
+        field(&mut out, "warnings");
+        write_json(&mut out, &self.warnings);
+        out.push(b'}');
+        out
+    }
+}
+
+fn write_json<T: Serialize>(out: &mut Vec<u8>, value: &T) {
+    // Strings, numbers and lists of strings: serde_json cannot fail on them.
+    let _ = serde_json::to_writer(out, value);
 }
 
 pub fn validate(payload: &[u8]) -> Response {
@@ -437,10 +469,7 @@ fn respond(decision: Decision, failure_action: Option<FailureAction>) -> Respons
     };
     let (accepted, message, code, mutated_object, warnings) = match decision {
         Decision::Accept(notices) => (true, None, None, None, warnings(notices)),
-        Decision::Mutate { object, notices } => {
-            let object = RawValue::from_string(object).ok();
-            (true, None, None, object, warnings(notices))
-        }
+        Decision::Mutate { object, notices } => (true, None, None, Some(object), warnings(notices)),
         Decision::Refuse(r)
             if r.follows_failure_action() && failure_action == Some(FailureAction::Admit) =>
         {
@@ -458,7 +487,6 @@ fn respond(decision: Decision, failure_action: Option<FailureAction>) -> Respons
         message,
         code,
         mutated_object,
-        audit_annotations: None,
         warnings,
     }
 }

@@ -6,10 +6,9 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    EnvVar, PersistentVolumeClaimTemplate, ResourceRequirements, SecurityContext,
+    EnvVar, PersistentVolumeClaimSpec, ResourceRequirements, SecurityContext,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::{Deserialize, Serialize};
 
 use crate::operator::{
@@ -154,7 +153,37 @@ pub struct Python {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volume_limit_size: Option<Quantity>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub volume_claim_template: Option<PersistentVolumeClaimTemplate>,
+    pub volume_claim_template: Option<ClaimTemplate>,
+}
+
+/// `python.volumeClaimTemplate`: the Kubernetes `PersistentVolumeClaimTemplate`. Its metadata may
+/// only hold labels and annotations (the API server refuses anything else in an ephemeral volume's
+/// template), so only those are read; a `creationTimestamp: null` from `kubectl get -o yaml` is
+/// skipped like every null, any other key is named as unknown by the settings checks.
+#[derive(Serialize, Deserialize, Default, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ClaimTemplate {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<ClaimTemplateMeta>,
+    pub spec: PersistentVolumeClaimSpec,
+}
+
+#[derive(Serialize, Deserialize, Default, Clone, Debug, PartialEq)]
+pub struct ClaimTemplateMeta {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<BTreeMap<String, String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<BTreeMap<String, String>>,
+}
+
+/// An Instrumentation's `metadata`: the name and namespace pods refer to. The rest of an object's
+/// metadata (uid, labels, managedFields, ...) means nothing to the injection and is not read.
+#[derive(Serialize, Deserialize, Default, Clone, Debug, PartialEq)]
+pub struct Metadata {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
 }
 
 /// A whole Instrumentation object as stored in a cluster (`kubectl get instrumentation -o yaml`).
@@ -166,7 +195,7 @@ pub struct Instrumentation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
     #[serde(default)]
-    pub metadata: ObjectMeta,
+    pub metadata: Metadata,
     #[serde(default)]
     pub spec: InstrumentationSpec,
     /// Written by the operator; accepted so a pasted object works, never used.

@@ -8,7 +8,6 @@
 use std::sync::Arc;
 
 use serde::Deserialize;
-use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::catalog::{Catalog, Origin, Resolved};
@@ -109,17 +108,11 @@ impl<'a> SettingsView<'a> {
         Some(view)
     }
 
-    /// The spec at `text` (`None`: absent), checked and defaulted; `path` is its place in the
-    /// settings, as problems name it.
-    fn spec(&self, text: Option<&str>, path: &str) -> Result<Arc<InstrumentationSpec>, Refusal> {
-        let value: Value = match text {
-            None => Value::Object(Default::default()),
-            Some(t) => serde_json::from_str(t).map_err(|_| self.refusal())?,
-        };
-        match validation::parse_spec(&value, path) {
-            Ok(spec) => Ok(Arc::new(spec)),
-            Err(_) => Err(self.refusal()),
-        }
+    /// The spec at `text` (`None`: absent), checked and defaulted.
+    fn spec(&self, text: Option<&str>) -> Result<Arc<InstrumentationSpec>, Refusal> {
+        validation::read_spec(text.unwrap_or("{}"))
+            .map(Arc::new)
+            .ok_or_else(|| self.refusal())
     }
 
     /// What `validate_settings` says of these settings, as the refusal of a request.
@@ -127,11 +120,10 @@ impl<'a> SettingsView<'a> {
         Refusal::Settings(full_problems(self.raw))
     }
 
-    fn item(&self, namespace: &str, name: &str) -> Option<(usize, &Item<'a>)> {
+    fn item(&self, namespace: &str, name: &str) -> Option<&Item<'a>> {
         self.instrumentations
             .iter()
-            .enumerate()
-            .find(|(_, i)| i.namespace == namespace && i.name == name)
+            .find(|i| i.namespace == namespace && i.name == name)
     }
 }
 
@@ -154,11 +146,10 @@ impl Catalog for SettingsView<'_> {
         Source::Settings
     }
     fn get(&self, namespace: &str, name: &str) -> Result<Option<Resolved>, Refusal> {
-        let Some((i, item)) = self.item(namespace, name) else {
+        let Some(item) = self.item(namespace, name) else {
             return Ok(None);
         };
-        let path = format!("{OPT_INSTRUMENTATIONS}[{i}].spec.");
-        let spec = self.spec(item.spec.map(RawValue::get), &path)?;
+        let spec = self.spec(item.spec.map(RawValue::get))?;
         Ok(Some(Resolved {
             origin: Origin::Named {
                 namespace: namespace.to_string(),
@@ -184,7 +175,7 @@ impl Catalog for SettingsView<'_> {
         };
         Ok(Some(Resolved {
             origin: Origin::Default,
-            spec: self.spec(Some(text), "")?,
+            spec: self.spec(Some(text))?,
         }))
     }
     fn known(&self) -> Result<Vec<(String, String)>, Refusal> {
@@ -201,7 +192,7 @@ impl Catalog for SettingsView<'_> {
 mod tests {
     use super::*;
     use crate::settings::Settings;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn both(settings: Value) -> (Settings, String) {
         let text = settings.to_string();

@@ -33,6 +33,19 @@ pub fn parse_spec(value: &Value, prefix: &str) -> Result<InstrumentationSpec, Pr
     }
 }
 
+/// The spec at `text` for `validate`, which meets settings that `validate_settings` has already
+/// accepted: deserialized straight from the text, defaulted, every value checked, but without what
+/// only a settings report needs (the path of a field that does not deserialize, the typos inside
+/// Kubernetes types, which those types skip). `None` on any problem: the caller then gives the
+/// full report.
+pub fn read_spec(text: &str) -> Option<InstrumentationSpec> {
+    let mut spec: InstrumentationSpec = serde_json::from_str(text).ok()?;
+    spec.apply_defaults();
+    let mut problems = Vec::new();
+    check_spec(&spec, "", &mut problems);
+    problems.is_empty().then_some(spec)
+}
+
 /// After deserialization: the fields the Kubernetes types dropped, the operator's defaults, every
 /// rule. `given` is the JSON the spec was read from.
 pub fn finish_spec(
@@ -53,14 +66,7 @@ pub fn finish_object(
     path: &str,
     problems: &mut Problems,
 ) {
-    if let Some(meta) = given.get("metadata") {
-        unknown_fields(
-            meta,
-            &to_value(&object.metadata),
-            &format!("{path}.metadata"),
-            problems,
-        );
-    }
+    // Only name and namespace of the metadata are read; a misspelt one is reported as missing.
     check_object(object, path, problems);
     let empty = Value::Null;
     finish_spec(

@@ -13,11 +13,12 @@ pub fn cases_dir() -> PathBuf {
     case_harness::case::cases_dir()
 }
 
-/// The workspace root (the policy crate).
+/// The workspace root (the policy crate): the folder that holds `tests/cases/`.
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("e2e-tests lives inside the workspace")
+    cases_dir()
+        .ancestors()
+        .nth(2)
+        .expect("tests/cases lives inside the workspace")
         .to_path_buf()
 }
 

@@ -1,8 +1,9 @@
 //! What in a pod would clash with the injection (an invalid pod or a user's value overridden),
 //! checked before anything is planned. The operator adds duplicates here; the policy refuses.
 
-use k8s_openapi::api::core::v1::{Volume, VolumeMount};
+use k8s_openapi::api::core::v1::VolumeMount;
 
+use super::Volume;
 use crate::operator::{INIT_CONTAINER_NAME, MOUNT_PATH, PYTHONPATH, VOLUME_NAME};
 use crate::pod::{ContainerView, PodView};
 use crate::refusal::Conflict;

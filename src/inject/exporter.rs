@@ -1,10 +1,9 @@
 //! The exporter (the operator's `exporter.go`): the endpoint, and for TLS the Secret/ConfigMap
 //! volumes, their read-only mounts and the certificate env vars.
 
-use k8s_openapi::api::core::v1::{
-    ConfigMapVolumeSource, EnvVar, SecretVolumeSource, Volume, VolumeMount,
-};
+use k8s_openapi::api::core::v1::{ConfigMapVolumeSource, EnvVar, SecretVolumeSource, VolumeMount};
 
+use super::Volume;
 use super::env::literal;
 use crate::instrumentation::{InstrumentationSpec, Tls};
 use crate::operator::{

@@ -11,12 +11,15 @@ pub mod env;
 mod exporter;
 mod python;
 
-use k8s_openapi::api::core::v1::{Container, Volume, VolumeMount};
+use k8s_openapi::api::core::v1::{
+    ConfigMapVolumeSource, Container, EmptyDirVolumeSource, SecretVolumeSource, VolumeMount,
+};
+use serde::Serialize;
 
 pub use apply::apply;
 pub use python::restricted_security_context;
 
-use crate::instrumentation::InstrumentationSpec;
+use crate::instrumentation::{ClaimTemplate, InstrumentationSpec};
 use crate::operator::{
     COLLECTOR_SIDECAR, INJECTED_INIT_CONTAINERS, INJECTED_SIDECAR, NODE_NAME_VAR,
 };
@@ -32,6 +35,29 @@ pub struct ContainerEdit {
     pub name: String,
     pub env: EnvList,
     pub mounts: Vec<VolumeMount>,
+}
+
+/// A volume the injection adds, with the four sources it uses (the Kubernetes `Volume` has some
+/// thirty; its serializer is not needed in the module). Written as Kubernetes writes a `Volume`.
+#[derive(Serialize, Default, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Volume {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config_map: Option<ConfigMapVolumeSource>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub empty_dir: Option<EmptyDirVolumeSource>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ephemeral: Option<EphemeralVolume>,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<SecretVolumeSource>,
+}
+
+/// `ephemeral`: the claim template, copied from `python.volumeClaimTemplate`.
+#[derive(Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct EphemeralVolume {
+    pub volume_claim_template: ClaimTemplate,
 }
 
 /// Everything the injection adds to a pod.

@@ -2,12 +2,13 @@
 //! language env and `PYTHONPATH`, the mount, the packages' volume and the init container.
 
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, EmptyDirVolumeSource, EnvVar, EphemeralVolumeSource, SeccompProfile,
-    SecurityContext, Volume, VolumeMount,
+    Capabilities, Container, EmptyDirVolumeSource, EnvVar, SeccompProfile, SecurityContext,
+    VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 use super::env::{EnvList, literal};
+use super::{EphemeralVolume, Volume};
 use crate::instrumentation::InstrumentationSpec;
 use crate::operator::{
     DEFAULT_VOLUME_SIZE_LIMIT, INIT_CONTAINER_NAME, INIT_CONTAINER_UID, MOUNT_PATH,
@@ -92,8 +93,8 @@ pub fn packages_volume(spec: &InstrumentationSpec) -> Volume {
     };
     match &python.volume_claim_template {
         Some(template) => {
-            volume.ephemeral = Some(EphemeralVolumeSource {
-                volume_claim_template: Some(template.clone()),
+            volume.ephemeral = Some(EphemeralVolume {
+                volume_claim_template: template.clone(),
             })
         }
         None => {

@@ -35,12 +35,22 @@ use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-/// `tests/cases/`.
+/// `tests/cases/`. Found from the running test's package (cargo sets `CARGO_MANIFEST_DIR` when it
+/// runs a test), so a harness built in another checkout sharing the target directory still reads
+/// this checkout's cases; the harness's own build-time folder is the fallback.
 pub fn cases_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the harness lives in tests/")
-        .join("cases")
+    let running = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from);
+    running
+        .iter()
+        .flat_map(|dir| dir.ancestors())
+        .map(|dir| dir.join("tests/cases"))
+        .find(|cases| cases.is_dir())
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .parent()
+                .expect("the harness lives in tests/")
+                .join("cases")
+        })
 }
 
 /// Folders of `tests/cases/` that hold inputs shared by cases, not cases.
