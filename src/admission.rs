@@ -183,7 +183,14 @@ fn write_json<T: Serialize>(out: &mut Vec<u8>, value: &T) {
     let _ = serde_json::to_writer(out, value);
 }
 
+/// The decision in settings-only mode, or without a cluster to ask.
 pub fn validate(payload: &[u8]) -> Response {
+    validate_with(payload, &crate::cluster::NoCluster)
+}
+
+/// The decision, with `cluster` answering the lookups of cluster mode.
+pub fn validate_with(payload: &[u8], cluster: &dyn crate::cluster::Cluster) -> Response {
+    let _ = cluster;
     let (request, settings) = match read_payload(payload) {
         Ok(read) => read,
         Err(problem) => return respond(Decision::Refuse(Refusal::Payload(problem)), None),

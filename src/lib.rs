@@ -8,6 +8,7 @@
 pub mod admission;
 pub mod annotations;
 pub mod catalog;
+pub mod cluster;
 pub mod image_ref;
 pub mod inject;
 pub mod instrumentation;
@@ -42,7 +43,7 @@ pub extern "C" fn wapc_init() {
 }
 
 fn validate(payload: &[u8]) -> CallResult {
-    Ok(admission::validate(payload).to_json())
+    Ok(admission::validate_with(payload, &cluster::WapcHost).to_json())
 }
 
 fn validate_settings(payload: &[u8]) -> CallResult {
