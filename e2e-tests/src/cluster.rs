@@ -88,10 +88,15 @@
 //!   `Resource <apiVersion>/<kind> is namespaced, but no namespace was provided`; a missing
 //!   object: `Cannot find <apiVersion>/<kind> named '<name>' inside of namespace '<namespace:?>'`
 //!   (Rust Debug of the Option: `'Some("apps")'`, `'None'`); a cluster-scoped kind ignores the
-//!   namespace. A GET that RBAC refuses fails with kube-rs's error for the API server's 403
-//!   Status ([`kube_api_error`]). The answer is the object with `apiVersion`, `kind`,
-//!   `metadata` first, then its other fields, all keys sorted (serde_json without
-//!   `preserve_order`), metadata as stored (managedFields included);
+//!   namespace. A GET that RBAC refuses fails with kube-rs 3.1's `Error::Api` for the API
+//!   server's 403 Status: `ApiError: <message>: Forbidden (Status { ... })` (its Display, with
+//!   the Status's derived Debug), then `\n\nCaused by:\n    <message>: Forbidden` in the Debug
+//!   the guest reads; the message is the API server's (`responsewriters.Forbidden`,
+//!   `apierrors.NewForbidden`): `<plural>.<group> "<name>" is forbidden: User "<user>" cannot get
+//!   resource "<plural>" in API group "<group>" in the namespace "<ns>"` (`<plural>` alone for
+//!   the core group; `at the cluster scope` for a cluster-scoped kind). The answer is the
+//!   object with `apiVersion`, `kind`, `metadata` first, then its other fields, all keys sorted
+//!   (serde_json without `preserve_order`), metadata as stored (managedFields included);
 //! - `list_resources_*`: `{"apiVersion":"<asked>","kind":"<Kind>List","metadata":{},"items":[...]}`
 //!   from a reflector: items without managedFields (`[]`) and without the
 //!   `kubectl.kubernetes.io/last-applied-configuration` annotation (`annotations` becomes `{}`
@@ -105,9 +110,9 @@
 //!   mask such as `metadata.annotations` therefore drops `spec` and `status` and keeps metadata;
 //! - `can_i`: a SubjectAccessReview created with `user`'s rights, so `user` needs `create` on
 //!   `authorization.k8s.io` `subjectaccessreviews` (else the 403 error); the answer is the
-//!   review's status from `rbac`, `{"allowed":true}` or `{"allowed":false}`, for the asked
-//!   `user` only (any other user has no binding here). The real API server adds an RBAC
-//!   reason naming the binding; the fixture has no binding names, so no reason is given.
+//!   review's status, `{"allowed":true}` or `{"allowed":false}`: `rbac` for a review of `user`,
+//!   not allowed for any other user (nothing binds them here). The real API server adds an
+//!   RBAC reason naming the binding; the fixture has no binding names, so no reason is given.
 //!
 //! Where the real policy-server never answers, this host answers at once with an error that
 //! ends with [`WOULD_WAIT_FOREVER`] ([`Stage::WouldWaitForever`]): a list whose `list` RBAC
@@ -424,7 +429,10 @@ impl Handled {
     }
 }
 
-/// An error Status from the API server, as kube-rs reads it into `kube_core::Status`.
+/// An error Status from the API server, as kube-rs 3.1 reads it into `kube_core::Status`, and
+/// the `kube::Error::Api` around it: Display `ApiError: {0} ({0:?})`, the Status displaying as
+/// `{message}: {reason}`; wrapped with `anyhow::Error::new`, whose Debug adds the Status as the
+/// one cause.
 struct ApiStatus {
     code: u16,
     message: String,
@@ -433,25 +441,6 @@ struct ApiStatus {
     from_json: bool,
     /// `details`: name, group, kind.
     details: Option<(String, String, String)>,
-}
-
-/// kube-rs 3.1's `Error::Api(Box<Status>)` for `status`: its Display
-/// (`ApiError: {0} ({0:?})`, the Status displaying as `{message}: {reason}`), and the Debug of
-/// the anyhow error that wraps it (`anyhow::Error::new`), which adds the Status as its source.
-pub fn kube_api_error(
-    code: u16,
-    message: &str,
-    reason: &str,
-    details: Option<(&str, &str, &str)>,
-) -> (String, String) {
-    let status = ApiStatus {
-        code,
-        message: message.to_owned(),
-        reason: reason.to_owned(),
-        from_json: true,
-        details: details.map(|(n, g, k)| (n.to_owned(), g.to_owned(), k.to_owned())),
-    };
-    (status.error_display(), status.anyhow_debug())
 }
 
 impl ApiStatus {
