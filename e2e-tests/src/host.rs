@@ -1,6 +1,9 @@
 //! A waPC host for the policy module: the same three guest calls Kubewarden's policy-server and
 //! `kwctl run` make, over wasmtime (with WASI). The AdmissionResponse that kwctl derives from a
 //! `validate` result is the case harness's (`case_harness::response`), re-exported here.
+//! Host calls other than logging are refused, unless the instance has a cluster
+//! ([`CompiledPolicy::instantiate_with_cluster`]): then they are answered as policy-server
+//! answers them ([`crate::cluster`]).
 //!
 //! ```no_run
 //! use e2e_tests::host::PolicyHost;
@@ -11,12 +14,15 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow, bail};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use wapc::WapcHost;
+use wapc::{HostCallback, WapcHost};
 use wasmtime_provider::{WasmtimeEngineProviderBuilder, WasmtimeEngineProviderPre};
+
+use crate::cluster::ClusterState;
 
 pub use case_harness::response::{
     AdmissionResponse, MUTATION_WITHOUT_OBJECT, ResponseStatus, Validation, admission_response,
@@ -48,11 +54,35 @@ impl CompiledPolicy {
 
     /// A fresh instance (its own store and linear memory), with `wapc_init` already run.
     pub fn instantiate(&self) -> Result<PolicyHost> {
+        self.instantiate_with(Box::new(host_callback))
+    }
+
+    /// A fresh instance whose host calls are answered as policy-server answers them: logging as in
+    /// [`CompiledPolicy::instantiate`], a binding other than `kubewarden` refused with
+    /// policy-server's `unknown binding: <binding>`, and every other call answered by `cluster`
+    /// ([`ClusterState::answer`], which logs it). Several instances may share one cluster.
+    pub fn instantiate_with_cluster(&self, cluster: Arc<ClusterState>) -> Result<PolicyHost> {
+        self.instantiate_with(Box::new(
+            move |_id, binding, namespace, operation, payload| {
+                if binding != "kubewarden" {
+                    return Err(format!("unknown binding: {binding}").into());
+                }
+                if (namespace, operation) == ("tracing", "log") {
+                    log_record(payload);
+                }
+                cluster
+                    .answer(namespace, operation, payload)
+                    .map_err(Into::into)
+            },
+        ))
+    }
+
+    fn instantiate_with(&self, callback: Box<HostCallback>) -> Result<PolicyHost> {
         let engine = self
             .pre
             .rehydrate(None)
             .map_err(|e| anyhow!("cannot create a wasmtime store for the policy: {e}"))?;
-        let host = WapcHost::new(Box::new(engine), Some(Box::new(host_callback)))
+        let host = WapcHost::new(Box::new(engine), Some(callback))
             .map_err(|e| anyhow!("cannot instantiate the policy module: {e}"))?;
         Ok(PolicyHost { host })
     }
@@ -70,15 +100,20 @@ fn host_callback(
 ) -> std::result::Result<Vec<u8>, Box<dyn std::error::Error + Send + Sync>> {
     match (binding, namespace, operation) {
         ("kubewarden", "tracing", "log") => {
-            if std::env::var_os("POLICY_HOST_LOG").is_some() {
-                eprintln!("[policy log] {}", String::from_utf8_lossy(payload));
-            }
+            log_record(payload);
             Ok(Vec::new())
         }
         _ => Err(format!(
             "host capability {binding}/{namespace}/{operation} is not available in this host"
         )
         .into()),
+    }
+}
+
+/// A guest log record, on stderr when `POLICY_HOST_LOG` is set.
+fn log_record(payload: &[u8]) {
+    if std::env::var_os("POLICY_HOST_LOG").is_some() {
+        eprintln!("[policy log] {}", String::from_utf8_lossy(payload));
     }
 }
 

@@ -7,7 +7,10 @@
 //! - [`module`]: the built module (path, freshness, a shared compiled copy) and the case
 //!   harness's backend for it; the cases themselves are `tests/cases/` (crate `case-harness`).
 //! - [`kwctl`]: the real `kwctl run` as a backend (located through `KWCTL` or `PATH`).
+//! - [`cluster`]: a cluster-state fixture answering the policy's `kubernetes/*` host calls as
+//!   policy-server does, and the calls written as a kwctl session file.
 
+pub mod cluster;
 pub mod host;
 pub mod input;
 pub mod kwctl;

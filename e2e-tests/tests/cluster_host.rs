@@ -1,0 +1,1105 @@
+//! The cluster host (`e2e_tests::cluster`) through real guests: a probe module that makes the
+//! host calls it is built with and reports every answer, run in the project's waPC host and in
+//! the real `kwctl run`, which replays the session file the project's host recorded. Also: the
+//! fixtures under `tests/cases/clusters/` hold what they are documented to hold.
+//!
+//! The probe is written in WebAssembly text (no toolchain needed): a waPC guest whose
+//! `validate` makes its calls in order and rejects with a message that is the hex of every
+//! answer (`S` or `E`, a little-endian u32 length, the bytes), so that both hosts' answers can be
+//! compared byte for byte. Its payloads are the SDK's request structs (kubewarden-policy-sdk
+//! 0.17.3, the policy's own SDK) serialised with serde_json, as the SDK sends them.
+//!
+//! The kwctl tests need kwctl (`KWCTL`, else `PATH`): without it they print one line and pass,
+//! unless `REQUIRE_REAL_RUNTIME=1`, which makes that a failure.
+//!
+//! Run: `cargo test -p e2e-tests -p xtask --profile host --test cluster_host -- --nocapture`.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::Arc;
+
+use e2e_tests::cluster::{CALLBACK_FAILURE, Call, ClusterState, ExchangeResponse, Stage};
+use e2e_tests::host::CompiledPolicy;
+use e2e_tests::kwctl::{Kwctl, TempDir};
+use e2e_tests::module::cases_dir;
+use kubewarden_policy_sdk::host_capabilities::kubernetes::{
+    CanIRequest, GetResourceRequest, ListAllResourcesRequest, ListResourcesByNamespaceRequest,
+    ResourceAttributes, SubjectAccessReview,
+};
+use serde_json::{Value, json};
+
+/// One host call the probe makes.
+#[derive(Debug, Clone)]
+struct HostCall {
+    binding: &'static str,
+    namespace: &'static str,
+    operation: &'static str,
+    payload: Vec<u8>,
+}
+
+fn kubernetes(operation: &'static str, payload: Vec<u8>) -> HostCall {
+    HostCall {
+        binding: "kubewarden",
+        namespace: "kubernetes",
+        operation,
+        payload,
+    }
+}
+
+fn get(av: &str, kind: &str, name: &str, ns: Option<&str>, masks: &[&str]) -> HostCall {
+    kubernetes(
+        "get_resource",
+        serde_json::to_vec(&GetResourceRequest {
+            api_version: av.into(),
+            kind: kind.into(),
+            name: name.into(),
+            namespace: ns.map(Into::into),
+            disable_cache: false,
+            field_masks: field_masks(masks),
+        })
+        .unwrap(),
+    )
+}
+
+fn list_ns(av: &str, kind: &str, ns: &str, labels: Option<&str>, masks: &[&str]) -> HostCall {
+    kubernetes(
+        "list_resources_by_namespace",
+        serde_json::to_vec(&ListResourcesByNamespaceRequest {
+            api_version: av.into(),
+            kind: kind.into(),
+            namespace: ns.into(),
+            label_selector: labels.map(Into::into),
+            field_selector: None,
+            field_masks: field_masks(masks),
+        })
+        .unwrap(),
+    )
+}
+
+fn list_all(av: &str, kind: &str, fields: Option<&str>, masks: &[&str]) -> HostCall {
+    kubernetes(
+        "list_resources_all",
+        serde_json::to_vec(&ListAllResourcesRequest {
+            api_version: av.into(),
+            kind: kind.into(),
+            label_selector: None,
+            field_selector: fields.map(Into::into),
+            field_masks: field_masks(masks),
+        })
+        .unwrap(),
+    )
+}
+
+fn can_i(user: &str, verb: &str, group: &str, resource: &str, ns: Option<&str>) -> HostCall {
+    kubernetes(
+        "can_i",
+        serde_json::to_vec(&CanIRequest {
+            subject_access_review: SubjectAccessReview {
+                groups: None,
+                resource_attributes: ResourceAttributes {
+                    group: Some(group.into()),
+                    name: None,
+                    namespace: ns.map(Into::into),
+                    resource: resource.into(),
+                    subresource: None,
+                    verb: verb.into(),
+                    version: None,
+                },
+                user: user.into(),
+            },
+            disable_cache: false,
+        })
+        .unwrap(),
+    )
+}
+
+fn log_call() -> HostCall {
+    HostCall {
+        binding: "kubewarden",
+        namespace: "tracing",
+        operation: "log",
+        payload: br#"{"level":"info","message":"probe"}"#.to_vec(),
+    }
+}
+
+/// The SDK sends `null` for no mask and a sorted list otherwise.
+fn field_masks(masks: &[&str]) -> Option<BTreeSet<String>> {
+    (!masks.is_empty()).then(|| masks.iter().map(|m| m.to_string()).collect())
+}
+
+/// The probe module for `calls`.
+mod probe {
+    use super::*;
+
+    const RAW: u32 = 1 << 20;
+    const OUT: u32 = 8 << 20;
+    const PREFIX: &[u8] = br#"{"accepted":false,"message":""#;
+
+    /// A waPC guest: `protocol_version` answers `"v1"`, `validate_settings` `{"valid":true}`,
+    /// `validate` makes `calls` and rejects with the hex of their answers. The three guest
+    /// functions are told apart by the length of their names (16, 17, 8).
+    pub fn module(calls: &[HostCall]) -> Vec<u8> {
+        let mut data: Vec<u8> = Vec::new();
+        let mut place = |bytes: &[u8]| {
+            let at = data.len() as u32;
+            data.extend_from_slice(bytes);
+            while !data.len().is_multiple_of(8) {
+                data.push(0);
+            }
+            at
+        };
+        let v1 = place(br#""v1""#);
+        let valid = place(br#"{"valid":true}"#);
+        let prefix = place(PREFIX);
+        let hex = place(b"0123456789abcdef");
+        let mut table = Vec::new();
+        for c in calls {
+            for part in [
+                c.binding.as_bytes(),
+                c.namespace.as_bytes(),
+                c.operation.as_bytes(),
+                &c.payload,
+            ] {
+                table.extend_from_slice(&place(part).to_le_bytes());
+                table.extend_from_slice(&(part.len() as u32).to_le_bytes());
+            }
+        }
+        let table_at = place(&table);
+        assert!((data.len() as u32) < RAW, "the probe's data does not fit");
+        let mut escaped = String::new();
+        for b in &data {
+            let _ = write!(escaped, "\\{b:02x}");
+        }
+        let n = calls.len();
+        let prefix_len = PREFIX.len();
+        let text = format!(
+            r#"(module
+  (import "wapc" "__host_call" (func $host_call (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
+  (import "wapc" "__host_response_len" (func $host_response_len (result i32)))
+  (import "wapc" "__host_response" (func $host_response (param i32)))
+  (import "wapc" "__host_error_len" (func $host_error_len (result i32)))
+  (import "wapc" "__host_error" (func $host_error (param i32)))
+  (import "wapc" "__guest_response" (func $guest_response (param i32 i32)))
+  (memory (export "memory") 256)
+  (data (i32.const 0) "{escaped}")
+  (func $call_all (result i32)
+    (local $i i32) (local $e i32) (local $p i32) (local $len i32)
+    (local.set $p (i32.const {RAW}))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $i) (i32.const {n})))
+        (local.set $e (i32.add (i32.const {table_at}) (i32.mul (local.get $i) (i32.const 32))))
+        (if (call $host_call
+              (i32.load (local.get $e)) (i32.load offset=4 (local.get $e))
+              (i32.load offset=8 (local.get $e)) (i32.load offset=12 (local.get $e))
+              (i32.load offset=16 (local.get $e)) (i32.load offset=20 (local.get $e))
+              (i32.load offset=24 (local.get $e)) (i32.load offset=28 (local.get $e)))
+          (then
+            (i32.store8 (local.get $p) (i32.const 83))
+            (local.set $len (call $host_response_len))
+            (i32.store offset=1 align=1 (local.get $p) (local.get $len))
+            (call $host_response (i32.add (local.get $p) (i32.const 5))))
+          (else
+            (i32.store8 (local.get $p) (i32.const 69))
+            (local.set $len (call $host_error_len))
+            (i32.store offset=1 align=1 (local.get $p) (local.get $len))
+            (call $host_error (i32.add (local.get $p) (i32.const 5)))))
+        (local.set $p (i32.add (local.get $p) (i32.add (local.get $len) (i32.const 5))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $next)))
+    (local.get $p))
+  (func $validate
+    (local $end i32) (local $src i32) (local $dst i32) (local $b i32)
+    (local.set $end (call $call_all))
+    (memory.copy (i32.const {OUT}) (i32.const {prefix}) (i32.const {prefix_len}))
+    (local.set $dst (i32.const {dst}))
+    (local.set $src (i32.const {RAW}))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $src) (local.get $end)))
+        (local.set $b (i32.load8_u (local.get $src)))
+        (i32.store8 (local.get $dst)
+          (i32.load8_u (i32.add (i32.const {hex}) (i32.shr_u (local.get $b) (i32.const 4)))))
+        (i32.store8 offset=1 (local.get $dst)
+          (i32.load8_u (i32.add (i32.const {hex}) (i32.and (local.get $b) (i32.const 15)))))
+        (local.set $dst (i32.add (local.get $dst) (i32.const 2)))
+        (local.set $src (i32.add (local.get $src) (i32.const 1)))
+        (br $next)))
+    (i32.store8 (local.get $dst) (i32.const 34))
+    (i32.store8 offset=1 (local.get $dst) (i32.const 125))
+    (call $guest_response (i32.const {OUT})
+      (i32.sub (i32.add (local.get $dst) (i32.const 2)) (i32.const {OUT}))))
+  (func (export "__guest_call") (param $op_len i32) (param $payload_len i32) (result i32)
+    (if (i32.eq (local.get $op_len) (i32.const 16))
+      (then (call $guest_response (i32.const {v1}) (i32.const 4)) (return (i32.const 1))))
+    (if (i32.eq (local.get $op_len) (i32.const 17))
+      (then (call $guest_response (i32.const {valid}) (i32.const 14)) (return (i32.const 1))))
+    (if (i32.eq (local.get $op_len) (i32.const 8))
+      (then (call $validate) (return (i32.const 1))))
+    (i32.const 0)))
+"#,
+            dst = OUT as usize + prefix_len,
+        );
+        without_name_section(&wat::parse_str(text).expect("the probe is valid WebAssembly text"))
+    }
+
+    /// The module without its `name` custom section: kwctl's module parser (walrus) warns about
+    /// the local names `wat` writes.
+    fn without_name_section(module: &[u8]) -> Vec<u8> {
+        fn leb(bytes: &[u8], at: &mut usize) -> usize {
+            let (mut value, mut shift) = (0usize, 0);
+            loop {
+                let b = bytes[*at];
+                *at += 1;
+                value |= usize::from(b & 0x7f) << shift;
+                if b & 0x80 == 0 {
+                    return value;
+                }
+                shift += 7;
+            }
+        }
+        let mut out = module[..8].to_vec();
+        let mut at = 8;
+        while at < module.len() {
+            let start = at;
+            let id = module[at];
+            at += 1;
+            let size = leb(module, &mut at);
+            let body = at;
+            at += size;
+            if id == 0 {
+                let mut p = body;
+                let name_len = leb(module, &mut p);
+                if &module[p..p + name_len] == b"name" {
+                    continue;
+                }
+            }
+            out.extend_from_slice(&module[start..at]);
+        }
+        out
+    }
+
+    /// The answers in a probe's `validate` answer (its `message`).
+    pub fn answers(message: &str) -> Vec<Result<Vec<u8>, String>> {
+        let bytes: Vec<u8> = (0..message.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&message[i..i + 2], 16).expect("hex"))
+            .collect();
+        let (mut out, mut at) = (Vec::new(), 0);
+        while at < bytes.len() {
+            let len = u32::from_le_bytes(bytes[at + 1..at + 5].try_into().unwrap()) as usize;
+            let body = bytes[at + 5..at + 5 + len].to_vec();
+            out.push(match bytes[at] {
+                b'S' => Ok(body),
+                b'E' => Err(String::from_utf8(body).expect("host errors are text")),
+                other => panic!("unknown record tag {other}"),
+            });
+            at += 5 + len;
+        }
+        out
+    }
+}
+
+const REQUEST: &str = r#"{"uid":"probe","kind":{"group":"","version":"v1","kind":"Pod"},"resource":{"group":"","version":"v1","resource":"pods"},"operation":"CREATE","userInfo":{},"object":{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"default"}}}"#;
+
+fn cluster(name: &str) -> ClusterState {
+    ClusterState::from_file(cases_dir().join("clusters").join(name)).unwrap()
+}
+
+/// The probe run in the project's host with `cluster`: what the guest got for each call.
+fn run_in_host(cluster: &Arc<ClusterState>, calls: &[HostCall]) -> Vec<Result<Vec<u8>, String>> {
+    let compiled = CompiledPolicy::compile(&probe::module(calls)).unwrap();
+    let host = compiled
+        .instantiate_with_cluster(Arc::clone(cluster))
+        .unwrap();
+    let request: Value = serde_json::from_str(REQUEST).unwrap();
+    let answer = host.validate(&request, &json!({})).unwrap();
+    assert_eq!(answer["accepted"], false, "{answer}");
+    probe::answers(answer["message"].as_str().unwrap())
+}
+
+fn text(answer: &Result<Vec<u8>, String>) -> String {
+    match answer {
+        Ok(p) => format!("Ok({})", String::from_utf8_lossy(p)),
+        Err(e) => format!("Err({e})"),
+    }
+}
+
+#[test]
+fn the_probe_reaches_the_cluster_through_the_wasm_host() {
+    let cluster = Arc::new(cluster("article.yml"));
+    let calls = [
+        get("v1", "Namespace", "monitor", None, &["status"]),
+        log_call(),
+        get(
+            "opentelemetry.io/v1alpha1",
+            "Instrumentation",
+            "missing",
+            Some("monitor"),
+            &[],
+        ),
+        HostCall {
+            binding: "other",
+            ..get("v1", "Namespace", "monitor", None, &[])
+        },
+    ];
+    let got = run_in_host(&cluster, &calls);
+    assert_eq!(got.len(), 4);
+    assert_eq!(
+        text(&got[0]),
+        r#"Ok({"apiVersion":"v1","kind":"Namespace","metadata":{"creationTimestamp":"2024-05-06T07:30:00Z","labels":{"kubernetes.io/metadata.name":"monitor"},"name":"monitor","resourceVersion":"812","uid":"5e1f0a9b-3c4d-4e5f-a6b7-c8d9e0f1a2b3"},"status":{"phase":"Active"}})"#
+    );
+    assert_eq!(got[1], Ok(Vec::new()), "logging still works");
+    assert_eq!(
+        text(&got[2]),
+        r#"Err(Callback evaluation failure: Cannot find opentelemetry.io/v1alpha1/Instrumentation named 'missing' inside of namespace 'Some("monitor")')"#
+    );
+    assert_eq!(text(&got[3]), "Err(unknown binding: other)");
+    // The cluster logged the two kubernetes calls that reached it, as the guest got them.
+    let logged = cluster.calls();
+    assert_eq!(logged.len(), 2);
+    assert_eq!(logged[0].answer, got[0]);
+    assert_eq!(logged[1].answer, got[2]);
+    assert_eq!(logged[0].payload, calls[0].payload);
+}
+
+#[test]
+fn without_a_cluster_the_host_refuses_as_before() {
+    let calls = [get("v1", "Namespace", "monitor", None, &[]), log_call()];
+    let compiled = CompiledPolicy::compile(&probe::module(&calls)).unwrap();
+    let host = compiled.instantiate().unwrap();
+    let request: Value = serde_json::from_str(REQUEST).unwrap();
+    let answer = host.validate(&request, &json!({})).unwrap();
+    let got = probe::answers(answer["message"].as_str().unwrap());
+    assert_eq!(
+        got,
+        [
+            Err(
+                "host capability kubewarden/kubernetes/get_resource is not available in this host"
+                    .into()
+            ),
+            Ok(Vec::new())
+        ]
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The fixtures.
+
+fn object(cluster: &ClusterState, call: HostCall) -> Value {
+    let got = answer_of(cluster, &call);
+    serde_json::from_slice(&got.unwrap_or_else(|e| panic!("{e}"))).unwrap()
+}
+
+fn answer_of(cluster: &ClusterState, call: &HostCall) -> Result<Vec<u8>, String> {
+    cluster.answer(call.namespace, call.operation, &call.payload)
+}
+
+#[test]
+fn every_fixture_loads_and_says_why_it_exists() {
+    let dir = cases_dir().join("clusters");
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.starts_with("# "),
+            "{name} does not start with a comment saying why it exists"
+        );
+        ClusterState::from_yaml(&text).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+        names.push(name);
+    }
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "article.yml",
+            "cronjob.yml",
+            "namespace-annotated.yml",
+            "no-crd.yml",
+            "rbac-no-list.yml"
+        ]
+    );
+}
+
+fn read_json(rel: &str) -> Value {
+    let v: Value =
+        serde_json::from_str(&std::fs::read_to_string(cases_dir().join(rel)).unwrap()).unwrap();
+    v.get("request").cloned().unwrap_or(v)
+}
+
+#[test]
+fn the_article_cluster_holds_the_articles_instrumentation_and_pod_owners() {
+    let c = Arc::new(cluster("article.yml"));
+    let settings: Value = serde_yaml::from_str(
+        &std::fs::read_to_string(cases_dir().join("settings/article.yaml")).unwrap(),
+    )
+    .unwrap();
+    let declared = &settings["instrumentations"][0];
+    let stored = object(
+        &c,
+        get(
+            "opentelemetry.io/v1alpha1",
+            "Instrumentation",
+            "python-instrumentation",
+            Some("monitor"),
+            &[],
+        ),
+    );
+    assert_eq!(stored["spec"], declared["spec"]);
+    assert_eq!(stored["status"], json!({}));
+    for key in ["uid", "resourceVersion", "managedFields"] {
+        assert!(
+            !stored["metadata"][key].is_null(),
+            "stored metadata has {key}"
+        );
+    }
+    // A list strips what the reflector strips.
+    let listed = object(
+        &c,
+        list_ns(
+            "opentelemetry.io/v1alpha1",
+            "Instrumentation",
+            "monitor",
+            None,
+            &[],
+        ),
+    );
+    assert_eq!(listed["items"][0]["metadata"]["managedFields"], json!([]));
+    assert_eq!(listed["items"][0]["metadata"]["annotations"], json!({}));
+    assert_eq!(listed["items"][0]["spec"], declared["spec"]);
+    for ns in ["default", "monitor"] {
+        object(&c, get("v1", "Namespace", ns, None, &[]));
+    }
+    // The pod's controller is the ReplicaSet, whose controller is the Deployment.
+    let pod = read_json("requests/article-pod.json");
+    let owner = &pod["object"]["metadata"]["ownerReferences"][0];
+    let rs = object(
+        &c,
+        get(
+            "apps/v1",
+            "ReplicaSet",
+            owner["name"].as_str().unwrap(),
+            Some("default"),
+            &[],
+        ),
+    );
+    assert_eq!(rs["metadata"]["uid"], owner["uid"]);
+    let rs_owner = &rs["metadata"]["ownerReferences"][0];
+    assert_eq!(
+        (rs_owner["kind"].as_str(), rs_owner["controller"].as_bool()),
+        (Some("Deployment"), Some(true))
+    );
+    let deploy = object(
+        &c,
+        get(
+            "apps/v1",
+            "Deployment",
+            "hello-deploy",
+            Some("default"),
+            &[],
+        ),
+    );
+    assert_eq!(deploy["metadata"]["uid"], rs_owner["uid"]);
+}
+
+#[test]
+fn the_namespace_annotated_cluster_resolves_true_to_its_one_instrumentation() {
+    let c = Arc::new(cluster("namespace-annotated.yml"));
+    let ns = object(
+        &c,
+        get("v1", "Namespace", "shop", None, &["metadata.annotations"]),
+    );
+    assert_eq!(
+        ns["metadata"]["annotations"]["instrumentation.opentelemetry.io/inject-python"],
+        "true"
+    );
+    let list = object(
+        &c,
+        list_ns(
+            "opentelemetry.io/v1alpha1",
+            "Instrumentation",
+            "shop",
+            None,
+            &["spec"],
+        ),
+    );
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["metadata"]["name"], "python");
+}
+
+#[test]
+fn the_no_crd_cluster_fails_instrumentation_lookups_at_discovery() {
+    let c = cluster("no-crd.yml");
+    for call in [
+        get(
+            "opentelemetry.io/v1alpha1",
+            "Instrumentation",
+            "python-instrumentation",
+            Some("monitor"),
+            &[],
+        ),
+        list_ns(
+            "opentelemetry.io/v1alpha1",
+            "Instrumentation",
+            "default",
+            None,
+            &[],
+        ),
+    ] {
+        let e = answer_of(&c, &call).unwrap_err();
+        assert!(
+            e.starts_with("Callback evaluation failure: error finding resource opentelemetry.io/v1alpha1 / Instrumentation: ApiError: 404 page not found\n"),
+            "{e}"
+        );
+    }
+    assert!(
+        answer_of(
+            &c,
+            &get(
+                "apps/v1",
+                "ReplicaSet",
+                "hello-deploy-7d9c8b6f5d",
+                Some("default"),
+                &[]
+            )
+        )
+        .is_ok()
+    );
+}
+
+#[test]
+fn the_rbac_no_list_cluster_gets_but_would_hang_on_a_list() {
+    let c = cluster("rbac-no-list.yml");
+    let user = c.user().to_owned();
+    assert!(
+        answer_of(
+            &c,
+            &get(
+                "opentelemetry.io/v1alpha1",
+                "Instrumentation",
+                "python-instrumentation",
+                Some("monitor"),
+                &[]
+            )
+        )
+        .is_ok()
+    );
+    let e = answer_of(
+        &c,
+        &list_ns(
+            "opentelemetry.io/v1alpha1",
+            "Instrumentation",
+            "monitor",
+            None,
+            &[],
+        ),
+    )
+    .unwrap_err();
+    assert!(
+        e.ends_with(
+            "(the real policy-server would wait forever here: its watch retries a 403 without end)"
+        ),
+        "{e}"
+    );
+    assert_eq!(c.calls().last().unwrap().stage, Stage::WouldWaitForever);
+    let ask = |verb: &str| {
+        String::from_utf8(
+            answer_of(
+                &c,
+                &can_i(
+                    &user,
+                    verb,
+                    "opentelemetry.io",
+                    "instrumentations",
+                    Some("monitor"),
+                ),
+            )
+            .unwrap(),
+        )
+        .unwrap()
+    };
+    assert_eq!(ask("get"), r#"{"allowed":true}"#);
+    assert_eq!(ask("list"), r#"{"allowed":false}"#);
+    assert_eq!(ask("watch"), r#"{"allowed":false}"#);
+    // Secrets are not in the Kubewarden defaults.
+    let e = answer_of(&c, &get("v1", "Secret", "tls", Some("monitor"), &[])).unwrap_err();
+    assert!(
+        e.contains(
+            r#"cannot get resource \"secrets\" in API group \"\" in the namespace \"monitor\""#
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn the_cronjob_cluster_holds_the_pods_job_and_its_cronjob() {
+    let c = Arc::new(cluster("cronjob.yml"));
+    let pod = read_json("requests/pod-job.json");
+    let owner = &pod["object"]["metadata"]["ownerReferences"][0];
+    assert_eq!(owner["kind"], "Job");
+    let job = object(
+        &c,
+        get(
+            "batch/v1",
+            "Job",
+            owner["name"].as_str().unwrap(),
+            Some("shop"),
+            &[],
+        ),
+    );
+    assert_eq!(job["metadata"]["uid"], owner["uid"]);
+    let job_owner = &job["metadata"]["ownerReferences"][0];
+    assert_eq!(
+        (
+            job_owner["kind"].as_str(),
+            job_owner["controller"].as_bool()
+        ),
+        (Some("CronJob"), Some(true))
+    );
+    let cron = object(
+        &c,
+        get(
+            "batch/v1",
+            "CronJob",
+            job_owner["name"].as_str().unwrap(),
+            Some("shop"),
+            &[],
+        ),
+    );
+    assert_eq!(cron["metadata"]["uid"], job_owner["uid"]);
+    let list = object(
+        &c,
+        list_ns(
+            "opentelemetry.io/v1alpha1",
+            "Instrumentation",
+            "shop",
+            None,
+            &[],
+        ),
+    );
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The real kwctl replays what the project's host recorded.
+
+fn kwctl() -> Option<Kwctl> {
+    match Kwctl::locate() {
+        Ok(Some(k)) => Some(k),
+        Ok(None) => {
+            let line = "SKIPPED: kwctl not found (set KWCTL=/path/to/kwctl or put kwctl on PATH)";
+            assert!(
+                std::env::var_os("REQUIRE_REAL_RUNTIME").is_none_or(|v| v.is_empty() || v == "0"),
+                "{line}, and REQUIRE_REAL_RUNTIME is set"
+            );
+            static ONCE: std::sync::Once = std::sync::Once::new();
+            ONCE.call_once(|| println!("{line}"));
+            None
+        }
+        Err(e) => panic!("{e:#}"),
+    }
+}
+
+/// What kwctl's run gave the probe, and what it logged.
+struct KwctlRun {
+    answers: Vec<Result<Vec<u8>, String>>,
+    stderr: String,
+}
+
+/// The probe, annotated with `cluster`'s contextAwareResources, run by kwctl with `cluster`'s
+/// host capabilities, replaying `session`.
+fn run_in_kwctl(
+    kwctl: &Kwctl,
+    dir: &Path,
+    cluster: &ClusterState,
+    calls: &[HostCall],
+    session: &str,
+) -> KwctlRun {
+    std::fs::write(dir.join("probe.wasm"), probe::module(calls)).unwrap();
+    let metadata = json!({
+        "rules": [{"apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"], "operations": ["CREATE"]}],
+        "mutating": false,
+        "backgroundAudit": false,
+        "contextAwareResources": cluster.granted(),
+        "executionMode": "kubewarden-wapc",
+        "annotations": {"io.kubewarden.policy.title": "host-call-probe"},
+    });
+    std::fs::write(
+        dir.join("metadata.yml"),
+        serde_yaml::to_string(&metadata).unwrap(),
+    )
+    .unwrap();
+    let out = kwctl
+        .command("annotate")
+        .arg("-m")
+        .arg(dir.join("metadata.yml"))
+        .arg("-o")
+        .arg(dir.join("annotated.wasm"))
+        .arg(dir.join("probe.wasm"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "kwctl annotate: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(dir.join("session.yml"), session).unwrap();
+    std::fs::write(dir.join("request.json"), REQUEST).unwrap();
+    let mut cmd = kwctl.command("run");
+    // One flag with every pattern (it may not be repeated), ended by the next flag.
+    cmd.arg("--allowed-host-capabilities")
+        .args(cluster.host_capabilities())
+        .arg("--allow-context-aware")
+        .arg("--replay-host-capabilities-interactions")
+        .arg(dir.join("session.yml"))
+        .arg("--request-path")
+        .arg(dir.join("request.json"));
+    let mut uri = std::ffi::OsString::from("file://");
+    uri.push(dir.join("annotated.wasm"));
+    let out = cmd.arg(uri).stdin(Stdio::null()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "kwctl run failed:\n{stderr}");
+    let response: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let message = response["status"]["message"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{response}"));
+    KwctlRun {
+        answers: probe::answers(message),
+        stderr,
+    }
+}
+
+/// What the guest must get from kwctl for a call the project's host answered: the same bytes,
+/// the same refusal, or the recorded error behind `Callback evaluation failure: ` (a replayed
+/// error has no `Caused by` part: kwctl records the error's Display).
+fn expected_from_kwctl(call: &Call) -> Result<Vec<u8>, String> {
+    match &call.stage {
+        Stage::HostCallback => call.answer.clone(),
+        Stage::Handler(exchange) => match &exchange.response {
+            ExchangeResponse::Success { payload } => Ok(payload.clone().into_bytes()),
+            ExchangeResponse::Error { message } => Err(format!("{CALLBACK_FAILURE}{message}")),
+        },
+        other => panic!("call without a faithful recording: {other:?}"),
+    }
+}
+
+/// Run `calls` in the project's host with `cluster`, then in kwctl replaying its session, and
+/// compare what the guest got, call for call.
+fn replay_matches(kwctl: &Kwctl, fixture: &str, calls: &[HostCall]) -> Vec<Call> {
+    let cluster = Arc::new(ClusterState::from_yaml(fixture).unwrap());
+    let ours = run_in_host(&cluster, calls);
+    let logged = cluster.calls();
+    let session = cluster.session_yaml().unwrap();
+    let dir = TempDir::new("cluster-host").unwrap();
+    let theirs = run_in_kwctl(kwctl, dir.path(), &cluster, calls, &session);
+    assert_eq!(ours.len(), calls.len());
+    assert_eq!(theirs.answers.len(), calls.len());
+    let mut kubernetes = logged.iter();
+    for (i, call) in calls.iter().enumerate() {
+        if call.namespace == "tracing" || call.binding != "kubewarden" {
+            // Answered by the host itself, not logged by the cluster.
+            assert_eq!(text(&ours[i]), text(&theirs.answers[i]), "call {i}");
+            continue;
+        }
+        let logged = kubernetes.next().unwrap();
+        assert_eq!(
+            logged.answer, ours[i],
+            "call {i}: the log holds what the guest got"
+        );
+        let expected = expected_from_kwctl(logged);
+        assert_eq!(
+            text(&theirs.answers[i]),
+            text(&expected),
+            "call {i} ({}): kwctl gave the guest something else than the session says\nsession:\n{session}",
+            call.operation
+        );
+        if let (Err(theirs), Err(ours)) = (&theirs.answers[i], &ours[i]) {
+            // Only the `Caused by` part of a kube-rs error may differ.
+            let rest = ours
+                .strip_prefix(theirs.as_str())
+                .unwrap_or_else(|| panic!("call {i}: {ours:?} vs {theirs:?}"));
+            assert!(
+                rest.is_empty() || rest.starts_with("\n\nCaused by:\n    "),
+                "call {i}: {rest:?}"
+            );
+        } else {
+            assert_eq!(ours[i], theirs.answers[i], "call {i}");
+        }
+    }
+    assert!(
+        kubernetes.next().is_none(),
+        "the cluster logged calls the guest did not make"
+    );
+    for wrong in [
+        "Replay error",
+        "recorded responses is empty",
+        "have not been replayed",
+    ] {
+        assert!(
+            !theirs.stderr.contains(wrong),
+            "kwctl: {wrong}\n{}",
+            theirs.stderr
+        );
+    }
+    logged
+}
+
+fn fixture(name: &str) -> String {
+    std::fs::read_to_string(cases_dir().join("clusters").join(name)).unwrap()
+}
+
+#[test]
+fn kwctl_replays_the_article_session_as_the_host_answered_it() {
+    let Some(kwctl) = kwctl() else { return };
+    let user = cluster("article.yml").user().to_owned();
+    let logged = replay_matches(
+        &kwctl,
+        &fixture("article.yml"),
+        &[
+            get("v1", "Namespace", "monitor", None, &["status", "spec"]),
+            get(
+                "opentelemetry.io/v1alpha1",
+                "Instrumentation",
+                "python-instrumentation",
+                Some("monitor"),
+                &["spec.exporter", "spec.python.image"],
+            ),
+            get(
+                "opentelemetry.io/v1alpha1",
+                "Instrumentation",
+                "missing",
+                Some("default"),
+                &[],
+            ),
+            log_call(),
+            list_ns(
+                "opentelemetry.io/v1alpha1",
+                "Instrumentation",
+                "monitor",
+                None,
+                &[],
+            ),
+            list_all(
+                "v1",
+                "Namespace",
+                Some("metadata.name!=default"),
+                &["metadata.name"],
+            ),
+            list_ns(
+                "apps/v1",
+                "ReplicaSet",
+                "default",
+                Some("app=hello-api,pod-template-hash"),
+                &["spec.template.metadata"],
+            ),
+            get(
+                "apps/v1",
+                "ReplicaSet",
+                "hello-deploy-7d9c8b6f5d",
+                Some("default"),
+                &[],
+            ),
+            get("v1", "Secret", "tls", None, &[]),
+            list_ns("v1", "Namespace", "default", None, &[]),
+            can_i(
+                &user,
+                "list",
+                "opentelemetry.io",
+                "instrumentations",
+                Some("monitor"),
+            ),
+            kubernetes("get_resource", br#"{"api_version":"v1"}"#.to_vec()),
+            kubernetes("watch", b"{}".to_vec()),
+            HostCall {
+                namespace: "nope",
+                ..kubernetes("x", b"{}".to_vec())
+            },
+            HostCall {
+                binding: "other",
+                ..get("v1", "Namespace", "monitor", None, &[])
+            },
+        ],
+    );
+    // Every kind of answer was exercised: payloads, handler errors, host-callback refusals
+    // (a payload that does not parse, an unknown operation, an unknown namespace).
+    let stages: Vec<&str> = logged
+        .iter()
+        .map(|c| match &c.stage {
+            Stage::Handler(e) if matches!(e.response, ExchangeResponse::Success { .. }) => "ok",
+            Stage::Handler(_) => "error",
+            Stage::HostCallback => "refused",
+            _ => "other",
+        })
+        .collect();
+    assert_eq!(
+        stages,
+        [
+            "ok", "ok", "error", "ok", "ok", "ok", "ok", "error", "error", "ok", "refused",
+            "refused", "refused"
+        ]
+    );
+}
+
+#[test]
+fn kwctl_replays_discovery_rbac_and_forced_failures_as_the_host_answered_them() {
+    let Some(kwctl) = kwctl() else { return };
+    // The 404 message has a newline in it: it must survive the session file.
+    replay_matches(
+        &kwctl,
+        &fixture("no-crd.yml"),
+        &[
+            get(
+                "opentelemetry.io/v1alpha1",
+                "Instrumentation",
+                "python-instrumentation",
+                Some("monitor"),
+                &[],
+            ),
+            list_all(
+                "opentelemetry.io/v1alpha1",
+                "Instrumentation",
+                None,
+                &["spec"],
+            ),
+            get("v1", "Pod", "p", Some("default"), &[]),
+            get(
+                "apps/v1",
+                "ReplicaSet",
+                "hello-deploy-7d9c8b6f5d",
+                Some("default"),
+                &["metadata"],
+            ),
+        ],
+    );
+    let user = cluster("rbac-no-list.yml").user().to_owned();
+    let logged = replay_matches(
+        &kwctl,
+        &fixture("rbac-no-list.yml"),
+        &[
+            can_i(
+                &user,
+                "list",
+                "opentelemetry.io",
+                "instrumentations",
+                Some("monitor"),
+            ),
+            can_i(
+                &user,
+                "get",
+                "opentelemetry.io",
+                "instrumentations",
+                Some("monitor"),
+            ),
+            get(
+                "opentelemetry.io/v1alpha1",
+                "Instrumentation",
+                "python-instrumentation",
+                Some("monitor"),
+                &["spec"],
+            ),
+            get("v1", "Secret", "tls", Some("monitor"), &[]),
+        ],
+    );
+    assert!(
+        logged[3].answer_text().contains("\n\nCaused by:\n    "),
+        "{}",
+        logged[3].answer_text()
+    );
+    let forced = format!(
+        "{}fail:\n  - {{operation: get_resource, kind: Namespace, message: 'error trying to connect: tcp connect error: Connection refused (os error 111)'}}\n",
+        fixture("namespace-annotated.yml")
+    );
+    replay_matches(
+        &kwctl,
+        &forced,
+        &[
+            get("v1", "Namespace", "shop", None, &[]),
+            list_ns(
+                "opentelemetry.io/v1alpha1",
+                "Instrumentation",
+                "shop",
+                None,
+                &[],
+            ),
+        ],
+    );
+}
+
+#[test]
+fn kwctl_refuses_before_its_handler_with_the_hosts_words() {
+    let Some(kwctl) = kwctl() else { return };
+    let fixture = format!(
+        "{}host_capabilities: [kubernetes/get_resource, kubernetes/list_resources_by_namespace]\n\
+         granted: [{{apiVersion: v1, kind: Namespace}}]\n",
+        fixture("namespace-annotated.yml")
+    );
+    let user = ClusterState::from_yaml(&fixture).unwrap().user().to_owned();
+    let logged = replay_matches(
+        &kwctl,
+        &fixture,
+        &[
+            get("v1", "Namespace", "shop", None, &["metadata"]),
+            get(
+                "opentelemetry.io/v1alpha1",
+                "Instrumentation",
+                "python",
+                Some("shop"),
+                &[],
+            ),
+            list_ns(
+                "opentelemetry.io/v1alpha1",
+                "Instrumentation",
+                "shop",
+                None,
+                &[],
+            ),
+            list_all("v1", "Namespace", None, &[]),
+            can_i(&user, "list", "opentelemetry.io", "instrumentations", None),
+            HostCall {
+                namespace: "oci",
+                operation: "v1/manifest_digest",
+                payload: br#""busybox""#.to_vec(),
+                ..log_call()
+            },
+        ],
+    );
+    let refused = logged
+        .iter()
+        .filter(|c| c.stage == Stage::HostCallback)
+        .count();
+    assert_eq!(refused, 5);
+}
+
+#[test]
+fn kwctl_notices_a_session_that_does_not_match() {
+    let Some(kwctl) = kwctl() else { return };
+    let cluster = Arc::new(cluster("article.yml"));
+    let calls = [get("v1", "Namespace", "monitor", None, &[])];
+    run_in_host(&cluster, &calls);
+    let session = cluster.session_yaml().unwrap();
+    let dir = TempDir::new("cluster-host").unwrap();
+    // A request that differs in one field is not replayed.
+    let changed = session.replace("disable_cache: false", "disable_cache: true");
+    assert_ne!(changed, session);
+    let run = run_in_kwctl(&kwctl, dir.path(), &cluster, &calls, &changed);
+    let e = run.answers[0].clone().unwrap_err();
+    assert!(
+        e.starts_with("Callback evaluation failure: Replay error: unexpected request"),
+        "{e}"
+    );
+    // An entry left over is reported.
+    let twice = format!("{session}{session}");
+    let run = run_in_kwctl(&kwctl, dir.path(), &cluster, &calls, &twice);
+    assert!(run.answers[0].is_ok());
+    assert!(
+        run.stderr.contains("have not been replayed"),
+        "{}",
+        run.stderr
+    );
+}
