@@ -8,9 +8,11 @@
 //!   harness's backend for it; the cases themselves are `tests/cases/` (crate `case-harness`).
 //! - [`kwctl`]: the real `kwctl run` as a backend (located through `KWCTL` or `PATH`).
 //! - [`cluster`]: a cluster-state fixture answering the policy's `kubernetes/*` host calls as
-//!   policy-server does, and the calls written as a kwctl session file.
+//!   policy-server does, and the calls written as a kwctl session file. It lives in the case
+//!   harness (`case_harness::cluster`), so that the native tests use the same cluster; re-exported
+//!   here.
 
-pub mod cluster;
+pub use case_harness::cluster;
 pub mod host;
 pub mod input;
 pub mod kwctl;

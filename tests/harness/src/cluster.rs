@@ -5,8 +5,8 @@
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use e2e_tests::cluster::ClusterState;
-//! use e2e_tests::module::cases_dir;
+//! use case_harness::case::cases_dir;
+//! use case_harness::cluster::ClusterState;
 //! let cluster = Arc::new(ClusterState::from_file(cases_dir().join("clusters/article.yml")).unwrap());
 //! let answer = cluster.answer("kubernetes", "get_resource",
 //!     br#"{"api_version":"v1","kind":"Namespace","name":"monitor","namespace":null,"disable_cache":false,"field_masks":null}"#);
@@ -65,7 +65,7 @@
 //! # What policy-server does, and this host with it
 //!
 //! In `policy-evaluator/src/runtimes/callback.rs::host_callback` (the strings are its own):
-//! 1. a binding other than `kubewarden`: `unknown binding: <binding>` (see [`crate::host`]);
+//! 1. a binding other than `kubewarden`: `unknown binding: <binding>` (the e2e crate's waPC host, `e2e_tests::host`);
 //! 2. for every namespace but `tracing`, the host-capability gate on `<namespace>/<operation>`:
 //!    [`capability_denied`];
 //! 3. an unknown namespace or operation: `unknown namespace: <ns>`, `unknown operation: <op>`;
@@ -579,8 +579,8 @@ impl ClusterState {
 
     /// Read a fixture from its YAML text.
     pub fn from_yaml(text: &str) -> Result<Self> {
-        let fixture: Fixture =
-            serde_yaml::from_str(text).context("not a cluster fixture (see e2e_tests::cluster)")?;
+        let fixture: Fixture = serde_yaml::from_str(text)
+            .context("not a cluster fixture (see case_harness::cluster)")?;
         Self::from_fixture(fixture)
     }
 
