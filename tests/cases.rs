@@ -1,9 +1,24 @@
 //! Every case under `tests/cases/` through the native core (the same functions the wasm module
 //! exports, linked as a library). The e2e crate runs the same cases through the built module and
-//! through kwctl.
+//! through kwctl. A cluster-mode case's host calls go to its in-memory cluster
+//! (`case_harness::cluster`) through the policy's own `Cluster` seam.
 
+use std::sync::Arc;
+
+use case_harness::cluster::ClusterState;
 use case_harness::{Guest, assert_all};
 use otel_python_policy::admission;
+use otel_python_policy::cluster::Cluster;
+
+/// The case's cluster behind the policy's seam: each call is one `kubernetes/<operation>` host
+/// call, answered (and logged) as policy-server answers it.
+struct InMemory<'a>(&'a ClusterState);
+
+impl Cluster for InMemory<'_> {
+    fn call(&self, operation: &str, payload: &[u8]) -> Result<Vec<u8>, String> {
+        self.0.answer("kubernetes", operation, payload)
+    }
+}
 
 #[test]
 fn every_case_through_the_native_core() {
@@ -12,7 +27,13 @@ fn every_case_through_the_native_core() {
         validate_settings: Box::new(|b: &[u8]| {
             Ok(serde_json::to_vec(&admission::validate_settings(b))?)
         }),
-        validate: Box::new(|b: &[u8]| Ok(admission::validate(b).to_json())),
+        validate: Box::new(|b: &[u8], cluster: Option<&Arc<ClusterState>>| {
+            Ok(match cluster {
+                Some(c) => admission::validate_with(b, &InMemory(c)),
+                None => admission::validate(b),
+            }
+            .to_json())
+        }),
     };
     let skipped = assert_all(&native);
     assert!(

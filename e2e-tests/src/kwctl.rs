@@ -33,6 +33,17 @@
 //! signatures are not verified by `run` unless asked for). That brings a run to about 30 ms.
 //! kwctl keeps compiled modules in wasmtime's cache (`~/.cache/wasmtime`), so only the first
 //! run of a module compiles it.
+//!
+//! Cluster mode ([`Kwctl::run_with`] with [`RunOptions::replay_session`]): `kwctl run
+//! --allow-context-aware --replay-host-capabilities-interactions FILE` grants the module's own
+//! `contextAwareResources` ([`Kwctl::context_aware_resources`]) and answers each host call that
+//! reaches its callback handler with the next entry of the session file (written by
+//! [`crate::cluster::ClusterState::session_yaml`]), which must be that exact request, field for
+//! field. A request that differs, or one after the last entry, fails in the guest, and entries
+//! left over are reported on stderr ([`REPLAY_MISMATCH`]): each makes the run an error here, so
+//! that a passing run is one whose host calls were exactly the session's, in order. Calls refused before the handler (the host-capability gate,
+//! the contextAwareResources allow list, a payload that does not parse) are answered by kwctl
+//! itself with policy-server's words, and are not in the session.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -42,6 +53,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use anyhow::{Context, Result, anyhow, bail};
 use serde_json::Value;
 
+use crate::cluster::ApiVersionKind;
 use crate::host::AdmissionResponse;
 
 /// What kwctl answered for one request.
@@ -59,6 +71,26 @@ pub const SETTINGS_REFUSED_PREFIX: &str = "Error: Provided settings are not vali
 /// Settings longer than this go through a temporary file (`--settings-path`) instead of the
 /// command line (`--settings-json`): one argument may not exceed 128 KiB on Linux.
 const SETTINGS_JSON_ARG_LIMIT: usize = 100_000;
+
+/// What `kwctl run` is given besides the module, the request and the settings.
+#[derive(Debug, Default, Clone)]
+pub struct RunOptions {
+    /// A session file's text: passed with `--allow-context-aware
+    /// --replay-host-capabilities-interactions`.
+    pub replay_session: Option<String>,
+    /// `--allowed-host-capabilities` patterns; kwctl's default is `*`.
+    pub host_capabilities: Option<Vec<String>>,
+}
+
+/// What kwctl says on stderr when a replayed session and the guest's calls differ: a request
+/// other than the next entry's (`Replay error: unexpected request ...`), one after the last
+/// (`the list of recorded responses is empty`), both also what the guest reads after
+/// `Callback evaluation failure: `, or entries left over at the end (`... have not been replayed`).
+pub const REPLAY_MISMATCH: [&str; 3] = [
+    "Replay error",
+    "recorded responses is empty",
+    "have not been replayed",
+];
 
 /// A located kwctl program.
 #[derive(Debug)]
@@ -148,6 +180,18 @@ impl Kwctl {
     /// Errors are kwctl failures other than refused settings (for example a request kwctl
     /// cannot read as an AdmissionRequest); their message carries kwctl's error line.
     pub fn run(&self, module: &Path, request: &Value, settings: &Value) -> Result<KwctlAnswer> {
+        self.run_with(module, request, settings, &RunOptions::default())
+    }
+
+    /// [`Kwctl::run`] with `options`. With a session, a run whose host calls did not replay it
+    /// exactly (see the module documentation) is an error that carries kwctl's stderr.
+    pub fn run_with(
+        &self,
+        module: &Path,
+        request: &Value,
+        settings: &Value,
+        options: &RunOptions,
+    ) -> Result<KwctlAnswer> {
         let module = std::path::absolute(module)
             .with_context(|| format!("module path {}", module.display()))?;
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
@@ -155,6 +199,17 @@ impl Kwctl {
         std::fs::write(&request_path, serde_json::to_vec(request)?)?;
         let mut cmd = self.command("run");
         cmd.arg("--request-path").arg(&request_path);
+        if let Some(patterns) = &options.host_capabilities {
+            // One flag with every pattern (it may not be repeated), ended by the next flag.
+            cmd.arg("--allowed-host-capabilities").args(patterns);
+        }
+        let session_path = self.dir.path().join(format!("session-{n}.yml"));
+        if let Some(session) = &options.replay_session {
+            std::fs::write(&session_path, session)?;
+            cmd.arg("--allow-context-aware")
+                .arg("--replay-host-capabilities-interactions")
+                .arg(&session_path);
+        }
         let settings_text = serde_json::to_string(settings)?;
         let settings_path = self.dir.path().join(format!("settings-{n}.json"));
         let settings_file = settings_text.len() > SETTINGS_JSON_ARG_LIMIT;
@@ -173,13 +228,51 @@ impl Kwctl {
             .output()
             .with_context(|| format!("cannot run {}", self.program.display()));
         let _ = std::fs::remove_file(&request_path);
+        let _ = std::fs::remove_file(&session_path);
         if settings_file {
             let _ = std::fs::remove_file(&settings_path);
         }
         let out = out?;
         let stdout = String::from_utf8(out.stdout).context("kwctl's stdout is not UTF-8")?;
         let stderr = String::from_utf8_lossy(&out.stderr);
+        if options.replay_session.is_some()
+            && let Some(said) = REPLAY_MISMATCH.iter().find(|m| stderr.contains(*m))
+        {
+            bail!(
+                "kwctl's host calls did not replay the session exactly ({said:?}):\n{stderr}\nsession:\n{}",
+                options.replay_session.as_deref().unwrap_or_default()
+            );
+        }
         parse_run_output(out.status.code(), &stdout, &stderr)
+    }
+
+    /// The `contextAwareResources` of an annotated module, as `kwctl inspect` reads its metadata:
+    /// what `kwctl run --allow-context-aware` grants.
+    pub fn context_aware_resources(&self, module: &Path) -> Result<Vec<ApiVersionKind>> {
+        let out = self
+            .command("inspect")
+            .arg("-o")
+            .arg("yaml")
+            .arg(module)
+            .stdin(Stdio::null())
+            .output()
+            .with_context(|| format!("cannot run {}", self.program.display()))?;
+        if !out.status.success() {
+            bail!(
+                "kwctl inspect {}: {}",
+                module.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Metadata {
+            #[serde(default)]
+            context_aware_resources: Vec<ApiVersionKind>,
+        }
+        let metadata: Metadata = serde_yaml::from_slice(&out.stdout)
+            .with_context(|| format!("kwctl inspect -o yaml {}", module.display()))?;
+        Ok(metadata.context_aware_resources)
     }
 }
 

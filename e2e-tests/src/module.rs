@@ -2,9 +2,11 @@
 //! copy, and the case harness's backend for it.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use case_harness::Guest;
+use case_harness::cluster::ClusterState;
 
 use crate::host::{CompiledPolicy, PolicyHost};
 
@@ -35,15 +37,19 @@ pub fn module_path() -> PathBuf {
     target.join("wasm32-wasip1/release/otel_python_policy.wasm")
 }
 
-/// A fresh instance of the built module, compiled once per test binary (compiling takes about
-/// half a second; instantiating, microseconds). Panics with the reason when the module is missing.
-pub fn built_module_instance() -> PolicyHost {
+/// The built module, compiled once per test binary (compiling takes about half a second;
+/// instantiating, microseconds). Panics with the reason when the module is missing.
+pub fn built_module() -> &'static CompiledPolicy {
     static COMPILED: std::sync::OnceLock<CompiledPolicy> = std::sync::OnceLock::new();
-    COMPILED
-        .get_or_init(|| {
-            let bytes = read_built_module().unwrap_or_else(|e| panic!("{e:#}"));
-            CompiledPolicy::compile(&bytes).unwrap_or_else(|e| panic!("{e:#}"))
-        })
+    COMPILED.get_or_init(|| {
+        let bytes = read_built_module().unwrap_or_else(|e| panic!("{e:#}"));
+        CompiledPolicy::compile(&bytes).unwrap_or_else(|e| panic!("{e:#}"))
+    })
+}
+
+/// A fresh instance of the built module (see [`built_module`]).
+pub fn built_module_instance() -> PolicyHost {
+    built_module()
         .instantiate()
         .expect("instantiate the module")
 }
@@ -87,12 +93,22 @@ fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-/// The built module in the project's waPC host, as a case-harness backend: one instance for
-/// every call, as a warm host keeps it.
+/// The built module in the project's waPC host, as a case-harness backend: `host` (an instance
+/// of [`built_module`]) for every call without a cluster, as a warm host keeps it; for a
+/// cluster-mode evaluation, a fresh instance of the built module whose host calls the case's
+/// cluster answers ([`CompiledPolicy::instantiate_with_cluster`]), as policy-server gives each
+/// evaluation a fresh instance.
 pub fn wasm_backend(host: &PolicyHost) -> Guest<'_> {
     Guest {
         name: "the built module in the project's waPC host".into(),
         validate_settings: Box::new(move |b: &[u8]| host.call("validate_settings", b)),
-        validate: Box::new(move |b: &[u8]| host.call("validate", b)),
+        validate: Box::new(
+            move |b: &[u8], cluster: Option<&Arc<ClusterState>>| match cluster {
+                None => host.call("validate", b),
+                Some(c) => built_module()
+                    .instantiate_with_cluster(Arc::clone(c))?
+                    .call("validate", b),
+            },
+        ),
     }
 }

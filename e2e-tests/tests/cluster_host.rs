@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use e2e_tests::cluster::{CALLBACK_FAILURE, Call, ClusterState, ExchangeResponse, Stage};
 use e2e_tests::host::CompiledPolicy;
-use e2e_tests::kwctl::{Kwctl, TempDir};
+use e2e_tests::kwctl::{Kwctl, KwctlAnswer, RunOptions, TempDir};
 use e2e_tests::module::cases_dir;
 use kubewarden_policy_sdk::host_capabilities::kubernetes::{
     CanIRequest, GetResourceRequest, ListAllResourcesRequest, ListResourcesByNamespaceRequest,
@@ -705,21 +705,16 @@ fn kwctl() -> Option<Kwctl> {
     }
 }
 
-/// What kwctl's run gave the probe, and what it logged.
-struct KwctlRun {
-    answers: Vec<Result<Vec<u8>, String>>,
-    stderr: String,
-}
-
 /// The probe, annotated with `cluster`'s contextAwareResources, run by kwctl with `cluster`'s
-/// host capabilities, replaying `session`.
+/// host capabilities, replaying `session`, as the case backend runs kwctl (`Kwctl::run_with`):
+/// what the probe got, or kwctl's error, which a session not replayed exactly is.
 fn run_in_kwctl(
     kwctl: &Kwctl,
     dir: &Path,
     cluster: &ClusterState,
     calls: &[HostCall],
     session: &str,
-) -> KwctlRun {
+) -> anyhow::Result<Vec<Result<Vec<u8>, String>>> {
     std::fs::write(dir.join("probe.wasm"), probe::module(calls)).unwrap();
     let metadata = json!({
         "rules": [{"apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"], "operations": ["CREATE"]}],
@@ -749,29 +744,14 @@ fn run_in_kwctl(
         "kwctl annotate: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    std::fs::write(dir.join("session.yml"), session).unwrap();
-    std::fs::write(dir.join("request.json"), REQUEST).unwrap();
-    let mut cmd = kwctl.command("run");
-    // One flag with every pattern (it may not be repeated), ended by the next flag.
-    cmd.arg("--allowed-host-capabilities")
-        .args(cluster.host_capabilities())
-        .arg("--allow-context-aware")
-        .arg("--replay-host-capabilities-interactions")
-        .arg(dir.join("session.yml"))
-        .arg("--request-path")
-        .arg(dir.join("request.json"));
-    let mut uri = std::ffi::OsString::from("file://");
-    uri.push(dir.join("annotated.wasm"));
-    let out = cmd.arg(uri).stdin(Stdio::null()).output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "kwctl run failed:\n{stderr}");
-    let response: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let message = response["status"]["message"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{response}"));
-    KwctlRun {
-        answers: probe::answers(message),
-        stderr,
+    let options = RunOptions {
+        replay_session: Some(session.to_owned()),
+        host_capabilities: Some(cluster.host_capabilities().to_vec()),
+    };
+    let request: Value = serde_json::from_str(REQUEST).unwrap();
+    match kwctl.run_with(&dir.join("annotated.wasm"), &request, &json!({}), &options)? {
+        KwctlAnswer::Response(r) => Ok(probe::answers(r.message())),
+        other => panic!("the probe's settings are always valid: {other:?}"),
     }
 }
 
@@ -797,14 +777,16 @@ fn replay_matches(kwctl: &Kwctl, fixture: &str, calls: &[HostCall]) -> Vec<Call>
     let logged = cluster.calls();
     let session = cluster.session_yaml().unwrap();
     let dir = TempDir::new("cluster-host").unwrap();
-    let theirs = run_in_kwctl(kwctl, dir.path(), &cluster, calls, &session);
+    // kwctl replayed the session exactly, or this is an error (`Kwctl::run_with`).
+    let theirs = run_in_kwctl(kwctl, dir.path(), &cluster, calls, &session)
+        .unwrap_or_else(|e| panic!("{e:#}"));
     assert_eq!(ours.len(), calls.len());
-    assert_eq!(theirs.answers.len(), calls.len());
+    assert_eq!(theirs.len(), calls.len());
     let mut kubernetes = logged.iter();
     for (i, call) in calls.iter().enumerate() {
         if call.namespace == "tracing" || call.binding != "kubewarden" {
             // Answered by the host itself, not logged by the cluster.
-            assert_eq!(text(&ours[i]), text(&theirs.answers[i]), "call {i}");
+            assert_eq!(text(&ours[i]), text(&theirs[i]), "call {i}");
             continue;
         }
         let logged = kubernetes.next().unwrap();
@@ -814,12 +796,12 @@ fn replay_matches(kwctl: &Kwctl, fixture: &str, calls: &[HostCall]) -> Vec<Call>
         );
         let expected = expected_from_kwctl(logged);
         assert_eq!(
-            text(&theirs.answers[i]),
+            text(&theirs[i]),
             text(&expected),
             "call {i} ({}): kwctl gave the guest something else than the session says\nsession:\n{session}",
             call.operation
         );
-        if let (Err(theirs), Err(ours)) = (&theirs.answers[i], &ours[i]) {
+        if let (Err(theirs), Err(ours)) = (&theirs[i], &ours[i]) {
             // Only the `Caused by` part of a kube-rs error may differ.
             let rest = ours
                 .strip_prefix(theirs.as_str())
@@ -829,24 +811,13 @@ fn replay_matches(kwctl: &Kwctl, fixture: &str, calls: &[HostCall]) -> Vec<Call>
                 "call {i}: {rest:?}"
             );
         } else {
-            assert_eq!(ours[i], theirs.answers[i], "call {i}");
+            assert_eq!(ours[i], theirs[i], "call {i}");
         }
     }
     assert!(
         kubernetes.next().is_none(),
         "the cluster logged calls the guest did not make"
     );
-    for wrong in [
-        "Replay error",
-        "recorded responses is empty",
-        "have not been replayed",
-    ] {
-        assert!(
-            !theirs.stderr.contains(wrong),
-            "kwctl: {wrong}\n{}",
-            theirs.stderr
-        );
-    }
     logged
 }
 
@@ -1087,19 +1058,23 @@ fn kwctl_notices_a_session_that_does_not_match() {
     // A request that differs in one field is not replayed.
     let changed = session.replace("disable_cache: false", "disable_cache: true");
     assert_ne!(changed, session);
-    let run = run_in_kwctl(&kwctl, dir.path(), &cluster, &calls, &changed);
-    let e = run.answers[0].clone().unwrap_err();
+    // (The guest reads `Callback evaluation failure: Replay error: unexpected request ...`;
+    // kwctl logs the same on stderr.)
+    let e = run_in_kwctl(&kwctl, dir.path(), &cluster, &calls, &changed).unwrap_err();
     assert!(
-        e.starts_with("Callback evaluation failure: Replay error: unexpected request"),
-        "{e}"
+        format!("{e:#}").contains("Replay error: unexpected request"),
+        "{e:#}"
     );
-    // An entry left over is reported.
+    // An entry left over is reported on stderr, although the guest got every answer.
     let twice = format!("{session}{session}");
-    let run = run_in_kwctl(&kwctl, dir.path(), &cluster, &calls, &twice);
-    assert!(run.answers[0].is_ok());
+    let e = run_in_kwctl(&kwctl, dir.path(), &cluster, &calls, &twice).unwrap_err();
+    assert!(format!("{e:#}").contains("have not been replayed"), "{e:#}");
+    // One call more than the session holds: the guest reads `Callback evaluation failure: the
+    // list of recorded responses is empty`.
+    let more = [calls[0].clone(), calls[0].clone()];
+    let e = run_in_kwctl(&kwctl, dir.path(), &cluster, &more, &session).unwrap_err();
     assert!(
-        run.stderr.contains("have not been replayed"),
-        "{}",
-        run.stderr
+        format!("{e:#}").contains("the list of recorded responses is empty"),
+        "{e:#}"
     );
 }

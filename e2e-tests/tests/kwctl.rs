@@ -23,13 +23,29 @@
 //!   added; nothing in the policy reads them;
 //! - a settings-only case (no request): kwctl needs a request to run, so a stand-in Pod CREATE is
 //!   given; settings are refused before it is read.
+//!
+//! A cluster-mode case (`cluster:`) is first run through the project's waPC host with a fresh
+//! copy of the case's cluster; the calls that reached policy-server's callback handler are
+//! written as a session file (`ClusterState::session_yaml`), and kwctl runs the annotated module
+//! with `--allow-context-aware --replay-host-capabilities-interactions` on it (and the fixture's
+//! host capabilities). kwctl must replay the session exactly (`Kwctl::run_with` fails
+//! otherwise). The calls refused before the handler are answered by kwctl itself, with the words
+//! the cluster uses (`tests/cluster_host.rs` checks them), provided both grant the same kinds:
+//! kwctl grants the module's `contextAwareResources`, the fixture its `granted` list. A case
+//! whose calls ask for a kind on which the two disagree is skipped, and says which kinds: until
+//! policy.yaml declares the kinds cluster mode reads, that is every cluster case that reads any.
+//! A call the real policy-server would never answer has no session entry: the case fails.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Result, bail};
-use case_harness::{Answer, Backend, Request, assert_all, load_all};
-use e2e_tests::kwctl::{Kwctl, KwctlAnswer, TempDir};
+use case_harness::cluster::{ApiVersionKind, ClusterState};
+use case_harness::{Answer, Backend, Evaluation, Request, assert_all, load_all};
+use e2e_tests::host::kubewarden_admission_request;
+use e2e_tests::kwctl::{Kwctl, KwctlAnswer, RunOptions, TempDir};
 use e2e_tests::module::{
     built_module_instance, cases_dir, module_path, read_built_module, wasm_backend, workspace_root,
 };
@@ -99,18 +115,69 @@ fn stand_in_request() -> Value {
             "spec": {"containers": [{"name": "app", "image": "python:3.12"}]}}})
 }
 
+/// How a skipped cluster case's reason starts.
+const CONTEXT_AWARE_SKIP: &str = "cluster mode: kwctl grants";
+
 /// The real `kwctl run` as a case-harness backend.
 struct KwctlBackend {
     kwctl: Kwctl,
     module: PathBuf,
+    /// The annotated module's contextAwareResources: what kwctl grants in cluster mode.
+    granted: BTreeSet<ApiVersionKind>,
 }
 
 impl KwctlBackend {
-    fn run(&self, request: &Value, settings: &Value) -> Result<Answer> {
-        Ok(match self.kwctl.run(&self.module, request, settings)? {
-            KwctlAnswer::SettingsRefused { message } => Answer::SettingsRefused(message),
-            KwctlAnswer::Response(r) => Answer::Response(r),
-        })
+    fn run(&self, request: &Value, settings: &Value, options: &RunOptions) -> Result<Answer> {
+        Ok(
+            match self
+                .kwctl
+                .run_with(&self.module, request, settings, options)?
+            {
+                KwctlAnswer::SettingsRefused { message } => Answer::SettingsRefused(message),
+                KwctlAnswer::Response(r) => Answer::Response(r),
+            },
+        )
+    }
+
+    /// A cluster-mode run: the project's host with `cluster` records the session, kwctl replays it.
+    fn run_in_cluster(
+        &self,
+        request: &Value,
+        settings: &Value,
+        cluster: &Arc<ClusterState>,
+    ) -> Result<Answer> {
+        // What kwctl sends the policy: the request read as a typed AdmissionRequest.
+        let typed = kubewarden_admission_request(request)?;
+        let host = built_module_instance();
+        wasm_backend(&host).evaluate(settings, Request::Json(&typed), Some(cluster))?;
+        let mut disagree: Vec<String> = Vec::new();
+        for kind in cluster.calls().iter().filter_map(|c| c.asked_kind()) {
+            let (module, fixture) = (
+                self.granted.contains(&kind),
+                cluster.grants(&kind.api_version, &kind.kind),
+            );
+            let line = format!(
+                "{}/{} ({} by the module, {} by the fixture)",
+                kind.api_version,
+                kind.kind,
+                if module { "granted" } else { "not granted" },
+                if fixture { "granted" } else { "not granted" }
+            );
+            if module != fixture && !disagree.contains(&line) {
+                disagree.push(line);
+            }
+        }
+        if !disagree.is_empty() {
+            return Ok(Answer::Unsupported(format!(
+                "{CONTEXT_AWARE_SKIP} the annotated module's contextAwareResources, which differ from the fixture's on {} (policy.yaml declares what cluster mode reads)",
+                disagree.join(", ")
+            )));
+        }
+        let options = RunOptions {
+            replay_session: Some(cluster.session_yaml()?),
+            host_capabilities: Some(cluster.host_capabilities().to_vec()),
+        };
+        self.run(&typed, settings, &options)
     }
 
     /// A skip, once kwctl has been seen to refuse the input as `expected` says.
@@ -126,14 +193,13 @@ impl KwctlBackend {
             other => bail!("skipped because {why}, but kwctl answered {other:?}"),
         }
     }
-}
 
-impl Backend for KwctlBackend {
-    fn name(&self) -> &str {
-        "the real kwctl run"
-    }
-
-    fn evaluate(&self, settings: &Value, request: Request<'_>) -> Result<Answer> {
+    fn answer(
+        &self,
+        settings: &Value,
+        request: Request<'_>,
+        cluster: Option<&Arc<ClusterState>>,
+    ) -> Result<Answer> {
         let request = match request {
             Request::Raw(_) => {
                 return Ok(Answer::Unsupported(
@@ -147,38 +213,69 @@ impl Backend for KwctlBackend {
             let why = "settings that are not an object: kwctl refuses them before the policy runs";
             return self.refused(&stand_in_request(), settings, "not an object", why);
         }
-        let Some(request) = request else {
-            return Ok(match self.run(&stand_in_request(), settings)? {
-                Answer::Response(_) => Answer::SettingsAccepted,
-                other => other,
-            });
+        let (request, settings_only) = match request {
+            None => (stand_in_request(), true),
+            Some(request) => {
+                let missing: Vec<&str> = REQUIRED
+                    .into_iter()
+                    .filter(|f| request.get(f).is_none())
+                    .collect();
+                if !missing.is_empty() {
+                    let why = format!(
+                        "a request without {}: kwctl and policy-server cannot read it as an AdmissionRequest",
+                        missing.join(", ")
+                    );
+                    return self.refused(request, settings, "cannot build AdmissionRequest", &why);
+                }
+                let mut request = request.clone();
+                if request.get("userInfo").is_none() {
+                    request["userInfo"] = json!({});
+                }
+                if request.get("resource").is_none() {
+                    request["resource"] = resource_of(&request["kind"]);
+                }
+                (request, false)
+            }
         };
-        let missing: Vec<&str> = REQUIRED
-            .into_iter()
-            .filter(|f| request.get(f).is_none())
-            .collect();
-        if !missing.is_empty() {
-            let why = format!(
-                "a request without {}: kwctl and policy-server cannot read it as an AdmissionRequest",
-                missing.join(", ")
-            );
-            return self.refused(request, settings, "cannot build AdmissionRequest", &why);
-        }
-        let mut request = request.clone();
-        if request.get("userInfo").is_none() {
-            request["userInfo"] = json!({});
-        }
-        if request.get("resource").is_none() {
-            request["resource"] = resource_of(&request["kind"]);
-        }
-        self.run(&request, settings)
+        let answer = match cluster {
+            None => self.run(&request, settings, &RunOptions::default())?,
+            Some(cluster) => self.run_in_cluster(&request, settings, cluster)?,
+        };
+        Ok(match answer {
+            Answer::Response(_) if settings_only => Answer::SettingsAccepted,
+            other => other,
+        })
+    }
+}
+
+impl Backend for KwctlBackend {
+    fn name(&self) -> &str {
+        "the real kwctl run"
+    }
+
+    fn evaluate(
+        &self,
+        settings: &Value,
+        request: Request<'_>,
+        cluster: Option<&Arc<ClusterState>>,
+    ) -> Result<Evaluation> {
+        self.answer(settings, request, cluster)
+            .map(Evaluation::unseen)
     }
 }
 
 fn backend() -> Option<KwctlBackend> {
+    let kwctl = kwctl()?;
+    let module = annotated_module();
+    let granted = kwctl
+        .context_aware_resources(&module)
+        .unwrap_or_else(|e| panic!("{e:#}"))
+        .into_iter()
+        .collect();
     Some(KwctlBackend {
-        kwctl: kwctl()?,
-        module: annotated_module(),
+        kwctl,
+        module,
+        granted,
     })
 }
 
@@ -198,7 +295,12 @@ fn every_case_through_the_real_kwctl() {
     for (name, why) in &skipped {
         println!("  skipped {name}: {why}");
     }
-    assert!(skipped.len() <= 10, "too many cases skipped: {skipped:?}");
+    // Cluster cases wait for policy.yaml's contextAwareResources; the others are capped.
+    let others: Vec<_> = skipped
+        .iter()
+        .filter(|(_, why)| !why.starts_with(CONTEXT_AWARE_SKIP))
+        .collect();
+    assert!(others.len() <= 10, "too many cases skipped: {others:?}");
 }
 
 /// kwctl and the project's host give the same AdmissionResponse for every case kwctl runs.
@@ -214,8 +316,14 @@ fn kwctl_and_the_project_host_answer_every_case_alike() {
             case_harness::Payload::Raw(b) => Request::Raw(b),
             case_harness::Payload::None => Request::None,
         };
-        let k = kwctl.evaluate(&case.settings, request).unwrap();
-        let h = host.evaluate(&case.settings, request).unwrap();
+        let k = kwctl
+            .evaluate(&case.settings, request, case.fresh_cluster().as_ref())
+            .unwrap()
+            .answer;
+        let h = host
+            .evaluate(&case.settings, request, case.fresh_cluster().as_ref())
+            .unwrap()
+            .answer;
         let same = match (&k, &h) {
             (Answer::Unsupported(_), _) => true,
             (Answer::Response(a), Answer::Response(b)) => a == b,

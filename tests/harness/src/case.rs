@@ -9,7 +9,9 @@
 //! # or request_raw: "bytes"                    #   the validate payload verbatim (not JSON, say)
 //! # or request_raw_base64: "..."               #   the same for bytes that are not UTF-8
 //! huge: {at: /request/object/..., text: x, times: 1000000}   # a JSON pointer into {request, settings}
+//! cluster: clusters/article.yml                # cluster mode: the cluster that answers the host calls
 //! expect:
+//!   calls: ["get_resource v1/Namespace default", ...]  # the host calls, exactly and in order
 //!   settings_valid: false                      # settings cases: validate_settings refuses, with
 //!   settings_message: "exact"                  #   this message (or settings_message_contains)
 //!   allowed: true                              # required when the settings are valid
@@ -27,13 +29,40 @@
 //!                                              # settings are invalid (a host that skipped validate_settings)
 //! ```
 //! In `huge` cases, `{huge}` in an expected message stands for the huge string.
+//!
+//! `cluster` names a fixture under `tests/cases/clusters/` (format: [`crate::cluster`]): in
+//! cluster mode (settings `instrumentationSource: cluster`) the policy reads Instrumentations,
+//! Namespaces and pod owners through Kubewarden's `kubernetes/*` host capabilities, and this is
+//! the cluster that answers them, with policy-server's semantics, on every backend. It is a file,
+//! not inline, because one cluster serves many cases and the bats scenarios (whose kwctl session
+//! files are generated from the same fixture), and because a fixture is checked against what the
+//! API server stores, which an inline copy in each case would escape. A case without `cluster`
+//! has none: its host calls are refused, as by a host that offers none. A missing or malformed
+//! fixture fails the loading of every case, naming the case and the file.
+//!
+//! `calls` states what the policy asks the cluster, one line a call ([`crate::cluster::call_summary`]:
+//! the operation, then what it asks for, as `get_resource <apiVersion>/<kind> [<ns>/]<name>`,
+//! `list_resources_all <apiVersion>/<kind>`, `can_i <verb> <resource>.<group>`, with selectors,
+//! field masks and `disable_cache` when the payload has them). Why: which calls, with which exact
+//! payloads, in which order is behaviour of its own in cluster mode; kwctl replays a session
+//! only if every request matches field for field, policy-server caches by the exact request, and
+//! a list the PolicyServer may not list never returns. It is checked exactly and in order by the
+//! backends that see the calls (the native core and the project's waPC host; kwctl replays them
+//! instead), on the first evaluation (the idempotence pass may ask less). A case without `calls`
+//! is not checked for them: most cases are about the outcome; give `calls: []` to say "no host
+//! call at all". Whether `calls` is given or not, a call that the real policy-server would never
+//! answer, or that the cluster does not model, fails a cluster case. Each evaluation starts
+//! from the fixture as loaded, with an empty call log.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow, bail};
 use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
+
+use crate::cluster::ClusterState;
 
 /// `tests/cases/`. Found from the running test's package (cargo sets `CARGO_MANIFEST_DIR` when it
 /// runs a test), so a harness built in another checkout sharing the target directory still reads
@@ -54,7 +83,7 @@ pub fn cases_dir() -> PathBuf {
 }
 
 /// Folders of `tests/cases/` that hold inputs shared by cases, not cases.
-pub const INPUT_DIRS: [&str; 2] = ["requests", "settings"];
+pub const INPUT_DIRS: [&str; 3] = ["requests", "settings", "clusters"];
 
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
@@ -97,6 +126,8 @@ pub struct Expect {
     pub env_contains: Option<Map<String, Value>>,
     pub containers: Option<Map<String, Value>>,
     pub spec: Option<Map<String, Value>>,
+    /// The host calls, one [`crate::cluster::call_summary`] line each; `None`: not checked.
+    pub calls: Option<Vec<String>>,
 }
 
 /// `validate` called with settings that `validate_settings` refuses.
@@ -117,6 +148,7 @@ struct CaseFile {
     request_raw: Option<String>,
     request_raw_base64: Option<String>,
     huge: Option<Huge>,
+    cluster: Option<String>,
     expect: Expect,
     validate_expect: Option<ValidateExpect>,
 }
@@ -142,6 +174,9 @@ pub struct Case {
     pub payload: Payload,
     pub expect: Expect,
     pub validate_expect: Option<ValidateExpect>,
+    /// The cluster of a cluster-mode case, as loaded (its call log stays empty: use
+    /// [`Case::fresh_cluster`] for an evaluation).
+    pub cluster: Option<Arc<ClusterState>>,
 }
 
 impl Case {
@@ -150,6 +185,11 @@ impl Case {
             Payload::Request(r) => Some(r),
             _ => None,
         }
+    }
+
+    /// The case's cluster with an empty call log, for one evaluation.
+    pub fn fresh_cluster(&self) -> Option<Arc<ClusterState>> {
+        self.cluster.as_ref().map(|c| Arc::new(c.fresh()))
     }
 }
 
@@ -212,6 +252,13 @@ fn load(root: &Path, path: &Path) -> Result<Case> {
         Some(Input::Path(rel)) => Some(read_request(&root.join(rel)).with_context(ctx)?),
         Some(Input::Inline(v)) => Some(admission_request(v.clone())?),
     };
+    let cluster = match &file.cluster {
+        None => None,
+        Some(rel) => Some(Arc::new(
+            ClusterState::from_file(root.join(rel))
+                .with_context(|| format!("{}: cluster {rel}", ctx()))?,
+        )),
+    };
     let mut case = Case {
         name,
         reason: file.reason,
@@ -232,6 +279,7 @@ fn load(root: &Path, path: &Path) -> Result<Case> {
         },
         expect: file.expect,
         validate_expect: file.validate_expect,
+        cluster,
     };
     if let Some(huge) = &file.huge {
         make_huge(&mut case, huge)?;
@@ -243,6 +291,9 @@ fn check_shape(name: &str, f: &CaseFile) -> Result<()> {
     let e = &f.expect;
     if f.reason.trim().len() < 10 {
         bail!("case {name}: `reason` must say why the case exists");
+    }
+    if e.calls.is_some() && f.cluster.is_none() {
+        bail!("case {name}: expect.calls needs a `cluster` (without one the host answers no call)");
     }
     if e.settings_valid == Some(false) {
         if e.settings_message.is_none() && e.settings_message_contains.is_empty() {
@@ -355,4 +406,71 @@ pub fn read_settings(path: &Path) -> Result<Value> {
     let value: Value = serde_yaml::from_str(&text)
         .with_context(|| format!("settings {} are not YAML/JSON", path.display()))?;
     Ok(if value.is_null() { json!({}) } else { value })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A scratch `tests/cases/` with one case file.
+    fn load_one(case: &str) -> Result<Case> {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let root = std::env::temp_dir().join(format!("case-harness-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(root.join("topic")).unwrap();
+        std::fs::create_dir_all(root.join("clusters")).unwrap();
+        std::fs::write(
+            root.join("clusters/one.yml"),
+            "# one namespace\nobjects: [{apiVersion: v1, kind: Namespace, metadata: {name: default}}]\n",
+        )
+        .unwrap();
+        let path = root.join("topic/case.yaml");
+        std::fs::write(&path, case).unwrap();
+        let loaded = load(&root, &path);
+        std::fs::remove_dir_all(&root).unwrap();
+        loaded
+    }
+
+    const CASE: &str = "reason: a cluster-mode case for the loader\nrequest: {uid: u, operation: CREATE, object: {}}\n";
+
+    #[test]
+    fn a_cluster_is_loaded_from_its_file_and_a_missing_one_is_named() {
+        let case = load_one(&format!(
+            "{CASE}cluster: clusters/one.yml\nexpect: {{allowed: true, no_patch: true, calls: []}}\n"
+        ))
+        .unwrap();
+        let cluster = case.fresh_cluster().unwrap();
+        assert!(cluster.calls().is_empty());
+        assert_eq!(case.expect.calls, Some(vec![]));
+        let e = format!(
+            "{:#}",
+            load_one(&format!(
+                "{CASE}cluster: clusters/nope.yml\nexpect: {{allowed: true, no_patch: true}}\n"
+            ))
+            .unwrap_err()
+        );
+        assert!(
+            e.starts_with("case topic/case: cluster clusters/nope.yml: cannot read "),
+            "{e}"
+        );
+        assert!(e.contains("clusters/nope.yml"), "{e}");
+    }
+
+    #[test]
+    fn calls_without_a_cluster_are_refused() {
+        let e = load_one(&format!(
+            "{CASE}expect: {{allowed: true, no_patch: true, calls: []}}\n"
+        ))
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("expect.calls needs a `cluster`"),
+            "{e}"
+        );
+        // Without a cluster, nothing is loaded for one.
+        let case = load_one(&format!(
+            "{CASE}expect: {{allowed: true, no_patch: true}}\n"
+        ))
+        .unwrap();
+        assert!(case.fresh_cluster().is_none());
+    }
 }

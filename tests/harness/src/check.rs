@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use crate::backend::{Answer, Backend, Request};
 use crate::case::{Case, Expect, Payload};
+use crate::cluster::{Call, Stage};
 use crate::response::{AdmissionResponse, validate_payload};
 
 /// The outcome of one case on one backend.
@@ -33,7 +34,12 @@ fn run(case: &Case, backend: &dyn Backend) -> anyhow::Result<Verdict> {
     };
     let mut errs = Vec::new();
     let e = &case.expect;
-    match backend.evaluate(&case.settings, request)? {
+    let cluster = case.fresh_cluster();
+    let evaluation = backend.evaluate(&case.settings, request, cluster.as_ref())?;
+    if let Some(calls) = &evaluation.calls {
+        host_calls(e, calls, &mut errs);
+    }
+    match evaluation.answer {
         Answer::Unsupported(why) => return Ok(Verdict::Skipped(why)),
         Answer::SettingsRefused(message) => {
             if e.settings_valid != Some(false) {
@@ -64,7 +70,7 @@ fn run(case: &Case, backend: &dyn Backend) -> anyhow::Result<Verdict> {
             Payload::Raw(b) => b.clone(),
             Payload::None => validate_payload(&Value::Null, &case.settings),
         };
-        if let Some(answer) = backend.validate_only(&payload)?
+        if let Some(answer) = backend.validate_only(&payload, case.fresh_cluster().as_ref())?
             && (answer["accepted"] != v.allowed
                 || answer["code"].as_u64() != v.code.map(u64::from)
                 || answer["message"] != v.message)
@@ -79,6 +85,39 @@ fn run(case: &Case, backend: &dyn Backend) -> anyhow::Result<Verdict> {
     } else {
         Verdict::Fail(errs)
     })
+}
+
+/// The host calls of a cluster-mode evaluation: every one answerable by the real policy-server
+/// and modelled by the cluster, and, when the case states them, exactly those, in that order.
+fn host_calls(e: &Expect, calls: &[Call], errs: &mut Vec<String>) {
+    never_answered(calls, errs);
+    let Some(want) = &e.calls else { return };
+    let got: Vec<String> = calls.iter().map(Call::summary).collect();
+    if &got != want {
+        let lines = |l: &[String]| l.iter().map(|c| format!("\n    {c}")).collect::<String>();
+        errs.push(format!(
+            "host calls:\n  got:{}\n  expected:{}",
+            lines(&got),
+            lines(want)
+        ));
+    }
+}
+
+/// Calls no test can vouch for: the real policy-server would wait for them forever, or the
+/// cluster does not model them.
+fn never_answered(calls: &[Call], errs: &mut Vec<String>) {
+    for (i, c) in calls.iter().enumerate() {
+        let why = match c.stage {
+            Stage::WouldWaitForever => "the real policy-server never answers it",
+            Stage::NotModelled => "the test cluster does not model it",
+            _ => continue,
+        };
+        errs.push(format!(
+            "host call {i} `{}`: {why}: {}",
+            c.summary(),
+            c.answer_text()
+        ));
+    }
 }
 
 fn settings_message(e: &Expect, message: &str, errs: &mut Vec<String>) {
@@ -333,7 +372,12 @@ fn idempotent(
 ) -> anyhow::Result<()> {
     let mut again = request.clone();
     again["object"] = mutated.clone();
-    match backend.evaluate(&case.settings, Request::Json(&again))? {
+    let cluster = case.fresh_cluster();
+    let evaluation = backend.evaluate(&case.settings, Request::Json(&again), cluster.as_ref())?;
+    if let Some(calls) = &evaluation.calls {
+        never_answered(calls, errs);
+    }
+    match evaluation.answer {
         Answer::Response(r) if r.allowed && r.patch.is_none() => {}
         Answer::Response(r) => errs.push(format!(
             "second pass on the mutated object: allowed={} patch={:?} status={:?}",
@@ -414,5 +458,86 @@ mod tests {
         let mut errs = Vec::new();
         nothing_lost(&original, &mutated, &mut errs);
         assert_eq!(errs.len(), 2, "{errs:?}");
+    }
+
+    /// A guest that makes the host calls `calls` (operation, payload) through the case's cluster
+    /// and admits the pod unchanged: the checker's side of cluster mode, without the policy.
+    fn calling_guest(calls: Vec<(&'static str, String)>) -> crate::Guest<'static> {
+        crate::Guest {
+            name: "a guest that calls its host".into(),
+            validate_settings: Box::new(|_| Ok(br#"{"valid":true}"#.to_vec())),
+            validate: Box::new(move |_, cluster| {
+                for (operation, payload) in &calls {
+                    if let Some(c) = cluster {
+                        let _ = c.answer("kubernetes", operation, payload.as_bytes());
+                    }
+                }
+                Ok(br#"{"accepted":true}"#.to_vec())
+            }),
+        }
+    }
+
+    fn cluster_case(calls: Option<&[&str]>) -> Case {
+        let cluster = crate::cluster::ClusterState::from_yaml(
+            "objects: [{apiVersion: v1, kind: Namespace, metadata: {name: default}}]\n\
+             rbac: [{verbs: [get], apiGroups: [''], resources: [namespaces]}]\n",
+        )
+        .unwrap();
+        Case {
+            name: "cluster/example".into(),
+            reason: "the checker in cluster mode".into(),
+            settings: json!({}),
+            payload: Payload::Request(json!({"uid": "u", "operation": "CREATE",
+                "object": {"metadata": {"name": "p"}, "spec": {"containers": []}}})),
+            expect: Expect {
+                allowed: Some(true),
+                no_patch: true,
+                calls: calls.map(|c| c.iter().map(|s| s.to_string()).collect()),
+                ..Expect::default()
+            },
+            validate_expect: None,
+            cluster: Some(std::sync::Arc::new(cluster)),
+        }
+    }
+
+    const GET_NS: &str = r#"{"api_version":"v1","kind":"Namespace","name":"default","namespace":null,"disable_cache":false,"field_masks":null}"#;
+    const LIST_NS: &str = r#"{"api_version":"v1","kind":"Namespace","label_selector":null,"field_selector":null,"field_masks":["metadata"]}"#;
+
+    fn errors(v: Verdict) -> Vec<String> {
+        match v {
+            Verdict::Fail(errs) => errs,
+            other => panic!("expected a failure, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn stated_calls_are_checked_exactly_and_in_order() {
+        let guest = calling_guest(vec![("get_resource", GET_NS.into())]);
+        let case = cluster_case(Some(&["get_resource v1/Namespace default"]));
+        assert!(matches!(check(&case, &guest), Verdict::Pass));
+        // One call more than stated, or calls where none are stated: a failure.
+        let twice = calling_guest(vec![
+            ("get_resource", GET_NS.into()),
+            ("get_resource", GET_NS.into()),
+        ]);
+        let errs = errors(check(&case, &twice));
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(errs[0].starts_with("host calls:"), "{}", errs[0]);
+        assert!(errors(check(&cluster_case(Some(&[])), &guest))[0].starts_with("host calls:"));
+    }
+
+    #[test]
+    fn unstated_calls_are_not_checked_but_a_call_that_never_returns_fails() {
+        let guest = calling_guest(vec![("get_resource", GET_NS.into())]);
+        assert!(matches!(check(&cluster_case(None), &guest), Verdict::Pass));
+        // The ServiceAccount may not list namespaces: policy-server would wait forever.
+        let listing = calling_guest(vec![("list_resources_all", LIST_NS.into())]);
+        let errs = errors(check(&cluster_case(None), &listing));
+        assert!(
+            errs.iter().any(|e| e.starts_with(
+                "host call 0 `list_resources_all v1/Namespace masks=[metadata]`: the real policy-server never answers it"
+            )),
+            "{errs:?}"
+        );
     }
 }

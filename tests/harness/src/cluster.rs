@@ -401,6 +401,169 @@ impl Call {
             .ok()
             .and_then(|p| serde_json::from_slice(p).ok())
     }
+
+    /// The kind a get or list asks for (what the contextAwareResources gate checks), when the
+    /// payload reads as the operation's request.
+    pub fn asked_kind(&self) -> Option<ApiVersionKind> {
+        if self.namespace != "kubernetes" {
+            return None;
+        }
+        let avk = |api_version: String, kind: String| ApiVersionKind { api_version, kind };
+        let p = &self.payload;
+        match self.operation.as_str() {
+            "get_resource" => serde_json::from_slice::<GetResourceRequest>(p)
+                .ok()
+                .map(|r| avk(r.api_version, r.kind)),
+            "list_resources_by_namespace" => {
+                serde_json::from_slice::<ListResourcesByNamespaceRequest>(p)
+                    .ok()
+                    .map(|r| avk(r.api_version, r.kind))
+            }
+            "list_resources_all" => serde_json::from_slice::<ListAllResourcesRequest>(p)
+                .ok()
+                .map(|r| avk(r.api_version, r.kind)),
+            _ => None,
+        }
+    }
+
+    /// The call as one line, what a case's `expect.calls` lists: [`call_summary`].
+    pub fn summary(&self) -> String {
+        call_summary(&self.namespace, &self.operation, &self.payload)
+    }
+}
+
+/// One host call as one line: the operation and what it asks for, read from the payload (the
+/// SDK's request struct), every field that tells two payloads apart included:
+///
+/// ```text
+/// get_resource <apiVersion>/<kind> [<namespace>/]<name>
+/// list_resources_by_namespace <apiVersion>/<kind> <namespace>
+/// list_resources_all <apiVersion>/<kind>
+/// can_i <verb> <resource>[/<subresource>][.<group>] [in <namespace>] [name <name>] [version <version>]
+/// ```
+///
+/// then, when the payload has them, ` labels=<label selector>`, ` fields=<field selector>`,
+/// ` masks=[<mask>,...]` (the field masks, sorted as the SDK sends them; `masks=[]` is an empty
+/// list, which differs from none) and ` disable_cache`. For example
+/// `get_resource v1/Namespace default`,
+/// `get_resource opentelemetry.io/v1alpha1/Instrumentation monitor/python-instrumentation masks=[spec]`,
+/// `can_i list instrumentations.opentelemetry.io`. The user and groups of a `can_i` review are
+/// not shown: the cluster allows only its own `user`, so a review of anyone else shows as a
+/// refusal in the case's outcome. A call outside the `kubernetes` namespace is
+/// `<namespace>/<operation>`, and a payload that is not the operation's request struct is
+/// `<operation> (payload: <the payload as text>)`.
+pub fn call_summary(namespace: &str, operation: &str, payload: &[u8]) -> String {
+    let unreadable = || {
+        format!(
+            "{operation} (payload: {})",
+            String::from_utf8_lossy(payload)
+        )
+    };
+    if namespace != "kubernetes" {
+        return format!("{namespace}/{operation}");
+    }
+    let mut line = match operation {
+        "get_resource" => match serde_json::from_slice::<GetResourceRequest>(payload) {
+            Ok(r) => {
+                let mut line = format!("get_resource {}/{} ", r.api_version, r.kind);
+                if let Some(ns) = &r.namespace {
+                    let _ = write!(line, "{ns}/");
+                }
+                line.push_str(&r.name);
+                options(
+                    &mut line,
+                    None,
+                    None,
+                    r.field_masks.as_ref(),
+                    r.disable_cache,
+                );
+                line
+            }
+            Err(_) => return unreadable(),
+        },
+        "list_resources_by_namespace" => {
+            match serde_json::from_slice::<ListResourcesByNamespaceRequest>(payload) {
+                Ok(r) => {
+                    let mut line = format!(
+                        "list_resources_by_namespace {}/{} {}",
+                        r.api_version, r.kind, r.namespace
+                    );
+                    options(
+                        &mut line,
+                        r.label_selector.as_deref(),
+                        r.field_selector.as_deref(),
+                        r.field_masks.as_ref(),
+                        false,
+                    );
+                    line
+                }
+                Err(_) => return unreadable(),
+            }
+        }
+        "list_resources_all" => match serde_json::from_slice::<ListAllResourcesRequest>(payload) {
+            Ok(r) => {
+                let mut line = format!("list_resources_all {}/{}", r.api_version, r.kind);
+                options(
+                    &mut line,
+                    r.label_selector.as_deref(),
+                    r.field_selector.as_deref(),
+                    r.field_masks.as_ref(),
+                    false,
+                );
+                line
+            }
+            Err(_) => return unreadable(),
+        },
+        "can_i" => match serde_json::from_slice::<CanIRequest>(payload) {
+            Ok(r) => {
+                let a = &r.subject_access_review.resource_attributes;
+                let mut line = format!("can_i {} {}", a.verb, a.resource);
+                if let Some(sub) = a.subresource.as_deref().filter(|s| !s.is_empty()) {
+                    let _ = write!(line, "/{sub}");
+                }
+                if let Some(group) = a.group.as_deref().filter(|g| !g.is_empty()) {
+                    let _ = write!(line, ".{group}");
+                }
+                for (label, value) in [
+                    ("in", &a.namespace),
+                    ("name", &a.name),
+                    ("version", &a.version),
+                ] {
+                    if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
+                        let _ = write!(line, " {label} {v}");
+                    }
+                }
+                options(&mut line, None, None, None, r.disable_cache);
+                line
+            }
+            Err(_) => return unreadable(),
+        },
+        _ => return unreadable(),
+    };
+    line.truncate(line.trim_end().len());
+    line
+}
+
+fn options(
+    line: &mut String,
+    labels: Option<&str>,
+    fields: Option<&str>,
+    masks: Option<&BTreeSet<String>>,
+    disable_cache: bool,
+) {
+    if let Some(l) = labels {
+        let _ = write!(line, " labels={l}");
+    }
+    if let Some(f) = fields {
+        let _ = write!(line, " fields={f}");
+    }
+    if let Some(m) = masks {
+        let m: Vec<&str> = m.iter().map(String::as_str).collect();
+        let _ = write!(line, " masks=[{}]", m.join(","));
+    }
+    if disable_cache {
+        line.push_str(" disable_cache");
+    }
 }
 
 /// The answer of the callback handler.
@@ -695,6 +858,30 @@ impl ClusterState {
         })
     }
 
+    /// The same cluster with an empty call log: each evaluation of a case starts from it, so
+    /// that its calls are its own.
+    pub fn fresh(&self) -> ClusterState {
+        ClusterState {
+            objects: self.objects.clone(),
+            served: self.served.clone(),
+            granted: self.granted.clone(),
+            host_capabilities: self.host_capabilities.clone(),
+            capabilities: self.capabilities.clone(),
+            user: self.user.clone(),
+            rbac: self.rbac.clone(),
+            fail: self.fail.clone(),
+            calls: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Whether the policy's contextAwareResources hold `(api_version, kind)`.
+    pub fn grants(&self, api_version: &str, kind: &str) -> bool {
+        self.granted.contains(&ApiVersionKind {
+            api_version: api_version.to_owned(),
+            kind: kind.to_owned(),
+        })
+    }
+
     /// The policy's contextAwareResources (what `kwctl run --allow-context-aware` takes from
     /// the module's metadata).
     pub fn granted(&self) -> Vec<ApiVersionKind> {
@@ -849,10 +1036,7 @@ impl ClusterState {
     /// Steps 3 to 5 of policy-server's host callback for the `kubernetes` namespace.
     fn parse_request(&self, operation: &str, payload: &[u8]) -> Result<CallbackRequest, String> {
         let granted = |api_version: &str, kind: &str| {
-            if self.granted.contains(&ApiVersionKind {
-                api_version: api_version.to_owned(),
-                kind: kind.to_owned(),
-            }) {
+            if self.grants(api_version, kind) {
                 Ok(())
             } else {
                 Err(resource_not_granted(api_version, kind))
@@ -1780,6 +1964,119 @@ objects:
         let call = last(&c);
         assert_eq!(call.caveat, None);
         assert!(matches!(call.stage, Stage::Handler(_)));
+    }
+
+    #[test]
+    fn a_call_reads_as_one_line_of_what_it_asks_for() {
+        let line = |op: &str, payload: &[u8]| call_summary("kubernetes", op, payload);
+        assert_eq!(
+            line(
+                "get_resource",
+                &get("v1", "Namespace", "default", None, None)
+            ),
+            "get_resource v1/Namespace default"
+        );
+        assert_eq!(
+            line(
+                "get_resource",
+                &get(
+                    "opentelemetry.io/v1alpha1",
+                    "Instrumentation",
+                    "python-instrumentation",
+                    Some("monitor"),
+                    Some(&["spec", "metadata.annotations"])
+                )
+            ),
+            "get_resource opentelemetry.io/v1alpha1/Instrumentation monitor/python-instrumentation masks=[metadata.annotations,spec]"
+        );
+        assert_eq!(
+            line(
+                "list_resources_all",
+                &list_all(
+                    "opentelemetry.io/v1alpha1",
+                    "Instrumentation",
+                    Some("team=web"),
+                    Some(&[])
+                )
+            ),
+            "list_resources_all opentelemetry.io/v1alpha1/Instrumentation labels=team=web masks=[]"
+        );
+        assert_eq!(
+            line(
+                "list_resources_by_namespace",
+                &list_ns(
+                    "apps/v1",
+                    "ReplicaSet",
+                    "default",
+                    None,
+                    Some("metadata.name=x")
+                )
+            ),
+            "list_resources_by_namespace apps/v1/ReplicaSet default fields=metadata.name=x"
+        );
+        assert_eq!(
+            line(
+                "can_i",
+                &can_i(
+                    DEFAULT_USER,
+                    "list",
+                    "opentelemetry.io",
+                    "instrumentations",
+                    None
+                )
+            ),
+            "can_i list instrumentations.opentelemetry.io"
+        );
+        assert_eq!(
+            line(
+                "can_i",
+                &can_i(DEFAULT_USER, "get", "", "namespaces", Some("monitor"))
+            ),
+            "can_i get namespaces in monitor"
+        );
+        assert_eq!(
+            line(
+                "get_resource",
+                br#"{"api_version":"v1","kind":"Namespace","name":"shop","disable_cache":true}"#
+            ),
+            "get_resource v1/Namespace shop disable_cache"
+        );
+        assert_eq!(
+            line("get_resource", br#"{"api_version":"v1"}"#),
+            r#"get_resource (payload: {"api_version":"v1"})"#
+        );
+        assert_eq!(call_summary("oci", "v1/verify", b"{}"), "oci/v1/verify");
+        // A logged call reads the same, and names the kind it asked for.
+        let c = cluster("");
+        ok(
+            &c,
+            "list_resources_all",
+            &list_all("v1", "Namespace", None, None),
+        );
+        assert_eq!(last(&c).summary(), "list_resources_all v1/Namespace");
+        assert_eq!(
+            last(&c).asked_kind(),
+            Some(ApiVersionKind {
+                api_version: "v1".into(),
+                kind: "Namespace".into()
+            })
+        );
+        // A fresh copy answers alike, with its own empty log.
+        let fresh = c.fresh();
+        assert!(fresh.calls().is_empty());
+        assert_eq!(c.calls().len(), 1);
+        assert_eq!(
+            ok(
+                &fresh,
+                "list_resources_all",
+                &list_all("v1", "Namespace", None, None)
+            ),
+            ok(
+                &c,
+                "list_resources_all",
+                &list_all("v1", "Namespace", None, None)
+            )
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ pub mod check;
 pub mod cluster;
 pub mod response;
 
-pub use backend::{Answer, Backend, Guest, Request};
+pub use backend::{Answer, Backend, Evaluation, Guest, Request};
 pub use case::{Case, Payload, load_all};
 pub use check::{Verdict, check};
 
