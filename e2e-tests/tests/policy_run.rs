@@ -177,3 +177,44 @@ fn null_settings_are_no_settings_as_in_kwctl() {
     with_list.extend(["--settings-json", "[1]"]);
     assert_eq!(policy_run(&with_list, None).status.code(), Some(1));
 }
+
+/// `--cluster` answers host calls from a fixture, `--write-session` writes them as kwctl's
+/// session file; a settings-mode run asks nothing, so its session is empty and its answer the
+/// same as without a cluster.
+#[test]
+fn a_cluster_run_writes_the_session_kwctl_replays() {
+    let dir = e2e_tests::kwctl::TempDir::new("policy-run-session").unwrap();
+    let session = dir.path().join("session.yml");
+    let args = [
+        "--request-path",
+        "requests/article-pod.json",
+        "--settings-path",
+        "settings/article.yaml",
+    ];
+    let plain = policy_run(&args, None);
+    let session_arg = session.to_str().unwrap();
+    let mut with_cluster = args.to_vec();
+    with_cluster.extend([
+        "--cluster",
+        "clusters/article.yml",
+        "--write-session",
+        session_arg,
+        "--show-calls",
+    ]);
+    let out = policy_run(&with_cluster, None);
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.stdout, plain.stdout);
+    assert_eq!(std::fs::read_to_string(&session).unwrap(), "[]\n");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("call: "));
+    // Session options need a cluster; a missing fixture is named.
+    let out = policy_run(&[args[0], args[1], "--write-session", session_arg], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("need --cluster"));
+    let out = policy_run(&[args[0], args[1], "--cluster", "clusters/nope.yml"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read clusters/nope.yml"));
+}

@@ -1,30 +1,44 @@
 //! `policy-run`: evaluate one admission request against the policy module, like `kwctl run`.
 //!
 //! ```text
-//! policy-run --request-path FILE|- [--settings-path FILE | --settings-json JSON] [--show-patch] MODULE.wasm
+//! policy-run --request-path FILE|- [--settings-path FILE | --settings-json JSON] [--show-patch]
+//!            [--cluster FIXTURE [--write-session FILE] [--show-calls]] MODULE.wasm
 //! ```
 //!
 //! Prints one line of JSON on stdout: the AdmissionResponse kwctl prints. Invalid settings:
 //! `Error: Provided settings are not valid: <message>` on stderr, exit 1. A request that is not
 //! an admission/v1 AdmissionRequest (`userInfo` missing, say) is refused before the policy runs,
 //! as kwctl refuses it. `--show-patch` also prints the decoded JSON patch, pretty, on stderr.
+//!
+//! Cluster mode: `--cluster FIXTURE` (a `tests/cases/clusters/*.yml` file, format in
+//! `case_harness::cluster`) answers the policy's `kubernetes/*` host calls from that cluster, as
+//! policy-server would; without it host calls are refused. `--write-session FILE` then writes the
+//! calls as the session file of `kwctl run --allow-context-aware
+//! --replay-host-capabilities-interactions FILE` (exit 1, and no file, when a call has no
+//! faithful recording: the real policy-server would wait forever for it). `--show-calls` prints
+//! each call on stderr, one `call: <line>` each, in the format of a case's `expect.calls`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
+use e2e_tests::cluster::{Call, ClusterState};
 use e2e_tests::host::{
-    AdmissionResponse, PolicyHost, admission_response, kubewarden_admission_request,
+    AdmissionResponse, CompiledPolicy, admission_response, kubewarden_admission_request,
 };
 use e2e_tests::input::{read_request, read_settings_file};
 use serde_json::Value;
 
-const USAGE: &str = "usage: policy-run --request-path FILE|- [--settings-path FILE | --settings-json JSON] [--show-patch] MODULE.wasm";
+const USAGE: &str = "usage: policy-run --request-path FILE|- [--settings-path FILE | --settings-json JSON] [--show-patch] [--cluster FIXTURE [--write-session FILE] [--show-calls]] MODULE.wasm";
 
 struct Args {
     request_path: String,
     settings: SettingsSource,
     show_patch: bool,
+    cluster: Option<PathBuf>,
+    write_session: Option<PathBuf>,
+    show_calls: bool,
     module: PathBuf,
 }
 
@@ -38,6 +52,7 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>> {
     let mut request_path = None;
     let mut settings = SettingsSource::Default;
     let mut show_patch = false;
+    let (mut cluster, mut write_session, mut show_calls) = (None, None, false);
     let mut module = None;
     while let Some(arg) = it.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -66,6 +81,9 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>> {
                 settings = SettingsSource::Json(value("--settings-json")?);
             }
             "--show-patch" => show_patch = true,
+            "--cluster" => cluster = Some(value("--cluster")?.into()),
+            "--write-session" => write_session = Some(value("--write-session")?.into()),
+            "--show-calls" => show_calls = true,
             _ if flag.starts_with('-') && flag != "-" => bail!("unknown option {flag}\n{USAGE}"),
             _ => {
                 if module.replace(PathBuf::from(&arg)).is_some() {
@@ -80,10 +98,16 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>> {
     let Some(module) = module else {
         bail!("the module path is required\n{USAGE}");
     };
+    if cluster.is_none() && (write_session.is_some() || show_calls) {
+        bail!("--write-session and --show-calls need --cluster\n{USAGE}");
+    }
     Ok(Some(Args {
         request_path,
         settings,
         show_patch,
+        cluster,
+        write_session,
+        show_calls,
         module,
     }))
 }
@@ -118,7 +142,18 @@ fn run() -> Result<ExitCode> {
     };
     // What kwctl sends the policy: the request read as a typed AdmissionRequest.
     let request = kubewarden_admission_request(&read_request(&args.request_path)?)?;
-    let host = PolicyHost::from_file(&args.module)?;
+    let cluster = match &args.cluster {
+        Some(path) => Some(Arc::new(ClusterState::from_file(path)?)),
+        None => None,
+    };
+    let bytes = std::fs::read(&args.module)
+        .with_context(|| format!("cannot read module {}", args.module.display()))?;
+    let compiled = CompiledPolicy::compile(&bytes)
+        .with_context(|| format!("module {}", args.module.display()))?;
+    let host = match &cluster {
+        Some(c) => compiled.instantiate_with_cluster(Arc::clone(c))?,
+        None => compiled.instantiate()?,
+    };
 
     let answer = host.validate_settings(&settings)?;
     if answer.get("valid").and_then(Value::as_bool) != Some(true) {
@@ -142,6 +177,18 @@ fn run() -> Result<ExitCode> {
         Err(e) => AdmissionResponse::internal_error(uid, &format!("{e:#}")),
     };
     println!("{}", serde_json::to_string(&response)?);
+    if let Some(cluster) = &cluster {
+        if args.show_calls {
+            for call in cluster.calls() {
+                eprintln!("call: {}", Call::summary(&call));
+            }
+        }
+        if let Some(path) = &args.write_session {
+            let session = cluster.session_yaml()?;
+            std::fs::write(path, session)
+                .with_context(|| format!("cannot write the session {}", path.display()))?;
+        }
+    }
     if args.show_patch {
         match response.decoded_patch()? {
             Some(patch) => eprintln!("{}", serde_json::to_string_pretty(&patch)?),
