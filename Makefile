@@ -192,11 +192,12 @@ kwctl-tests: policy.wasm annotated-policy.wasm
 	fi
 
 # e2e-tests/e2e.bats twice: through the real kwctl (with the documented kwctl commands and
-# `make push`/`pull` through kwctl), and through policy-run (with `make push`/`pull` through xtask).
+# `make push`/`pull` through kwctl; policy-run writes the cluster scenarios' session files), and
+# through policy-run (with `make push`/`pull` through xtask).
 bats: policy.wasm annotated-policy.wasm host-tools
 	@$(call apt,bats jq curl docker-registry python3-yaml)
 	@if [ -z "$(KWCTL)" ]; then $(call skipped,bats through kwctl,kwctl not found: set KWCTL or put kwctl on PATH); \
-	else bats e2e-tests/e2e.bats && $(call ran,bats through kwctl,e2e-tests/e2e.bats with $$("$(KWCTL)" --version | head -n1)); fi
+	else SESSION_WRITER=$(POLICY_RUN) bats e2e-tests/e2e.bats && $(call ran,bats through kwctl,e2e-tests/e2e.bats with $$("$(KWCTL)" --version | head -n1)); fi
 	KWCTL= POLICY_RUN=$(POLICY_RUN) bats e2e-tests/e2e.bats
 
 # The annotated module served by the real policy-server over HTTPS.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
-# The article's example and the key fixtures through the real `kwctl run`, and the README's and
-# docs/publishing.md's kwctl commands, as documented. Only stdout is read as output: kwctl and
+# The article's example and the key fixtures through the real `kwctl run`, cluster mode through
+# `kwctl run --replay-host-capabilities-interactions`, and the README's and docs/publishing.md's
+# kwctl commands, as documented. Only stdout is read as output: kwctl and
 # policy-server log to stderr.
 #
 #   bats e2e-tests/e2e.bats                                   # kwctl from KWCTL or PATH
@@ -131,6 +132,166 @@ scratch() {
   [ "$status" -eq 1 ]
   [ -z "${output}" ]
   grep -qF 'Error: Provided settings are not valid: exporter.endpoint: "otel-collector:4318" is not accepted: it must start with http:// or https://' <<<"${stderr}"
+}
+
+# ---- cluster mode ------------------------------------------------------------------------------
+# Settings `instrumentationSource: cluster`: the policy reads Instrumentations, Namespaces and pod
+# owners through Kubewarden's kubernetes/* host capabilities. The clusters are the fixtures of
+# tests/cases/clusters (format: case_harness::cluster). kwctl pass: `policy-run --cluster FIXTURE
+# --write-session FILE` (the project's host answering as policy-server would) writes the session
+# at test time, so that it cannot drift from the fixture, and `kwctl run --allow-context-aware
+# --replay-host-capabilities-interactions FILE` replays it on the annotated module; kwctl must
+# replay it exactly and print the line policy-run printed. policy-run pass: policy-run answers
+# from the fixture itself. The session writer is $POLICY_RUN, else $SESSION_WRITER (the Makefile
+# sets it), else the host build's policy-run.
+
+CLUSTER_SETTINGS='{"instrumentationSource":"cluster"}'
+CLUSTERS="${BATS_TEST_DIRNAME}/../tests/cases/clusters"
+# The kinds cluster mode reads, which the annotated module must declare for kwctl to grant them.
+CLUSTER_KINDS='[{"apiVersion":"v1","kind":"Namespace"},{"apiVersion":"opentelemetry.io/v1alpha1","kind":"Instrumentation"},{"apiVersion":"apps/v1","kind":"ReplicaSet"},{"apiVersion":"batch/v1","kind":"Job"}]'
+
+session_writer() {
+  local writer="${POLICY_RUN:-${SESSION_WRITER:-${CARGO_TARGET_DIR:-${ROOT}/target}/host/policy-run}}"
+  [ -x "${writer}" ] || { echo "no policy-run at ${writer} to write the session (make host-tools, or set SESSION_WRITER)"; return 1; }
+  printf '%s' "${writer}"
+}
+
+# cluster_run FIXTURE REQUEST: the AdmissionResponse line (stdout) for REQUEST in cluster mode.
+cluster_run() {
+  local fixture=$1 request=$2 writer
+  writer="$(session_writer)" || return 1
+  if [ -n "${POLICY_RUN:-}" ]; then
+    "${writer}" --request-path "${request}" --settings-json "${CLUSTER_SETTINGS}" --cluster "${fixture}" --show-calls "${MODULE}"
+    return
+  fi
+  local session="${BATS_TEST_TMPDIR}/session.yml" ours theirs log="${BATS_TEST_TMPDIR}/kwctl.log"
+  ours="$("${writer}" --request-path "${request}" --settings-json "${CLUSTER_SETTINGS}" --cluster "${fixture}" \
+    --write-session "${session}" --show-calls "${MODULE}")" || return 1
+  theirs="$("${KWCTL_BIN}" --no-color run --allow-context-aware --replay-host-capabilities-interactions "${session}" \
+    --request-path "${request}" --settings-json "${CLUSTER_SETTINGS}" "${MODULE}" 2>"${log}")" || { cat "${log}" >&2; return 1; }
+  if grep -E 'Replay error|recorded responses is empty|have not been replayed' "${log}" >&2; then
+    echo "kwctl did not replay the session exactly:" >&2; cat "${session}" >&2; return 1
+  fi
+  if [ "${theirs}" != "${ours}" ]; then
+    printf 'kwctl and policy-run answered differently:\n  kwctl:      %s\n  policy-run: %s\n' "${theirs}" "${ours}" >&2
+    return 1
+  fi
+  printf '%s\n' "${theirs}"
+}
+
+# In the kwctl pass: the annotated module grants the kinds cluster mode reads (policy.yaml's
+# contextAwareResources); without them kwctl refuses every lookup.
+module_grants_the_cluster_kinds() {
+  [ -n "${POLICY_RUN:-}" ] && return 0
+  local declared
+  declared="$("${KWCTL_BIN}" --no-color inspect -o yaml "${MODULE}" 2>/dev/null \
+    | python3 -c 'import json,sys,yaml; print(json.dumps(yaml.safe_load(sys.stdin).get("contextAwareResources") or []))')"
+  jq -e --argjson want "${CLUSTER_KINDS}" '. as $have | all($want[]; . as $k | $have | index([$k]))' <<<"${declared}" >/dev/null \
+    || { echo "the annotated module's contextAwareResources are ${declared}; policy.yaml must declare ${CLUSTER_KINDS}"; return 1; }
+}
+
+# A request file derived from REQUEST by the jq FILTER (applied to the AdmissionReview or request).
+derived_request() {
+  local out="${BATS_TEST_TMPDIR}/$(basename "$1" .json)-derived.json"
+  jq "$2" "$1" >"${out}" && printf '%s' "${out}"
+}
+
+decoded_patch() {
+  jq -ec '.patch | if . == null then error("no patch") else @base64d | fromjson end' <<<"$1"
+}
+
+contains() {
+  [[ "$1" == *"$2"* ]] || { echo "does not contain: $2"; return 1; }
+}
+
+@test "cluster: the article's Instrumentation in monitor is injected into the Deployment's pod" {
+  module_grants_the_cluster_kinds
+  run --separate-stderr cluster_run "${CLUSTERS}/article.yml" "${FIX}/requests/article-pod.json"
+  echo "output = ${output}"; echo "stderr = ${stderr}"
+  [ "$status" -eq 0 ]
+  [ "$(jq -r .allowed <<<"${output}")" = true ]
+  patch="$(decoded_patch "${output}")"
+  echo "patch = ${patch}"
+  contains "${patch}" '"image":"image.com.tw/library/otel-autoinstrumentation-python:0.43b0"'
+  contains "${patch}" '{"name":"OTEL_EXPORTER_OTLP_ENDPOINT","value":"http://deployment-collector-collector.monitor.svc.cluster.local.:4318"}'
+  contains "${patch}" '{"name":"OTEL_PROPAGATORS","value":"tracecontext,baggage"}'
+  contains "${patch}" '{"name":"OTEL_TRACES_SAMPLER","value":"parentbased_traceidratio"}'
+  contains "${patch}" '{"name":"OTEL_TRACES_SAMPLER_ARG","value":"1"}'
+  contains "${patch}" '{"name":"OTEL_SERVICE_NAME","value":"hello-deploy"}'
+}
+
+@test "cluster: a pod in an annotated namespace gets the namespace's one Instrumentation" {
+  module_grants_the_cluster_kinds
+  run --separate-stderr cluster_run "${CLUSTERS}/namespace-annotated.yml" "${FIX}/requests/pod-no-annotation.json"
+  echo "output = ${output}"; echo "stderr = ${stderr}"
+  [ "$status" -eq 0 ]
+  [ "$(jq -r .allowed <<<"${output}")" = true ]
+  patch="$(decoded_patch "${output}")"
+  echo "patch = ${patch}"
+  contains "${patch}" '"image":"ghcr.io/open-telemetry/opentelemetry-operator/autoinstrumentation-python:0.50b0"'
+  contains "${patch}" '{"name":"OTEL_EXPORTER_OTLP_ENDPOINT","value":"http://otel-collector.observability:4318"}'
+}
+
+@test "cluster: a misspelt reference is refused, naming the Instrumentations that exist" {
+  module_grants_the_cluster_kinds
+  run --separate-stderr cluster_run "${CLUSTERS}/article.yml" "${FIX}/requests/article-pod-typo.json"
+  echo "output = ${output}"; echo "stderr = ${stderr}"
+  [ "$status" -eq 0 ]
+  [ "$(jq -r .allowed <<<"${output}")" = false ]
+  [ "$(jq -r '.patch // "none"' <<<"${output}")" = none ]
+  message="$(jq -r .status.message <<<"${output}")"
+  contains "${message}" 'monitor/python-instrumentaton'
+  contains "${message}" 'monitor/python-instrumentation'
+}
+
+@test "cluster: a reference to an Instrumentation the cluster does not have is refused" {
+  module_grants_the_cluster_kinds
+  run --separate-stderr cluster_run "${CLUSTERS}/namespace-annotated.yml" "${FIX}/requests/pod-ref-unknown.json"
+  echo "output = ${output}"; echo "stderr = ${stderr}"
+  [ "$status" -eq 0 ]
+  [ "$(jq -r .allowed <<<"${output}")" = false ]
+  contains "$(jq -r .status.message <<<"${output}")" 'monitor/does-not-exist'
+}
+
+@test "cluster: without the Instrumentation CRD the pod is refused, saying it is not installed" {
+  module_grants_the_cluster_kinds
+  run --separate-stderr cluster_run "${CLUSTERS}/no-crd.yml" "${FIX}/requests/article-pod.json"
+  echo "output = ${output}"; echo "stderr = ${stderr}"
+  [ "$status" -eq 0 ]
+  [ "$(jq -r .allowed <<<"${output}")" = false ]
+  message="$(jq -r .status.message <<<"${output}")"
+  contains "${message}" 'Instrumentation'
+  contains "${message}" 'not installed'
+}
+
+@test "cluster: a lookup the PolicyServer may not make is refused, naming the missing RBAC rule" {
+  module_grants_the_cluster_kinds
+  # A pod in `monitor`, whose namespace asks for "true": resolving it needs a list of
+  # Instrumentations, which rbac-no-list.yml does not allow (get only).
+  request="$(derived_request "${FIX}/requests/pod-no-annotation.json" \
+    '(.request // .).namespace = "monitor" | (.request // .).object.metadata.namespace = "monitor"')"
+  run --separate-stderr cluster_run "${CLUSTERS}/rbac-no-list.yml" "${request}"
+  echo "output = ${output}"; echo "stderr = ${stderr}"
+  [ "$status" -eq 0 ]
+  [ "$(jq -r .allowed <<<"${output}")" = false ]
+  message="$(jq -r .status.message <<<"${output}")"
+  contains "${message}" 'RBAC'
+  contains "${message}" 'list'
+  contains "${message}" 'instrumentations'
+}
+
+@test "cluster: the service name is the Deployment named by the ReplicaSet's owner reference" {
+  module_grants_the_cluster_kinds
+  # The article's cluster with its Deployment renamed: only the ReplicaSet's ownerReferences can
+  # tell the policy that name (the ReplicaSet's own name still says hello-deploy-<hash>).
+  fixture="${BATS_TEST_TMPDIR}/renamed-deployment.yml"
+  sed -E 's/^( +name:) hello-deploy$/\1 hello-web/' "${CLUSTERS}/article.yml" >"${fixture}"
+  [ "$(diff "${CLUSTERS}/article.yml" "${fixture}" | grep -c '^>')" -eq 2 ]
+  run --separate-stderr cluster_run "${fixture}" "${FIX}/requests/article-pod.json"
+  echo "output = ${output}"; echo "stderr = ${stderr}"
+  [ "$status" -eq 0 ]
+  [ "$(jq -r .allowed <<<"${output}")" = true ]
+  contains "$(decoded_patch "${output}")" '{"name":"OTEL_SERVICE_NAME","value":"hello-web"}'
 }
 
 # ---- README.md ---------------------------------------------------------------------------------
