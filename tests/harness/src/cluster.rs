@@ -346,6 +346,179 @@ pub enum ExchangeResponse {
     Error { message: String },
 }
 
+/// Steps 3 and 4 of policy-server's host callback for the `kubernetes` namespace: the operation
+/// known, the payload read into the SDK's request struct (`serde_json`'s message when it is not).
+pub fn read_request(operation: &str, payload: &[u8]) -> Result<CallbackRequest, String> {
+    let read = |e: serde_json::Error| e.to_string();
+    Ok(match operation {
+        "list_resources_by_namespace" => {
+            let r: ListResourcesByNamespaceRequest =
+                serde_json::from_slice(payload).map_err(read)?;
+            CallbackRequest::KubernetesListResourceNamespace {
+                api_version: r.api_version,
+                kind: r.kind,
+                namespace: r.namespace,
+                label_selector: r.label_selector,
+                field_selector: r.field_selector,
+                field_masks: r.field_masks,
+            }
+        }
+        "list_resources_all" => {
+            let r: ListAllResourcesRequest = serde_json::from_slice(payload).map_err(read)?;
+            CallbackRequest::KubernetesListResourceAll {
+                api_version: r.api_version,
+                kind: r.kind,
+                label_selector: r.label_selector,
+                field_selector: r.field_selector,
+                field_masks: r.field_masks,
+            }
+        }
+        "get_resource" => {
+            let r: GetResourceRequest = serde_json::from_slice(payload).map_err(read)?;
+            CallbackRequest::KubernetesGetResource {
+                api_version: r.api_version,
+                kind: r.kind,
+                name: r.name,
+                namespace: r.namespace,
+                disable_cache: r.disable_cache,
+                field_masks: r.field_masks,
+            }
+        }
+        "can_i" => {
+            let r: CanIRequest = serde_json::from_slice(payload).map_err(read)?;
+            CallbackRequest::KubernetesCanI {
+                request: r.subject_access_review,
+                disable_cache: r.disable_cache,
+            }
+        }
+        _ => return Err(format!("unknown operation: {operation}")),
+    })
+}
+
+impl CallbackRequest {
+    /// The waPC operation in the `kubernetes` namespace that makes this request.
+    pub fn operation(&self) -> &'static str {
+        match self {
+            CallbackRequest::KubernetesListResourceNamespace { .. } => {
+                "list_resources_by_namespace"
+            }
+            CallbackRequest::KubernetesListResourceAll { .. } => "list_resources_all",
+            CallbackRequest::KubernetesGetResource { .. } => "get_resource",
+            CallbackRequest::KubernetesCanI { .. } => "can_i",
+        }
+    }
+
+    /// The kind a get or list asks for: what the contextAwareResources allow list checks.
+    pub fn asked_kind(&self) -> Option<ApiVersionKind> {
+        let (api_version, kind) = match self {
+            CallbackRequest::KubernetesListResourceNamespace {
+                api_version, kind, ..
+            }
+            | CallbackRequest::KubernetesListResourceAll {
+                api_version, kind, ..
+            }
+            | CallbackRequest::KubernetesGetResource {
+                api_version, kind, ..
+            } => (api_version, kind),
+            CallbackRequest::KubernetesCanI { .. } => return None,
+        };
+        Some(ApiVersionKind {
+            api_version: api_version.clone(),
+            kind: kind.clone(),
+        })
+    }
+
+    /// The request as one line: see [`call_summary`].
+    pub fn summary(&self) -> String {
+        let mut line = self.operation().to_owned();
+        let (labels, fields, masks, disable_cache) = match self {
+            CallbackRequest::KubernetesGetResource {
+                api_version,
+                kind,
+                name,
+                namespace,
+                disable_cache,
+                field_masks,
+            } => {
+                let _ = write!(line, " {api_version}/{kind} ");
+                if let Some(ns) = namespace {
+                    let _ = write!(line, "{ns}/");
+                }
+                line.push_str(name);
+                (None, None, field_masks.as_ref(), *disable_cache)
+            }
+            CallbackRequest::KubernetesListResourceNamespace {
+                api_version,
+                kind,
+                namespace,
+                label_selector,
+                field_selector,
+                field_masks,
+            } => {
+                let _ = write!(line, " {api_version}/{kind} {namespace}");
+                (
+                    label_selector.as_deref(),
+                    field_selector.as_deref(),
+                    field_masks.as_ref(),
+                    false,
+                )
+            }
+            CallbackRequest::KubernetesListResourceAll {
+                api_version,
+                kind,
+                label_selector,
+                field_selector,
+                field_masks,
+            } => {
+                let _ = write!(line, " {api_version}/{kind}");
+                (
+                    label_selector.as_deref(),
+                    field_selector.as_deref(),
+                    field_masks.as_ref(),
+                    false,
+                )
+            }
+            CallbackRequest::KubernetesCanI {
+                request,
+                disable_cache,
+            } => {
+                let a = &request.resource_attributes;
+                let _ = write!(line, " {} {}", a.verb, a.resource);
+                if let Some(sub) = a.subresource.as_deref().filter(|s| !s.is_empty()) {
+                    let _ = write!(line, "/{sub}");
+                }
+                if let Some(group) = a.group.as_deref().filter(|g| !g.is_empty()) {
+                    let _ = write!(line, ".{group}");
+                }
+                for (label, value) in [
+                    ("in", &a.namespace),
+                    ("name", &a.name),
+                    ("version", &a.version),
+                ] {
+                    if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
+                        let _ = write!(line, " {label} {v}");
+                    }
+                }
+                (None, None, None, *disable_cache)
+            }
+        };
+        if let Some(l) = labels {
+            let _ = write!(line, " labels={l}");
+        }
+        if let Some(f) = fields {
+            let _ = write!(line, " fields={f}");
+        }
+        if let Some(m) = masks {
+            let m: Vec<&str> = m.iter().map(String::as_str).collect();
+            let _ = write!(line, " masks=[{}]", m.join(","));
+        }
+        if disable_cache {
+            line.push_str(" disable_cache");
+        }
+        line
+    }
+}
+
 impl Exchange {
     /// The recorded request, read back as kwctl reads it.
     pub fn parsed_request(&self) -> Result<CallbackRequest> {
@@ -405,25 +578,10 @@ impl Call {
     /// The kind a get or list asks for (what the contextAwareResources gate checks), when the
     /// payload reads as the operation's request.
     pub fn asked_kind(&self) -> Option<ApiVersionKind> {
-        if self.namespace != "kubernetes" {
-            return None;
-        }
-        let avk = |api_version: String, kind: String| ApiVersionKind { api_version, kind };
-        let p = &self.payload;
-        match self.operation.as_str() {
-            "get_resource" => serde_json::from_slice::<GetResourceRequest>(p)
-                .ok()
-                .map(|r| avk(r.api_version, r.kind)),
-            "list_resources_by_namespace" => {
-                serde_json::from_slice::<ListResourcesByNamespaceRequest>(p)
-                    .ok()
-                    .map(|r| avk(r.api_version, r.kind))
-            }
-            "list_resources_all" => serde_json::from_slice::<ListAllResourcesRequest>(p)
-                .ok()
-                .map(|r| avk(r.api_version, r.kind)),
-            _ => None,
-        }
+        (self.namespace == "kubernetes")
+            .then(|| read_request(&self.operation, &self.payload).ok())
+            .flatten()
+            .and_then(|r| r.asked_kind())
     }
 
     /// The call as one line, what a case's `expect.calls` lists: [`call_summary`].
@@ -453,116 +611,15 @@ impl Call {
 /// `<namespace>/<operation>`, and a payload that is not the operation's request struct is
 /// `<operation> (payload: <the payload as text>)`.
 pub fn call_summary(namespace: &str, operation: &str, payload: &[u8]) -> String {
-    let unreadable = || {
-        format!(
-            "{operation} (payload: {})",
-            String::from_utf8_lossy(payload)
-        )
-    };
     if namespace != "kubernetes" {
         return format!("{namespace}/{operation}");
     }
-    let mut line = match operation {
-        "get_resource" => match serde_json::from_slice::<GetResourceRequest>(payload) {
-            Ok(r) => {
-                let mut line = format!("get_resource {}/{} ", r.api_version, r.kind);
-                if let Some(ns) = &r.namespace {
-                    let _ = write!(line, "{ns}/");
-                }
-                line.push_str(&r.name);
-                options(
-                    &mut line,
-                    None,
-                    None,
-                    r.field_masks.as_ref(),
-                    r.disable_cache,
-                );
-                line
-            }
-            Err(_) => return unreadable(),
-        },
-        "list_resources_by_namespace" => {
-            match serde_json::from_slice::<ListResourcesByNamespaceRequest>(payload) {
-                Ok(r) => {
-                    let mut line = format!(
-                        "list_resources_by_namespace {}/{} {}",
-                        r.api_version, r.kind, r.namespace
-                    );
-                    options(
-                        &mut line,
-                        r.label_selector.as_deref(),
-                        r.field_selector.as_deref(),
-                        r.field_masks.as_ref(),
-                        false,
-                    );
-                    line
-                }
-                Err(_) => return unreadable(),
-            }
-        }
-        "list_resources_all" => match serde_json::from_slice::<ListAllResourcesRequest>(payload) {
-            Ok(r) => {
-                let mut line = format!("list_resources_all {}/{}", r.api_version, r.kind);
-                options(
-                    &mut line,
-                    r.label_selector.as_deref(),
-                    r.field_selector.as_deref(),
-                    r.field_masks.as_ref(),
-                    false,
-                );
-                line
-            }
-            Err(_) => return unreadable(),
-        },
-        "can_i" => match serde_json::from_slice::<CanIRequest>(payload) {
-            Ok(r) => {
-                let a = &r.subject_access_review.resource_attributes;
-                let mut line = format!("can_i {} {}", a.verb, a.resource);
-                if let Some(sub) = a.subresource.as_deref().filter(|s| !s.is_empty()) {
-                    let _ = write!(line, "/{sub}");
-                }
-                if let Some(group) = a.group.as_deref().filter(|g| !g.is_empty()) {
-                    let _ = write!(line, ".{group}");
-                }
-                for (label, value) in [
-                    ("in", &a.namespace),
-                    ("name", &a.name),
-                    ("version", &a.version),
-                ] {
-                    if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
-                        let _ = write!(line, " {label} {v}");
-                    }
-                }
-                options(&mut line, None, None, None, r.disable_cache);
-                line
-            }
-            Err(_) => return unreadable(),
-        },
-        _ => return unreadable(),
-    };
-    line.truncate(line.trim_end().len());
-    line
-}
-
-fn options(
-    line: &mut String,
-    labels: Option<&str>,
-    fields: Option<&str>,
-    masks: Option<&BTreeSet<String>>,
-    disable_cache: bool,
-) {
-    if let Some(l) = labels {
-        let _ = write!(line, " labels={l}");
-    }
-    if let Some(f) = fields {
-        let _ = write!(line, " fields={f}");
-    }
-    if let Some(m) = masks {
-        let m: Vec<&str> = m.iter().map(String::as_str).collect();
-        let _ = write!(line, " masks=[{}]", m.join(","));
-    }
-    if disable_cache {
-        line.push_str(" disable_cache");
+    match read_request(operation, payload) {
+        Ok(request) => request.summary(),
+        Err(_) => format!(
+            "{operation} (payload: {})",
+            String::from_utf8_lossy(payload)
+        ),
     }
 }
 
@@ -1035,61 +1092,13 @@ impl ClusterState {
 
     /// Steps 3 to 5 of policy-server's host callback for the `kubernetes` namespace.
     fn parse_request(&self, operation: &str, payload: &[u8]) -> Result<CallbackRequest, String> {
-        let granted = |api_version: &str, kind: &str| {
-            if self.grants(api_version, kind) {
-                Ok(())
-            } else {
-                Err(resource_not_granted(api_version, kind))
-            }
-        };
-        match operation {
-            "list_resources_by_namespace" => {
-                let r: ListResourcesByNamespaceRequest =
-                    serde_json::from_slice(payload).map_err(|e| e.to_string())?;
-                granted(&r.api_version, &r.kind)?;
-                Ok(CallbackRequest::KubernetesListResourceNamespace {
-                    api_version: r.api_version,
-                    kind: r.kind,
-                    namespace: r.namespace,
-                    label_selector: r.label_selector,
-                    field_selector: r.field_selector,
-                    field_masks: r.field_masks,
-                })
-            }
-            "list_resources_all" => {
-                let r: ListAllResourcesRequest =
-                    serde_json::from_slice(payload).map_err(|e| e.to_string())?;
-                granted(&r.api_version, &r.kind)?;
-                Ok(CallbackRequest::KubernetesListResourceAll {
-                    api_version: r.api_version,
-                    kind: r.kind,
-                    label_selector: r.label_selector,
-                    field_selector: r.field_selector,
-                    field_masks: r.field_masks,
-                })
-            }
-            "get_resource" => {
-                let r: GetResourceRequest =
-                    serde_json::from_slice(payload).map_err(|e| e.to_string())?;
-                granted(&r.api_version, &r.kind)?;
-                Ok(CallbackRequest::KubernetesGetResource {
-                    api_version: r.api_version,
-                    kind: r.kind,
-                    name: r.name,
-                    namespace: r.namespace,
-                    disable_cache: r.disable_cache,
-                    field_masks: r.field_masks,
-                })
-            }
-            "can_i" => {
-                let r: CanIRequest = serde_json::from_slice(payload).map_err(|e| e.to_string())?;
-                Ok(CallbackRequest::KubernetesCanI {
-                    request: r.subject_access_review,
-                    disable_cache: r.disable_cache,
-                })
-            }
-            _ => Err(format!("unknown operation: {operation}")),
+        let request = read_request(operation, payload)?;
+        if let Some(ApiVersionKind { api_version, kind }) = request.asked_kind()
+            && !self.grants(&api_version, &kind)
+        {
+            return Err(resource_not_granted(&api_version, &kind));
         }
+        Ok(request)
     }
 
     /// The callback handler.
@@ -1146,26 +1155,15 @@ impl ClusterState {
     }
 
     fn forced_failure(&self, request: &CallbackRequest) -> Option<&ForcedFailure> {
-        let (operation, avk) = match request {
-            CallbackRequest::KubernetesGetResource {
-                api_version, kind, ..
-            } => ("get_resource", Some((api_version, kind))),
-            CallbackRequest::KubernetesListResourceNamespace {
-                api_version, kind, ..
-            } => ("list_resources_by_namespace", Some((api_version, kind))),
-            CallbackRequest::KubernetesListResourceAll {
-                api_version, kind, ..
-            } => ("list_resources_all", Some((api_version, kind))),
-            CallbackRequest::KubernetesCanI { .. } => ("can_i", None),
-        };
+        let (operation, avk) = (request.operation(), request.asked_kind());
         self.fail.iter().find(|f| {
             f.operation.as_deref().is_none_or(|o| o == operation)
                 && f.api_version
                     .as_ref()
-                    .is_none_or(|a| avk.is_some_and(|(av, _)| av == a))
+                    .is_none_or(|a| avk.as_ref().is_some_and(|k| &k.api_version == a))
                 && f.kind
                     .as_ref()
-                    .is_none_or(|k| avk.is_some_and(|(_, kd)| kd == k))
+                    .is_none_or(|k| avk.as_ref().is_some_and(|x| &x.kind == k))
         })
     }
 
