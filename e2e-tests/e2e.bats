@@ -204,14 +204,25 @@ contains() {
   [[ "$1" == *"$2"* ]] || { echo "does not contain: $2"; return 1; }
 }
 
-@test "cluster: the article's Instrumentation in monitor is injected into the Deployment's pod" {
+# cluster_answer FIXTURE REQUEST ALLOWED: REQUEST in cluster mode, admitted (true, with a patch)
+# or refused (false, without one). Sets `output` (the response line), `message` and `patch`.
+cluster_answer() {
   module_grants_the_cluster_kinds
-  run --separate-stderr cluster_run "${CLUSTERS}/article.yml" "${FIX}/requests/article-pod.json"
+  run --separate-stderr cluster_run "$1" "$2"
   echo "output = ${output}"; echo "stderr = ${stderr}"
   [ "$status" -eq 0 ]
-  [ "$(jq -r .allowed <<<"${output}")" = true ]
-  patch="$(decoded_patch "${output}")"
-  echo "patch = ${patch}"
+  [ "$(jq -r .allowed <<<"${output}")" = "$3" ]
+  message="$(jq -r '.status.message // ""' <<<"${output}")"
+  if [ "$3" = true ]; then
+    patch="$(decoded_patch "${output}")"
+    echo "patch = ${patch}"
+  else
+    [ "$(jq -r '.patch // "none"' <<<"${output}")" = none ]
+  fi
+}
+
+@test "cluster: the article's Instrumentation in monitor is injected into the Deployment's pod" {
+  cluster_answer "${CLUSTERS}/article.yml" "${FIX}/requests/article-pod.json" true
   contains "${patch}" '"image":"image.com.tw/library/otel-autoinstrumentation-python:0.43b0"'
   contains "${patch}" '{"name":"OTEL_EXPORTER_OTLP_ENDPOINT","value":"http://deployment-collector-collector.monitor.svc.cluster.local.:4318"}'
   contains "${patch}" '{"name":"OTEL_PROPAGATORS","value":"tracecontext,baggage"}'
@@ -221,77 +232,47 @@ contains() {
 }
 
 @test "cluster: a pod in an annotated namespace gets the namespace's one Instrumentation" {
-  module_grants_the_cluster_kinds
-  run --separate-stderr cluster_run "${CLUSTERS}/namespace-annotated.yml" "${FIX}/requests/pod-no-annotation.json"
-  echo "output = ${output}"; echo "stderr = ${stderr}"
-  [ "$status" -eq 0 ]
-  [ "$(jq -r .allowed <<<"${output}")" = true ]
-  patch="$(decoded_patch "${output}")"
-  echo "patch = ${patch}"
+  cluster_answer "${CLUSTERS}/namespace-annotated.yml" "${FIX}/requests/pod-no-annotation.json" true
   contains "${patch}" '"image":"ghcr.io/open-telemetry/opentelemetry-operator/autoinstrumentation-python:0.50b0"'
   contains "${patch}" '{"name":"OTEL_EXPORTER_OTLP_ENDPOINT","value":"http://otel-collector.observability:4318"}'
 }
 
 @test "cluster: a misspelt reference is refused, naming the Instrumentations that exist" {
-  module_grants_the_cluster_kinds
-  run --separate-stderr cluster_run "${CLUSTERS}/article.yml" "${FIX}/requests/article-pod-typo.json"
-  echo "output = ${output}"; echo "stderr = ${stderr}"
-  [ "$status" -eq 0 ]
-  [ "$(jq -r .allowed <<<"${output}")" = false ]
-  [ "$(jq -r '.patch // "none"' <<<"${output}")" = none ]
-  message="$(jq -r .status.message <<<"${output}")"
+  cluster_answer "${CLUSTERS}/article.yml" "${FIX}/requests/article-pod-typo.json" false
   contains "${message}" 'monitor/python-instrumentaton'
   contains "${message}" 'monitor/python-instrumentation'
 }
 
 @test "cluster: a reference to an Instrumentation the cluster does not have is refused" {
-  module_grants_the_cluster_kinds
-  run --separate-stderr cluster_run "${CLUSTERS}/namespace-annotated.yml" "${FIX}/requests/pod-ref-unknown.json"
-  echo "output = ${output}"; echo "stderr = ${stderr}"
-  [ "$status" -eq 0 ]
-  [ "$(jq -r .allowed <<<"${output}")" = false ]
-  contains "$(jq -r .status.message <<<"${output}")" 'monitor/does-not-exist'
+  cluster_answer "${CLUSTERS}/namespace-annotated.yml" "${FIX}/requests/pod-ref-unknown.json" false
+  contains "${message}" 'monitor/does-not-exist'
 }
 
 @test "cluster: without the Instrumentation CRD the pod is refused, saying it is not installed" {
-  module_grants_the_cluster_kinds
-  run --separate-stderr cluster_run "${CLUSTERS}/no-crd.yml" "${FIX}/requests/article-pod.json"
-  echo "output = ${output}"; echo "stderr = ${stderr}"
-  [ "$status" -eq 0 ]
-  [ "$(jq -r .allowed <<<"${output}")" = false ]
-  message="$(jq -r .status.message <<<"${output}")"
+  cluster_answer "${CLUSTERS}/no-crd.yml" "${FIX}/requests/article-pod.json" false
   contains "${message}" 'Instrumentation'
   contains "${message}" 'not installed'
 }
 
 @test "cluster: a lookup the PolicyServer may not make is refused, naming the missing RBAC rule" {
-  module_grants_the_cluster_kinds
   # A pod in `monitor`, whose namespace asks for "true": resolving it needs a list of
   # Instrumentations, which rbac-no-list.yml does not allow (get only).
   request="$(derived_request "${FIX}/requests/pod-no-annotation.json" \
     '(.request // .).namespace = "monitor" | (.request // .).object.metadata.namespace = "monitor"')"
-  run --separate-stderr cluster_run "${CLUSTERS}/rbac-no-list.yml" "${request}"
-  echo "output = ${output}"; echo "stderr = ${stderr}"
-  [ "$status" -eq 0 ]
-  [ "$(jq -r .allowed <<<"${output}")" = false ]
-  message="$(jq -r .status.message <<<"${output}")"
+  cluster_answer "${CLUSTERS}/rbac-no-list.yml" "${request}" false
   contains "${message}" 'RBAC'
   contains "${message}" 'list'
   contains "${message}" 'instrumentations'
 }
 
 @test "cluster: the service name is the Deployment named by the ReplicaSet's owner reference" {
-  module_grants_the_cluster_kinds
   # The article's cluster with its Deployment renamed: only the ReplicaSet's ownerReferences can
   # tell the policy that name (the ReplicaSet's own name still says hello-deploy-<hash>).
   fixture="${BATS_TEST_TMPDIR}/renamed-deployment.yml"
   sed -E 's/^( +name:) hello-deploy$/\1 hello-web/' "${CLUSTERS}/article.yml" >"${fixture}"
   [ "$(diff "${CLUSTERS}/article.yml" "${fixture}" | grep -c '^>')" -eq 2 ]
-  run --separate-stderr cluster_run "${fixture}" "${FIX}/requests/article-pod.json"
-  echo "output = ${output}"; echo "stderr = ${stderr}"
-  [ "$status" -eq 0 ]
-  [ "$(jq -r .allowed <<<"${output}")" = true ]
-  contains "$(decoded_patch "${output}")" '{"name":"OTEL_SERVICE_NAME","value":"hello-web"}'
+  cluster_answer "${fixture}" "${FIX}/requests/article-pod.json" true
+  contains "${patch}" '{"name":"OTEL_SERVICE_NAME","value":"hello-web"}'
 }
 
 # ---- README.md ---------------------------------------------------------------------------------

@@ -7,6 +7,14 @@ use std::process::{Command, Output, Stdio};
 use e2e_tests::host::AdmissionResponse;
 use e2e_tests::module::{cases_dir, module_path, read_built_module};
 
+/// The article's example, as the README runs it.
+const ARTICLE: [&str; 4] = [
+    "--request-path",
+    "requests/article-pod.json",
+    "--settings-path",
+    "settings/article.yaml",
+];
+
 fn policy_run(args: &[&str], stdin: Option<&[u8]>) -> Output {
     read_built_module().unwrap_or_else(|e| panic!("{e:#}"));
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_policy-run"));
@@ -39,15 +47,7 @@ fn one_line_response(out: &Output) -> AdmissionResponse {
 
 #[test]
 fn article_example_prints_one_admission_response_line_with_a_json_patch() {
-    let out = policy_run(
-        &[
-            "--request-path",
-            "requests/article-pod.json",
-            "--settings-path",
-            "settings/article.yaml",
-        ],
-        None,
-    );
+    let out = policy_run(&ARTICLE, None);
     assert!(
         out.status.success(),
         "stderr: {}",
@@ -66,15 +66,7 @@ fn request_from_stdin_and_settings_json_give_the_same_answer_as_files() {
     let settings_yaml = std::fs::read_to_string(cases_dir().join("settings/article.yaml")).unwrap();
     let settings: serde_json::Value = serde_yaml::from_str(&settings_yaml).unwrap();
     let settings_json = serde_json::to_string(&settings).unwrap();
-    let from_files = policy_run(
-        &[
-            "--request-path",
-            "requests/article-pod.json",
-            "--settings-path",
-            "settings/article.yaml",
-        ],
-        None,
-    );
+    let from_files = policy_run(&ARTICLE, None);
     let from_stdin = policy_run(
         &["--request-path", "-", "--settings-json", &settings_json],
         Some(&request),
@@ -112,12 +104,7 @@ fn invalid_settings_exit_1_with_kwctls_message() {
 
 #[test]
 fn show_patch_prints_the_decoded_patch_on_stderr_only() {
-    let args = [
-        "--request-path",
-        "requests/article-pod.json",
-        "--settings-path",
-        "settings/article.yaml",
-    ];
+    let args = ARTICLE;
     let plain = policy_run(&args, None);
     let mut with_flag_args = args.to_vec();
     with_flag_args.push("--show-patch");
@@ -185,12 +172,7 @@ fn null_settings_are_no_settings_as_in_kwctl() {
 fn a_cluster_run_writes_the_session_kwctl_replays() {
     let dir = e2e_tests::kwctl::TempDir::new("policy-run-session").unwrap();
     let session = dir.path().join("session.yml");
-    let args = [
-        "--request-path",
-        "requests/article-pod.json",
-        "--settings-path",
-        "settings/article.yaml",
-    ];
+    let args = ARTICLE;
     let plain = policy_run(&args, None);
     let session_arg = session.to_str().unwrap();
     let mut with_cluster = args.to_vec();
