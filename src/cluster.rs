@@ -257,7 +257,7 @@ impl Lookups<'_> {
         namespace: &str,
         name: &str,
         spec_only: bool,
-    ) -> Result<Option<Vec<u8>>, LookupFailure> {
+    ) -> Result<Option<String>, LookupFailure> {
         let namespace = kind.namespaced.then_some(namespace);
         let request = GetRequest {
             api_version: kind.api_version,
@@ -271,9 +271,12 @@ impl Lookups<'_> {
             Some(ns) => format!("{ns}/{name}"),
             None => name.to_string(),
         };
-        let payload = serde_json::to_vec(&request).unwrap_or_default();
-        match self.cluster.call("get_resource", &payload) {
-            Ok(answer) => Ok(Some(answer)),
+        let payload = serde_json::to_string(&request).unwrap_or_default();
+        match self.cluster.call("get_resource", payload.as_bytes()) {
+            Ok(answer) => String::from_utf8(answer).map(Some).map_err(|_| {
+                let message = "the host's answer is not UTF-8".to_string();
+                self.failure(kind, object, "get", Failure::Transient { message })
+            }),
             Err(message) => match classify(&message, "get", "get_resource") {
                 Ok(()) => Ok(None),
                 Err(failure) => Err(self.failure(kind, object, "get", failure)),
@@ -303,15 +306,18 @@ impl Lookups<'_> {
             },
             disable_cache: false,
         };
-        let payload = serde_json::to_vec(&request).unwrap_or_default();
-        let answer = self.cluster.call("can_i", &payload).map_err(|message| {
-            let failure = match classify(&message, "create", "can_i") {
-                Err(Failure::Forbidden { .. }) | Ok(()) => Failure::Transient { message },
-                Err(f) => f,
-            };
-            self.failure(kind, String::new(), verb, failure)
-        })?;
-        match serde_json::from_slice::<AccessStatus>(&answer) {
+        let payload = serde_json::to_string(&request).unwrap_or_default();
+        let answer = self
+            .cluster
+            .call("can_i", payload.as_bytes())
+            .map_err(|message| {
+                let failure = match classify(&message, "create", "can_i") {
+                    Err(Failure::Forbidden { .. }) | Ok(()) => Failure::Transient { message },
+                    Err(f) => f,
+                };
+                self.failure(kind, String::new(), verb, failure)
+            })?;
+        match serde_json::from_str::<AccessStatus>(&String::from_utf8_lossy(&answer)) {
             Ok(status) => Ok(status.allowed),
             Err(e) => Err(self.failure(
                 kind,
@@ -339,21 +345,23 @@ impl Lookups<'_> {
             field_selector: None,
             field_masks: Some(["spec"]),
         };
-        let payload = serde_json::to_vec(&request).unwrap_or_default();
+        let payload = serde_json::to_string(&request).unwrap_or_default();
         let answer = self
             .cluster
-            .call("list_resources_all", &payload)
+            .call("list_resources_all", payload.as_bytes())
             .map_err(|message| {
                 let failure = classify(&message, "list", "list_resources_all")
                     .err()
                     .unwrap_or(Failure::NotServed);
                 self.failure(kind, String::new(), "list", failure)
             })?;
-        let list: ListAnswer = serde_json::from_slice(&answer).map_err(|e| {
-            let message = format!("the host's list of {} cannot be read: {e}", kind.kind);
-            self.failure(kind, String::new(), "list", Failure::Transient { message })
-        })?;
-        let mut items: Vec<Listed> = list
+        let list: ListAnswer =
+            serde_json::from_str(&String::from_utf8_lossy(&answer)).map_err(|e| {
+                let message = format!("the host's list of {} cannot be read: {e}", kind.kind);
+                self.failure(kind, String::new(), "list", Failure::Transient { message })
+            })?;
+        // In the host's order (a watch cache's, not stable): the catalog sorts what it shows.
+        let items: Vec<Listed> = list
             .items
             .unwrap_or_default()
             .into_iter()
@@ -365,7 +373,6 @@ impl Lookups<'_> {
                 })
             })
             .collect();
-        items.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
         Ok(items)
     }
 
@@ -387,7 +394,7 @@ impl Lookups<'_> {
             #[serde(default)]
             annotations: Option<std::collections::BTreeMap<String, String>>,
         }
-        let object: Object = serde_json::from_slice(&answer).map_err(|e| {
+        let object: Object = serde_json::from_str(&answer).map_err(|e| {
             let message = format!("the host's Namespace {name} cannot be read: {e}");
             self.failure(
                 &NAMESPACE,
@@ -421,7 +428,7 @@ impl Lookups<'_> {
             #[serde(default)]
             owner_references: Option<Vec<crate::pod::Owner>>,
         }
-        let object: Object = serde_json::from_slice(&answer).map_err(|e| {
+        let object: Object = serde_json::from_str(&answer).map_err(|e| {
             let message = format!(
                 "the host's {} {namespace}/{name} cannot be read: {e}",
                 kind.kind

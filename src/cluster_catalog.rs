@@ -78,7 +78,7 @@ impl<'a> ClusterCatalog<'a> {
         else {
             return Ok(None);
         };
-        let object: SpecOnly = serde_json::from_slice(&answer).map_err(|e| {
+        let object: SpecOnly = serde_json::from_str(&answer).map_err(|e| {
             self.lookup_refusal(LookupFailure {
                 kind: &INSTRUMENTATION,
                 object: format!("{namespace}/{name}"),
@@ -160,6 +160,7 @@ impl Catalog for ClusterCatalog<'_> {
             }
             names.push(item.name.clone());
         }
+        names.sort();
         Ok(names)
     }
 

@@ -245,3 +245,29 @@ fn a_bad_spec_in_the_cluster_names_the_resource() {
         "{message}"
     );
 }
+
+/// policy.yaml declares exactly the kinds cluster mode reads.
+#[test]
+fn the_metadata_lists_what_cluster_mode_reads() {
+    let root = case_harness::case::cases_dir().join("../..");
+    let metadata: Value =
+        serde_yaml::from_str(&std::fs::read_to_string(root.join("policy.yaml")).unwrap()).unwrap();
+    let mut declared: Vec<(String, String)> = metadata["contextAwareResources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["apiVersion"].as_str().unwrap().into(),
+                r["kind"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let mut read: Vec<(String, String)> = otel_python_policy::cluster::KINDS
+        .iter()
+        .map(|k| (k.api_version.into(), k.kind.into()))
+        .collect();
+    declared.sort();
+    read.sort();
+    assert_eq!(declared, read);
+}
