@@ -256,6 +256,10 @@ fn decide(
     let subject = subject(&request, &head, &target, &pod);
     let settings = match SettingsView::read(settings_text) {
         Ok(s) => s,
+        // Only cluster mode reads the settings of an object that asks for nothing itself.
+        Err(_) if is_off(pod.annotation(INJECT_PYTHON)) => {
+            return Decision::Accept(misplaced(&request, &head, &target));
+        }
         Err(e) => return Decision::Refuse(Refusal::Settings(e)),
     };
     *failure_action = Some(settings.failure_action);
