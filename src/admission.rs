@@ -270,18 +270,10 @@ fn decide(
         cluster,
         service_account: settings.service_account.clone(),
     };
-    let mut notices = Vec::new();
-    let mut inherited = false;
-    if settings.cluster_mode {
-        match namespaces::inherit(&mut pod, &lookups, &subject) {
-            Ok(from_namespace) => inherited = from_namespace,
-            Err(refusal) if is_off(pod.annotation(INJECT_PYTHON)) => {
-                // A pod that asks for nothing itself is not refused for its namespace.
-                notices.push(Notice::NamespaceUnread { refusal });
-            }
-            Err(refusal) => return Decision::Refuse(refusal),
-        }
-    }
+    let (inherited, mut notices) = match inherit(&mut pod, &settings, &lookups, &subject) {
+        Ok(found) => found,
+        Err(refusal) => return Decision::Refuse(refusal),
+    };
     let value = pod.annotation(INJECT_PYTHON).to_string();
     if is_off(&value) {
         notices.extend(misplaced(&request, &head, &target));
@@ -290,20 +282,9 @@ fn decide(
     if let Some(why) = inject::already_instrumented(&pod) {
         return Decision::Accept(vec![Notice::AlreadyInstrumented { subject, why }]);
     }
-    let cross = settings.allow_cross_namespace_references;
-    let resolved = if settings.cluster_mode {
-        let catalog = ClusterCatalog::new(&settings, &lookups, &subject);
-        reference::resolve(&value, &subject, &catalog, cross)
-    } else {
-        reference::resolve(&value, &subject, &settings, cross)
-    };
-    let resolved = match resolved {
+    let resolved = match resolve(&value, &subject, &settings, &lookups, inherited) {
         Ok(Some(r)) => r,
         Ok(None) => return Decision::Accept(Vec::new()),
-        Err(Refusal::Reference(mut r)) if inherited => {
-            r.inherited = true;
-            return Decision::Refuse(Refusal::Reference(r));
-        }
         Err(refusal) => return Decision::Refuse(refusal),
     };
     match target.role {
@@ -316,6 +297,50 @@ fn decide(
             inject_pod(raw, &target, &pod, subject, &resolved)
         }
         Role::Template => preview_workload(&head, &target, pod, subject, &resolved),
+    }
+}
+
+/// Cluster mode: the pod's annotations as its Namespace's complete them. `true` when the inject
+/// value is the namespace's; a pod that asks for nothing itself is not refused for its namespace.
+fn inherit(
+    pod: &mut PodView,
+    settings: &SettingsView<'_>,
+    lookups: &Lookups<'_>,
+    subject: &Subject,
+) -> Result<(bool, Vec<Notice>), Refusal> {
+    if !settings.cluster_mode {
+        return Ok((false, Vec::new()));
+    }
+    match namespaces::inherit(pod, lookups, subject) {
+        Ok(from_namespace) => Ok((from_namespace, Vec::new())),
+        Err(refusal) if is_off(pod.annotation(INJECT_PYTHON)) => {
+            Ok((false, vec![Notice::NamespaceUnread { refusal }]))
+        }
+        Err(refusal) => Err(refusal),
+    }
+}
+
+/// The instrumentation `value` names, from the settings or (cluster mode) the cluster too.
+fn resolve(
+    value: &str,
+    subject: &Subject,
+    settings: &SettingsView<'_>,
+    lookups: &Lookups<'_>,
+    inherited: bool,
+) -> Result<Option<Resolved>, Refusal> {
+    let cross = settings.allow_cross_namespace_references;
+    let resolved = if settings.cluster_mode {
+        let catalog = ClusterCatalog::new(settings, lookups, subject);
+        reference::resolve(value, subject, &catalog, cross)
+    } else {
+        reference::resolve(value, subject, settings, cross)
+    };
+    match resolved {
+        Err(Refusal::Reference(mut r)) if inherited => {
+            r.inherited = true;
+            Err(Refusal::Reference(r))
+        }
+        other => other,
     }
 }
 
