@@ -57,7 +57,7 @@ endef
 
 .PHONY: all setup setup-rust setup-apt setup-binaryen cargo-wasm example example-kwctl example-policy-run \
         host-tools xtask annotate artifacthub push pull fmt lint check unit-tests e2e-tests packaging-tests \
-        kwctl-tests bats server-tests load-check telemetry-tests test summary-reset bench bench-server \
+        kwctl-tests bats server-tests load-check telemetry-tests test summary-reset bench bench-server instructions \
         stress fuzz clean
 
 all: policy.wasm
@@ -231,6 +231,17 @@ test: summary-reset setup fmt lint unit-tests e2e-tests packaging-tests kwctl-te
 bench: policy.wasm annotated-policy.wasm host-tools
 	$(BENCH) --module $(WASM) --module policy.wasm $(if $(PEERS_DIR),--peers $(PEERS_DIR)) \
 	  $(if $(KWCTL),--kwctl-module annotated-policy.wasm)
+
+# Instructions per fresh-instance call (callgrind): this policy and the peers, the README's figures.
+INSTRUCTION_CASES = article-pod.json:settings/article.yaml pod-no-annotation.json:settings/article.yaml \
+  article-deployment.json:settings/article.yaml
+instructions: policy.wasm host-tools
+	@command -v valgrind >/dev/null || { sudo_=""; [ "$$(id -u)" = 0 ] || sudo_=sudo; \
+	  $$sudo_ apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo_ apt-get install -y -qq valgrind >/dev/null; }
+	@for c in $(INSTRUCTION_CASES); do \
+	  r=tests/cases/requests/$${c%%:*}; s=tests/cases/$${c#*:}; \
+	  for m in policy.wasm $(if $(PEERS_DIR),$(PEERS_DIR)/noop.wasm $(PEERS_DIR)/pod-ndots.wasm); do \
+	    BENCH=$(BENCH) e2e-tests/bench/instructions.sh $$m $$r $$s; done; done
 
 # policy-server under load (wrk on loopback): this policy next to the peers, in one server.
 bench-server: annotated-policy.wasm

@@ -9,6 +9,8 @@ use serde_json::value::RawValue;
 
 use crate::annotations::{INJECT_PYTHON, is_off};
 use crate::catalog::Resolved;
+use crate::cluster::{Cluster, Lookups};
+use crate::cluster_catalog::ClusterCatalog;
 use crate::json_text::{self, value_at};
 use crate::pod::PodView;
 use crate::refusal::{
@@ -16,9 +18,9 @@ use crate::refusal::{
     SettingsProblem, Subject,
 };
 use crate::settings::{FailureAction, Settings};
-use crate::settings_view::SettingsView;
+use crate::settings_view::{self, SettingsView};
 use crate::target::{Role, Target};
-use crate::{inject, reference, workload};
+use crate::{inject, namespaces, reference, workload};
 
 /// The `validate` payload: `{"request": AdmissionRequest, "settings": {...}}`. Only the request
 /// fields the decision needs are read; `null` anywhere reads as absent. The object and the
@@ -190,13 +192,12 @@ pub fn validate(payload: &[u8]) -> Response {
 
 /// The decision, with `cluster` answering the lookups of cluster mode.
 pub fn validate_with(payload: &[u8], cluster: &dyn crate::cluster::Cluster) -> Response {
-    let _ = cluster;
     let (request, settings) = match read_payload(payload) {
         Ok(read) => read,
         Err(problem) => return respond(Decision::Refuse(Refusal::Payload(problem)), None),
     };
     let mut failure_action = None;
-    let decision = decide(request, settings, &mut failure_action);
+    let decision = decide(request, settings, &mut failure_action, cluster);
     respond(decision, failure_action)
 }
 
@@ -220,6 +221,7 @@ fn decide(
     request: Request<'_>,
     settings: Option<&RawValue>,
     failure_action: &mut Option<FailureAction>,
+    cluster: &dyn Cluster,
 ) -> Decision {
     let Some(target) = request.target() else {
         return Decision::Accept(Vec::new());
@@ -231,19 +233,17 @@ fn decide(
     if target.role == Role::Template && workload::exempt(&head, &target) {
         return Decision::Accept(Vec::new());
     }
-    // Most objects do not ask for instrumentation: answer them before reading the pod.
-    if head
-        .inject
-        .as_ref()
-        .is_none_or(|v| v.as_str().is_some_and(is_off))
+    let settings_text = settings.map_or("null", RawValue::get);
+    // Most objects do not ask for instrumentation: answer them before reading the pod, unless
+    // their namespace may ask for them (cluster mode, and the pod says nothing).
+    let own = head.inject.as_ref();
+    if own.is_none_or(|v| v.as_str().is_some_and(is_off))
+        && !(own.is_none_or(|v| v.as_str() == Some(""))
+            && settings_view::cluster_mode(settings_text))
     {
-        let namespace = namespace_of(&request, &head);
-        let misplaced = (target.role == Role::Template)
-            .then(|| workload::misplaced_annotation(&head, &target, &namespace))
-            .flatten();
-        return Decision::Accept(misplaced.into_iter().collect());
+        return Decision::Accept(misplaced(&request, &head, &target));
     }
-    let pod = match PodView::read(raw.get(), &target) {
+    let mut pod = match PodView::read(raw.get(), &target) {
         Ok(pod) => pod,
         Err(e) => {
             return Decision::Refuse(Refusal::Payload(PayloadProblem::InvalidObject {
@@ -254,28 +254,105 @@ fn decide(
         }
     };
     let subject = subject(&request, &head, &target, &pod);
-    let value = pod.annotation(INJECT_PYTHON);
-    let settings = match SettingsView::read(settings.map_or("null", RawValue::get)) {
+    let settings = match SettingsView::read(settings_text) {
         Ok(s) => s,
+        // Only cluster mode reads the settings of an object that asks for nothing itself.
+        Err(_) if is_off(pod.annotation(INJECT_PYTHON)) => {
+            return Decision::Accept(misplaced(&request, &head, &target));
+        }
         Err(e) => return Decision::Refuse(Refusal::Settings(e)),
     };
     *failure_action = Some(settings.failure_action);
     if subject.namespace().is_empty() {
         return Decision::Refuse(Refusal::NoNamespace { kind: target.kind });
     }
+    let lookups = Lookups {
+        cluster,
+        service_account: settings.service_account.clone(),
+    };
+    let (inherited, mut notices) = match inherit(&mut pod, &settings, &lookups, &subject) {
+        Ok(found) => found,
+        Err(refusal) => return Decision::Refuse(refusal),
+    };
+    let value = pod.annotation(INJECT_PYTHON).to_string();
+    if is_off(&value) {
+        notices.extend(misplaced(&request, &head, &target));
+        return Decision::Accept(notices);
+    }
     if let Some(why) = inject::already_instrumented(&pod) {
         return Decision::Accept(vec![Notice::AlreadyInstrumented { subject, why }]);
     }
-    let cross = settings.allow_cross_namespace_references;
-    let resolved = match reference::resolve(value, &subject, &settings, cross) {
+    let resolved = match resolve(&value, &subject, &settings, &lookups, inherited) {
         Ok(Some(r)) => r,
         Ok(None) => return Decision::Accept(Vec::new()),
         Err(refusal) => return Decision::Refuse(refusal),
     };
     match target.role {
-        Role::Pod => inject_pod(raw, &target, &pod, subject, &resolved),
+        Role::Pod => {
+            if settings.cluster_mode
+                && let Err(refusal) = namespaces::look_up_owners(&mut pod, &lookups, &subject)
+            {
+                return Decision::Refuse(refusal);
+            }
+            inject_pod(raw, &target, &pod, subject, &resolved)
+        }
         Role::Template => preview_workload(&head, &target, pod, subject, &resolved),
     }
+}
+
+/// Cluster mode: the pod's annotations as its Namespace's complete them. `true` when the inject
+/// value is the namespace's; a pod that asks for nothing itself is not refused for its namespace.
+fn inherit(
+    pod: &mut PodView,
+    settings: &SettingsView<'_>,
+    lookups: &Lookups<'_>,
+    subject: &Subject,
+) -> Result<(bool, Vec<Notice>), Refusal> {
+    if !settings.cluster_mode {
+        return Ok((false, Vec::new()));
+    }
+    match namespaces::inherit(pod, lookups, subject) {
+        Ok(from_namespace) => Ok((from_namespace, Vec::new())),
+        Err(refusal) if is_off(pod.annotation(INJECT_PYTHON)) => {
+            Ok((false, vec![Notice::NamespaceUnread { refusal }]))
+        }
+        Err(refusal) => Err(refusal),
+    }
+}
+
+/// The instrumentation `value` names, from the settings or (cluster mode) the cluster too.
+fn resolve(
+    value: &str,
+    subject: &Subject,
+    settings: &SettingsView<'_>,
+    lookups: &Lookups<'_>,
+    inherited: bool,
+) -> Result<Option<Resolved>, Refusal> {
+    let cross = settings.allow_cross_namespace_references;
+    let resolved = if settings.cluster_mode {
+        let catalog = ClusterCatalog::new(settings, lookups, subject);
+        reference::resolve(value, subject, &catalog, cross)
+    } else {
+        reference::resolve(value, subject, settings, cross)
+    };
+    match resolved {
+        Err(Refusal::Reference(mut r)) if inherited => {
+            r.inherited = true;
+            Err(Refusal::Reference(r))
+        }
+        other => other,
+    }
+}
+
+/// A workload's annotation on its own metadata, where it does nothing.
+fn misplaced(request: &Request<'_>, head: &Head, target: &Target) -> Vec<Notice> {
+    if target.role != Role::Template {
+        return Vec::new();
+    }
+    let namespace = namespace_of(request, head);
+    workload::misplaced_annotation(head, target, &namespace)
+        .into_iter()
+        .collect()
 }
 
 /// What is read of the object before the pod: its kind, the pod's `inject-python` annotation,

@@ -3,9 +3,22 @@
 //! in-memory cluster and runs in policy-server against the real one.
 //!
 //! [`Cluster::call`] is one waPC host call in the `kubernetes` namespace (`get_resource`,
-//! `list_resources_all`, `can_i`, ...): the SDK's request struct as JSON in, the host's JSON
-//! answer out, or the host's error message. Everything above it (which calls, in which order,
-//! what their answers and failures mean) is the policy's own code, in this module.
+//! `list_resources_all`, `can_i`): the SDK's request struct as JSON in, the host's JSON answer
+//! out, or the host's error message. Everything above it (which calls, in which order, what their
+//! answers and failures mean) is the policy's own code, in this module.
+//!
+//! The calls, and how policy-server answers them (policy-evaluator 0.32):
+//! - `get_resource`: served from a 5-second cache of successful answers, else one GET to the API
+//!   server; a 403 or a 404 comes back at once. Used for the Namespace, a named Instrumentation,
+//!   a ReplicaSet or Job owner.
+//! - `list_resources_all`: served from a watch cache (one permanent watch of all Instrumentations,
+//!   whatever the number of namespaces). Its first call waits for the initial list, and when the
+//!   ServiceAccount may not list or watch the kind, that wait never ends. So before it the policy
+//!   asks `can_i` (a SubjectAccessReview, 5-second cache) for `list` and `watch`, and refuses with
+//!   the missing RBAC rule instead of hanging.
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 /// A source of answers to `kubernetes/*` host calls.
 pub trait Cluster {
@@ -29,5 +42,528 @@ pub struct NoCluster;
 impl Cluster for NoCluster {
     fn call(&self, operation: &str, _payload: &[u8]) -> Result<Vec<u8>, String> {
         Err(format!("no cluster to answer kubernetes/{operation}"))
+    }
+}
+
+/// A kind the policy reads, with the names RBAC and `contextAwareResources` use.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Kind {
+    pub api_version: &'static str,
+    pub kind: &'static str,
+    /// The API group (`""` for core).
+    pub group: &'static str,
+    /// The resource (plural) RBAC rules name.
+    pub resource: &'static str,
+    pub namespaced: bool,
+}
+
+pub const INSTRUMENTATION: Kind = Kind {
+    api_version: crate::instrumentation::API_VERSION,
+    kind: crate::instrumentation::KIND,
+    group: "opentelemetry.io",
+    resource: "instrumentations",
+    namespaced: true,
+};
+pub const NAMESPACE: Kind = Kind {
+    api_version: "v1",
+    kind: "Namespace",
+    group: "",
+    resource: "namespaces",
+    namespaced: false,
+};
+pub const REPLICA_SET: Kind = Kind {
+    api_version: "apps/v1",
+    kind: "ReplicaSet",
+    group: "apps",
+    resource: "replicasets",
+    namespaced: true,
+};
+pub const JOB: Kind = Kind {
+    api_version: "batch/v1",
+    kind: "Job",
+    group: "batch",
+    resource: "jobs",
+    namespaced: true,
+};
+
+/// Every kind cluster mode reads: what `contextAwareResources` must list.
+pub const KINDS: [&Kind; 4] = [&INSTRUMENTATION, &NAMESPACE, &REPLICA_SET, &JOB];
+
+/// The PolicyServer's ServiceAccount in a default Kubewarden install (`namespace/name`).
+pub const DEFAULT_SERVICE_ACCOUNT: &str = "kubewarden/policy-server";
+
+/// Why a lookup gave no answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Failure {
+    /// The API server does not serve the kind: for Instrumentation, the CRD is not installed.
+    NotServed,
+    /// The policy's `contextAwareResources` do not list the kind.
+    NotGranted,
+    /// The policy may not use the host capability (`hostCapabilities` of a standalone
+    /// policy-server, or a PolicyServer's `namespacedPoliciesCapabilities`).
+    CapabilityDenied { capability: String },
+    /// RBAC: the PolicyServer's ServiceAccount may not `verb` the kind.
+    Forbidden { verb: &'static str },
+    /// Anything else: the API server or the host failed; a retry may succeed.
+    Transient { message: String },
+}
+
+/// A lookup that failed: what was asked and why it failed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LookupFailure {
+    pub kind: &'static Kind,
+    /// `namespace/name`, `name` for a cluster-scoped object, or empty for a list.
+    pub object: String,
+    pub verb: &'static str,
+    pub failure: Failure,
+    /// The ServiceAccount the RBAC rules are for (`namespace/name`).
+    pub service_account: String,
+}
+
+/// The host's message, classified. `Ok(())`: the object does not exist.
+fn classify(message: &str, verb: &'static str, operation: &str) -> Result<(), Failure> {
+    if message.contains("Cannot find ") && message.contains(" named '") {
+        return Ok(());
+    }
+    Err(
+        if message.contains("has not been granted access to Kubernetes") {
+            Failure::NotGranted
+        } else if message.contains("has not been granted access to the '") {
+            Failure::CapabilityDenied {
+                capability: format!("kubernetes/{operation}"),
+            }
+        } else if message.contains("error finding resource")
+            || message.contains("Cannot find resource")
+        {
+            Failure::NotServed
+        } else if message.contains(" is forbidden: ") || message.contains("Forbidden (Status") {
+            Failure::Forbidden { verb }
+        } else {
+            Failure::Transient {
+                message: message.to_string(),
+            }
+        },
+    )
+}
+
+#[derive(Serialize)]
+struct GetRequest<'a> {
+    api_version: &'a str,
+    kind: &'a str,
+    name: &'a str,
+    namespace: Option<&'a str>,
+    disable_cache: bool,
+    field_masks: Option<[&'a str; 1]>,
+}
+
+#[derive(Serialize)]
+struct ListAllRequest<'a> {
+    api_version: &'a str,
+    kind: &'a str,
+    label_selector: Option<&'a str>,
+    field_selector: Option<&'a str>,
+    field_masks: Option<[&'a str; 1]>,
+}
+
+#[derive(Serialize)]
+struct CanIRequest<'a> {
+    subject_access_review: AccessReview<'a>,
+    disable_cache: bool,
+}
+
+#[derive(Serialize)]
+struct AccessReview<'a> {
+    groups: Option<()>,
+    resource_attributes: ResourceAttributes<'a>,
+    user: String,
+}
+
+#[derive(Serialize)]
+struct ResourceAttributes<'a> {
+    group: Option<&'a str>,
+    name: Option<&'a str>,
+    namespace: Option<&'a str>,
+    resource: &'a str,
+    subresource: Option<&'a str>,
+    verb: &'a str,
+    version: Option<&'a str>,
+}
+
+#[derive(Deserialize)]
+struct AccessStatus {
+    #[serde(default)]
+    allowed: bool,
+}
+
+/// A listed object: its name, namespace and spec text.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub namespace: String,
+    pub name: String,
+    pub spec: Option<Box<RawValue>>,
+}
+
+#[derive(Deserialize)]
+struct ListAnswer {
+    #[serde(default)]
+    items: Option<Vec<ListedObject>>,
+}
+
+#[derive(Deserialize)]
+struct ListedObject {
+    #[serde(default)]
+    metadata: ObjectName,
+    #[serde(default)]
+    spec: Option<Box<RawValue>>,
+}
+
+#[derive(Deserialize, Default)]
+struct ObjectName {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    namespace: Option<String>,
+}
+
+/// The lookups of one admission, through `cluster`, as the ServiceAccount `service_account`
+/// (`namespace/name`) for the RBAC checks.
+pub struct Lookups<'c> {
+    pub cluster: &'c dyn Cluster,
+    pub service_account: String,
+}
+
+impl Lookups<'_> {
+    fn failure(
+        &self,
+        kind: &'static Kind,
+        object: String,
+        verb: &'static str,
+        failure: Failure,
+    ) -> LookupFailure {
+        LookupFailure {
+            kind,
+            object,
+            verb,
+            failure,
+            service_account: self.service_account.clone(),
+        }
+    }
+
+    /// The object `name` (in `namespace` for a namespaced kind) as JSON text, `None` when it
+    /// does not exist. `spec_only` masks everything but `spec` (the host never masks metadata).
+    pub fn get(
+        &self,
+        kind: &'static Kind,
+        namespace: &str,
+        name: &str,
+        spec_only: bool,
+    ) -> Result<Option<String>, LookupFailure> {
+        let namespace = kind.namespaced.then_some(namespace);
+        let request = GetRequest {
+            api_version: kind.api_version,
+            kind: kind.kind,
+            name,
+            namespace,
+            disable_cache: false,
+            field_masks: spec_only.then_some(["spec"]),
+        };
+        let object = match namespace {
+            Some(ns) => format!("{ns}/{name}"),
+            None => name.to_string(),
+        };
+        let payload = serde_json::to_string(&request).unwrap_or_default();
+        match self.cluster.call("get_resource", payload.as_bytes()) {
+            Ok(answer) => String::from_utf8(answer).map(Some).map_err(|_| {
+                let message = "the host's answer is not UTF-8".to_string();
+                self.failure(kind, object, "get", Failure::Transient { message })
+            }),
+            Err(message) => match classify(&message, "get", "get_resource") {
+                Ok(()) => Ok(None),
+                Err(failure) => Err(self.failure(kind, object, "get", failure)),
+            },
+        }
+    }
+
+    /// Whether the ServiceAccount may `verb` the kind in every namespace.
+    fn can_i(&self, kind: &'static Kind, verb: &'static str) -> Result<bool, LookupFailure> {
+        let (sa_namespace, sa_name) = self
+            .service_account
+            .split_once('/')
+            .unwrap_or(("", &self.service_account));
+        let request = CanIRequest {
+            subject_access_review: AccessReview {
+                groups: None,
+                resource_attributes: ResourceAttributes {
+                    group: Some(kind.group),
+                    name: None,
+                    namespace: None,
+                    resource: kind.resource,
+                    subresource: None,
+                    verb,
+                    version: None,
+                },
+                user: format!("system:serviceaccount:{sa_namespace}:{sa_name}"),
+            },
+            disable_cache: false,
+        };
+        let payload = serde_json::to_string(&request).unwrap_or_default();
+        let answer = self
+            .cluster
+            .call("can_i", payload.as_bytes())
+            .map_err(|message| {
+                let failure = match classify(&message, "create", "can_i") {
+                    Err(Failure::Forbidden { .. }) | Ok(()) => Failure::Transient { message },
+                    Err(f) => f,
+                };
+                self.failure(kind, String::new(), verb, failure)
+            })?;
+        match serde_json::from_str::<AccessStatus>(&String::from_utf8_lossy(&answer)) {
+            Ok(status) => Ok(status.allowed),
+            Err(e) => Err(self.failure(
+                kind,
+                String::new(),
+                verb,
+                Failure::Transient {
+                    message: format!("the host's answer to kubernetes/can_i cannot be read: {e}"),
+                },
+            )),
+        }
+    }
+
+    /// Every object of a namespaced kind in the cluster, specs only, after checking that the
+    /// list cannot hang (see the module documentation).
+    pub fn list_all(&self, kind: &'static Kind) -> Result<Vec<Listed>, LookupFailure> {
+        for verb in ["list", "watch"] {
+            if !self.can_i(kind, verb)? {
+                return Err(self.failure(kind, String::new(), verb, Failure::Forbidden { verb }));
+            }
+        }
+        let request = ListAllRequest {
+            api_version: kind.api_version,
+            kind: kind.kind,
+            label_selector: None,
+            field_selector: None,
+            field_masks: Some(["spec"]),
+        };
+        let payload = serde_json::to_string(&request).unwrap_or_default();
+        let answer = self
+            .cluster
+            .call("list_resources_all", payload.as_bytes())
+            .map_err(|message| {
+                let failure = classify(&message, "list", "list_resources_all")
+                    .err()
+                    .unwrap_or(Failure::NotServed);
+                self.failure(kind, String::new(), "list", failure)
+            })?;
+        let list: ListAnswer =
+            serde_json::from_str(&String::from_utf8_lossy(&answer)).map_err(|e| {
+                let message = format!("the host's list of {} cannot be read: {e}", kind.kind);
+                self.failure(kind, String::new(), "list", Failure::Transient { message })
+            })?;
+        // In the host's order (a watch cache's, not stable): the catalog sorts what it shows.
+        let items: Vec<Listed> = list
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|o| {
+                Some(Listed {
+                    namespace: o.metadata.namespace?,
+                    name: o.metadata.name?,
+                    spec: o.spec,
+                })
+            })
+            .collect();
+        Ok(items)
+    }
+
+    /// The annotations of the Namespace `name` (none when it does not exist).
+    pub fn namespace_annotations(
+        &self,
+        name: &str,
+    ) -> Result<std::collections::BTreeMap<String, String>, LookupFailure> {
+        let Some(answer) = self.get(&NAMESPACE, "", name, false)? else {
+            return Ok(Default::default());
+        };
+        #[derive(Deserialize, Default)]
+        struct Object {
+            #[serde(default)]
+            metadata: Meta,
+        }
+        #[derive(Deserialize, Default)]
+        struct Meta {
+            #[serde(default)]
+            annotations: Option<std::collections::BTreeMap<String, String>>,
+        }
+        let object: Object = serde_json::from_str(&answer).map_err(|e| {
+            let message = format!("the host's Namespace {name} cannot be read: {e}");
+            self.failure(
+                &NAMESPACE,
+                name.to_string(),
+                "get",
+                Failure::Transient { message },
+            )
+        })?;
+        Ok(object.metadata.annotations.unwrap_or_default())
+    }
+
+    /// The controller owner of the object `kind` `namespace/name` (its kind and name), if it has
+    /// one; `None` too when the object does not exist.
+    pub fn controller_of(
+        &self,
+        kind: &'static Kind,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<crate::pod::Owner>, LookupFailure> {
+        let Some(answer) = self.get(kind, namespace, name, false)? else {
+            return Ok(None);
+        };
+        #[derive(Deserialize, Default)]
+        struct Object {
+            #[serde(default)]
+            metadata: Meta,
+        }
+        #[derive(Deserialize, Default)]
+        #[serde(rename_all = "camelCase")]
+        struct Meta {
+            #[serde(default)]
+            owner_references: Option<Vec<crate::pod::Owner>>,
+        }
+        let object: Object = serde_json::from_str(&answer).map_err(|e| {
+            let message = format!(
+                "the host's {} {namespace}/{name} cannot be read: {e}",
+                kind.kind
+            );
+            self.failure(
+                kind,
+                format!("{namespace}/{name}"),
+                "get",
+                Failure::Transient { message },
+            )
+        })?;
+        Ok(object
+            .metadata
+            .owner_references
+            .unwrap_or_default()
+            .into_iter()
+            .find(|o| o.controller == Some(true)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_messages_are_classified() {
+        let c = |m: &str| classify(m, "get", "get_resource");
+        assert_eq!(
+            c(
+                "Callback evaluation failure: Cannot find opentelemetry.io/v1alpha1/Instrumentation named 'x' inside of namespace 'Some(\"a\")'"
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            c(
+                "Policy has not been granted access to Kubernetes opentelemetry.io/v1alpha1/Instrumentation resources. The violation has been reported."
+            ),
+            Err(Failure::NotGranted)
+        );
+        assert_eq!(
+            c(
+                "Policy has not been granted access to the 'kubernetes/get_resource' host capability. The violation has been reported."
+            ),
+            Err(Failure::CapabilityDenied {
+                capability: "kubernetes/get_resource".into()
+            })
+        );
+        assert_eq!(
+            c(
+                "Callback evaluation failure: error finding resource opentelemetry.io/v1alpha1 / Instrumentation: ApiError: 404 page not found"
+            ),
+            Err(Failure::NotServed)
+        );
+        assert_eq!(
+            c(
+                "Callback evaluation failure: Cannot find resource opentelemetry.io/v1alpha1/Instrumentation"
+            ),
+            Err(Failure::NotServed)
+        );
+        assert_eq!(
+            c(
+                "Callback evaluation failure: ApiError: namespaces \"x\" is forbidden: User \"u\" cannot get resource"
+            ),
+            Err(Failure::Forbidden { verb: "get" })
+        );
+        assert_eq!(
+            c("Callback evaluation failure: connection refused"),
+            Err(Failure::Transient {
+                message: "Callback evaluation failure: connection refused".into()
+            })
+        );
+    }
+
+    struct Recorder(
+        std::cell::RefCell<Vec<(String, String)>>,
+        Result<Vec<u8>, String>,
+    );
+    impl Cluster for Recorder {
+        fn call(&self, operation: &str, payload: &[u8]) -> Result<Vec<u8>, String> {
+            let payload = String::from_utf8_lossy(payload).into_owned();
+            self.0.borrow_mut().push((operation.to_string(), payload));
+            self.1.clone()
+        }
+    }
+
+    /// The payloads are the SDK's request structs, field for field: kwctl's replay compares them.
+    #[test]
+    fn payloads_are_the_sdk_requests() {
+        let rec = Recorder(Default::default(), Ok(br#"{"allowed":true}"#.to_vec()));
+        let lookups = Lookups {
+            cluster: &rec,
+            service_account: DEFAULT_SERVICE_ACCOUNT.into(),
+        };
+        lookups.get(&NAMESPACE, "ignored", "shop", false).unwrap();
+        lookups.get(&INSTRUMENTATION, "shop", "py", true).unwrap();
+        let _ = lookups.list_all(&INSTRUMENTATION);
+        let calls = rec.0.borrow();
+        assert_eq!(
+            calls[0],
+            (
+                "get_resource".into(),
+                r#"{"api_version":"v1","kind":"Namespace","name":"shop","namespace":null,"disable_cache":false,"field_masks":null}"#.into()
+            )
+        );
+        assert_eq!(
+            calls[1].1,
+            r#"{"api_version":"opentelemetry.io/v1alpha1","kind":"Instrumentation","name":"py","namespace":"shop","disable_cache":false,"field_masks":["spec"]}"#
+        );
+        assert_eq!(
+            calls[2],
+            (
+                "can_i".into(),
+                r#"{"subject_access_review":{"groups":null,"resource_attributes":{"group":"opentelemetry.io","name":null,"namespace":null,"resource":"instrumentations","subresource":null,"verb":"list","version":null},"user":"system:serviceaccount:kubewarden:policy-server"},"disable_cache":false}"#.into()
+            )
+        );
+        assert_eq!(calls[3].0, "can_i");
+        assert_eq!(
+            calls[4],
+            (
+                "list_resources_all".into(),
+                r#"{"api_version":"opentelemetry.io/v1alpha1","kind":"Instrumentation","label_selector":null,"field_selector":null,"field_masks":["spec"]}"#.into()
+            )
+        );
+    }
+
+    #[test]
+    fn a_denied_list_is_never_made() {
+        let rec = Recorder(Default::default(), Ok(br#"{"allowed":false}"#.to_vec()));
+        let lookups = Lookups {
+            cluster: &rec,
+            service_account: "kw/ps".into(),
+        };
+        let e = lookups.list_all(&INSTRUMENTATION).unwrap_err();
+        assert_eq!(e.failure, Failure::Forbidden { verb: "list" });
+        assert_eq!(rec.0.borrow().len(), 1);
+        assert!(rec.0.borrow()[0].1.contains("system:serviceaccount:kw:ps"));
     }
 }

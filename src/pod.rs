@@ -41,6 +41,10 @@ pub struct PodMeta {
     pub annotations: Option<BTreeMap<String, String>>,
     #[serde(default)]
     pub owner_references: Option<Vec<Owner>>,
+    /// Cluster mode: the controller of the pod's controller (a ReplicaSet's Deployment, a Job's
+    /// CronJob) as the cluster says; `None` when not looked up.
+    #[serde(skip)]
+    pub owners_owner: Option<Vec<Owner>>,
 }
 
 /// An owner reference: who created the pod.

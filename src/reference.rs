@@ -72,6 +72,7 @@ pub fn resolve(
             value: value.to_string(),
             subject: subject.clone(),
             fault,
+            inherited: false,
         }))
     };
     let would_work = || would_work(namespace, catalog, allow_cross_namespace);

@@ -5,17 +5,23 @@
 use std::fmt::{self, Display, Formatter};
 
 use crate::annotations::{CONTAINER_NAMES, INJECT_PYTHON, PYTHON_CONTAINER_NAMES, PYTHON_PLATFORM};
+use crate::cluster::{Failure, INSTRUMENTATION, LookupFailure};
 use crate::instrumentation::{API_VERSION, PROPAGATORS, PULL_POLICIES, SAMPLERS};
 use crate::operator::{
     DEFAULT_PYTHON_IMAGE, INIT_CONTAINER_NAME, INJECTED_SIDECAR, NODE_NAME_VAR,
     RESOURCE_ATTRIBUTES_VAR, VOLUME_NAME,
 };
-use crate::settings::{OPT_ALLOW_CROSS_NAMESPACE, OPT_FAILURE_ACTION, OPT_INSTRUMENTATIONS};
+use crate::settings::{
+    OPT_ALLOW_CROSS_NAMESPACE, OPT_FAILURE_ACTION, OPT_INSTRUMENTATION_SOURCE,
+    OPT_INSTRUMENTATIONS, OPT_SERVICE_ACCOUNT,
+};
 
 /// Bad input from the API server or from the pod author.
 pub const BAD_REQUEST: u16 = 400;
 /// The policy itself is misconfigured.
 pub const MISCONFIGURED: u16 = 500;
+/// A lookup in the cluster failed for a reason that may pass.
+pub const UNAVAILABLE: u16 = 503;
 
 /// A value the pod's author wrote, for a message: quoted, and cut after 100 characters so that a
 /// huge annotation does not make a huge response (the length says how much there was).
@@ -85,13 +91,25 @@ pub enum Refusal {
     Plan(Box<PlanRefusal>),
     /// The plan could not be written into the object (its shape changed under the view).
     Apply(ApplyProblem),
+    /// Cluster mode: a lookup in the cluster failed.
+    Lookup(Box<LookupRefusal>),
+    /// Cluster mode: the Instrumentation the reference names is invalid.
+    ClusterSpec(Box<ClusterSpecRefusal>),
+    /// Cluster mode: the settings and the cluster both define `namespace/name`.
+    DefinedTwice { namespace: String, name: String },
 }
 
 impl Refusal {
     /// The HTTP code of the refusal.
     pub fn code(&self) -> u16 {
         match self {
-            Refusal::Settings(_) => MISCONFIGURED,
+            Refusal::Settings(_) | Refusal::DefinedTwice { .. } | Refusal::ClusterSpec(_) => {
+                MISCONFIGURED
+            }
+            Refusal::Lookup(l) => match l.failure.failure {
+                Failure::Transient { .. } => UNAVAILABLE,
+                _ => MISCONFIGURED,
+            },
             _ => BAD_REQUEST,
         }
     }
@@ -107,6 +125,8 @@ impl Refusal {
         match self {
             Refusal::Reference(r) => r.subject.is_workload(),
             Refusal::Plan(p) => p.subject.is_workload(),
+            Refusal::Lookup(l) => l.subject.is_workload(),
+            Refusal::ClusterSpec(c) => c.subject.is_workload(),
             Refusal::NoNamespace { kind } => *kind != "Pod",
             _ => false,
         }
@@ -142,6 +162,99 @@ impl Display for Refusal {
                 ),
             },
             Refusal::Apply(p) => p.fmt(f),
+            Refusal::Lookup(l) => l.fmt(f),
+            Refusal::ClusterSpec(c) => write!(
+                f,
+                "{} cannot get OpenTelemetry Python instrumentation: {} {}/{} in the cluster is invalid: {}",
+                c.subject, crate::instrumentation::KIND, c.namespace, c.name, c.problems
+            ),
+            Refusal::DefinedTwice { namespace, name } => write!(
+                f,
+                "instrumentation {namespace}/{name} is defined twice: in the policy settings ({OPT_INSTRUMENTATIONS}) and in the cluster ({} {namespace}/{name}); remove one of them, for example the settings entry to use the cluster's",
+                crate::instrumentation::KIND
+            ),
+        }
+    }
+}
+
+/// A lookup of cluster mode that failed, for the subject's pods.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LookupRefusal {
+    pub subject: Subject,
+    pub failure: LookupFailure,
+}
+
+/// An Instrumentation read from the cluster that does not pass the rules every spec follows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterSpecRefusal {
+    pub subject: Subject,
+    pub namespace: String,
+    pub name: String,
+    pub problems: SettingsErrors,
+}
+
+impl Display for LookupRefusal {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        let l = &self.failure;
+        let kind = l.kind;
+        let what = match (l.object.as_str(), l.verb) {
+            ("", _) => format!("{} {} resources", kind.api_version, kind.kind),
+            (object, _) => format!("{} {object}", kind.kind),
+        };
+        write!(
+            f,
+            "the instrumentation of {} cannot be resolved: ",
+            self.subject
+        )?;
+        match &l.failure {
+            Failure::NotServed if kind == &INSTRUMENTATION => write!(
+                f,
+                "the cluster does not serve {} {}: the OpenTelemetry Operator's CRD {}.{} is not installed; install it, or set {OPT_INSTRUMENTATION_SOURCE} to \"settings\" and define the instrumentations in the policy settings",
+                kind.api_version, kind.kind, kind.resource, kind.group
+            ),
+            Failure::NotServed => write!(
+                f,
+                "the cluster does not serve {} {}",
+                kind.api_version, kind.kind
+            ),
+            Failure::NotGranted => write!(
+                f,
+                "the policy may not read {} {} resources; add {{apiVersion: {}, kind: {}}} to the ClusterAdmissionPolicy's spec.contextAwareResources",
+                kind.api_version, kind.kind, kind.api_version, kind.kind
+            ),
+            Failure::CapabilityDenied { capability } => write!(
+                f,
+                "the policy may not use the host capability {capability}; allow it in the policy's hostCapabilities (a ClusterAdmissionPolicy gets every capability)"
+            ),
+            Failure::Forbidden { verb } => {
+                let scope = if l.object.is_empty() {
+                    "in all namespaces".to_string()
+                } else {
+                    format!("({what})")
+                };
+                let verbs = if kind == &INSTRUMENTATION {
+                    "\"get\", \"list\", \"watch\""
+                } else {
+                    "\"get\""
+                };
+                write!(
+                    f,
+                    "the PolicyServer's ServiceAccount {} may not {verb} {}.{} {scope}; grant it the ClusterRole rule {{apiGroups: [\"{}\"], resources: [\"{}\"], verbs: [{verbs}]}} with a ClusterRoleBinding, or set {OPT_SERVICE_ACCOUNT} to the ServiceAccount the PolicyServer runs as",
+                    l.service_account,
+                    kind.resource,
+                    if kind.group.is_empty() {
+                        "core"
+                    } else {
+                        kind.group
+                    },
+                    kind.group,
+                    kind.resource
+                )
+            }
+            Failure::Transient { message } => write!(
+                f,
+                "reading {what} failed ({message}); this is likely temporary, so the request may be retried"
+            ),
         }
     }
 }
@@ -244,6 +357,8 @@ pub struct ReferenceRefusal {
     pub value: String,
     pub subject: Subject,
     pub fault: ReferenceFault,
+    /// Cluster mode: the value is the namespace's annotation, which the pod inherits.
+    pub inherited: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -278,12 +393,20 @@ pub enum ReferenceFault {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
     Settings,
+    /// Cluster mode, with no instrumentation in the settings.
+    Cluster,
+    /// Cluster mode, with instrumentations in the settings too.
+    SettingsAndCluster,
 }
 
 impl Display for Source {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         match self {
             Source::Settings => f.write_str("the policy settings"),
+            Source::Cluster => f.write_str("the cluster's Instrumentation resources"),
+            Source::SettingsAndCluster => {
+                f.write_str("the policy settings and the cluster's Instrumentation resources")
+            }
         }
     }
 }
@@ -293,6 +416,14 @@ impl Display for ReferenceRefusal {
         let namespace = self.subject.namespace();
         let value = shown(&self.value);
         match &self.subject {
+            _ if self.inherited => write!(
+                f,
+                "annotation {INJECT_PYTHON}={value} of Namespace {namespace}, which {} inherits, cannot be honoured: ",
+                match &self.subject {
+                    Subject::Pod { .. } => "the pod".to_string(),
+                    Subject::Workload { template, .. } => format!("{template} of {}", self.subject),
+                }
+            )?,
             Subject::Pod { .. } => write!(
                 f,
                 "annotation {INJECT_PYTHON}={value} on a pod in namespace {namespace:?} cannot be honoured: "
@@ -612,6 +743,10 @@ pub enum Notice {
         subject: Subject,
         value: String,
     },
+    /// Cluster mode: the namespace of a pod that asks for nothing itself could not be read.
+    NamespaceUnread {
+        refusal: Refusal,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -682,6 +817,10 @@ impl Display for Notice {
                 }
                 write!(f, ", platform {platform}")
             }
+            Notice::NamespaceUnread { refusal } => write!(
+                f,
+                "admitted without reading its namespace's {INJECT_PYTHON} annotation: {refusal}"
+            ),
             Notice::MisplacedAnnotation { subject, value } => write!(
                 f,
                 "{subject} has {INJECT_PYTHON}={} in its own metadata.annotations, where it does nothing: put it in the pod template's metadata.annotations so that its pods get it",
@@ -784,6 +923,12 @@ pub enum Fault {
         field: EmptyField,
     },
     FailureAction {
+        value: String,
+    },
+    InstrumentationSource {
+        value: String,
+    },
+    ServiceAccount {
         value: String,
     },
     NotABool {
@@ -945,6 +1090,15 @@ impl Display for Fault {
             Fault::FailureAction { value } => write!(
                 f,
                 "{value} is not accepted; use \"reject\" (refuse a pod that cannot be instrumented, the default) or \"admit\" (admit it unchanged with a warning, as the operator does)"
+            ),
+            Fault::InstrumentationSource { value } => write!(
+                f,
+                "{value} is not accepted; use \"settings\" (instrumentations come from these settings only, the default) or \"cluster\" (also read the cluster's Instrumentation resources, namespace annotations and pod owners; needs a ClusterAdmissionPolicy with contextAwareResources)"
+            ),
+            Fault::ServiceAccount { value } => write!(
+                f,
+                "{value} is not accepted; use NAMESPACE/NAME of the ServiceAccount the PolicyServer runs as, for example \"{}\"",
+                crate::cluster::DEFAULT_SERVICE_ACCOUNT
             ),
             Fault::NotABool { value } => write!(f, "{value} is not accepted; use true or false"),
             Fault::Endpoint { .. }
@@ -1131,7 +1285,7 @@ impl Fault {
 /// The message suffix for an unknown top-level settings field: the policy's own options.
 pub fn policy_options_hint() -> String {
     format!(
-        ", or a policy option `{OPT_INSTRUMENTATIONS}`, `{OPT_FAILURE_ACTION}`, `{OPT_ALLOW_CROSS_NAMESPACE}`"
+        ", or a policy option `{OPT_INSTRUMENTATIONS}`, `{OPT_FAILURE_ACTION}`, `{OPT_ALLOW_CROSS_NAMESPACE}`, `{OPT_INSTRUMENTATION_SOURCE}`, `{OPT_SERVICE_ACCOUNT}`"
     )
 }
 

@@ -144,7 +144,8 @@ fn resource_map(
 }
 
 /// `k8s.<kind>.name` (and `.uid`) from owner references. A ReplicaSet's Deployment is derived from
-/// the ReplicaSet's name and the pod's `pod-template-hash` label, instead of the operator's lookup.
+/// the ReplicaSet's name and the pod's `pod-template-hash` label in settings-only mode; cluster
+/// mode looks it up, as the operator does.
 fn owner_attributes(pod: &PodView, with_uid: bool) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for owner in pod.metadata.owner_references.iter().flatten() {
@@ -158,9 +159,20 @@ fn owner_attributes(pod: &PodView, with_uid: bool) -> Vec<(String, String)> {
             out.push((format!("k8s.{kind}.uid"), owner.uid.clone()));
         }
         if kind == "replicaset"
+            && pod.metadata.owners_owner.is_none()
             && let Some(deployment) = deployment_of(&owner.name, pod.label("pod-template-hash"))
         {
             out.push(("k8s.deployment.name".to_string(), deployment.to_string()));
+        }
+    }
+    // Cluster mode: the owners' owner, as the cluster says (the operator's lookup).
+    for owner in pod.metadata.owners_owner.iter().flatten() {
+        let kind = owner.kind.to_ascii_lowercase();
+        if matches!(kind.as_str(), "deployment" | "cronjob") {
+            out.push((format!("k8s.{kind}.name"), owner.name.clone()));
+            if with_uid {
+                out.push((format!("k8s.{kind}.uid"), owner.uid.clone()));
+            }
         }
     }
     out

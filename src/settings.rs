@@ -40,6 +40,10 @@ pub struct Settings {
     pub instrumentations: Vec<Named>,
     pub failure_action: FailureAction,
     pub allow_cross_namespace_references: bool,
+    /// Cluster mode: also read the cluster's Instrumentations, namespace annotations and owners.
+    pub cluster_mode: bool,
+    /// The PolicyServer's ServiceAccount, `namespace/name`, for the RBAC checks of cluster mode.
+    pub service_account: String,
 }
 
 impl Default for Settings {
@@ -49,6 +53,8 @@ impl Default for Settings {
             instrumentations: Vec::new(),
             failure_action: FailureAction::Reject,
             allow_cross_namespace_references: true,
+            cluster_mode: false,
+            service_account: crate::cluster::DEFAULT_SERVICE_ACCOUNT.to_string(),
         }
     }
 }
@@ -56,6 +62,8 @@ impl Default for Settings {
 pub const OPT_INSTRUMENTATIONS: &str = "instrumentations";
 pub const OPT_FAILURE_ACTION: &str = "failureAction";
 pub const OPT_ALLOW_CROSS_NAMESPACE: &str = "allowCrossNamespaceReferences";
+pub const OPT_INSTRUMENTATION_SOURCE: &str = "instrumentationSource";
+pub const OPT_SERVICE_ACCOUNT: &str = "policyServerServiceAccount";
 
 impl Settings {
     /// Parses and validates settings. `null` means no settings (all defaults).
@@ -138,6 +146,12 @@ impl Settings {
             match key.as_str() {
                 OPT_INSTRUMENTATIONS => items_value = Some(v),
                 OPT_FAILURE_ACTION => self.failure_action = failure_action(v)?,
+                OPT_INSTRUMENTATION_SOURCE => self.cluster_mode = cluster_mode(v)?,
+                OPT_SERVICE_ACCOUNT => {
+                    if let Some(sa) = service_account(v)? {
+                        self.service_account = sa;
+                    }
+                }
                 OPT_ALLOW_CROSS_NAMESPACE => {
                     self.allow_cross_namespace_references = match v {
                         Value::Bool(b) => *b,
@@ -187,6 +201,46 @@ fn failure_action(v: &Value) -> Result<FailureAction, SettingsProblem> {
                 value: v.to_string(),
             },
         )),
+    }
+}
+
+/// `instrumentationSource`: `settings` (or absent) or `cluster`.
+pub fn cluster_mode(v: &Value) -> Result<bool, SettingsProblem> {
+    match v {
+        Value::Null => Ok(false),
+        Value::String(s) if s == "settings" => Ok(false),
+        Value::String(s) if s == "cluster" => Ok(true),
+        _ => Err(SettingsProblem::new(
+            OPT_INSTRUMENTATION_SOURCE,
+            Fault::InstrumentationSource {
+                value: v.to_string(),
+            },
+        )),
+    }
+}
+
+/// `policyServerServiceAccount`: `NAMESPACE/NAME`, both Kubernetes names (`None`: the default).
+pub fn service_account(v: &Value) -> Result<Option<String>, SettingsProblem> {
+    let bad = || {
+        SettingsProblem::new(
+            OPT_SERVICE_ACCOUNT,
+            Fault::ServiceAccount {
+                value: v.to_string(),
+            },
+        )
+    };
+    match v {
+        Value::Null => Ok(None),
+        Value::String(s) => match s.split_once('/') {
+            Some((ns, name))
+                if crate::k8s_names::is_dns1123_label(ns)
+                    && crate::k8s_names::is_dns1123_subdomain(name) =>
+            {
+                Ok(Some(s.clone()))
+            }
+            _ => Err(bad()),
+        },
+        _ => Err(bad()),
     }
 }
 

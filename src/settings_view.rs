@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use serde::Deserialize;
+use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::catalog::{Catalog, Origin, Resolved};
@@ -15,15 +16,29 @@ use crate::instrumentation::InstrumentationSpec;
 use crate::json_text::Entries;
 use crate::refusal::{Refusal, SettingsErrors, Source};
 use crate::settings::{
-    FailureAction, OPT_ALLOW_CROSS_NAMESPACE, OPT_FAILURE_ACTION, OPT_INSTRUMENTATIONS,
+    self, FailureAction, OPT_ALLOW_CROSS_NAMESPACE, OPT_FAILURE_ACTION, OPT_INSTRUMENTATION_SOURCE,
+    OPT_INSTRUMENTATIONS, OPT_SERVICE_ACCOUNT,
 };
 use crate::validation;
+
+/// Whether the settings text asks for cluster mode, read without the rest: what a pod that says
+/// nothing itself needs to know (in cluster mode its namespace may ask for it).
+pub fn cluster_mode(raw: &str) -> bool {
+    #[derive(Deserialize)]
+    struct Probe<'a> {
+        #[serde(default, borrow, rename = "instrumentationSource")]
+        source: Option<&'a str>,
+    }
+    serde_json::from_str::<Probe>(raw).is_ok_and(|p| p.source == Some("cluster"))
+}
 
 /// The settings of one request, read lazily from `raw`.
 pub struct SettingsView<'a> {
     raw: &'a str,
     pub failure_action: FailureAction,
     pub allow_cross_namespace_references: bool,
+    pub cluster_mode: bool,
+    pub service_account: String,
     /// The top-level spec as JSON text (the settings without the options), when a spec field is set.
     default: Option<String>,
     instrumentations: Vec<Item<'a>>,
@@ -65,6 +80,8 @@ impl<'a> SettingsView<'a> {
             raw,
             failure_action: FailureAction::Reject,
             allow_cross_namespace_references: true,
+            cluster_mode: false,
+            service_account: crate::cluster::DEFAULT_SERVICE_ACCOUNT.to_string(),
             default: None,
             instrumentations: Vec::new(),
         };
@@ -82,6 +99,16 @@ impl<'a> SettingsView<'a> {
                 OPT_ALLOW_CROSS_NAMESPACE => {
                     let allow: Option<bool> = serde_json::from_str(value.get()).ok()?;
                     view.allow_cross_namespace_references = allow.unwrap_or(true);
+                }
+                OPT_INSTRUMENTATION_SOURCE => {
+                    let v: Value = serde_json::from_str(value.get()).ok()?;
+                    view.cluster_mode = settings::cluster_mode(&v).ok()?;
+                }
+                OPT_SERVICE_ACCOUNT => {
+                    let v: Value = serde_json::from_str(value.get()).ok()?;
+                    if let Some(sa) = settings::service_account(&v).ok()? {
+                        view.service_account = sa;
+                    }
                 }
                 OPT_INSTRUMENTATIONS => {
                     let items: Option<Vec<RawItem>> = serde_json::from_str(value.get()).ok()?;

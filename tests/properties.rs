@@ -15,13 +15,17 @@
 //! - the user wins: every variable the user set keeps its value, the user's sampler variables and
 //!   resource attribute keys are never set a second time;
 //! - order: every `$(X)` in an injected value names a variable defined earlier in the container;
-//! - idempotent: the mutated object fed back is accepted unchanged.
+//! - idempotent: the mutated object fed back is accepted unchanged;
+//! - cluster mode: with the settings' instrumentations moved into an in-memory cluster (and the
+//!   namespaces and ReplicaSets the pod names), every answer is the settings-mode answer.
 //!
 //! The number of cases is 10,000 per test, or `PROPTEST_CASES` (`make stress`).
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
+
+mod common;
 
 use otel_python_policy::admission;
 use otel_python_policy::operator::{INIT_CONTAINER_NAME, MOUNT_PATH, PYTHONPATH_PREFIX};
@@ -1040,6 +1044,85 @@ fn mutations_are_valid_complete_deterministic_and_idempotent() {
         refused * 20 >= n,
         "only {refused} of {n} generated pods were refused"
     );
+}
+
+// ---- cluster mode ----------------------------------------------------------------------------
+
+/// The case in cluster mode: the settings' instrumentations moved into a cluster, beside the
+/// namespaces and the ReplicaSets the pod's owners name (each controlled by the Deployment the
+/// Deployment controller's naming gives, as in a real cluster).
+fn in_cluster(pod: &PodInput, settings: &Value) -> (Value, common::Fake) {
+    let mut settings = settings.clone();
+    let mut objects: Vec<Value> = settings
+        .as_object_mut()
+        .and_then(|s| s.remove("instrumentations"))
+        .and_then(|v| v.as_array().cloned())
+        .unwrap_or_default();
+    settings["instrumentationSource"] = "cluster".into();
+    for ns in NAMESPACES {
+        objects.push(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}));
+    }
+    let meta = &pod.request["object"]["metadata"];
+    let hash = meta["labels"]["pod-template-hash"].as_str().unwrap_or("");
+    for owner in list(meta, "ownerReferences") {
+        if owner["kind"] != "ReplicaSet" {
+            continue;
+        }
+        let name = owner["name"].as_str().unwrap_or("");
+        let owners: Vec<Value> =
+            otel_python_policy::resource_attributes::deployment_of(name, hash)
+                .map(|d| json!({"apiVersion": "apps/v1", "kind": "Deployment", "name": d, "uid": "", "controller": true}))
+                .into_iter()
+                .collect();
+        objects.push(json!({"apiVersion": "apps/v1", "kind": "ReplicaSet",
+            "metadata": {"name": name, "namespace": pod.request["namespace"], "ownerReferences": owners}}));
+    }
+    let cluster = common::Fake {
+        objects,
+        ..Default::default()
+    };
+    (settings, cluster)
+}
+
+/// An answer with the source's name written the same way in both modes, and the references
+/// that would work in one order (the cluster's are sorted, the settings' in their order).
+fn same_source(answer: &Value) -> String {
+    let text = answer.to_string().replace(
+        "the cluster's Instrumentation resources",
+        "the policy settings",
+    );
+    const START: &str = "References that would work: ";
+    let Some(at) = text.find(START).map(|i| i + START.len()) else {
+        return text;
+    };
+    let end = text[at..].find("; or").map_or(text.len(), |i| at + i);
+    let mut refs: Vec<&str> = text[at..end].split(", ").collect();
+    refs.sort();
+    format!("{}{}{}", &text[..at], refs.join(", "), &text[end..])
+}
+
+#[test]
+fn cluster_mode_answers_as_settings_mode() {
+    check(case(), |(pod, settings)| {
+        let (cluster_settings, cluster) = in_cluster(&pod, &settings);
+        let from_settings = run(&payload(&pod.request, &settings));
+        let bytes = payload(&pod.request, &cluster_settings);
+        let from_cluster: Value =
+            serde_json::from_slice(&admission::validate_with(&bytes, &cluster).to_json()).unwrap();
+        if from_settings.to_string().contains("is ambiguous") {
+            // The cluster's names are listed sorted, the settings' in their order.
+            ensure!(
+                from_cluster.to_string().contains("is ambiguous"),
+                "cluster mode: {from_cluster}"
+            );
+            return Ok(());
+        }
+        ensure!(
+            same_source(&from_cluster) == same_source(&from_settings),
+            "cluster mode: {from_cluster}\nsettings mode: {from_settings}"
+        );
+        Ok(())
+    });
 }
 
 // ---- workloads -------------------------------------------------------------------------------

@@ -82,3 +82,65 @@ fn a_broken_example_would_be_caught() {
     let host = e2e_tests::host::PolicyHost::new(policy_wasm()).unwrap();
     assert_eq!(host.validate_settings(&settings).unwrap()["valid"], false);
 }
+
+#[test]
+fn cluster_mode() {
+    let text = read_root("examples/cluster-mode.yaml");
+    let docs: Vec<Value> = serde_yaml::Deserializer::from_str(&text)
+        .map(|d| serde::Deserialize::deserialize(d).unwrap())
+        .collect();
+    let [policy, role, binding] = docs.as_slice() else {
+        panic!("a ClusterAdmissionPolicy, a ClusterRole and a ClusterRoleBinding");
+    };
+    check_against_policy_yaml(policy, "ClusterAdmissionPolicy");
+    let metadata: Value = serde_yaml::from_str(&policy_yaml()).unwrap();
+    assert_eq!(
+        policy["spec"]["contextAwareResources"], metadata["contextAwareResources"],
+        "the policy reads exactly what policy.yaml declares"
+    );
+    let settings = &policy["spec"]["settings"];
+    assert_eq!(settings["instrumentationSource"], "cluster");
+    assert_settings_valid(settings);
+    // Every kind the policy reads is granted: get, and list and watch for the listed one.
+    assert_eq!(role["kind"], "ClusterRole");
+    for resource in metadata["contextAwareResources"].as_array().unwrap() {
+        let (api_version, kind) = (
+            resource["apiVersion"].as_str().unwrap(),
+            resource["kind"].as_str().unwrap(),
+        );
+        let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
+        let plural = format!("{}s", kind.to_ascii_lowercase());
+        let verbs: Vec<&str> = if kind == "Instrumentation" {
+            vec!["get", "list", "watch"]
+        } else {
+            vec!["get"]
+        };
+        let granted = role["rules"].as_array().unwrap().iter().any(|r| {
+            r["apiGroups"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|g| g == group)
+                && r["resources"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|p| p == &plural)
+                && verbs
+                    .iter()
+                    .all(|v| r["verbs"].as_array().unwrap().iter().any(|x| x == v))
+        });
+        assert!(granted, "{api_version} {kind} is not granted {verbs:?}");
+    }
+    assert_eq!(binding["roleRef"]["name"], role["metadata"]["name"]);
+    let sa = settings["policyServerServiceAccount"].as_str().unwrap();
+    let subject = &binding["subjects"][0];
+    assert_eq!(
+        format!(
+            "{}/{}",
+            subject["namespace"].as_str().unwrap(),
+            subject["name"].as_str().unwrap()
+        ),
+        sa
+    );
+}

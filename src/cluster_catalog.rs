@@ -1,0 +1,186 @@
+//! Cluster mode's catalog: the cluster's Instrumentation resources, read through [`Lookups`],
+//! together with the instrumentations of the settings. A named reference is one `get`; `true`
+//! and the "references that would work" of a refusal need the list, made at most once per
+//! admission. A spec read from the cluster gets the checks and defaults of a spec in the
+//! settings (`validation::parse_spec`), and a bad one refuses with the resource's name.
+
+use std::cell::OnceCell;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+use crate::catalog::{Catalog, Origin, Resolved};
+use crate::cluster::{INSTRUMENTATION, Listed, LookupFailure, Lookups};
+use crate::instrumentation::InstrumentationSpec;
+use crate::refusal::{ClusterSpecRefusal, LookupRefusal, Refusal, SettingsErrors, Source, Subject};
+use crate::settings_view::SettingsView;
+use crate::validation;
+
+pub struct ClusterCatalog<'a> {
+    settings: &'a SettingsView<'a>,
+    lookups: &'a Lookups<'a>,
+    subject: &'a Subject,
+    listed: OnceCell<Result<Vec<Listed>, LookupFailure>>,
+}
+
+#[derive(Deserialize)]
+struct SpecOnly {
+    #[serde(default)]
+    spec: Option<Box<RawValue>>,
+}
+
+impl<'a> ClusterCatalog<'a> {
+    pub fn new(
+        settings: &'a SettingsView<'a>,
+        lookups: &'a Lookups<'a>,
+        subject: &'a Subject,
+    ) -> Self {
+        ClusterCatalog {
+            settings,
+            lookups,
+            subject,
+            listed: OnceCell::new(),
+        }
+    }
+
+    fn lookup_refusal(&self, failure: LookupFailure) -> Refusal {
+        Refusal::Lookup(Box::new(LookupRefusal {
+            subject: self.subject.clone(),
+            failure,
+        }))
+    }
+
+    /// Every Instrumentation of the cluster, listed once.
+    fn list(&self) -> Result<&[Listed], Refusal> {
+        match self
+            .listed
+            .get_or_init(|| self.lookups.list_all(&INSTRUMENTATION))
+        {
+            Ok(items) => Ok(items),
+            Err(failure) => Err(self.lookup_refusal(failure.clone())),
+        }
+    }
+
+    /// The cluster's Instrumentation `namespace/name`, as its spec text (`None`: no such object).
+    fn cluster_spec(&self, namespace: &str, name: &str) -> Result<Option<String>, Refusal> {
+        if let Some(Ok(items)) = self.listed.get() {
+            return Ok(items
+                .iter()
+                .find(|i| i.namespace == namespace && i.name == name)
+                .map(|i| i.spec.as_ref().map_or("{}", |s| s.get()).to_string()));
+        }
+        let Some(answer) = self
+            .lookups
+            .get(&INSTRUMENTATION, namespace, name, true)
+            .map_err(|f| self.lookup_refusal(f))?
+        else {
+            return Ok(None);
+        };
+        let object: SpecOnly = serde_json::from_str(&answer).map_err(|e| {
+            self.lookup_refusal(LookupFailure {
+                kind: &INSTRUMENTATION,
+                object: format!("{namespace}/{name}"),
+                verb: "get",
+                failure: crate::cluster::Failure::Transient {
+                    message: format!("the host's answer cannot be read: {e}"),
+                },
+                service_account: self.lookups.service_account.clone(),
+            })
+        })?;
+        Ok(Some(
+            object.spec.as_ref().map_or("{}", |s| s.get()).to_string(),
+        ))
+    }
+
+    /// A cluster spec, checked and defaulted like one in the settings.
+    fn checked(
+        &self,
+        namespace: &str,
+        name: &str,
+        text: &str,
+    ) -> Result<Arc<InstrumentationSpec>, Refusal> {
+        let refuse = |problems| {
+            Refusal::ClusterSpec(Box::new(ClusterSpecRefusal {
+                subject: self.subject.clone(),
+                namespace: namespace.to_string(),
+                name: name.to_string(),
+                problems: SettingsErrors(problems),
+            }))
+        };
+        let value: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+        let value = if value.is_null() {
+            Value::Object(Default::default())
+        } else {
+            value
+        };
+        validation::parse_spec(&value, "spec.")
+            .map(Arc::new)
+            .map_err(refuse)
+    }
+}
+
+impl Catalog for ClusterCatalog<'_> {
+    fn source(&self) -> Source {
+        match self.settings.known() {
+            Ok(known) if known.is_empty() => Source::Cluster,
+            _ => Source::SettingsAndCluster,
+        }
+    }
+
+    fn get(&self, namespace: &str, name: &str) -> Result<Option<Resolved>, Refusal> {
+        let in_settings = self.settings.get(namespace, name)?;
+        let in_cluster = self.cluster_spec(namespace, name)?;
+        match (in_settings, in_cluster) {
+            (Some(_), Some(_)) => Err(Refusal::DefinedTwice {
+                namespace: namespace.to_string(),
+                name: name.to_string(),
+            }),
+            (Some(found), None) => Ok(Some(found)),
+            (None, Some(text)) => Ok(Some(Resolved {
+                origin: Origin::Named {
+                    namespace: namespace.to_string(),
+                    name: name.to_string(),
+                },
+                spec: self.checked(namespace, name, &text)?,
+            })),
+            (None, None) => Ok(None),
+        }
+    }
+
+    fn names(&self, namespace: &str) -> Result<Vec<String>, Refusal> {
+        let mut names = self.settings.names(namespace)?;
+        for item in self.list()?.iter().filter(|i| i.namespace == namespace) {
+            if names.contains(&item.name) {
+                return Err(Refusal::DefinedTwice {
+                    namespace: namespace.to_string(),
+                    name: item.name.clone(),
+                });
+            }
+            names.push(item.name.clone());
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    fn has_fallback(&self) -> bool {
+        self.settings.has_fallback()
+    }
+
+    fn fallback(&self) -> Result<Option<Resolved>, Refusal> {
+        self.settings.fallback()
+    }
+
+    fn known(&self) -> Result<Vec<(String, String)>, Refusal> {
+        let mut known = self.settings.known()?;
+        known.extend(
+            self.list()?
+                .iter()
+                .map(|i| (i.namespace.clone(), i.name.clone())),
+        );
+        known.sort();
+        known.dedup();
+        Ok(known)
+    }
+}
