@@ -260,9 +260,11 @@ cluster_answer() {
   request="$(derived_request "${FIX}/requests/pod-no-annotation.json" \
     '(.request // .).namespace = "monitor" | (.request // .).object.metadata.namespace = "monitor"')"
   cluster_answer "${CLUSTERS}/rbac-no-list.yml" "${request}" false
-  contains "${message}" 'RBAC'
-  contains "${message}" 'list'
-  contains "${message}" 'instrumentations'
+  # The rule itself: what to grant, on which resource, for which verb.
+  contains "${message}" 'may not list instrumentations.opentelemetry.io'
+  contains "${message}" 'ClusterRole rule'
+  contains "${message}" 'resources: ["instrumentations"]'
+  contains "${message}" '"list"'
 }
 
 @test "cluster: the service name is the Deployment named by the ReplicaSet's owner reference" {

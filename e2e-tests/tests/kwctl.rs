@@ -32,8 +32,8 @@
 //! otherwise). The calls refused before the handler are answered by kwctl itself, with the words
 //! the cluster uses (`tests/cluster_host.rs` checks them), provided both grant the same kinds:
 //! kwctl grants the module's `contextAwareResources`, the fixture its `granted` list. A case
-//! whose calls ask for a kind on which the two disagree is skipped, and says which kinds: until
-//! policy.yaml declares the kinds cluster mode reads, that is every cluster case that reads any.
+//! whose calls ask for a kind on which the two disagree is skipped, and says which kinds (a
+//! policy.yaml that lacks a kind cluster mode reads shows here, as a fixture that grants less).
 //! A call the real policy-server would never answer has no session entry: the case fails.
 
 use std::collections::BTreeSet;
@@ -295,7 +295,7 @@ fn every_case_through_the_real_kwctl() {
     for (name, why) in &skipped {
         println!("  skipped {name}: {why}");
     }
-    // Cluster cases wait for policy.yaml's contextAwareResources; the others are capped.
+    // Cluster cases skipped for contextAwareResources are listed above; the others are capped.
     let others: Vec<_> = skipped
         .iter()
         .filter(|(_, why)| !why.starts_with(CONTEXT_AWARE_SKIP))
