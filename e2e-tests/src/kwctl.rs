@@ -115,6 +115,28 @@ impl Kwctl {
         Self::at(program).map(Some)
     }
 
+    /// kwctl for a test: [`Kwctl::locate`]'s. Without one, `None` and one `SKIPPED:` line on
+    /// stdout (once per test binary), unless `REQUIRE_REAL_RUNTIME` is set (not empty, not `0`),
+    /// which makes that a panic; a kwctl that does not run is a panic too.
+    pub fn for_tests() -> Option<Kwctl> {
+        match Kwctl::locate() {
+            Ok(Some(k)) => Some(k),
+            Ok(None) => {
+                let line =
+                    "SKIPPED: kwctl not found (set KWCTL=/path/to/kwctl or put kwctl on PATH)";
+                assert!(
+                    std::env::var_os("REQUIRE_REAL_RUNTIME")
+                        .is_none_or(|v| v.is_empty() || v == "0"),
+                    "{line}, and REQUIRE_REAL_RUNTIME is set"
+                );
+                static ONCE: std::sync::Once = std::sync::Once::new();
+                ONCE.call_once(|| println!("{line}"));
+                None
+            }
+            Err(e) => panic!("{e:#}"),
+        }
+    }
+
     /// The kwctl at `program`; fails when it does not run or does not say it is kwctl.
     pub fn at(program: impl Into<PathBuf>) -> Result<Kwctl> {
         let program = program.into();

@@ -689,20 +689,7 @@ fn the_cronjob_cluster_holds_the_pods_job_and_its_cronjob() {
 // The real kwctl replays what the project's host recorded.
 
 fn kwctl() -> Option<Kwctl> {
-    match Kwctl::locate() {
-        Ok(Some(k)) => Some(k),
-        Ok(None) => {
-            let line = "SKIPPED: kwctl not found (set KWCTL=/path/to/kwctl or put kwctl on PATH)";
-            assert!(
-                std::env::var_os("REQUIRE_REAL_RUNTIME").is_none_or(|v| v.is_empty() || v == "0"),
-                "{line}, and REQUIRE_REAL_RUNTIME is set"
-            );
-            static ONCE: std::sync::Once = std::sync::Once::new();
-            ONCE.call_once(|| println!("{line}"));
-            None
-        }
-        Err(e) => panic!("{e:#}"),
-    }
+    Kwctl::for_tests()
 }
 
 /// The probe, annotated with `cluster`'s contextAwareResources, run by kwctl with `cluster`'s

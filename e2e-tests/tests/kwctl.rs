@@ -52,20 +52,7 @@ use e2e_tests::module::{
 use serde_json::{Value, json};
 
 fn kwctl() -> Option<Kwctl> {
-    match Kwctl::locate() {
-        Ok(Some(k)) => Some(k),
-        Ok(None) => {
-            let line = "SKIPPED: kwctl not found (set KWCTL=/path/to/kwctl or put kwctl on PATH)";
-            assert!(
-                std::env::var_os("REQUIRE_REAL_RUNTIME").is_none_or(|v| v.is_empty() || v == "0"),
-                "{line}, and REQUIRE_REAL_RUNTIME is set"
-            );
-            static ONCE: std::sync::Once = std::sync::Once::new();
-            ONCE.call_once(|| println!("{line}"));
-            None
-        }
-        Err(e) => panic!("{e:#}"),
-    }
+    Kwctl::for_tests()
 }
 
 /// The annotated module kwctl runs; refused when older than the module the host runs.
