@@ -31,8 +31,14 @@ pub struct WapcHost;
 
 impl Cluster for WapcHost {
     fn call(&self, operation: &str, payload: &[u8]) -> Result<Vec<u8>, String> {
-        wapc_guest::host_call("kubewarden", "kubernetes", operation, payload)
-            .map_err(|e| e.to_string())
+        // waPC's error says `Host error: <the host's message>`; the message is the host's part.
+        wapc_guest::host_call("kubewarden", "kubernetes", operation, payload).map_err(|e| {
+            let text = e.to_string();
+            match text.strip_prefix("Host error: ") {
+                Some(message) => message.to_string(),
+                None => text,
+            }
+        })
     }
 }
 
