@@ -46,8 +46,12 @@ fn every_case_through_the_native_core() {
 #[test]
 fn every_refusal_says_what_would_be_accepted() {
     // Each refusal must carry one of these: an instruction or the accepted values.
-    const HINTS: [&str; 33] = [
+    const HINTS: [&str; 37] = [
         "use ",
+        "install it, or",
+        "add {apiVersion",
+        "grant it the ClusterRole rule",
+        "may be retried",
         "expected ",
         "must ",
         "would work",
