@@ -150,17 +150,18 @@ impl Catalog for ClusterCatalog<'_> {
     }
 
     fn names(&self, namespace: &str) -> Result<Vec<String>, Refusal> {
-        let mut names = self.settings.names(namespace)?;
+        let mut names = Vec::new();
+        for name in self.settings.names(namespace)? {
+            insert_sorted(&mut names, name);
+        }
         for item in self.list()?.iter().filter(|i| i.namespace == namespace) {
-            if names.contains(&item.name) {
+            if !insert_sorted(&mut names, item.name.clone()) {
                 return Err(Refusal::DefinedTwice {
                     namespace: namespace.to_string(),
                     name: item.name.clone(),
                 });
             }
-            names.push(item.name.clone());
         }
-        names.sort();
         Ok(names)
     }
 
@@ -173,14 +174,25 @@ impl Catalog for ClusterCatalog<'_> {
     }
 
     fn known(&self) -> Result<Vec<(String, String)>, Refusal> {
-        let mut known = self.settings.known()?;
-        known.extend(
-            self.list()?
-                .iter()
-                .map(|i| (i.namespace.clone(), i.name.clone())),
-        );
-        known.sort();
-        known.dedup();
+        let mut known = Vec::new();
+        for id in self.settings.known()? {
+            insert_sorted(&mut known, id);
+        }
+        for i in self.list()? {
+            insert_sorted(&mut known, (i.namespace.clone(), i.name.clone()));
+        }
         Ok(known)
+    }
+}
+
+/// Inserts `item` into the sorted `list` unless it is there; `false` when it was. The lists are a
+/// cluster's Instrumentations, short, and in the host's unstable order until sorted here.
+fn insert_sorted<T: Ord>(list: &mut Vec<T>, item: T) -> bool {
+    match list.binary_search(&item) {
+        Ok(_) => false,
+        Err(at) => {
+            list.insert(at, item);
+            true
+        }
     }
 }
