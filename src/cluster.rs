@@ -572,4 +572,44 @@ mod tests {
         assert_eq!(rec.0.borrow().len(), 1);
         assert!(rec.0.borrow()[0].1.contains("system:serviceaccount:kw:ps"));
     }
+
+    /// Whatever the host answers, a lookup gives an answer or a transient failure, never a panic.
+    #[test]
+    fn unreadable_answers_are_transient_failures() {
+        struct Garbage(&'static [u8]);
+        impl Cluster for Garbage {
+            fn call(&self, operation: &str, _: &[u8]) -> Result<Vec<u8>, String> {
+                match operation {
+                    "can_i" => Ok(br#"{"allowed":true}"#.to_vec()),
+                    _ => Ok(self.0.to_vec()),
+                }
+            }
+        }
+        for (answer, readable) in [
+            (&b"not json"[..], false),
+            (b"\xff\xfe", false),
+            (b"", false),
+            // JSON of another shape: read as what it has (no items, no annotations, no owners).
+            (b"[]", true),
+            (br#"{"items": 3}"#, false),
+        ] {
+            let cluster = Garbage(answer);
+            let lookups = Lookups {
+                cluster: &cluster,
+                service_account: DEFAULT_SERVICE_ACCOUNT.into(),
+            };
+            let transient = |f: LookupFailure| matches!(f.failure, Failure::Transient { .. });
+            let shown = String::from_utf8_lossy(answer);
+            let list = lookups.list_all(&INSTRUMENTATION);
+            assert!(list.map_or_else(transient, |_| readable), "{shown}");
+            if !readable && answer != br#"{"items": 3}"# {
+                assert!(
+                    lookups.namespace_annotations("shop").is_err_and(transient),
+                    "{shown}"
+                );
+                let owner = lookups.controller_of(&REPLICA_SET, "shop", "rs");
+                assert!(owner.is_err_and(transient), "{shown}");
+            }
+        }
+    }
 }
