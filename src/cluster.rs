@@ -92,6 +92,16 @@ pub const JOB: Kind = Kind {
     namespaced: true,
 };
 
+/// What `can_i` creates: the PolicyServer's ServiceAccount needs `create` on it (Kubewarden's
+/// defaults grant it), not a `contextAwareResources` entry.
+pub const SUBJECT_ACCESS_REVIEW: Kind = Kind {
+    api_version: "authorization.k8s.io/v1",
+    kind: "SubjectAccessReview",
+    group: "authorization.k8s.io",
+    resource: "subjectaccessreviews",
+    namespaced: false,
+};
+
 /// Every kind cluster mode reads: what `contextAwareResources` must list.
 pub const KINDS: [&Kind; 4] = [&INSTRUMENTATION, &NAMESPACE, &REPLICA_SET, &JOB];
 
@@ -316,12 +326,13 @@ impl Lookups<'_> {
         let answer = self
             .cluster
             .call("can_i", payload.as_bytes())
-            .map_err(|message| {
-                let failure = match classify(&message, "create", "can_i") {
-                    Err(Failure::Forbidden { .. }) | Ok(()) => Failure::Transient { message },
-                    Err(f) => f,
-                };
-                self.failure(kind, String::new(), verb, failure)
+            .map_err(|message| match classify(&message, "create", "can_i") {
+                // The review itself is refused: the rule missing is `create` on reviews.
+                Err(failure @ Failure::Forbidden { .. }) => {
+                    self.failure(&SUBJECT_ACCESS_REVIEW, String::new(), "create", failure)
+                }
+                Err(failure) => self.failure(kind, String::new(), verb, failure),
+                Ok(()) => self.failure(kind, String::new(), verb, Failure::Transient { message }),
             })?;
         match serde_json::from_str::<AccessStatus>(&String::from_utf8_lossy(&answer)) {
             Ok(status) => Ok(status.allowed),

@@ -5,7 +5,7 @@
 use std::fmt::{self, Display, Formatter};
 
 use crate::annotations::{CONTAINER_NAMES, INJECT_PYTHON, PYTHON_CONTAINER_NAMES, PYTHON_PLATFORM};
-use crate::cluster::{Failure, INSTRUMENTATION, LookupFailure};
+use crate::cluster::{Failure, INSTRUMENTATION, LookupFailure, SUBJECT_ACCESS_REVIEW};
 use crate::instrumentation::{API_VERSION, PROPAGATORS, PULL_POLICIES, SAMPLERS};
 use crate::operator::{
     DEFAULT_PYTHON_IMAGE, INIT_CONTAINER_NAME, INJECTED_SIDECAR, NODE_NAME_VAR,
@@ -227,19 +227,21 @@ impl Display for LookupRefusal {
                 "the policy may not use the host capability {capability}; allow it in the policy's hostCapabilities (a ClusterAdmissionPolicy gets every capability)"
             ),
             Failure::Forbidden { verb } => {
-                let scope = if l.object.is_empty() {
-                    "in all namespaces".to_string()
-                } else {
-                    format!("({what})")
+                let scope = match (l.object.is_empty(), kind.namespaced) {
+                    (true, true) => " in all namespaces".to_string(),
+                    (true, false) => String::new(),
+                    (false, _) => format!(" ({what})"),
                 };
                 let verbs = if kind == &INSTRUMENTATION {
                     "\"get\", \"list\", \"watch\""
+                } else if kind == &SUBJECT_ACCESS_REVIEW {
+                    "\"create\""
                 } else {
                     "\"get\""
                 };
                 write!(
                     f,
-                    "the PolicyServer's ServiceAccount {} may not {verb} {}.{} {scope}; grant it the ClusterRole rule {{apiGroups: [\"{}\"], resources: [\"{}\"], verbs: [{verbs}]}} with a ClusterRoleBinding, or set {OPT_SERVICE_ACCOUNT} to the ServiceAccount the PolicyServer runs as",
+                    "the PolicyServer's ServiceAccount {} may not {verb} {}.{}{scope}; grant it the ClusterRole rule {{apiGroups: [\"{}\"], resources: [\"{}\"], verbs: [{verbs}]}} with a ClusterRoleBinding, or set {OPT_SERVICE_ACCOUNT} to the ServiceAccount the PolicyServer runs as",
                     l.service_account,
                     kind.resource,
                     if kind.group.is_empty() {
