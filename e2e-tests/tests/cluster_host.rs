@@ -14,20 +14,16 @@
 //!
 //! Run: `cargo test -p e2e-tests -p xtask --profile host --test cluster_host -- --nocapture`.
 
-use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::Arc;
 
+use case_harness::cluster::payload;
 use e2e_tests::cluster::{CALLBACK_FAILURE, Call, ClusterState, ExchangeResponse, Stage};
 use e2e_tests::host::CompiledPolicy;
 use e2e_tests::kwctl::{Kwctl, KwctlAnswer, RunOptions, TempDir};
 use e2e_tests::module::cases_dir;
-use kubewarden_policy_sdk::host_capabilities::kubernetes::{
-    CanIRequest, GetResourceRequest, ListAllResourcesRequest, ListResourcesByNamespaceRequest,
-    ResourceAttributes, SubjectAccessReview,
-};
 use serde_json::{Value, json};
 
 /// One host call the probe makes.
@@ -51,68 +47,22 @@ fn kubernetes(operation: &'static str, payload: Vec<u8>) -> HostCall {
 fn get(av: &str, kind: &str, name: &str, ns: Option<&str>, masks: &[&str]) -> HostCall {
     kubernetes(
         "get_resource",
-        serde_json::to_vec(&GetResourceRequest {
-            api_version: av.into(),
-            kind: kind.into(),
-            name: name.into(),
-            namespace: ns.map(Into::into),
-            disable_cache: false,
-            field_masks: field_masks(masks),
-        })
-        .unwrap(),
+        payload::get(av, kind, name, ns, field_masks(masks)),
     )
 }
 
 fn list_ns(av: &str, kind: &str, ns: &str, labels: Option<&str>, masks: &[&str]) -> HostCall {
-    kubernetes(
-        "list_resources_by_namespace",
-        serde_json::to_vec(&ListResourcesByNamespaceRequest {
-            api_version: av.into(),
-            kind: kind.into(),
-            namespace: ns.into(),
-            label_selector: labels.map(Into::into),
-            field_selector: None,
-            field_masks: field_masks(masks),
-        })
-        .unwrap(),
-    )
+    let p = payload::list_ns(av, kind, ns, labels, None, field_masks(masks));
+    kubernetes("list_resources_by_namespace", p)
 }
 
 fn list_all(av: &str, kind: &str, fields: Option<&str>, masks: &[&str]) -> HostCall {
-    kubernetes(
-        "list_resources_all",
-        serde_json::to_vec(&ListAllResourcesRequest {
-            api_version: av.into(),
-            kind: kind.into(),
-            label_selector: None,
-            field_selector: fields.map(Into::into),
-            field_masks: field_masks(masks),
-        })
-        .unwrap(),
-    )
+    let p = payload::list_all(av, kind, None, fields, field_masks(masks));
+    kubernetes("list_resources_all", p)
 }
 
 fn can_i(user: &str, verb: &str, group: &str, resource: &str, ns: Option<&str>) -> HostCall {
-    kubernetes(
-        "can_i",
-        serde_json::to_vec(&CanIRequest {
-            subject_access_review: SubjectAccessReview {
-                groups: None,
-                resource_attributes: ResourceAttributes {
-                    group: Some(group.into()),
-                    name: None,
-                    namespace: ns.map(Into::into),
-                    resource: resource.into(),
-                    subresource: None,
-                    verb: verb.into(),
-                    version: None,
-                },
-                user: user.into(),
-            },
-            disable_cache: false,
-        })
-        .unwrap(),
-    )
+    kubernetes("can_i", payload::can_i(user, verb, group, resource, ns))
 }
 
 fn log_call() -> HostCall {
@@ -125,8 +75,9 @@ fn log_call() -> HostCall {
 }
 
 /// The SDK sends `null` for no mask and a sorted list otherwise.
-fn field_masks(masks: &[&str]) -> Option<BTreeSet<String>> {
-    (!masks.is_empty()).then(|| masks.iter().map(|m| m.to_string()).collect())
+/// An empty list is no mask (`null`), as the SDK's callers send it.
+fn field_masks<'a>(masks: &'a [&'a str]) -> Option<&'a [&'a str]> {
+    (!masks.is_empty()).then_some(masks)
 }
 
 /// The probe module for `calls`.

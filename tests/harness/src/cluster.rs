@@ -1777,10 +1777,92 @@ fn parse_field_selector(selector: &str) -> Result<Vec<FieldRequirement>, String>
         .collect()
 }
 
+/// The payloads the SDK sends for each `kubernetes/*` call: its own request structs, serialised
+/// as it serialises them, for tests that make the calls a policy makes.
+pub mod payload {
+    use std::collections::BTreeSet;
+
+    use kubewarden_policy_sdk::host_capabilities::kubernetes::{
+        CanIRequest, GetResourceRequest, ListAllResourcesRequest, ListResourcesByNamespaceRequest,
+        ResourceAttributes, SubjectAccessReview,
+    };
+
+    fn masks(m: Option<&[&str]>) -> Option<BTreeSet<String>> {
+        m.map(|m| m.iter().map(|s| s.to_string()).collect())
+    }
+
+    fn json<T: serde::Serialize>(request: &T) -> Vec<u8> {
+        serde_json::to_vec(request).expect("the SDK's request structs serialise")
+    }
+
+    pub fn get(av: &str, kind: &str, name: &str, ns: Option<&str>, m: Option<&[&str]>) -> Vec<u8> {
+        json(&GetResourceRequest {
+            api_version: av.into(),
+            kind: kind.into(),
+            name: name.into(),
+            namespace: ns.map(Into::into),
+            disable_cache: false,
+            field_masks: masks(m),
+        })
+    }
+
+    pub fn list_ns(
+        av: &str,
+        kind: &str,
+        ns: &str,
+        labels: Option<&str>,
+        fields: Option<&str>,
+        m: Option<&[&str]>,
+    ) -> Vec<u8> {
+        json(&ListResourcesByNamespaceRequest {
+            api_version: av.into(),
+            kind: kind.into(),
+            namespace: ns.into(),
+            label_selector: labels.map(Into::into),
+            field_selector: fields.map(Into::into),
+            field_masks: masks(m),
+        })
+    }
+
+    pub fn list_all(
+        av: &str,
+        kind: &str,
+        labels: Option<&str>,
+        fields: Option<&str>,
+        m: Option<&[&str]>,
+    ) -> Vec<u8> {
+        json(&ListAllResourcesRequest {
+            api_version: av.into(),
+            kind: kind.into(),
+            label_selector: labels.map(Into::into),
+            field_selector: fields.map(Into::into),
+            field_masks: masks(m),
+        })
+    }
+
+    pub fn can_i(user: &str, verb: &str, group: &str, resource: &str, ns: Option<&str>) -> Vec<u8> {
+        json(&CanIRequest {
+            subject_access_review: SubjectAccessReview {
+                groups: None,
+                resource_attributes: ResourceAttributes {
+                    group: Some(group.into()),
+                    name: None,
+                    namespace: ns.map(Into::into),
+                    resource: resource.into(),
+                    subresource: None,
+                    verb: verb.into(),
+                    version: None,
+                },
+                user: user.into(),
+            },
+            disable_cache: false,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kubewarden_policy_sdk::host_capabilities::kubernetes::ResourceAttributes;
     use serde_json::json;
 
     /// A small cluster: Instrumentations in two namespaces, their Namespaces, a Secret.
@@ -1825,22 +1907,7 @@ objects:
         ClusterState::from_yaml(&format!("{CLUSTER}{extra}")).unwrap()
     }
 
-    fn masks(m: Option<&[&str]>) -> Option<BTreeSet<String>> {
-        m.map(|m| m.iter().map(|s| s.to_string()).collect())
-    }
-
-    /// The payloads the SDK sends: its own request structs, serialised as it serialises them.
-    fn get(av: &str, kind: &str, name: &str, ns: Option<&str>, m: Option<&[&str]>) -> Vec<u8> {
-        serde_json::to_vec(&GetResourceRequest {
-            api_version: av.into(),
-            kind: kind.into(),
-            name: name.into(),
-            namespace: ns.map(Into::into),
-            disable_cache: false,
-            field_masks: masks(m),
-        })
-        .unwrap()
-    }
+    use super::payload::{can_i, get};
 
     fn list_ns(
         av: &str,
@@ -1849,46 +1916,11 @@ objects:
         labels: Option<&str>,
         fields: Option<&str>,
     ) -> Vec<u8> {
-        serde_json::to_vec(&ListResourcesByNamespaceRequest {
-            api_version: av.into(),
-            kind: kind.into(),
-            namespace: ns.into(),
-            label_selector: labels.map(Into::into),
-            field_selector: fields.map(Into::into),
-            field_masks: None,
-        })
-        .unwrap()
+        super::payload::list_ns(av, kind, ns, labels, fields, None)
     }
 
     fn list_all(av: &str, kind: &str, labels: Option<&str>, m: Option<&[&str]>) -> Vec<u8> {
-        serde_json::to_vec(&ListAllResourcesRequest {
-            api_version: av.into(),
-            kind: kind.into(),
-            label_selector: labels.map(Into::into),
-            field_selector: None,
-            field_masks: masks(m),
-        })
-        .unwrap()
-    }
-
-    fn can_i(user: &str, verb: &str, group: &str, resource: &str, ns: Option<&str>) -> Vec<u8> {
-        serde_json::to_vec(&CanIRequest {
-            subject_access_review: SubjectAccessReview {
-                groups: None,
-                resource_attributes: ResourceAttributes {
-                    group: Some(group.into()),
-                    name: None,
-                    namespace: ns.map(Into::into),
-                    resource: resource.into(),
-                    subresource: None,
-                    verb: verb.into(),
-                    version: None,
-                },
-                user: user.into(),
-            },
-            disable_cache: false,
-        })
-        .unwrap()
+        super::payload::list_all(av, kind, labels, None, m)
     }
 
     fn ok(c: &ClusterState, op: &str, payload: &[u8]) -> String {
