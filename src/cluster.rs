@@ -17,7 +17,11 @@
 //!   asks `can_i` (a SubjectAccessReview, 5-second cache) for `list` and `watch`, and refuses with
 //!   the missing RBAC rule instead of hanging.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
+
+use crate::pod::Owner;
 use serde_json::value::RawValue;
 
 /// A source of answers to `kubernetes/*` host calls.
@@ -283,16 +287,12 @@ impl Lookups<'_> {
             disable_cache: false,
             field_masks: spec_only.then_some(["spec"]),
         };
-        let object = match namespace {
-            Some(ns) => format!("{ns}/{name}"),
-            None => name.to_string(),
-        };
+        let object = object_name(kind, namespace.unwrap_or_default(), name);
         let payload = serde_json::to_string(&request).unwrap_or_default();
         match self.cluster.call("get_resource", payload.as_bytes()) {
-            Ok(answer) => String::from_utf8(answer).map(Some).map_err(|_| {
-                let message = "the host's answer is not UTF-8".to_string();
-                self.failure(kind, object, "get", Failure::Transient { message })
-            }),
+            Ok(answer) => String::from_utf8(answer)
+                .map(Some)
+                .map_err(|e| self.unreadable(kind, object, "get", e)),
             Err(message) => match classify(&message, "get", "get_resource") {
                 Ok(()) => Ok(None),
                 Err(failure) => Err(self.failure(kind, object, "get", failure)),
@@ -336,14 +336,7 @@ impl Lookups<'_> {
             })?;
         match serde_json::from_str::<AccessStatus>(&String::from_utf8_lossy(&answer)) {
             Ok(status) => Ok(status.allowed),
-            Err(e) => Err(self.failure(
-                kind,
-                String::new(),
-                verb,
-                Failure::Transient {
-                    message: format!("the host's answer to kubernetes/can_i cannot be read: {e}"),
-                },
-            )),
+            Err(e) => Err(self.unreadable(kind, String::new(), verb, e)),
         }
     }
 
@@ -367,16 +360,14 @@ impl Lookups<'_> {
             .cluster
             .call("list_resources_all", payload.as_bytes())
             .map_err(|message| {
-                let failure = classify(&message, "list", "list_resources_all")
-                    .err()
-                    .unwrap_or(Failure::NotServed);
+                let failure = match classify(&message, "list", "list_resources_all") {
+                    Err(failure) => failure,
+                    Ok(()) => Failure::Transient { message },
+                };
                 self.failure(kind, String::new(), "list", failure)
             })?;
-        let list: ListAnswer =
-            serde_json::from_str(&String::from_utf8_lossy(&answer)).map_err(|e| {
-                let message = format!("the host's list of {} cannot be read: {e}", kind.kind);
-                self.failure(kind, String::new(), "list", Failure::Transient { message })
-            })?;
+        let list: ListAnswer = serde_json::from_str(&String::from_utf8_lossy(&answer))
+            .map_err(|e| self.unreadable(kind, String::new(), "list", e))?;
         // In the host's order (a watch cache's, not stable): the catalog sorts what it shows.
         let items: Vec<Listed> = list
             .items
@@ -397,30 +388,9 @@ impl Lookups<'_> {
     pub fn namespace_annotations(
         &self,
         name: &str,
-    ) -> Result<std::collections::BTreeMap<String, String>, LookupFailure> {
-        let Some(answer) = self.get(&NAMESPACE, "", name, false)? else {
-            return Ok(Default::default());
-        };
-        #[derive(Deserialize, Default)]
-        struct Object {
-            #[serde(default)]
-            metadata: Meta,
-        }
-        #[derive(Deserialize, Default)]
-        struct Meta {
-            #[serde(default)]
-            annotations: Option<std::collections::BTreeMap<String, String>>,
-        }
-        let object: Object = serde_json::from_str(&answer).map_err(|e| {
-            let message = format!("the host's Namespace {name} cannot be read: {e}");
-            self.failure(
-                &NAMESPACE,
-                name.to_string(),
-                "get",
-                Failure::Transient { message },
-            )
-        })?;
-        Ok(object.metadata.annotations.unwrap_or_default())
+    ) -> Result<BTreeMap<String, String>, LookupFailure> {
+        let metadata = self.metadata(&NAMESPACE, "", name)?;
+        Ok(metadata.and_then(|m| m.annotations).unwrap_or_default())
     }
 
     /// The controller owner of the object `kind` `namespace/name` (its kind and name), if it has
@@ -430,40 +400,66 @@ impl Lookups<'_> {
         kind: &'static Kind,
         namespace: &str,
         name: &str,
-    ) -> Result<Option<crate::pod::Owner>, LookupFailure> {
-        let Some(answer) = self.get(kind, namespace, name, false)? else {
-            return Ok(None);
-        };
-        #[derive(Deserialize, Default)]
-        struct Object {
-            #[serde(default)]
-            metadata: Meta,
-        }
-        #[derive(Deserialize, Default)]
-        #[serde(rename_all = "camelCase")]
-        struct Meta {
-            #[serde(default)]
-            owner_references: Option<Vec<crate::pod::Owner>>,
-        }
-        let object: Object = serde_json::from_str(&answer).map_err(|e| {
-            let message = format!(
-                "the host's {} {namespace}/{name} cannot be read: {e}",
-                kind.kind
-            );
-            self.failure(
-                kind,
-                format!("{namespace}/{name}"),
-                "get",
-                Failure::Transient { message },
-            )
-        })?;
-        Ok(object
-            .metadata
-            .owner_references
+    ) -> Result<Option<Owner>, LookupFailure> {
+        let metadata = self.metadata(kind, namespace, name)?;
+        Ok(metadata
+            .and_then(|m| m.owner_references)
             .unwrap_or_default()
             .into_iter()
             .find(|o| o.controller == Some(true)))
     }
+
+    /// The metadata of an object the policy reads (`None`: it does not exist).
+    fn metadata(
+        &self,
+        kind: &'static Kind,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<Metadata>, LookupFailure> {
+        let Some(answer) = self.get(kind, namespace, name, false)? else {
+            return Ok(None);
+        };
+        let object: WithMetadata = serde_json::from_str(&answer)
+            .map_err(|e| self.unreadable(kind, object_name(kind, namespace, name), "get", e))?;
+        Ok(Some(object.metadata))
+    }
+
+    /// A host answer that cannot be read: a transient failure (the host answered for `object`).
+    pub fn unreadable(
+        &self,
+        kind: &'static Kind,
+        object: String,
+        verb: &'static str,
+        error: impl std::fmt::Display,
+    ) -> LookupFailure {
+        let message = format!("the host's answer cannot be read: {error}");
+        self.failure(kind, object, verb, Failure::Transient { message })
+    }
+}
+
+/// How messages name an object: `namespace/name`, or `name` for a cluster-scoped kind.
+fn object_name(kind: &Kind, namespace: &str, name: &str) -> String {
+    if kind.namespaced {
+        format!("{namespace}/{name}")
+    } else {
+        name.to_string()
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct WithMetadata {
+    #[serde(default)]
+    metadata: Metadata,
+}
+
+/// What the policy reads of a Namespace, ReplicaSet or Job.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct Metadata {
+    #[serde(default)]
+    annotations: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    owner_references: Option<Vec<Owner>>,
 }
 
 #[cfg(test)]

@@ -79,15 +79,8 @@ impl<'a> ClusterCatalog<'a> {
             return Ok(None);
         };
         let object: SpecOnly = serde_json::from_str(&answer).map_err(|e| {
-            self.lookup_refusal(LookupFailure {
-                kind: &INSTRUMENTATION,
-                object: format!("{namespace}/{name}"),
-                verb: "get",
-                failure: crate::cluster::Failure::Transient {
-                    message: format!("the host's answer cannot be read: {e}"),
-                },
-                service_account: self.lookups.service_account.clone(),
-            })
+            let object = format!("{namespace}/{name}");
+            self.lookup_refusal(self.lookups.unreadable(&INSTRUMENTATION, object, "get", e))
         })?;
         Ok(Some(
             object.spec.as_ref().map_or("{}", |s| s.get()).to_string(),
