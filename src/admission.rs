@@ -191,7 +191,7 @@ pub fn validate(payload: &[u8]) -> Response {
 }
 
 /// The decision, with `cluster` answering the lookups of cluster mode.
-pub fn validate_with(payload: &[u8], cluster: &dyn crate::cluster::Cluster) -> Response {
+pub fn validate_with(payload: &[u8], cluster: &dyn Cluster) -> Response {
     let (request, settings) = match read_payload(payload) {
         Ok(read) => read,
         Err(problem) => return respond(Decision::Refuse(Refusal::Payload(problem)), None),
@@ -237,10 +237,10 @@ fn decide(
     // Most objects do not ask for instrumentation: answer them before reading the pod, unless
     // their namespace may ask for them (cluster mode, and the pod says nothing).
     let own = head.inject.as_ref();
-    if own.is_none_or(|v| v.as_str().is_some_and(is_off))
-        && !(own.is_none_or(|v| v.as_str() == Some(""))
-            && settings_view::cluster_mode(settings_text))
-    {
+    let asks_itself = own.is_some_and(|v| !v.as_str().is_some_and(is_off));
+    let namespace_may_ask =
+        || own.is_none_or(|v| v.as_str() == Some("")) && settings_view::cluster_mode(settings_text);
+    if !asks_itself && !namespace_may_ask() {
         return Decision::Accept(misplaced(&request, &head, &target));
     }
     let mut pod = match PodView::read(raw.get(), &target) {
