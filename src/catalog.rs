@@ -1,30 +1,38 @@
 //! Where instrumentations come from. Resolution asks a [`Catalog`] for "the instrumentation named
-//! N in namespace S" and "the instrumentations of namespace S"; the policy settings are one
-//! catalog. What it hands out is shared, not borrowed, so a catalog may build it on the spot.
+//! N in namespace S" and "the instrumentations of namespace S". The policy settings are one
+//! catalog (`settings`), the cluster's Instrumentations with the settings' another
+//! (`cluster::catalog`). What a catalog hands out is shared, not borrowed, so it may build it on
+//! the spot.
 
 use std::sync::Arc;
 
 use crate::instrumentation::InstrumentationSpec;
 use crate::refusal::{Refusal, Source};
-use crate::settings::{Named, Settings};
 
 /// Which instrumentation a pod gets.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Origin {
     /// The settings' top-level spec.
     Default,
+    /// An instrumentation by namespace and name.
     Named {
+        /// Its namespace.
         namespace: String,
+        /// Its name.
         name: String,
     },
 }
 
+/// An instrumentation a reference resolved to: where it comes from and its checked spec.
 #[derive(Debug, Clone)]
 pub struct Resolved {
+    /// Which instrumentation.
     pub origin: Origin,
+    /// Its spec, checked and defaulted.
     pub spec: Arc<InstrumentationSpec>,
 }
 
+/// How messages name the settings' default instrumentation.
 pub const DEFAULT_LABEL: &str = "the policy settings' default instrumentation";
 
 impl Resolved {
@@ -52,45 +60,4 @@ pub trait Catalog {
     fn fallback(&self) -> Result<Option<Resolved>, Refusal>;
     /// Every namespace/name the source knows, for "references that would work".
     fn known(&self) -> Result<Vec<(String, String)>, Refusal>;
-}
-
-fn resolved(named: &Named) -> Resolved {
-    Resolved {
-        origin: Origin::Named {
-            namespace: named.namespace.clone(),
-            name: named.name.clone(),
-        },
-        spec: named.spec.clone(),
-    }
-}
-
-impl Catalog for Settings {
-    fn source(&self) -> Source {
-        Source::Settings
-    }
-    fn get(&self, namespace: &str, name: &str) -> Result<Option<Resolved>, Refusal> {
-        Ok(self.find(namespace, name).map(resolved))
-    }
-    fn names(&self, namespace: &str) -> Result<Vec<String>, Refusal> {
-        Ok(self
-            .in_namespace(namespace)
-            .map(|i| i.name.clone())
-            .collect())
-    }
-    fn has_fallback(&self) -> bool {
-        self.default.is_some()
-    }
-    fn fallback(&self) -> Result<Option<Resolved>, Refusal> {
-        Ok(self.default.as_ref().map(|spec| Resolved {
-            origin: Origin::Default,
-            spec: spec.clone(),
-        }))
-    }
-    fn known(&self) -> Result<Vec<(String, String)>, Refusal> {
-        Ok(self
-            .instrumentations
-            .iter()
-            .map(|i| (i.namespace.clone(), i.name.clone()))
-            .collect())
-    }
 }

@@ -6,29 +6,18 @@
 //! natively.
 
 pub mod admission;
-pub mod annotations;
 pub mod catalog;
 pub mod cluster;
-pub mod cluster_catalog;
-pub mod image_ref;
 pub mod inject;
 pub mod instrumentation;
-pub mod json_text;
-pub mod k8s_names;
-pub mod namespaces;
+pub mod keys;
 pub mod operator;
 pub mod pod;
-pub mod quantity;
 pub mod reference;
 pub mod refusal;
-pub mod resource_attributes;
-pub mod selection;
 pub mod settings;
-pub mod settings_view;
+pub mod syntax;
 pub mod target;
-pub mod url;
-pub mod validation;
-pub mod workload;
 
 use guest::prelude::*;
 use kubewarden_policy_sdk::wapc_guest as guest;

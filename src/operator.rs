@@ -7,6 +7,7 @@
 
 /// The volume the packages are copied into, and the init container that copies them.
 pub const VOLUME_NAME: &str = "opentelemetry-auto-instrumentation-python";
+/// The init container that copies the packages into the volume.
 pub const INIT_CONTAINER_NAME: &str = "opentelemetry-auto-instrumentation-python";
 /// Where the volume is mounted, in the init container and in every instrumented container.
 pub const MOUNT_PATH: &str = "/otel-auto-instrumentation-python";
@@ -15,8 +16,11 @@ pub const PYTHONPATH_PREFIX: &str =
     "/otel-auto-instrumentation-python/opentelemetry/instrumentation/auto_instrumentation";
 /// The trees in the image that the init container copies, per platform annotation value.
 pub const GLIBC_SOURCE: &str = "/autoinstrumentation/.";
+/// The tree for musl (Alpine-based) images.
 pub const MUSL_SOURCE: &str = "/autoinstrumentation-musl/.";
+/// The platform annotation's value for glibc images (the default).
 pub const PLATFORM_GLIBC: &str = "glibc";
+/// The platform annotation's value for musl images.
 pub const PLATFORM_MUSL: &str = "musl";
 
 /// The Python image ships the OTLP/HTTP exporter: the defaults every target container gets when
@@ -30,29 +34,48 @@ pub const PYTHON_DEFAULT_ENV: [(&str, &str); 4] = [
 
 // ---- environment variables (sdk.go, helper.go) ---------------------------------------------------
 
+/// The variable the packages are put on, before the user's paths.
 pub const PYTHONPATH: &str = "PYTHONPATH";
-/// Prepended to every target container (downward API), so that user values may refer to them.
+/// The node's IP (downward API). With the pod's IP, prepended to every target container so that
+/// user values may refer to them.
 pub const NODE_IP_VAR: &str = "OTEL_NODE_IP";
+/// The pod's IP (downward API).
 pub const POD_IP_VAR: &str = "OTEL_POD_IP";
+/// The service name: annotations, then the owner chain, then the container.
 pub const SERVICE_NAME_VAR: &str = "OTEL_SERVICE_NAME";
+/// The collector's URL, from `exporter.endpoint`.
 pub const ENDPOINT_VAR: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+/// The resource attributes, `key=value,...`; a user's value is extended.
 pub const RESOURCE_ATTRIBUTES_VAR: &str = "OTEL_RESOURCE_ATTRIBUTES";
+/// The propagators, from `propagators`.
 pub const PROPAGATORS_VAR: &str = "OTEL_PROPAGATORS";
+/// The sampler, from `sampler.type`.
 pub const SAMPLER_VAR: &str = "OTEL_TRACES_SAMPLER";
+/// The sampler's argument, from `sampler.argument`.
 pub const SAMPLER_ARG_VAR: &str = "OTEL_TRACES_SAMPLER_ARG";
-/// The downward-API variables that `$(…)` entries of `OTEL_RESOURCE_ATTRIBUTES` refer to.
+/// The pod's name: the first of the downward-API variables that `$(…)` entries of
+/// `OTEL_RESOURCE_ATTRIBUTES` refer to.
 pub const POD_NAME_VAR: &str = "OTEL_RESOURCE_ATTRIBUTES_POD_NAME";
+/// The pod's uid, with `resource.addK8sUIDAttributes`.
 pub const POD_UID_VAR: &str = "OTEL_RESOURCE_ATTRIBUTES_POD_UID";
+/// The node's name; its presence also marks a container as already instrumented.
 pub const NODE_NAME_VAR: &str = "OTEL_RESOURCE_ATTRIBUTES_NODE_NAME";
 
 // ---- exporter.go ---------------------------------------------------------------------------------
 
+/// The CA certificate the exporter trusts.
 pub const CERTIFICATE_VAR: &str = "OTEL_EXPORTER_OTLP_CERTIFICATE";
+/// The exporter's client certificate.
 pub const CLIENT_CERTIFICATE_VAR: &str = "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE";
+/// The exporter's client key.
 pub const CLIENT_KEY_VAR: &str = "OTEL_EXPORTER_OTLP_CLIENT_KEY";
+/// Volume name prefix of the TLS Secret.
 pub const TLS_SECRET_VOLUME_PREFIX: &str = "otel-auto-secret-";
+/// Volume name prefix of the TLS ConfigMap.
 pub const TLS_CONFIG_MAP_VOLUME_PREFIX: &str = "otel-auto-configmap-";
+/// Mount path prefix of the TLS Secret.
 pub const TLS_SECRET_MOUNT_PREFIX: &str = "/otel-auto-instrumentation-secret-";
+/// Mount path prefix of the TLS ConfigMap.
 pub const TLS_CONFIG_MAP_MOUNT_PREFIX: &str = "/otel-auto-instrumentation-configmap-";
 
 // ---- already instrumented (podmutator.go) ----------------------------------------------------------
@@ -71,15 +94,49 @@ pub const INJECTED_SIDECAR: &str = "opentelemetry-auto-instrumentation";
 /// The collector sidecar, which may carry `OTEL_RESOURCE_ATTRIBUTES_NODE_NAME` of its own.
 pub const COLLECTOR_SIDECAR: &str = "otc-container";
 
+// ---- the Instrumentation CRD (opentelemetry.io/v1alpha1) --------------------------------------------
+
+/// The Instrumentation API version this policy reads (the one the operator's CRD serves).
+pub const INSTRUMENTATION_API_VERSION: &str = "opentelemetry.io/v1alpha1";
+/// The Instrumentation kind.
+pub const INSTRUMENTATION_KIND: &str = "Instrumentation";
+/// The CRD's propagators.
+pub const PROPAGATORS: [&str; 8] = [
+    "tracecontext",
+    "baggage",
+    "b3",
+    "b3multi",
+    "jaeger",
+    "xray",
+    "ottrace",
+    "none",
+];
+/// The CRD's samplers.
+pub const SAMPLERS: [&str; 8] = [
+    "always_on",
+    "always_off",
+    "traceidratio",
+    "parentbased_always_on",
+    "parentbased_always_off",
+    "parentbased_traceidratio",
+    "jaeger_remote",
+    "xray",
+];
+/// Kubernetes' image pull policies.
+pub const PULL_POLICIES: [&str; 3] = ["Always", "IfNotPresent", "Never"];
+
 // ---- Instrumentation CR defaults (the operator's defaulting webhook) -------------------------------
 
 /// The operator's default Python auto-instrumentation image (its `versions.txt` at the reference commit).
 pub const DEFAULT_PYTHON_IMAGE: &str =
     "ghcr.io/open-telemetry/opentelemetry-operator/autoinstrumentation-python:0.64b0";
-/// Init container limits and requests when the spec sets none.
+/// Init container CPU limit when the spec sets none.
 pub const DEFAULT_LIMIT_CPU: &str = "500m";
+/// Init container memory limit when the spec sets none.
 pub const DEFAULT_LIMIT_MEMORY: &str = "256Mi";
+/// Init container CPU request when the spec sets none.
 pub const DEFAULT_REQUEST_CPU: &str = "50m";
+/// Init container memory request when the spec sets none.
 pub const DEFAULT_REQUEST_MEMORY: &str = "64Mi";
 /// Size limit of the `emptyDir` that receives the packages.
 pub const DEFAULT_VOLUME_SIZE_LIMIT: &str = "200Mi";

@@ -10,7 +10,7 @@ use std::marker::PhantomData;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
-use crate::json_text::{At, ObjectOnly, without_position};
+use crate::syntax::json_text::{At, ObjectOnly, without_position};
 
 use crate::target::Target;
 

@@ -1,12 +1,12 @@
 //! `instrumentation.opentelemetry.io/inject-python` values → the instrumentation they name, or the
 //! reason they name none, with the references that would work.
 
-use crate::annotations::is_off;
 use crate::catalog::{Catalog, Resolved};
-use crate::k8s_names;
+use crate::keys::is_off;
 use crate::refusal::{
     Malformation, ReferenceFault, ReferenceRefusal, Refusal, Subject, WouldWork, WouldWorkRef,
 };
+use crate::syntax::k8s_names;
 
 /// What an annotation value says.
 #[derive(Debug, PartialEq, Eq)]

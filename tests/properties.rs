@@ -1070,7 +1070,7 @@ fn in_cluster(pod: &PodInput, settings: &Value) -> (Value, common::Fake) {
         }
         let name = owner["name"].as_str().unwrap_or("");
         let owners: Vec<Value> =
-            otel_python_policy::resource_attributes::deployment_of(name, hash)
+            otel_python_policy::inject::resource_attributes::deployment_of(name, hash)
                 .map(|d| json!({"apiVersion": "apps/v1", "kind": "Deployment", "name": d, "uid": "", "controller": true}))
                 .into_iter()
                 .collect();

@@ -10,8 +10,8 @@ use serde_json::value::RawValue;
 
 use super::env::Entry;
 use super::{ContainerEdit, Plan};
-use crate::json_text::{At, Entries};
 use crate::refusal::ApplyProblem;
+use crate::syntax::json_text::{At, Entries};
 use crate::target::Target;
 
 /// A replacement of `object[start..end]`.
@@ -35,9 +35,7 @@ pub fn apply(plan: &Plan, object: &str, target: &Target) -> Result<String, Apply
             let container = items
                 .get(edit.slot.index())
                 .filter(|c| c.get().starts_with('{'))
-                .ok_or_else(|| ApplyProblem::ContainerNotAnObject {
-                    container: edit.name.clone(),
-                })?;
+                .ok_or_else(|| not_an_object(edit))?;
             edit_container(object, container, edit, &mut splices)?;
         }
     }
@@ -54,9 +52,7 @@ fn edit_container(
     edit: &ContainerEdit,
     splices: &mut Vec<Splice>,
 ) -> Result<(), ApplyProblem> {
-    let fields = entries(container).ok_or_else(|| ApplyProblem::ContainerNotAnObject {
-        container: edit.name.clone(),
-    })?;
+    let fields = entries(container).ok_or_else(|| not_an_object(edit))?;
     let original = last(&fields, "env").and_then(elements).unwrap_or_default();
     let env: Vec<String> = edit
         .env
@@ -75,6 +71,14 @@ fn edit_container(
     let mounts: Vec<String> = edit.mounts.iter().map(to_json).collect();
     append(object, container, &fields, "volumeMounts", &mounts, splices);
     Ok(())
+}
+
+fn not_an_object(edit: &ContainerEdit) -> ApplyProblem {
+    ApplyProblem::ContainerNotAnObject {
+        container: edit.name.clone(),
+        list: edit.slot.list_key(),
+        index: edit.slot.index(),
+    }
 }
 
 /// One entry of the new env list: the user's own text, the user's entry with the policy's new
@@ -280,6 +284,32 @@ mod tests {
             &mut s,
         );
         assert_eq!(splice("{}", s), r#"{"v":[1]}"#);
+    }
+
+    /// The view and the text disagree only if the object changed under the view; the refusal
+    /// then names the exact element.
+    #[test]
+    fn a_container_that_is_not_an_object_is_named_by_its_path() {
+        use crate::pod::Slot;
+        let plan = Plan {
+            edits: vec![ContainerEdit {
+                slot: Slot::Init(1),
+                name: "migrate".into(),
+                env: Default::default(),
+                mounts: Vec::new(),
+            }],
+            volumes: Vec::new(),
+            init_container: Default::default(),
+            init_position: None,
+            source: "",
+            notes: Vec::new(),
+        };
+        let object = r#"{"spec":{"initContainers":[{"name":"a"},"migrate"],"containers":[{}]}}"#;
+        let problem = apply(&plan, object, &Target::POD).unwrap_err();
+        assert_eq!(
+            problem.to_string(),
+            "request.object.spec.initContainers[1] (container \"migrate\") is not an object"
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@ use k8s_openapi::api::core::v1::EnvVar;
 
 use super::env::{EnvList, Layer, field_ref, literal};
 use super::exporter::{self, TlsPlan};
+use super::resource_attributes;
 use crate::instrumentation::InstrumentationSpec;
 use crate::operator::{
     NODE_IP_VAR, POD_IP_VAR, PROPAGATORS_VAR, RESOURCE_ATTRIBUTES_VAR, SAMPLER_ARG_VAR,
@@ -13,7 +14,6 @@ use crate::operator::{
 };
 use crate::pod::{ContainerView, PodView};
 use crate::refusal::Notice;
-use crate::resource_attributes;
 
 /// The node and pod IPs, put in front of the env (in this order).
 pub fn ip_env() -> [EnvVar; 2] {

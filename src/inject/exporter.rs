@@ -187,6 +187,6 @@ mod tests {
         let name = volume_name("otel-auto-secret-", &long);
         assert_eq!(name.len(), 62, "{name}");
         assert!(name.ends_with('a'), "the dangling '-' is trimmed: {name}");
-        assert!(crate::k8s_names::is_dns1123_label(&name));
+        assert!(crate::syntax::k8s_names::is_dns1123_label(&name));
     }
 }

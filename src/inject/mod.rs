@@ -10,6 +10,8 @@ mod conflicts;
 pub mod env;
 mod exporter;
 mod python;
+pub mod resource_attributes;
+pub mod selection;
 
 use k8s_openapi::api::core::v1::{
     ConfigMapVolumeSource, Container, EmptyDirVolumeSource, SecretVolumeSource, VolumeMount,
@@ -25,7 +27,6 @@ use crate::operator::{
 };
 use crate::pod::{ContainerView, PodView, Slot};
 use crate::refusal::{AlreadyInstrumented, Notice, PlanProblem};
-use crate::selection;
 use env::{EnvList, Layer};
 
 /// One target container's new env list and the mounts to append.

@@ -7,14 +7,14 @@ use std::collections::{BTreeMap, HashSet};
 
 use k8s_openapi::api::core::v1::EnvVar;
 
-use crate::annotations::{
-    RESOURCE_PREFIX, SERVICE_INSTANCE_ID, SERVICE_NAME, SERVICE_NAMESPACE, SERVICE_VERSION,
-};
-use crate::image_ref;
 use crate::inject::env::field_ref;
 use crate::instrumentation::InstrumentationSpec;
+use crate::keys::{
+    RESOURCE_PREFIX, SERVICE_INSTANCE_ID, SERVICE_NAME, SERVICE_NAMESPACE, SERVICE_VERSION,
+};
 use crate::operator::{NODE_NAME_VAR, POD_NAME_VAR, POD_UID_VAR};
 use crate::pod::{ContainerView, PodView};
+use crate::syntax::image_ref;
 
 /// What one container gets: its service name, the downward-API variables that the attribute
 /// values refer to (in the operator's order), and the attributes as `k=v,...`.

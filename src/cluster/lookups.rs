@@ -1,11 +1,7 @@
-//! The cluster, as the policy reads it in cluster mode: Kubewarden's `kubernetes/*` host
-//! capabilities behind a trait the policy owns, so the decision is tested natively against an
-//! in-memory cluster and runs in policy-server against the real one.
-//!
-//! [`Cluster::call`] is one waPC host call in the `kubernetes` namespace (`get_resource`,
-//! `list_resources_all`, `can_i`): the SDK's request struct as JSON in, the host's JSON answer
-//! out, or the host's error message. Everything above it (which calls, in which order, what their
-//! answers and failures mean) is the policy's own code, in this module.
+//! Which `kubernetes/*` host calls the policy makes (`get_resource`, `list_resources_all`,
+//! `can_i`), with which payloads (the SDK's request structs, field for field: kwctl replays a
+//! session only when they match), and what their answers and failures mean. Each is one
+//! [`super::Cluster::call`].
 //!
 //! The calls, and how policy-server answers them (policy-evaluator 0.32):
 //! - `get_resource`: served from a 5-second cache of successful answers, else one GET to the API
@@ -20,125 +16,12 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-
-use crate::pod::Owner;
 use serde_json::value::RawValue;
 
-/// A source of answers to `kubernetes/*` host calls.
-pub trait Cluster {
-    /// One host call: `operation` in the `kubernetes` namespace with the JSON `payload`.
-    fn call(&self, operation: &str, payload: &[u8]) -> Result<Vec<u8>, String>;
-}
-
-/// The host of a wasm module: Kubewarden's policy-server or kwctl, through waPC.
-pub struct WapcHost;
-
-impl Cluster for WapcHost {
-    fn call(&self, operation: &str, payload: &[u8]) -> Result<Vec<u8>, String> {
-        // waPC's error says `Host error: <the host's message>`; the message is the host's part.
-        wapc_guest::host_call("kubewarden", "kubernetes", operation, payload).map_err(|e| {
-            let text = e.to_string();
-            match text.strip_prefix("Host error: ") {
-                Some(message) => message.to_string(),
-                None => text,
-            }
-        })
-    }
-}
-
-/// A cluster that answers nothing: settings-only mode makes no host call.
-pub struct NoCluster;
-
-impl Cluster for NoCluster {
-    fn call(&self, operation: &str, _payload: &[u8]) -> Result<Vec<u8>, String> {
-        Err(format!("no cluster to answer kubernetes/{operation}"))
-    }
-}
-
-/// A kind the policy reads, with the names RBAC and `contextAwareResources` use.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Kind {
-    pub api_version: &'static str,
-    pub kind: &'static str,
-    /// The API group (`""` for core).
-    pub group: &'static str,
-    /// The resource (plural) RBAC rules name.
-    pub resource: &'static str,
-    pub namespaced: bool,
-}
-
-pub const INSTRUMENTATION: Kind = Kind {
-    api_version: crate::instrumentation::API_VERSION,
-    kind: crate::instrumentation::KIND,
-    group: "opentelemetry.io",
-    resource: "instrumentations",
-    namespaced: true,
-};
-pub const NAMESPACE: Kind = Kind {
-    api_version: "v1",
-    kind: "Namespace",
-    group: "",
-    resource: "namespaces",
-    namespaced: false,
-};
-pub const REPLICA_SET: Kind = Kind {
-    api_version: "apps/v1",
-    kind: "ReplicaSet",
-    group: "apps",
-    resource: "replicasets",
-    namespaced: true,
-};
-pub const JOB: Kind = Kind {
-    api_version: "batch/v1",
-    kind: "Job",
-    group: "batch",
-    resource: "jobs",
-    namespaced: true,
-};
-
-/// What `can_i` creates: the PolicyServer's ServiceAccount needs `create` on it (Kubewarden's
-/// defaults grant it), not a `contextAwareResources` entry.
-pub const SUBJECT_ACCESS_REVIEW: Kind = Kind {
-    api_version: "authorization.k8s.io/v1",
-    kind: "SubjectAccessReview",
-    group: "authorization.k8s.io",
-    resource: "subjectaccessreviews",
-    namespaced: false,
-};
-
-/// Every kind cluster mode reads: what `contextAwareResources` must list.
-pub const KINDS: [&Kind; 4] = [&INSTRUMENTATION, &NAMESPACE, &REPLICA_SET, &JOB];
-
-/// The PolicyServer's ServiceAccount in a default Kubewarden install (`namespace/name`).
-pub const DEFAULT_SERVICE_ACCOUNT: &str = "kubewarden/policy-server";
-
-/// Why a lookup gave no answer.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Failure {
-    /// The API server does not serve the kind: for Instrumentation, the CRD is not installed.
-    NotServed,
-    /// The policy's `contextAwareResources` do not list the kind.
-    NotGranted,
-    /// The policy may not use the host capability (`hostCapabilities` of a standalone
-    /// policy-server, or a PolicyServer's `namespacedPoliciesCapabilities`).
-    CapabilityDenied { capability: String },
-    /// RBAC: the PolicyServer's ServiceAccount may not `verb` the kind.
-    Forbidden { verb: &'static str },
-    /// Anything else: the API server or the host failed; a retry may succeed.
-    Transient { message: String },
-}
-
-/// A lookup that failed: what was asked and why it failed.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LookupFailure {
-    pub kind: &'static Kind,
-    /// `namespace/name`, `name` for a cluster-scoped object, or empty for a list.
-    pub object: String,
-    pub verb: &'static str,
-    pub failure: Failure,
-    /// The ServiceAccount the RBAC rules are for (`namespace/name`).
-    pub service_account: String,
-}
+use super::Cluster;
+use crate::keys::{Kind, NAMESPACE, SUBJECT_ACCESS_REVIEW};
+use crate::pod::Owner;
+use crate::refusal::{Failure, LookupFailure};
 
 /// The host's message, classified. `Ok(())`: the object does not exist.
 fn classify(message: &str, verb: &'static str, operation: &str) -> Result<(), Failure> {
@@ -218,8 +101,11 @@ struct AccessStatus {
 /// A listed object: its name, namespace and spec text.
 #[derive(Debug, Clone)]
 pub struct Listed {
+    /// Its namespace.
     pub namespace: String,
+    /// Its name.
     pub name: String,
+    /// Its spec as the host sent it (`None`: absent).
     pub spec: Option<Box<RawValue>>,
 }
 
@@ -248,7 +134,9 @@ struct ObjectName {
 /// The lookups of one admission, through `cluster`, as the ServiceAccount `service_account`
 /// (`namespace/name`) for the RBAC checks.
 pub struct Lookups<'c> {
+    /// Who answers.
     pub cluster: &'c dyn Cluster,
+    /// The PolicyServer's ServiceAccount (`namespace/name`).
     pub service_account: String,
 }
 
@@ -465,6 +353,7 @@ struct Metadata {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keys::{DEFAULT_SERVICE_ACCOUNT, INSTRUMENTATION, REPLICA_SET};
 
     #[test]
     fn host_messages_are_classified() {

@@ -11,15 +11,13 @@ use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+use super::{Options, Settings};
 use crate::catalog::{Catalog, Origin, Resolved};
 use crate::instrumentation::InstrumentationSpec;
-use crate::json_text::Entries;
-use crate::refusal::{Refusal, SettingsErrors, Source};
-use crate::settings::{
-    self, FailureAction, OPT_ALLOW_CROSS_NAMESPACE, OPT_FAILURE_ACTION, OPT_INSTRUMENTATION_SOURCE,
-    OPT_INSTRUMENTATIONS, OPT_SERVICE_ACCOUNT,
-};
-use crate::validation;
+use crate::instrumentation::rules;
+use crate::keys::OPT_INSTRUMENTATIONS;
+use crate::refusal::{Fault, Refusal, SettingsErrors, SettingsProblem, Source};
+use crate::syntax::json_text::Entries;
 
 /// Whether the settings text asks for cluster mode, read without the rest: what a pod that says
 /// nothing itself needs to know (in cluster mode its namespace may ask for it).
@@ -35,10 +33,8 @@ pub fn cluster_mode(raw: &str) -> bool {
 /// The settings of one request, read lazily from `raw`.
 pub struct SettingsView<'a> {
     raw: &'a str,
-    pub failure_action: FailureAction,
-    pub allow_cross_namespace_references: bool,
-    pub cluster_mode: bool,
-    pub service_account: String,
+    /// The policy's own options.
+    pub options: Options,
     /// The top-level spec as JSON text (the settings without the options), when a spec field is set.
     default: Option<String>,
     instrumentations: Vec<Item<'a>>,
@@ -78,37 +74,16 @@ impl<'a> SettingsView<'a> {
         let Entries(entries) = serde_json::from_str(raw).ok()?;
         let mut view = SettingsView {
             raw,
-            failure_action: FailureAction::Reject,
-            allow_cross_namespace_references: true,
-            cluster_mode: false,
-            service_account: crate::cluster::DEFAULT_SERVICE_ACCOUNT.to_string(),
+            options: Options::default(),
             default: None,
             instrumentations: Vec::new(),
         };
         let mut spec = Vec::new();
         for (key, value) in entries {
             match key.as_str() {
-                OPT_FAILURE_ACTION => {
-                    let action: Option<String> = serde_json::from_str(value.get()).ok()?;
-                    view.failure_action = match action.as_deref() {
-                        Some("reject") => FailureAction::Reject,
-                        Some("admit") => FailureAction::Admit,
-                        _ => return None,
-                    }
-                }
-                OPT_ALLOW_CROSS_NAMESPACE => {
-                    let allow: Option<bool> = serde_json::from_str(value.get()).ok()?;
-                    view.allow_cross_namespace_references = allow.unwrap_or(true);
-                }
-                OPT_INSTRUMENTATION_SOURCE => {
+                k if Options::KEYS.contains(&k) => {
                     let v: Value = serde_json::from_str(value.get()).ok()?;
-                    view.cluster_mode = settings::cluster_mode(&v).ok()?;
-                }
-                OPT_SERVICE_ACCOUNT => {
-                    let v: Value = serde_json::from_str(value.get()).ok()?;
-                    if let Some(sa) = settings::service_account(&v).ok()? {
-                        view.service_account = sa;
-                    }
+                    view.options.read(k, &v).ok()?;
                 }
                 OPT_INSTRUMENTATIONS => {
                     let items: Option<Vec<RawItem>> = serde_json::from_str(value.get()).ok()?;
@@ -137,7 +112,7 @@ impl<'a> SettingsView<'a> {
 
     /// The spec at `text` (`None`: absent), checked and defaulted.
     fn spec(&self, text: Option<&str>) -> Result<Arc<InstrumentationSpec>, Refusal> {
-        validation::read_spec(text.unwrap_or("{}"))
+        rules::read_spec(text.unwrap_or("{}"))
             .map(Arc::new)
             .ok_or_else(|| self.refusal())
     }
@@ -157,11 +132,11 @@ impl<'a> SettingsView<'a> {
 /// The settings' problems, from the full check (`Settings::parse`). Settings the view could not
 /// use always have one; should the full check find none, the view's own reading is what failed.
 fn full_problems(raw: &str) -> SettingsErrors {
-    match crate::admission::parse_settings(raw.as_bytes()) {
+    match Settings::from_json(raw.as_bytes()) {
         Err(e) => e,
-        Ok(_) => SettingsErrors(vec![crate::refusal::SettingsProblem::new(
+        Ok(_) => SettingsErrors(vec![SettingsProblem::new(
             "",
-            crate::refusal::Fault::Parse {
+            Fault::Parse {
                 message: "the settings could not be read".into(),
             },
         )]),
@@ -218,8 +193,7 @@ impl Catalog for SettingsView<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::settings::Settings;
-    use serde_json::{Value, json};
+    use serde_json::json;
 
     fn both(settings: Value) -> (Settings, String) {
         let text = settings.to_string();
@@ -240,11 +214,7 @@ mod tests {
             ]
         }));
         let view = SettingsView::read(&text).unwrap();
-        assert_eq!(view.failure_action, full.failure_action);
-        assert_eq!(
-            view.allow_cross_namespace_references,
-            full.allow_cross_namespace_references
-        );
+        assert_eq!(view.options, full.options);
         assert_eq!(view.known().unwrap(), full.known().unwrap());
         assert_eq!(view.names("x").unwrap(), full.names("x").unwrap());
         for name in ["a", "b"] {
@@ -279,7 +249,7 @@ mod tests {
     fn a_bad_spec_in_use_is_refused_with_the_full_message() {
         let text = r#"{"instrumentations": [{"metadata": {"name": "a", "namespace": "x"},
             "spec": {"sampler": {"type": "traceidratio", "argument": "2"}}}]}"#;
-        let full = crate::admission::parse_settings(text.as_bytes()).unwrap_err();
+        let full = Settings::from_json(text.as_bytes()).unwrap_err();
         let view = SettingsView::read(text).unwrap();
         match view.get("x", "a") {
             Err(Refusal::Settings(e)) => assert_eq!(e, full),

@@ -1,12 +1,12 @@
 //! Which containers get instrumented, and from which platform's package tree.
 
-use crate::annotations::{
+use crate::keys::{
     CONTAINER_NAMES, INJECT_OTHER_LANGUAGES, PYTHON_CONTAINER_NAMES, PYTHON_PLATFORM, is_off,
 };
-use crate::k8s_names::is_container_list_char;
 use crate::operator::{GLIBC_SOURCE, MUSL_SOURCE, PLATFORM_GLIBC, PLATFORM_MUSL};
 use crate::pod::{PodView, Slot};
 use crate::refusal::{PlanProblem, SelectionProblem};
+use crate::syntax::k8s_names::is_container_list_char;
 
 /// The containers to instrument, ordered as the operator orders them: targeted init containers
 /// first, in pod order, then regular containers in the order the annotations name them. Without

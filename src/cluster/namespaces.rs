@@ -5,10 +5,12 @@
 
 use std::collections::BTreeMap;
 
-use crate::annotations::{CONTAINER_NAMES, INJECT_PYTHON, PYTHON_CONTAINER_NAMES, PYTHON_PLATFORM};
-use crate::cluster::{JOB, Kind, LookupFailure, Lookups, REPLICA_SET};
+use super::lookups::Lookups;
+use crate::keys::{
+    CONTAINER_NAMES, INJECT_PYTHON, JOB, Kind, PYTHON_CONTAINER_NAMES, PYTHON_PLATFORM, REPLICA_SET,
+};
 use crate::pod::PodView;
-use crate::refusal::{LookupRefusal, Refusal, Subject};
+use crate::refusal::{LookupFailure, LookupRefusal, Refusal, Subject};
 
 /// The annotations a pod inherits from its Namespace.
 pub const INHERITED: [&str; 4] = [

@@ -16,31 +16,7 @@ use crate::operator::{
     DEFAULT_REQUEST_MEMORY,
 };
 
-/// The Instrumentation API version this policy reads (the one the operator's CRD serves).
-pub const API_VERSION: &str = "opentelemetry.io/v1alpha1";
-pub const KIND: &str = "Instrumentation";
-/// The CRD's enums.
-pub const PROPAGATORS: [&str; 8] = [
-    "tracecontext",
-    "baggage",
-    "b3",
-    "b3multi",
-    "jaeger",
-    "xray",
-    "ottrace",
-    "none",
-];
-pub const SAMPLERS: [&str; 8] = [
-    "always_on",
-    "always_off",
-    "traceidratio",
-    "parentbased_always_on",
-    "parentbased_always_off",
-    "parentbased_traceidratio",
-    "jaeger_remote",
-    "xray",
-];
-pub const PULL_POLICIES: [&str; 3] = ["Always", "IfNotPresent", "Never"];
+pub mod rules;
 
 /// `spec` of an Instrumentation.
 #[derive(Serialize, Deserialize, Default, Clone, Debug, PartialEq)]

@@ -2,7 +2,7 @@
 //! together with the instrumentations of the settings. A named reference is one `get`; `true`
 //! and the "references that would work" of a refusal need the list, made at most once per
 //! admission. A spec read from the cluster gets the checks and defaults of a spec in the
-//! settings (`validation::parse_spec`), and a bad one refuses with the resource's name.
+//! settings (`rules::parse_spec`), and a bad one refuses with the resource's name.
 
 use std::cell::OnceCell;
 use std::sync::Arc;
@@ -11,12 +11,15 @@ use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+use super::lookups::{Listed, Lookups};
 use crate::catalog::{Catalog, Origin, Resolved};
-use crate::cluster::{INSTRUMENTATION, Listed, LookupFailure, Lookups};
 use crate::instrumentation::InstrumentationSpec;
-use crate::refusal::{ClusterSpecRefusal, LookupRefusal, Refusal, SettingsErrors, Source, Subject};
-use crate::settings_view::SettingsView;
-use crate::validation;
+use crate::instrumentation::rules;
+use crate::keys::INSTRUMENTATION;
+use crate::refusal::{
+    ClusterSpecRefusal, LookupFailure, LookupRefusal, Refusal, SettingsErrors, Source, Subject,
+};
+use crate::settings::view::SettingsView;
 
 pub struct ClusterCatalog<'a> {
     settings: &'a SettingsView<'a>,
@@ -108,7 +111,7 @@ impl<'a> ClusterCatalog<'a> {
         } else {
             value
         };
-        validation::parse_spec(&value, "spec.")
+        rules::parse_spec(&value, "spec.")
             .map(Arc::new)
             .map_err(refuse)
     }

@@ -10,14 +10,32 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::instrumentation::{
-    API_VERSION, Instrumentation, InstrumentationSpec, KIND, PROPAGATORS, PULL_POLICIES, SAMPLERS,
-    Tls,
+use super::{Instrumentation, InstrumentationSpec, Tls};
+use crate::operator::{
+    INSTRUMENTATION_API_VERSION, INSTRUMENTATION_KIND, PROPAGATORS, PULL_POLICIES, SAMPLERS,
 };
-use crate::refusal::{EmptyField, Fault, MissingField, SettingsProblem};
-use crate::{image_ref, k8s_names, quantity, url};
+use crate::refusal::{
+    EmptyField, Fault, MissingField, ObjectFault, PythonFault, SdkFault, SettingsProblem, TlsFault,
+};
+use crate::syntax::{image_ref, k8s_names, quantity, url};
 
 type Problems = Vec<SettingsProblem>;
+
+/// Problems at paths that share a prefix.
+struct At<'p> {
+    problems: &'p mut Problems,
+    prefix: String,
+}
+
+impl<'p> At<'p> {
+    fn new(problems: &'p mut Problems, prefix: String) -> Self {
+        At { problems, prefix }
+    }
+    fn push(&mut self, field: &str, fault: impl Into<Fault>) {
+        let path = format!("{}{field}", self.prefix);
+        self.problems.push(SettingsProblem::new(path, fault));
+    }
+}
 
 /// A spec from its JSON, defaulted and checked. `prefix` is put before every field path
 /// (`""`, `"spec."`). A value that does not even deserialize gives that one problem; otherwise
@@ -182,32 +200,35 @@ fn unknown_fields(given: &Value, kept: &Value, path: &str, problems: &mut Proble
 }
 
 fn check_object(inst: &Instrumentation, path: &str, problems: &mut Problems) {
-    let mut push =
-        |field: &str, fault| problems.push(SettingsProblem::new(format!("{path}.{field}"), fault));
-    if let Some(v) = inst.api_version.as_deref().filter(|v| *v != API_VERSION) {
-        push("apiVersion", Fault::ApiVersion { value: v.into() });
+    let mut at = At::new(problems, format!("{path}."));
+    if let Some(v) = inst
+        .api_version
+        .as_deref()
+        .filter(|v| *v != INSTRUMENTATION_API_VERSION)
+    {
+        at.push("apiVersion", ObjectFault::ApiVersion { value: v.into() });
     }
-    if let Some(k) = inst.kind.as_deref().filter(|k| *k != KIND) {
-        push("kind", Fault::Kind { value: k.into() });
+    if let Some(k) = inst.kind.as_deref().filter(|k| *k != INSTRUMENTATION_KIND) {
+        at.push("kind", ObjectFault::Kind { value: k.into() });
     }
     match inst.metadata.name.as_deref() {
-        None | Some("") => push(
+        None | Some("") => at.push(
             "metadata.name",
             Fault::Missing(MissingField::InstrumentationName),
         ),
         Some(n) if !k8s_names::is_dns1123_subdomain(n) => {
-            push("metadata.name", Fault::ObjectName { value: n.into() })
+            at.push("metadata.name", ObjectFault::Name { value: n.into() })
         }
         _ => {}
     }
     match inst.metadata.namespace.as_deref() {
-        None | Some("") => push(
+        None | Some("") => at.push(
             "metadata.namespace",
             Fault::Missing(MissingField::InstrumentationNamespace),
         ),
-        Some(n) if !k8s_names::is_dns1123_label(n) => push(
+        Some(n) if !k8s_names::is_dns1123_label(n) => at.push(
             "metadata.namespace",
-            Fault::NamespaceName { value: n.into() },
+            ObjectFault::Namespace { value: n.into() },
         ),
         _ => {}
     }
@@ -220,17 +241,16 @@ pub fn check_spec(spec: &InstrumentationSpec, p: &str, problems: &mut Problems) 
     check_sampler(spec, p, problems);
     check_env(spec.env.as_deref(), p, "env", problems);
     check_resource_attributes(spec, p, problems);
-    let mut push =
-        |field: &str, fault| problems.push(SettingsProblem::new(format!("{p}{field}"), fault));
+    let mut at = At::new(problems, p.to_string());
     match spec.image_pull_policy.as_deref() {
-        Some("") => push(
+        Some("") => at.push(
             "imagePullPolicy",
             Fault::Empty {
                 field: EmptyField::PullPolicy,
             },
         ),
         Some(pp) if !PULL_POLICIES.contains(&pp) => {
-            push("imagePullPolicy", Fault::PullPolicy { value: pp.into() })
+            at.push("imagePullPolicy", SdkFault::PullPolicy { value: pp.into() })
         }
         _ => {}
     }
@@ -251,7 +271,7 @@ fn check_exporter(spec: &InstrumentationSpec, p: &str, problems: &mut Problems) 
             if let Err(why) = url::check_endpoint(e) {
                 problems.push(SettingsProblem::new(
                     path(),
-                    Fault::Endpoint {
+                    SdkFault::Endpoint {
                         value: e.into(),
                         why,
                     },
@@ -274,19 +294,19 @@ fn check_propagators(props: Option<&[String]>, p: &str, problems: &mut Problems)
         if !PROPAGATORS.contains(&prop.as_str()) {
             problems.push(SettingsProblem::new(
                 path(),
-                Fault::UnknownPropagator { value },
+                SdkFault::UnknownPropagator { value },
             ));
         } else if !seen.insert(prop.as_str()) {
             problems.push(SettingsProblem::new(
                 path(),
-                Fault::PropagatorTwice { value },
+                SdkFault::PropagatorTwice { value },
             ));
         }
     }
     if props.len() > 1 && seen.contains("none") {
         problems.push(SettingsProblem::new(
             format!("{p}propagators"),
-            Fault::NoneCombined,
+            SdkFault::NoneCombined,
         ));
     }
 }
@@ -300,13 +320,13 @@ fn check_resource_attributes(spec: &InstrumentationSpec, p: &str, problems: &mut
         if k.is_empty() || k.contains([',', '=']) || k.trim() != k {
             problems.push(SettingsProblem::new(
                 format!("{p}resource.resourceAttributes"),
-                Fault::AttributeKey { key: k.clone() },
+                SdkFault::AttributeKey { key: k.clone() },
             ));
         }
         if v.contains(',') {
             problems.push(SettingsProblem::new(
                 format!("{p}resource.resourceAttributes.{k}"),
-                Fault::AttributeValueComma { value: v.clone() },
+                SdkFault::AttributeValueComma { value: v.clone() },
             ));
         }
     }
@@ -325,7 +345,7 @@ fn check_python(spec: &InstrumentationSpec, p: &str, problems: &mut Problems) {
             if let Err(why) = image_ref::parse(image) {
                 problems.push(SettingsProblem::new(
                     format!("{p}python.image"),
-                    Fault::Image {
+                    PythonFault::Image {
                         value: image.into(),
                         why,
                     },
@@ -342,7 +362,7 @@ fn check_python(spec: &InstrumentationSpec, p: &str, problems: &mut Problems) {
         if !quantity::parse(&size.0).is_some_and(|v| v > 0.0) {
             problems.push(SettingsProblem::new(
                 format!("{p}python.volumeLimitSize"),
-                Fault::VolumeSize {
+                PythonFault::VolumeSize {
                     value: size.0.clone(),
                 },
             ));
@@ -350,34 +370,29 @@ fn check_python(spec: &InstrumentationSpec, p: &str, problems: &mut Problems) {
         if python.volume_claim_template.is_some() {
             problems.push(SettingsProblem::new(
                 format!("{p}python"),
-                Fault::VolumeSizeAndClaim,
+                PythonFault::VolumeSizeAndClaim,
             ));
         }
     }
 }
 
 fn check_tls(tls: &Tls, endpoint: &str, p: &str, problems: &mut Problems) {
-    let mut push = |field: &str, fault| {
-        problems.push(SettingsProblem::new(
-            format!("{p}exporter.tls{field}"),
-            fault,
-        ))
-    };
+    let mut at = At::new(problems, format!("{p}exporter.tls"));
     let secret = tls.secret_name.as_deref();
     let config_map = tls.config_map_name.as_deref();
     for (field, name) in [(".secretName", secret), (".configMapName", config_map)] {
         match name {
             None => {}
-            Some("") => push(
+            Some("") => at.push(
                 field,
                 Fault::Empty {
                     field: EmptyField::TlsName,
                 },
             ),
             Some(n) if !k8s_names::is_dns1123_subdomain(n) => {
-                push(field, Fault::TlsObjectName { value: n.into() })
+                at.push(field, TlsFault::ObjectName { value: n.into() })
             }
-            Some(n) if n.contains('.') => push(field, Fault::TlsNameWithDot { value: n.into() }),
+            Some(n) if n.contains('.') => at.push(field, TlsFault::NameWithDot { value: n.into() }),
             Some(_) => {}
         }
     }
@@ -387,7 +402,7 @@ fn check_tls(tls: &Tls, endpoint: &str, p: &str, problems: &mut Problems) {
         (".key_file", &tls.key_file),
     ] {
         if file.as_deref() == Some("") {
-            push(
+            at.push(
                 field,
                 Fault::Empty {
                     field: EmptyField::TlsFile,
@@ -405,22 +420,22 @@ fn check_tls(tls: &Tls, endpoint: &str, p: &str, problems: &mut Problems) {
         config_map.is_some_and(|s| !s.is_empty()),
     );
     if has(&tls.cert_file) != has(&tls.key_file) {
-        push("", Fault::CertWithoutKey);
+        at.push("", TlsFault::CertWithoutKey);
     }
     if relative(&tls.ca_file) && !has_secret && !has_config_map {
         let value = tls.ca_file.clone().unwrap_or_default();
-        push(".ca_file", Fault::CaRelativeWithoutSource { value });
+        at.push(".ca_file", TlsFault::CaRelativeWithoutSource { value });
     }
     for (field, f) in [(".cert_file", &tls.cert_file), (".key_file", &tls.key_file)] {
         if relative(f) && !has_secret {
             let value = f.clone().unwrap_or_default();
-            push(field, Fault::FileRelativeWithoutSecret { value });
+            at.push(field, TlsFault::FileRelativeWithoutSecret { value });
         }
     }
     if !endpoint.to_ascii_lowercase().starts_with("https://") {
-        push(
+        at.push(
             "",
-            Fault::TlsWithoutHttps {
+            TlsFault::WithoutHttps {
                 endpoint: endpoint.into(),
             },
         );
@@ -433,11 +448,9 @@ fn check_sampler(spec: &InstrumentationSpec, p: &str, problems: &mut Problems) {
         spec.sampler_type().to_string(),
         spec.sampler_argument().to_string(),
     );
-    let mut push = |field: &str, fault| {
-        problems.push(SettingsProblem::new(format!("{p}sampler.{field}"), fault))
-    };
+    let mut at = At::new(problems, format!("{p}sampler."));
     if ty == Some("") {
-        push(
+        at.push(
             "type",
             Fault::Empty {
                 field: EmptyField::SamplerType,
@@ -447,12 +460,12 @@ fn check_sampler(spec: &InstrumentationSpec, p: &str, problems: &mut Problems) {
     }
     if sampler.is_empty() {
         if !value.is_empty() {
-            push("argument", Fault::SamplerArgumentWithoutType { value });
+            at.push("argument", SdkFault::SamplerArgumentWithoutType { value });
         }
         return;
     }
     if !SAMPLERS.contains(&sampler.as_str()) {
-        push("type", Fault::UnknownSampler { value: sampler });
+        at.push("type", SdkFault::UnknownSampler { value: sampler });
         return;
     }
     if value.is_empty() {
@@ -465,13 +478,13 @@ fn check_sampler(spec: &InstrumentationSpec, p: &str, problems: &mut Problems) {
     };
     match sampler.as_str() {
         "traceidratio" | "parentbased_traceidratio" if !is_ratio(&value) => {
-            push("argument", Fault::RatioArgument { value, sampler });
+            at.push("argument", SdkFault::RatioArgument { value, sampler });
         }
         "jaeger_remote" => {
             if let Err(why) = check_jaeger_remote_argument(&value) {
-                push(
+                at.push(
                     "argument",
-                    Fault::JaegerArgument {
+                    SdkFault::JaegerArgument {
                         value,
                         sampler,
                         why,
@@ -519,24 +532,24 @@ fn check_env(env: Option<&[EnvVar]>, p: &str, list: &str, problems: &mut Problem
         if !k8s_names::is_env_var_name(&var.name) {
             problems.push(SettingsProblem::new(
                 format!("{}.name", at()),
-                Fault::EnvName { value: name() },
+                PythonFault::EnvName { value: name() },
             ));
         } else if !seen.insert(var.name.as_str()) {
             problems.push(SettingsProblem::new(
                 format!("{}.name", at()),
-                Fault::EnvTwice {
+                PythonFault::EnvTwice {
                     value: name(),
                     list: format!("{p}{list}"),
                 },
             ));
         }
         if var.name == crate::operator::PYTHONPATH && var.value_from.is_some() {
-            problems.push(SettingsProblem::new(at(), Fault::PythonPathValueFrom));
+            problems.push(SettingsProblem::new(at(), PythonFault::PythonPathValueFrom));
         }
         if var.value.is_some() && var.value_from.is_some() {
             problems.push(SettingsProblem::new(
                 at(),
-                Fault::ValueAndValueFrom { name: name() },
+                PythonFault::ValueAndValueFrom { name: name() },
             ));
         }
     }
@@ -560,7 +573,7 @@ fn check_resources(
                 Some(v) if v >= 0.0 => out.push((name.clone(), v, q.0.clone())),
                 _ => problems.push(SettingsProblem::new(
                     format!("{}.{field}.{name}", path()),
-                    Fault::Quantity { value: q.0.clone() },
+                    PythonFault::Quantity { value: q.0.clone() },
                 )),
             }
         }
@@ -572,7 +585,7 @@ fn check_resources(
         if let Some((_, _, lim_text)) = limits.iter().find(|(n, lim, _)| n == name && req > lim) {
             problems.push(SettingsProblem::new(
                 path(),
-                Fault::RequestAboveLimit {
+                PythonFault::RequestAboveLimit {
                     resource: name.clone(),
                     request: req_text.clone(),
                     limit: lim_text.clone(),
@@ -602,7 +615,7 @@ mod tests {
             problems(json!({"sampler": {"type": "traceidratio", "argument": "2"}})),
             [SettingsProblem::new(
                 "x.sampler.argument",
-                Fault::RatioArgument {
+                SdkFault::RatioArgument {
                     value: "2".into(),
                     sampler: "traceidratio".into()
                 }

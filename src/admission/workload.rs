@@ -5,9 +5,9 @@
 
 use serde_json::Value;
 
-use crate::admission::Head;
-use crate::annotations::{INJECT_PYTHON, is_off};
+use super::object::Head;
 use crate::inject::Checked;
+use crate::keys::{INJECT_PYTHON, is_off};
 use crate::operator::{MUSL_SOURCE, PLATFORM_GLIBC, PLATFORM_MUSL};
 use crate::pod::{Owner, PodView};
 use crate::refusal::{Notice, Subject};

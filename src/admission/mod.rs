@@ -1,0 +1,435 @@
+//! One admission decision, from the payload the host sends to the response it gets back:
+//! request → target → reference → plan → apply → decision → response. Pure: `lib.rs` only hands
+//! bytes in and out, so this is what native tests, parity checks and benchmarks call.
+//!
+//! The steps: [`request`] reads the payload once; [`object`] reads the object's head (does its
+//! pod ask at all?) and says whom messages are about; the settings are read
+//! ([`crate::settings::view`]); in cluster mode the pod inherits its Namespace's annotations
+//! ([`crate::cluster::namespaces`]); [`crate::reference`] resolves the annotation against a
+//! [`crate::catalog::Catalog`]; a Pod gets the plan applied ([`crate::inject`]), a workload the
+//! preview ([`workload`]); [`response`] turns the decision into the host's answer.
+
+pub mod object;
+pub mod request;
+pub mod response;
+pub mod workload;
+
+use kubewarden_policy_sdk::settings::SettingsValidationResponse;
+use serde_json::value::RawValue;
+
+pub use response::{Decision, Response};
+
+use crate::catalog::Resolved;
+use crate::cluster::catalog::ClusterCatalog;
+use crate::cluster::{Cluster, Lookups, NoCluster, namespaces};
+use crate::keys::{INJECT_PYTHON, is_off};
+use crate::pod::PodView;
+use crate::refusal::{Notice, PayloadProblem, PlanProblem, PlanRefusal, Refusal, Subject};
+use crate::settings::Settings;
+use crate::settings::view::{self, SettingsView};
+use crate::syntax::json_text;
+use crate::target::{Role, Target};
+use crate::{inject, reference};
+use object::{Ask, Head};
+use request::Request;
+
+/// The decision in settings-only mode, or without a cluster to ask.
+pub fn validate(payload: &[u8]) -> Response {
+    validate_with(payload, &NoCluster)
+}
+
+/// The decision, with `cluster` answering the lookups of cluster mode.
+pub fn validate_with(payload: &[u8], cluster: &dyn Cluster) -> Response {
+    let decision = match request::read_payload(payload) {
+        Ok((request, settings)) => decide(&request, settings, cluster),
+        Err(problem) => Decision::Refuse(Refusal::Payload(problem)),
+    };
+    Response::from(decision)
+}
+
+/// The answer to `validate_settings`: the full check of [`Settings::parse`].
+pub fn validate_settings(payload: &[u8]) -> SettingsValidationResponse {
+    match Settings::from_json(payload) {
+        Ok(_) => SettingsValidationResponse {
+            valid: true,
+            message: None,
+        },
+        Err(errors) => SettingsValidationResponse {
+            valid: false,
+            message: Some(errors.to_string()),
+        },
+    }
+}
+
+/// One request, once its object's head is read: what the later steps share.
+struct Admission<'r> {
+    request: &'r Request<'r>,
+    target: Target,
+    object: &'r RawValue,
+    head: Head,
+}
+
+/// The decision for one request: most objects are answered from their head alone.
+fn decide(request: &Request<'_>, settings: Option<&RawValue>, cluster: &dyn Cluster) -> Decision {
+    let Some(target) = request.target() else {
+        return Decision::Accept(Vec::new());
+    };
+    let (object, head) = match object::read_head(request, &target) {
+        Ok(read) => read,
+        Err(problem) => return Decision::Refuse(Refusal::Payload(problem)),
+    };
+    if target.role == Role::Template && workload::exempt(&head, &target) {
+        return Decision::Accept(Vec::new());
+    }
+    let settings = settings.map_or("null", RawValue::get);
+    let ask = head.ask(|| view::cluster_mode(settings));
+    let admission = Admission {
+        request,
+        target,
+        object,
+        head,
+    };
+    if ask == Ask::No {
+        return Decision::Accept(admission.misplaced());
+    }
+    admission.decide(ask, settings, cluster)
+}
+
+impl Admission<'_> {
+    /// The pod and the settings are read; the settings' `failureAction` applies from here on.
+    fn decide(&self, ask: Ask, settings: &str, cluster: &dyn Cluster) -> Decision {
+        let pod = match PodView::read(self.object.get(), &self.target) {
+            Ok(pod) => pod,
+            Err(e) => {
+                return Decision::Refuse(Refusal::Payload(PayloadProblem::InvalidObject {
+                    kind: self.target.kind,
+                    path: e.path,
+                    error: e.error,
+                }));
+            }
+        };
+        let settings = match SettingsView::read(settings) {
+            Ok(s) => s,
+            // Only cluster mode reads the settings of an object that asks for nothing itself.
+            Err(_) if ask == Ask::NamespaceMay => return Decision::Accept(self.misplaced()),
+            Err(e) => return Decision::Refuse(Refusal::Settings(e)),
+        };
+        let lookups = Lookups {
+            cluster,
+            service_account: settings.options.service_account.clone(),
+        };
+        self.resolve(pod, ask, &settings, &lookups)
+            .under(settings.options.failure_action)
+    }
+
+    /// The pod's effective annotation (its Namespace's too in cluster mode), resolved; then the
+    /// injection for a Pod, the preview for a workload.
+    fn resolve(
+        &self,
+        mut pod: PodView,
+        ask: Ask,
+        settings: &SettingsView<'_>,
+        lookups: &Lookups<'_>,
+    ) -> Decision {
+        let subject = object::subject(self.request, &self.head, &self.target, &pod);
+        if subject.namespace().is_empty() {
+            let kind = self.target.kind;
+            return Decision::Refuse(Refusal::NoNamespace { kind });
+        }
+        let (inherited, mut notices) = match inherit(&mut pod, ask, settings, lookups, &subject) {
+            Ok(found) => found,
+            Err(refusal) => return Decision::Refuse(refusal),
+        };
+        let value = pod.annotation(INJECT_PYTHON).to_string();
+        if is_off(&value) {
+            notices.extend(self.misplaced());
+            return Decision::Accept(notices);
+        }
+        if let Some(why) = inject::already_instrumented(&pod) {
+            return Decision::Accept(vec![Notice::AlreadyInstrumented { subject, why }]);
+        }
+        let resolved = match resolve(&value, &subject, settings, lookups, inherited) {
+            Ok(Some(r)) => r,
+            Ok(None) => return Decision::Accept(Vec::new()),
+            Err(refusal) => return Decision::Refuse(refusal),
+        };
+        match self.target.role {
+            Role::Pod if settings.options.cluster_mode => {
+                match namespaces::look_up_owners(&mut pod, lookups, &subject) {
+                    Ok(()) => self.inject_pod(&pod, subject, &resolved),
+                    Err(refusal) => Decision::Refuse(refusal),
+                }
+            }
+            Role::Pod => self.inject_pod(&pod, subject, &resolved),
+            Role::Template => self.preview_workload(pod, subject, &resolved),
+        }
+    }
+
+    /// A workload's annotation on its own metadata, where it does nothing.
+    fn misplaced(&self) -> Vec<Notice> {
+        if self.target.role != Role::Template {
+            return Vec::new();
+        }
+        let namespace = object::namespace_of(self.request, &self.head);
+        workload::misplaced_annotation(&self.head, &self.target, &namespace)
+            .into_iter()
+            .collect()
+    }
+
+    /// A Pod CREATE: the plan, written into the object (only here read whole).
+    fn inject_pod(&self, pod: &PodView, subject: Subject, resolved: &Resolved) -> Decision {
+        let namespace = subject.namespace().to_string();
+        let plan = match inject::plan(pod, &namespace, &resolved.spec) {
+            Ok(p) => p,
+            Err(problem) => return refuse_plan(subject, resolved, problem),
+        };
+        // Hosts read the answer with serde_json, whose recursion limit the object must respect.
+        if json_text::deeper_than(self.object.get(), json_text::DEPTH_LIMIT) {
+            let error = "recursion limit exceeded".to_string();
+            return Decision::Refuse(Refusal::Payload(PayloadProblem::Unreadable { error }));
+        }
+        let object = match inject::apply(&plan, self.object.get(), &self.target) {
+            Ok(object) => object,
+            Err(e) => return Decision::Refuse(Refusal::Apply(e)),
+        };
+        let label = resolved.label();
+        let mut notices = vec![Notice::Injected {
+            label: label.clone(),
+            containers: plan.edits.iter().map(|e| e.name.clone()).collect(),
+            pod: pod.display_name(),
+        }];
+        if resolved.spec.endpoint().is_empty() {
+            notices.push(Notice::NoEndpoint { label });
+        }
+        notices.extend(plan.notes);
+        Decision::Mutate { object, notices }
+    }
+
+    /// A workload: the plan for the pods its controller will create, shown and never applied.
+    fn preview_workload(
+        &self,
+        template: PodView,
+        subject: Subject,
+        resolved: &Resolved,
+    ) -> Decision {
+        let Subject::Workload {
+            name, namespace, ..
+        } = &subject
+        else {
+            return Decision::Accept(Vec::new());
+        };
+        let name = self.head.metadata["name"].as_str().unwrap_or(name);
+        let pod = workload::pod_of(template, &self.target, name, namespace);
+        let checked = match inject::check(&pod, &resolved.spec) {
+            Ok(c) => c,
+            Err(problem) => return refuse_plan(subject, resolved, problem),
+        };
+        let service_name = inject::service_name(&pod, namespace, &resolved.spec, &checked);
+        let label = resolved.label();
+        let mut notices = Vec::from(workload::preview(
+            &subject,
+            label.clone(),
+            &pod,
+            &checked,
+            service_name,
+        ));
+        if resolved.spec.endpoint().is_empty() {
+            notices.push(Notice::NoEndpoint { label });
+        }
+        Decision::Accept(notices)
+    }
+}
+
+/// Cluster mode: the pod's annotations as its Namespace completes them. `true` when the inject
+/// value is the namespace's; a pod that asks for nothing itself is not refused for its namespace.
+fn inherit(
+    pod: &mut PodView,
+    ask: Ask,
+    settings: &SettingsView<'_>,
+    lookups: &Lookups<'_>,
+    subject: &Subject,
+) -> Result<(bool, Vec<Notice>), Refusal> {
+    if !settings.options.cluster_mode {
+        return Ok((false, Vec::new()));
+    }
+    match namespaces::inherit(pod, lookups, subject) {
+        Ok(from_namespace) => Ok((from_namespace, Vec::new())),
+        Err(refusal) if ask == Ask::NamespaceMay => {
+            Ok((false, vec![Notice::NamespaceUnread { refusal }]))
+        }
+        Err(refusal) => Err(refusal),
+    }
+}
+
+/// The instrumentation `value` names, from the settings or (cluster mode) the cluster too.
+fn resolve(
+    value: &str,
+    subject: &Subject,
+    settings: &SettingsView<'_>,
+    lookups: &Lookups<'_>,
+    inherited: bool,
+) -> Result<Option<Resolved>, Refusal> {
+    let cross = settings.options.allow_cross_namespace_references;
+    let resolved = if settings.options.cluster_mode {
+        let catalog = ClusterCatalog::new(settings, lookups, subject);
+        reference::resolve(value, subject, &catalog, cross)
+    } else {
+        reference::resolve(value, subject, settings, cross)
+    };
+    match resolved {
+        Err(Refusal::Reference(mut r)) if inherited => {
+            r.inherited = true;
+            Err(Refusal::Reference(r))
+        }
+        other => other,
+    }
+}
+
+fn refuse_plan(subject: Subject, resolved: &Resolved, problem: PlanProblem) -> Decision {
+    Decision::Refuse(Refusal::Plan(Box::new(PlanRefusal {
+        subject,
+        label: resolved.label(),
+        problem,
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    fn run(payload: &[u8]) -> Response {
+        validate(payload)
+    }
+
+    #[test]
+    fn unreadable_payloads_are_refused_not_panics() {
+        for bytes in [&b""[..], b"{", b"[]", b"\"x\"", b"{\"request\": 5}"] {
+            let r = run(bytes);
+            assert!(!r.accepted, "{:?}", String::from_utf8_lossy(bytes));
+            assert!(
+                r.message
+                    .unwrap()
+                    .starts_with("the policy could not read the admission payload")
+            );
+        }
+    }
+
+    #[test]
+    fn null_and_partial_requests_are_accepted_untouched() {
+        for p in [
+            json!({}),
+            json!({"request": null}),
+            json!({"request": {"kind": null, "operation": null}}),
+        ] {
+            let r = run(&serde_json::to_vec(&p).unwrap());
+            assert!(r.accepted && r.mutated_object.is_none(), "{p}");
+        }
+    }
+
+    #[test]
+    fn subresources_and_other_groups_are_not_pod_creates() {
+        let pod = json!({"metadata": {"annotations": {INJECT_PYTHON: "nope"}}, "spec": {"containers": [{"name": "a"}]}});
+        for (kind, sub) in [
+            (
+                json!({"group": "", "kind": "Pod"}),
+                json!("ephemeralcontainers"),
+            ),
+            (json!({"group": "example.com", "kind": "Pod"}), json!(null)),
+        ] {
+            let p = json!({"request": {"kind": kind, "operation": "CREATE", "subResource": sub, "namespace": "a", "object": pod}, "settings": {}});
+            let r = run(&serde_json::to_vec(&p).unwrap());
+            assert!(r.accepted && r.mutated_object.is_none(), "{p}");
+        }
+        let p = json!({"request": {"kind": {"group": "", "kind": "Pod"}, "operation": "CREATE", "namespace": "a", "object": pod}, "settings": {}});
+        assert!(
+            !run(&serde_json::to_vec(&p).unwrap()).accepted,
+            "the same pod as a plain CREATE is refused (unknown reference)"
+        );
+    }
+
+    #[test]
+    fn invalid_settings_refuse_only_pods_that_ask_for_injection() {
+        let settings = json!({"propagators": ["w3c"]});
+        let ask = json!({"metadata": {"annotations": {INJECT_PYTHON: "true"}}, "spec": {"containers": [{"name": "a"}]}});
+        let quiet = json!({"spec": {"containers": [{"name": "a"}]}});
+        let req = |object: &Value| json!({"request": {"kind": {"group": "", "kind": "Pod"}, "operation": "CREATE", "namespace": "a", "object": object}, "settings": settings});
+        let r = run(&serde_json::to_vec(&req(&ask)).unwrap());
+        assert!(
+            !r.accepted
+                && r.code == Some(500)
+                && r.message
+                    .unwrap()
+                    .contains("\"w3c\" is not an OpenTelemetry propagator")
+        );
+        assert!(run(&serde_json::to_vec(&req(&quiet)).unwrap()).accepted);
+    }
+
+    fn pod_request(settings: Value) -> Vec<u8> {
+        let pod = json!({"metadata": {"name": "p", "annotations": {INJECT_PYTHON: "true"}}, "spec": {"containers": [{"name": "a", "image": "a:1"}]}});
+        serde_json::to_vec(&json!({"request": {"kind": {"group": "", "kind": "Pod"}, "operation": "CREATE", "namespace": "n", "object": pod}, "settings": settings})).unwrap()
+    }
+
+    #[test]
+    fn a_missing_endpoint_is_warned_about() {
+        let r = run(&pod_request(json!({"propagators": ["tracecontext"]})));
+        assert!(r.accepted && r.mutated_object.is_some());
+        assert!(r.warnings.unwrap().iter().any(
+            |w| w.contains("sets no exporter.endpoint") && w.contains("http://localhost:4318")
+        ));
+        let r = run(&pod_request(
+            json!({"exporter": {"endpoint": "http://c:4318"}}),
+        ));
+        assert!(
+            !r.warnings
+                .unwrap()
+                .iter()
+                .any(|w| w.contains("exporter.endpoint"))
+        );
+    }
+
+    #[test]
+    fn every_call_reads_its_own_settings() {
+        let endpoint = |r: &Response| {
+            r.mutated().unwrap()["spec"]["containers"][0]["env"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["name"] == "OTEL_EXPORTER_OTLP_ENDPOINT")
+                .map(|e| e["value"].clone())
+        };
+        for (settings, want) in [
+            (
+                json!({"exporter": {"endpoint": "http://one:4318"}}),
+                Some(json!("http://one:4318")),
+            ),
+            (
+                json!({"exporter": {"endpoint": "http://one:4318"}}),
+                Some(json!("http://one:4318")),
+            ),
+            (
+                json!({"exporter": {"endpoint": "http://two:4318"}}),
+                Some(json!("http://two:4318")),
+            ),
+            (json!({"sampler": {"type": "always_on"}}), None),
+        ] {
+            assert_eq!(
+                endpoint(&run(&pod_request(settings.clone()))),
+                want,
+                "{settings}"
+            );
+        }
+        let none = run(&pod_request(json!(null)));
+        assert!(
+            !none.accepted && none.message.unwrap().contains("no default"),
+            "without settings, \"true\" names nothing"
+        );
+        let bad = run(&pod_request(json!({"propagators": ["w3c"]})));
+        assert!(!bad.accepted);
+        let again = run(&pod_request(json!({"propagators": ["w3c"]})));
+        assert_eq!(
+            bad.message, again.message,
+            "the same settings give the same refusal"
+        );
+    }
+}

@@ -1,0 +1,203 @@
+//! What an admitted request's warnings say: what was injected or will be, what was not and why,
+//! and what the user should know.
+
+use std::fmt::{self, Display, Formatter};
+
+use super::{Refusal, Subject, quoted_list, shown};
+use crate::keys::INJECT_PYTHON;
+use crate::operator::{INJECTED_SIDECAR, NODE_NAME_VAR, RESOURCE_ATTRIBUTES_VAR};
+
+/// One warning of an admitted request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Notice {
+    /// The pod was instrumented.
+    Injected {
+        /// The instrumentation, as messages name it.
+        label: String,
+        /// The instrumented containers.
+        containers: Vec<String>,
+        /// The pod, as messages name it.
+        pod: String,
+    },
+    /// The instrumentation sets no endpoint, so telemetry goes to localhost.
+    NoEndpoint {
+        /// The instrumentation, as messages name it.
+        label: String,
+    },
+    /// The pod (template) already carries an injection; nothing is added.
+    AlreadyInstrumented {
+        /// The pod or workload.
+        subject: Subject,
+        /// What shows it.
+        why: AlreadyInstrumented,
+    },
+    /// A container's `OTEL_RESOURCE_ATTRIBUTES` comes from `valueFrom` and was kept as is.
+    AttributesFromSource {
+        /// The container.
+        container: String,
+    },
+    /// `failureAction: admit`: the refusal, admitted; `workload` when the pods come later.
+    NotInjected {
+        /// Why nothing is injected.
+        refusal: Refusal,
+        /// Whether the subject is a workload (its pods come later).
+        workload: bool,
+    },
+    /// What the pods of a workload will get: the instrumentation, then where and how (two
+    /// short lines: Kubernetes asks webhooks to keep each warning under 120 characters).
+    Preview {
+        /// The workload.
+        subject: Subject,
+        /// The instrumentation, as messages name it.
+        label: String,
+    },
+    /// The second line of the preview: containers, service name, platform.
+    PreviewContainers {
+        /// The workload.
+        subject: Subject,
+        /// The containers its pods will get instrumented.
+        containers: Vec<String>,
+        /// The first container's `OTEL_SERVICE_NAME`.
+        service_name: Option<String>,
+        /// `glibc` or `musl`.
+        platform: &'static str,
+    },
+    /// The annotation on the workload itself, where it does nothing.
+    MisplacedAnnotation {
+        /// The workload.
+        subject: Subject,
+        /// The annotation's value.
+        value: String,
+    },
+    /// Cluster mode: the namespace of a pod that asks for nothing itself could not be read.
+    NamespaceUnread {
+        /// Why it could not be read.
+        refusal: Refusal,
+    },
+}
+
+/// What shows that a pod is already instrumented.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AlreadyInstrumented {
+    /// One of the operator's init containers.
+    InitContainer(String),
+    /// The Go instrumentation's sidecar.
+    Sidecar,
+    /// A container that sets the node-name variable the injection adds.
+    NodeNameVar {
+        /// The container.
+        container: String,
+    },
+}
+
+impl Display for Notice {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match self {
+            Notice::Injected {
+                label,
+                containers,
+                pod,
+            } => write!(
+                f,
+                "injected OpenTelemetry Python auto-instrumentation ({label}) into container{} {} of pod {pod}",
+                plural(containers),
+                quoted_list(containers)
+            ),
+            Notice::NoEndpoint { label } => write!(
+                f,
+                "{label} sets no exporter.endpoint, so the Python SDK sends telemetry to its default http://localhost:4318; set exporter.endpoint in the policy settings to reach a collector"
+            ),
+            Notice::AlreadyInstrumented { subject, why } if subject.is_workload() => write!(
+                f,
+                "the pod template of {subject} is already instrumented ({why}); its pods will be admitted unchanged"
+            ),
+            Notice::AlreadyInstrumented { subject, why } => write!(
+                f,
+                "{subject} is already instrumented ({why}); nothing was injected"
+            ),
+            Notice::AttributesFromSource { container } => write!(
+                f,
+                "container {container:?} sets {RESOURCE_ATTRIBUTES_VAR} with valueFrom; it was kept as is and the Kubernetes resource attributes were not added to it"
+            ),
+            Notice::NotInjected { refusal, workload } => not_injected(f, refusal, *workload),
+            Notice::Preview { subject, label } => write!(
+                f,
+                "{subject}: pods will get OpenTelemetry Python auto-instrumentation ({label})"
+            ),
+            Notice::PreviewContainers {
+                subject,
+                containers,
+                service_name,
+                platform,
+            } => preview_containers(f, subject, containers, service_name.as_deref(), platform),
+            Notice::NamespaceUnread { refusal } => write!(
+                f,
+                "admitted without reading its namespace's {INJECT_PYTHON} annotation: {refusal}"
+            ),
+            Notice::MisplacedAnnotation { subject, value } => misplaced(f, subject, value),
+        }
+    }
+}
+
+fn plural(items: &[String]) -> &'static str {
+    if items.len() == 1 { "" } else { "s" }
+}
+
+fn not_injected(f: &mut Formatter<'_>, refusal: &Refusal, workload: bool) -> fmt::Result {
+    if workload {
+        write!(
+            f,
+            "{refusal}; admitted anyway (failureAction: admit), so its pods will start without instrumentation"
+        )
+    } else {
+        write!(f, "no instrumentation injected: {refusal}")
+    }
+}
+
+fn preview_containers(
+    f: &mut Formatter<'_>,
+    subject: &Subject,
+    containers: &[String],
+    service_name: Option<&str>,
+    platform: &str,
+) -> fmt::Result {
+    write!(
+        f,
+        "{subject}: in container{} {}",
+        plural(containers),
+        quoted_list(containers)
+    )?;
+    if let Some(name) = service_name {
+        write!(f, ", OTEL_SERVICE_NAME={name}")?;
+    }
+    write!(f, ", platform {platform}")
+}
+
+/// The workload's own annotation, and the exact place its pods read it from.
+fn misplaced(f: &mut Formatter<'_>, subject: &Subject, value: &str) -> fmt::Result {
+    let place = match subject {
+        Subject::Workload { template, .. } => format!("{template}.metadata.annotations"),
+        Subject::Pod { .. } => "metadata.annotations".to_string(),
+    };
+    write!(
+        f,
+        "{subject} has {INJECT_PYTHON}={} in its own metadata.annotations, where it does nothing: put it in {place} so that its pods get it",
+        shown(value)
+    )
+}
+
+impl Display for AlreadyInstrumented {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match self {
+            AlreadyInstrumented::InitContainer(name) => {
+                write!(f, "it already has the init container {name:?}")
+            }
+            AlreadyInstrumented::Sidecar => {
+                write!(f, "it already has the container {INJECTED_SIDECAR:?}")
+            }
+            AlreadyInstrumented::NodeNameVar { container } => {
+                write!(f, "container {container:?} already sets {NODE_NAME_VAR}")
+            }
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! The policy's own options, one reader each, shared by the full parse (`validate_settings`) and
+//! the per-request view (`validate`), so both accept and refuse exactly the same values.
+
+use serde_json::Value;
+
+use crate::keys::{
+    DEFAULT_SERVICE_ACCOUNT, OPT_ALLOW_CROSS_NAMESPACE, OPT_FAILURE_ACTION,
+    OPT_INSTRUMENTATION_SOURCE, OPT_SERVICE_ACCOUNT,
+};
+use crate::refusal::{OptionFault, SettingsProblem};
+use crate::syntax::k8s_names::{is_dns1123_label, is_dns1123_subdomain};
+
+/// What happens to a pod that asked for instrumentation but cannot get it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum FailureAction {
+    /// Refuse the pod with a message that says why (this policy's default).
+    #[default]
+    Reject,
+    /// The operator's behaviour: admit the pod unchanged, with the reason as a warning.
+    Admit,
+}
+
+/// The options besides the instrumentations, with their defaults.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Options {
+    /// `failureAction`.
+    pub failure_action: FailureAction,
+    /// `allowCrossNamespaceReferences` (default true).
+    pub allow_cross_namespace_references: bool,
+    /// `instrumentationSource: cluster`: also read the cluster's Instrumentations, namespace
+    /// annotations and owners.
+    pub cluster_mode: bool,
+    /// `policyServerServiceAccount`, `namespace/name`, for the RBAC checks of cluster mode.
+    pub service_account: String,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            failure_action: FailureAction::Reject,
+            allow_cross_namespace_references: true,
+            cluster_mode: false,
+            service_account: DEFAULT_SERVICE_ACCOUNT.to_string(),
+        }
+    }
+}
+
+impl Options {
+    /// The keys these options are read from.
+    pub const KEYS: [&'static str; 4] = [
+        OPT_FAILURE_ACTION,
+        OPT_ALLOW_CROSS_NAMESPACE,
+        OPT_INSTRUMENTATION_SOURCE,
+        OPT_SERVICE_ACCOUNT,
+    ];
+
+    /// Reads `key` when it is one of these options: `Ok(true)`, or the problem with its value;
+    /// `Ok(false)` for any other key.
+    pub fn read(&mut self, key: &str, v: &Value) -> Result<bool, SettingsProblem> {
+        match key {
+            OPT_FAILURE_ACTION => self.failure_action = failure_action(v)?,
+            OPT_ALLOW_CROSS_NAMESPACE => self.allow_cross_namespace_references = cross(v)?,
+            OPT_INSTRUMENTATION_SOURCE => self.cluster_mode = cluster_mode(v)?,
+            OPT_SERVICE_ACCOUNT => {
+                if let Some(sa) = service_account(v)? {
+                    self.service_account = sa;
+                }
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+}
+
+/// `failureAction`: `reject` or `admit`.
+fn failure_action(v: &Value) -> Result<FailureAction, SettingsProblem> {
+    match v.as_str() {
+        Some("reject") => Ok(FailureAction::Reject),
+        Some("admit") => Ok(FailureAction::Admit),
+        _ => Err(SettingsProblem::new(
+            OPT_FAILURE_ACTION,
+            OptionFault::FailureAction {
+                value: v.to_string(),
+            },
+        )),
+    }
+}
+
+/// `allowCrossNamespaceReferences`: a boolean (`null`: the default, true).
+fn cross(v: &Value) -> Result<bool, SettingsProblem> {
+    match v {
+        Value::Bool(b) => Ok(*b),
+        Value::Null => Ok(true),
+        _ => Err(SettingsProblem::new(
+            OPT_ALLOW_CROSS_NAMESPACE,
+            OptionFault::NotABool {
+                value: v.to_string(),
+            },
+        )),
+    }
+}
+
+/// `instrumentationSource`: `settings` (or absent) or `cluster`.
+fn cluster_mode(v: &Value) -> Result<bool, SettingsProblem> {
+    match v {
+        Value::Null => Ok(false),
+        Value::String(s) if s == "settings" => Ok(false),
+        Value::String(s) if s == "cluster" => Ok(true),
+        _ => Err(SettingsProblem::new(
+            OPT_INSTRUMENTATION_SOURCE,
+            OptionFault::InstrumentationSource {
+                value: v.to_string(),
+            },
+        )),
+    }
+}
+
+/// `policyServerServiceAccount`: `NAMESPACE/NAME`, both Kubernetes names (`None`: the default).
+fn service_account(v: &Value) -> Result<Option<String>, SettingsProblem> {
+    let valid = |s: &str| {
+        s.split_once('/')
+            .is_some_and(|(ns, name)| is_dns1123_label(ns) && is_dns1123_subdomain(name))
+    };
+    match v {
+        Value::Null => Ok(None),
+        Value::String(s) if valid(s) => Ok(Some(s.clone())),
+        _ => Err(SettingsProblem::new(
+            OPT_SERVICE_ACCOUNT,
+            OptionFault::ServiceAccount {
+                value: v.to_string(),
+            },
+        )),
+    }
+}
