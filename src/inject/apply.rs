@@ -168,7 +168,11 @@ fn set(
         }
         None => {
             let end = offset(base, owner.get()) + owner.get().len() - 1;
-            let comma = if fields.0.is_empty() { "" } else { "," };
+            // A member before it: the object's own, or one added here already (an empty
+            // container gets both `env` and `volumeMounts`).
+            let after_member =
+                !fields.0.is_empty() || splices.iter().any(|s| s.start == end && s.end == end);
+            let comma = if after_member { "," } else { "" };
             let key = to_json(&key);
             splices.push(Splice {
                 start: end,
@@ -310,6 +314,18 @@ mod tests {
             problem.to_string(),
             "request.object.spec.initContainers[1] (container \"migrate\") is not an object"
         );
+    }
+
+    #[test]
+    fn keys_added_to_an_empty_object_are_separated() {
+        let text = r#"{"c":{}}"#;
+        let outer: &RawValue = serde_json::from_str(text).unwrap();
+        let inner = last(&entries(outer).unwrap(), "c").unwrap();
+        let fields = entries(inner).unwrap();
+        let mut s = Vec::new();
+        set(text, inner, &fields, "env", "[1]".into(), &mut s);
+        append(text, inner, &fields, "volumeMounts", &["2".into()], &mut s);
+        assert_eq!(splice(text, s), r#"{"c":{"env":[1],"volumeMounts":[2]}}"#);
     }
 
     #[test]
