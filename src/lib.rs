@@ -1,9 +1,23 @@
 //! A Kubewarden policy that injects OpenTelemetry Python auto-instrumentation into pods, as the
 //! OpenTelemetry Operator's pod webhook does, and refuses references it cannot honour.
 //!
-//! This file is the waPC wiring only. The decision lives in `admission`, built from one module per
-//! concern (the README's "Code map"); all of them are plain Rust over k8s-openapi types, tested
-//! natively.
+//! This file is the waPC wiring only. Everything below it is plain Rust over typed values, tested
+//! natively; the modules follow the pipeline of one admission:
+//!
+//! - [`admission`]: request → target → reference → plan → apply → decision → response, the two
+//!   entry points `validate` and `validate_settings`;
+//! - [`target`] and [`pod`]: where the pod sits in the object, and the pod as the policy reads it;
+//! - [`settings`]: the full parse, the per-request view, one reader per option;
+//! - [`reference`](mod@reference) and [`catalog`]: an annotation value → an instrumentation from a catalog;
+//! - [`cluster`]: cluster mode's host calls behind the policy's own trait, the cluster's catalog,
+//!   namespaces and owners;
+//! - [`instrumentation`]: the CRD's types and defaults, the spec rules;
+//! - [`inject`]: the operator's steps (the plan) and writing them into the object;
+//! - [`refusal`]: every refusal, problem and warning, worded;
+//! - [`keys`] and [`operator`]: the names read by and the names written, each once;
+//! - [`syntax`]: the text formats (names, image references, quantities, URLs, JSON text).
+
+#![deny(missing_docs)]
 
 pub mod admission;
 pub mod catalog;
@@ -22,6 +36,7 @@ pub mod target;
 use guest::prelude::*;
 use kubewarden_policy_sdk::wapc_guest as guest;
 
+/// The waPC entry point: registers `validate`, `validate_settings` and `protocol_version`.
 #[unsafe(no_mangle)]
 pub extern "C" fn wapc_init() {
     std::panic::set_hook(Box::new(report_panic));

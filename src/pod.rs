@@ -14,11 +14,14 @@ use crate::syntax::json_text::{At, ObjectOnly, without_position};
 
 use crate::target::Target;
 
+/// A pod, or a workload's pod template, as the injection reads it.
 #[derive(Deserialize, Default, Debug)]
 #[serde(rename_all = "camelCase")]
 pub struct PodView {
+    /// Its metadata.
     #[serde(default, deserialize_with = "object_meta")]
     pub metadata: PodMeta,
+    /// Its spec.
     #[serde(default, deserialize_with = "null_default")]
     pub spec: PodSpecView,
 }
@@ -27,18 +30,25 @@ pub struct PodView {
 #[derive(Deserialize, Default, Debug, Clone)]
 #[serde(rename_all = "camelCase")]
 pub struct PodMeta {
+    /// `name`.
     #[serde(default)]
     pub name: Option<String>,
+    /// `generateName`.
     #[serde(default)]
     pub generate_name: Option<String>,
+    /// `namespace`.
     #[serde(default)]
     pub namespace: Option<String>,
+    /// `uid`.
     #[serde(default)]
     pub uid: Option<String>,
+    /// `labels`.
     #[serde(default)]
     pub labels: Option<BTreeMap<String, String>>,
+    /// `annotations` (in cluster mode completed with the Namespace's).
     #[serde(default)]
     pub annotations: Option<BTreeMap<String, String>>,
+    /// `ownerReferences`.
     #[serde(default)]
     pub owner_references: Option<Vec<Owner>>,
     /// Cluster mode: the controller of the pod's controller (a ReplicaSet's Deployment, a Job's
@@ -50,47 +60,64 @@ pub struct PodMeta {
 /// An owner reference: who created the pod.
 #[derive(Deserialize, Default, Debug, Clone)]
 pub struct Owner {
+    /// The owner's kind.
     #[serde(default, deserialize_with = "null_default")]
     pub kind: String,
+    /// Its name.
     #[serde(default, deserialize_with = "null_default")]
     pub name: String,
+    /// Its uid.
     #[serde(default, deserialize_with = "null_default")]
     pub uid: String,
+    /// Whether it is the controller.
     #[serde(default)]
     pub controller: Option<bool>,
 }
 
+/// The pod spec the injection reads.
 #[derive(Deserialize, Default, Debug)]
 #[serde(rename_all = "camelCase")]
 pub struct PodSpecView {
+    /// `containers`.
     #[serde(default, deserialize_with = "null_default")]
     pub containers: Vec<ContainerView>,
+    /// `initContainers`.
     #[serde(default, deserialize_with = "null_default")]
     pub init_containers: Vec<ContainerView>,
+    /// `volumes` (their names).
     #[serde(default, deserialize_with = "null_default")]
     pub volumes: Vec<NamedItem>,
+    /// `nodeName`.
     #[serde(default, deserialize_with = "null_default")]
     pub node_name: String,
+    /// `securityContext`.
     #[serde(default, deserialize_with = "null_default")]
     pub security_context: PodSecurityView,
 }
 
+/// The pod's security context, as far as the init container's depends on it.
 #[derive(Deserialize, Default, Debug)]
 #[serde(rename_all = "camelCase")]
 pub struct PodSecurityView {
+    /// `runAsUser`.
     #[serde(default)]
     pub run_as_user: Option<i64>,
 }
 
+/// A container, as the injection reads it.
 #[derive(Deserialize, Default, Debug)]
 #[serde(rename_all = "camelCase")]
 pub struct ContainerView {
+    /// `name`.
     #[serde(default, deserialize_with = "null_default")]
     pub name: String,
+    /// `image`.
     #[serde(default, deserialize_with = "null_default")]
     pub image: String,
+    /// `env`.
     #[serde(default, deserialize_with = "null_default")]
     pub env: Vec<EnvEntry>,
+    /// `volumeMounts`.
     #[serde(default, deserialize_with = "null_default")]
     pub volume_mounts: Vec<MountView>,
 }
@@ -100,25 +127,33 @@ pub struct ContainerView {
 #[derive(Deserialize, Default, Debug, Clone)]
 #[serde(rename_all = "camelCase")]
 pub struct EnvEntry {
+    /// `name`.
     #[serde(default, deserialize_with = "null_default")]
     pub name: String,
+    /// `value`.
     #[serde(default)]
     pub value: Option<String>,
+    /// `valueFrom`, only whether it is there.
     #[serde(default)]
     pub value_from: Option<IgnoredAny>,
 }
 
+/// A volume mount: its volume and path.
 #[derive(Deserialize, Default, Debug)]
 #[serde(rename_all = "camelCase")]
 pub struct MountView {
+    /// `name`.
     #[serde(default, deserialize_with = "null_default")]
     pub name: String,
+    /// `mountPath`.
     #[serde(default, deserialize_with = "null_default")]
     pub mount_path: String,
 }
 
+/// Anything with a name (a volume).
 #[derive(Deserialize, Default, Debug)]
 pub struct NamedItem {
+    /// `name`.
     #[serde(default, deserialize_with = "null_default")]
     pub name: String,
 }
@@ -126,7 +161,9 @@ pub struct NamedItem {
 /// Why an object cannot be read as a pod: the dotted path of the bad field and the reason.
 #[derive(Debug, PartialEq)]
 pub struct ReadError {
+    /// The dotted path of the field.
     pub path: String,
+    /// What is wrong with it.
     pub error: String,
 }
 
@@ -174,6 +211,7 @@ impl PodView {
         }
     }
 
+    /// An annotation's value (empty when absent).
     pub fn annotation(&self, key: &str) -> &str {
         self.metadata
             .annotations
@@ -182,6 +220,7 @@ impl PodView {
             .map(String::as_str)
             .unwrap_or_default()
     }
+    /// A label's value (empty when absent).
     pub fn label(&self, key: &str) -> &str {
         self.metadata
             .labels
@@ -190,9 +229,11 @@ impl PodView {
             .map(String::as_str)
             .unwrap_or_default()
     }
+    /// `metadata.name` (empty when absent).
     pub fn name(&self) -> &str {
         self.metadata.name.as_deref().unwrap_or_default()
     }
+    /// `metadata.uid` (empty when absent).
     pub fn uid(&self) -> &str {
         self.metadata.uid.as_deref().unwrap_or_default()
     }
@@ -207,6 +248,7 @@ impl PodView {
             _ => "(unnamed)".to_string(),
         }
     }
+    /// The container at `slot`.
     pub fn container(&self, slot: Slot) -> &ContainerView {
         match slot {
             Slot::Init(i) => &self.spec.init_containers[i],
@@ -218,20 +260,25 @@ impl PodView {
 /// Where a container sits in the pod spec.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Slot {
+    /// `initContainers[i]`.
     Init(usize),
+    /// `containers[i]`.
     Regular(usize),
 }
 
 impl Slot {
+    /// Whether it is an init container.
     pub fn is_init(self) -> bool {
         matches!(self, Slot::Init(_))
     }
+    /// `initContainers` or `containers`.
     pub fn list_key(self) -> &'static str {
         match self {
             Slot::Init(_) => "initContainers",
             Slot::Regular(_) => "containers",
         }
     }
+    /// The index in its list.
     pub fn index(self) -> usize {
         match self {
             Slot::Init(i) | Slot::Regular(i) => i,

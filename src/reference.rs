@@ -66,62 +66,86 @@ pub fn resolve(
     catalog: &dyn Catalog,
     allow_cross_namespace: bool,
 ) -> Result<Option<Resolved>, Refusal> {
+    let r = Resolution {
+        value,
+        subject,
+        catalog,
+        allow_cross_namespace,
+    };
     let namespace = subject.namespace();
-    let refuse = |fault| {
+    match parse(value) {
+        Err(why) => Err(r.refuse(ReferenceFault::Malformed {
+            why,
+            would_work: r.would_work()?,
+        })),
+        Ok(Reference::Off) => Ok(None),
+        Ok(Reference::Default) => r.namespace_default().map(Some),
+        Ok(Reference::Name(name)) => r.named(namespace, name).map(Some),
+        Ok(Reference::Qualified(ns, _)) if ns != namespace && !allow_cross_namespace => Err(r
+            .refuse(ReferenceFault::CrossNamespaceForbidden {
+                would_work: r.would_work()?,
+            })),
+        Ok(Reference::Qualified(ns, name)) => r.named(ns, name).map(Some),
+    }
+}
+
+/// One value being resolved for one subject.
+struct Resolution<'a> {
+    value: &'a str,
+    subject: &'a Subject,
+    catalog: &'a dyn Catalog,
+    allow_cross_namespace: bool,
+}
+
+impl Resolution<'_> {
+    fn refuse(&self, fault: ReferenceFault) -> Refusal {
         Refusal::Reference(Box::new(ReferenceRefusal {
-            value: value.to_string(),
-            subject: subject.clone(),
+            value: self.value.to_string(),
+            subject: self.subject.clone(),
             fault,
             inherited: false,
         }))
-    };
-    let would_work = || would_work(namespace, catalog, allow_cross_namespace);
-    let reference = match parse(value) {
-        Ok(r) => r,
-        Err(why) => {
-            return Err(refuse(ReferenceFault::Malformed {
-                why,
-                would_work: would_work()?,
-            }));
-        }
-    };
-    let (ns, name) = match reference {
-        Reference::Off => return Ok(None),
-        Reference::Default => {
-            let mut here = catalog.names(namespace)?;
-            return match here.len() {
-                1 => catalog.get(namespace, &here.remove(0)),
-                0 => match catalog.fallback()? {
-                    Some(default) => Ok(Some(default)),
-                    None => Err(refuse(ReferenceFault::NoneAvailable {
-                        source: catalog.source(),
-                        would_work: would_work()?,
-                    })),
-                },
-                _ => Err(refuse(ReferenceFault::Ambiguous {
-                    source: catalog.source(),
-                    names: here,
+    }
+
+    fn would_work(&self) -> Result<WouldWork, Refusal> {
+        would_work(
+            self.subject.namespace(),
+            self.catalog,
+            self.allow_cross_namespace,
+        )
+    }
+
+    /// `true`: the namespace's one instrumentation, else the catalog's fallback.
+    fn namespace_default(&self) -> Result<Resolved, Refusal> {
+        let namespace = self.subject.namespace();
+        let mut here = self.catalog.names(namespace)?;
+        match here.len() {
+            1 => self.named(namespace, &here.remove(0)),
+            0 => match self.catalog.fallback()? {
+                Some(default) => Ok(default),
+                None => Err(self.refuse(ReferenceFault::NoneAvailable {
+                    source: self.catalog.source(),
+                    would_work: self.would_work()?,
                 })),
-            };
+            },
+            _ => Err(self.refuse(ReferenceFault::Ambiguous {
+                source: self.catalog.source(),
+                names: here,
+            })),
         }
-        Reference::Name(name) => (namespace, name),
-        Reference::Qualified(ns, name) => {
-            if ns != namespace && !allow_cross_namespace {
-                return Err(refuse(ReferenceFault::CrossNamespaceForbidden {
-                    would_work: would_work()?,
-                }));
-            }
-            (ns, name)
+    }
+
+    /// The instrumentation `namespace/name`, which must exist.
+    fn named(&self, namespace: &str, name: &str) -> Result<Resolved, Refusal> {
+        match self.catalog.get(namespace, name)? {
+            Some(found) => Ok(found),
+            None => Err(self.refuse(ReferenceFault::Unknown {
+                source: self.catalog.source(),
+                namespace: namespace.to_string(),
+                name: name.to_string(),
+                would_work: self.would_work()?,
+            })),
         }
-    };
-    match catalog.get(ns, name)? {
-        Some(found) => Ok(Some(found)),
-        None => Err(refuse(ReferenceFault::Unknown {
-            source: catalog.source(),
-            namespace: ns.to_string(),
-            name: name.to_string(),
-            would_work: would_work()?,
-        })),
     }
 }
 

@@ -20,6 +20,7 @@ pub struct Target {
     /// The keys from the object's root to the pod (template), whose `metadata` and `spec` are
     /// the pod's: none for a Pod, `spec`, `template` for a Deployment.
     pub template: &'static [&'static str],
+    /// What the policy does with objects of this kind.
     pub role: Role,
     /// What creates the pods: the owner the pods will have (`ReplicaSet` for a Deployment).
     pub pod_owner: &'static str,

@@ -21,6 +21,7 @@ use crate::refusal::{
 };
 use crate::settings::view::SettingsView;
 
+/// The settings' instrumentations and the cluster's, for one subject's lookups.
 pub struct ClusterCatalog<'a> {
     settings: &'a SettingsView<'a>,
     lookups: &'a Lookups<'a>,
@@ -35,6 +36,7 @@ struct SpecOnly {
 }
 
 impl<'a> ClusterCatalog<'a> {
+    /// A catalog for `subject`, reading the cluster through `lookups`.
     pub fn new(
         settings: &'a SettingsView<'a>,
         lookups: &'a Lookups<'a>,

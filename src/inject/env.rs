@@ -6,8 +6,10 @@ use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, ObjectFieldSelector};
 
 use crate::pod::EnvEntry;
 
+/// One entry of a container's env list while it is being extended.
 #[derive(Debug, Clone)]
 pub struct Entry {
+    /// The variable.
     pub var: EnvVar,
     /// Index in the container's original `env`, for entries the user wrote.
     pub origin: Option<usize>,
@@ -15,8 +17,10 @@ pub struct Entry {
     pub rewritten: bool,
 }
 
+/// A container's env list, in order.
 #[derive(Debug, Clone, Default)]
 pub struct EnvList {
+    /// The entries.
     pub entries: Vec<Entry>,
 }
 
@@ -83,6 +87,7 @@ impl EnvList {
             .map(|e| &e.var)
     }
 
+    /// Whether an entry has that name.
     pub fn has(&self, name: &str) -> bool {
         self.find(name).is_some()
     }
@@ -114,6 +119,7 @@ impl Entry {
     }
 }
 
+/// A variable with a literal value.
 pub fn literal(name: &str, value: impl Into<String>) -> EnvVar {
     EnvVar {
         name: name.to_string(),

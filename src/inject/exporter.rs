@@ -41,6 +41,60 @@ fn plan(tls: &Tls) -> TlsPlan {
     let config_map = tls.config_map_name.as_deref().unwrap_or_default();
     let secret_mount = format!("{TLS_SECRET_MOUNT_PREFIX}{secret}");
     let config_map_mount = format!("{TLS_CONFIG_MAP_MOUNT_PREFIX}{config_map}");
+    let mut out = TlsPlan {
+        env: certificate_env(tls, &secret_mount, &config_map_mount),
+        ..TlsPlan::default()
+    };
+    if !secret.is_empty() {
+        let name = volume_name(TLS_SECRET_VOLUME_PREFIX, secret);
+        let source = SecretVolumeSource {
+            secret_name: Some(secret.to_string()),
+            ..Default::default()
+        };
+        out.add(
+            Volume {
+                name,
+                secret: Some(source),
+                ..Default::default()
+            },
+            secret_mount,
+        );
+    }
+    if !config_map.is_empty() {
+        let name = volume_name(TLS_CONFIG_MAP_VOLUME_PREFIX, config_map);
+        let source = ConfigMapVolumeSource {
+            name: config_map.to_string(),
+            ..Default::default()
+        };
+        out.add(
+            Volume {
+                name,
+                config_map: Some(source),
+                ..Default::default()
+            },
+            config_map_mount,
+        );
+    }
+    out
+}
+
+impl TlsPlan {
+    /// A volume, and its read-only mount at `path`.
+    fn add(&mut self, volume: Volume, path: String) {
+        self.mounts.push(VolumeMount {
+            name: volume.name.clone(),
+            mount_path: path,
+            read_only: Some(true),
+            ..Default::default()
+        });
+        self.volumes.push(volume);
+    }
+}
+
+/// The certificate variables, in the operator's order: the CA (from the ConfigMap when there is
+/// one, else the Secret), the client certificate and key (from the Secret). Absolute paths are
+/// kept as they are.
+fn certificate_env(tls: &Tls, secret_mount: &str, config_map_mount: &str) -> Vec<EnvVar> {
     let file_in = |dir: &str, file: &str| {
         if file.starts_with('/') {
             file.to_string()
@@ -48,60 +102,26 @@ fn plan(tls: &Tls) -> TlsPlan {
             format!("{dir}/{file}")
         }
     };
-    let mut out = TlsPlan::default();
-    if let Some(ca) = tls.ca_file.as_deref().filter(|s| !s.is_empty()) {
-        let dir = if config_map.is_empty() {
-            &secret_mount
-        } else {
-            &config_map_mount
-        };
-        out.env.push(literal(CERTIFICATE_VAR, file_in(dir, ca)));
+    let ca_dir = if non_empty(&tls.config_map_name).is_some() {
+        config_map_mount
+    } else {
+        secret_mount
+    };
+    let mut env = Vec::new();
+    if let Some(ca) = non_empty(&tls.ca_file) {
+        env.push(literal(CERTIFICATE_VAR, file_in(ca_dir, ca)));
     }
-    if let Some(cert) = tls.cert_file.as_deref().filter(|s| !s.is_empty()) {
-        out.env.push(literal(
-            CLIENT_CERTIFICATE_VAR,
-            file_in(&secret_mount, cert),
-        ));
+    if let Some(cert) = non_empty(&tls.cert_file) {
+        env.push(literal(CLIENT_CERTIFICATE_VAR, file_in(secret_mount, cert)));
     }
-    if let Some(key) = tls.key_file.as_deref().filter(|s| !s.is_empty()) {
-        out.env
-            .push(literal(CLIENT_KEY_VAR, file_in(&secret_mount, key)));
+    if let Some(key) = non_empty(&tls.key_file) {
+        env.push(literal(CLIENT_KEY_VAR, file_in(secret_mount, key)));
     }
-    if !secret.is_empty() {
-        let name = volume_name(TLS_SECRET_VOLUME_PREFIX, secret);
-        out.volumes.push(Volume {
-            name: name.clone(),
-            secret: Some(SecretVolumeSource {
-                secret_name: Some(secret.to_string()),
-                ..Default::default()
-            }),
-            ..Default::default()
-        });
-        out.mounts.push(VolumeMount {
-            name,
-            mount_path: secret_mount,
-            read_only: Some(true),
-            ..Default::default()
-        });
-    }
-    if !config_map.is_empty() {
-        let name = volume_name(TLS_CONFIG_MAP_VOLUME_PREFIX, config_map);
-        out.volumes.push(Volume {
-            name: name.clone(),
-            config_map: Some(ConfigMapVolumeSource {
-                name: config_map.to_string(),
-                ..Default::default()
-            }),
-            ..Default::default()
-        });
-        out.mounts.push(VolumeMount {
-            name,
-            mount_path: config_map_mount,
-            read_only: Some(true),
-            ..Default::default()
-        });
-    }
-    out
+    env
+}
+
+fn non_empty(field: &Option<String>) -> Option<&str> {
+    field.as_deref().filter(|s| !s.is_empty())
 }
 
 /// `prefix + value` cut to 63 characters by shortening the value, then trimmed of

@@ -32,9 +32,13 @@ use env::{EnvList, Layer};
 /// One target container's new env list and the mounts to append.
 #[derive(Debug)]
 pub struct ContainerEdit {
+    /// Where the container sits.
     pub slot: Slot,
+    /// Its name.
     pub name: String,
+    /// Its new env list.
     pub env: EnvList,
+    /// The mounts appended to it.
     pub mounts: Vec<VolumeMount>,
 }
 
@@ -43,13 +47,18 @@ pub struct ContainerEdit {
 #[derive(Serialize, Default, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Volume {
+    /// A ConfigMap (exporter TLS).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub config_map: Option<ConfigMapVolumeSource>,
+    /// The packages' `emptyDir`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub empty_dir: Option<EmptyDirVolumeSource>,
+    /// The packages' ephemeral volume (`python.volumeClaimTemplate`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ephemeral: Option<EphemeralVolume>,
+    /// The volume's name.
     pub name: String,
+    /// A Secret (exporter TLS).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret: Option<SecretVolumeSource>,
 }
@@ -58,15 +67,18 @@ pub struct Volume {
 #[derive(Serialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct EphemeralVolume {
+    /// The claim's template.
     pub volume_claim_template: ClaimTemplate,
 }
 
 /// Everything the injection adds to a pod.
 #[derive(Debug)]
 pub struct Plan {
+    /// The target containers' edits, in the operator's order.
     pub edits: Vec<ContainerEdit>,
     /// Appended to `spec.volumes`, in order (TLS volumes first, then the packages' volume).
     pub volumes: Vec<Volume>,
+    /// The init container that copies the packages.
     pub init_container: Container,
     /// Index in `spec.initContainers` to insert at: before the first targeted init container, else the end.
     pub init_position: Option<usize>,
@@ -101,11 +113,14 @@ pub fn already_instrumented(pod: &PodView) -> Option<AlreadyInstrumented> {
 /// Whether `spec` can be injected into `pod`: the containers, the platform tree and the exporter
 /// TLS the plan will use, once nothing clashes. A workload's template gets exactly these checks.
 pub struct Checked {
+    /// The containers to instrument, in the operator's order.
     pub targets: Vec<Slot>,
+    /// The tree the init container copies (glibc or musl).
     pub source: &'static str,
     tls: exporter::TlsPlan,
 }
 
+/// The checks of [`Checked`], or the first problem.
 pub fn check(pod: &PodView, spec: &InstrumentationSpec) -> Result<Checked, PlanProblem> {
     let targets = selection::targets(pod).map_err(PlanProblem::Selection)?;
     let source = selection::platform_source(pod)?;

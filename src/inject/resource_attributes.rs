@@ -20,8 +20,11 @@ use crate::syntax::image_ref;
 /// values refer to (in the operator's order), and the attributes as `k=v,...`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ContainerResource {
+    /// `OTEL_SERVICE_NAME`.
     pub service_name: String,
+    /// The downward-API variables the attribute values refer to, in the operator's order.
     pub field_refs: Vec<EnvVar>,
+    /// `OTEL_RESOURCE_ATTRIBUTES`'s value, `key=value,...`.
     pub attributes: String,
 }
 

@@ -378,9 +378,39 @@ fn check_python(spec: &InstrumentationSpec, p: &str, problems: &mut Problems) {
 
 fn check_tls(tls: &Tls, endpoint: &str, p: &str, problems: &mut Problems) {
     let mut at = At::new(problems, format!("{p}exporter.tls"));
-    let secret = tls.secret_name.as_deref();
-    let config_map = tls.config_map_name.as_deref();
-    for (field, name) in [(".secretName", secret), (".configMapName", config_map)] {
+    check_tls_fields(tls, &mut at);
+    let has = |f: &Option<String>| f.as_deref().is_some_and(|s| !s.is_empty());
+    let relative = |f: &Option<String>| {
+        f.as_deref()
+            .is_some_and(|s| !s.is_empty() && !s.starts_with('/'))
+    };
+    let has_secret = has(&tls.secret_name);
+    if has(&tls.cert_file) != has(&tls.key_file) {
+        at.push("", TlsFault::CertWithoutKey);
+    }
+    if relative(&tls.ca_file) && !has_secret && !has(&tls.config_map_name) {
+        let value = tls.ca_file.clone().unwrap_or_default();
+        at.push(".ca_file", TlsFault::CaRelativeWithoutSource { value });
+    }
+    for (field, f) in [(".cert_file", &tls.cert_file), (".key_file", &tls.key_file)] {
+        if relative(f) && !has_secret {
+            let value = f.clone().unwrap_or_default();
+            at.push(field, TlsFault::FileRelativeWithoutSecret { value });
+        }
+    }
+    if !endpoint.to_ascii_lowercase().starts_with("https://") {
+        let endpoint = endpoint.into();
+        at.push("", TlsFault::WithoutHttps { endpoint });
+    }
+}
+
+/// Each TLS field on its own: object names that can become volume names, no empty strings.
+fn check_tls_fields(tls: &Tls, at: &mut At<'_>) {
+    let names = [
+        (".secretName", tls.secret_name.as_deref()),
+        (".configMapName", tls.config_map_name.as_deref()),
+    ];
+    for (field, name) in names {
         match name {
             None => {}
             Some("") => at.push(
@@ -393,7 +423,7 @@ fn check_tls(tls: &Tls, endpoint: &str, p: &str, problems: &mut Problems) {
                 at.push(field, TlsFault::ObjectName { value: n.into() })
             }
             Some(n) if n.contains('.') => at.push(field, TlsFault::NameWithDot { value: n.into() }),
-            Some(_) => {}
+            _ => {}
         }
     }
     for (field, file) in [
@@ -409,36 +439,6 @@ fn check_tls(tls: &Tls, endpoint: &str, p: &str, problems: &mut Problems) {
                 },
             );
         }
-    }
-    let has = |f: &Option<String>| f.as_deref().is_some_and(|s| !s.is_empty());
-    let relative = |f: &Option<String>| {
-        f.as_deref()
-            .is_some_and(|s| !s.is_empty() && !s.starts_with('/'))
-    };
-    let (has_secret, has_config_map) = (
-        secret.is_some_and(|s| !s.is_empty()),
-        config_map.is_some_and(|s| !s.is_empty()),
-    );
-    if has(&tls.cert_file) != has(&tls.key_file) {
-        at.push("", TlsFault::CertWithoutKey);
-    }
-    if relative(&tls.ca_file) && !has_secret && !has_config_map {
-        let value = tls.ca_file.clone().unwrap_or_default();
-        at.push(".ca_file", TlsFault::CaRelativeWithoutSource { value });
-    }
-    for (field, f) in [(".cert_file", &tls.cert_file), (".key_file", &tls.key_file)] {
-        if relative(f) && !has_secret {
-            let value = f.clone().unwrap_or_default();
-            at.push(field, TlsFault::FileRelativeWithoutSecret { value });
-        }
-    }
-    if !endpoint.to_ascii_lowercase().starts_with("https://") {
-        at.push(
-            "",
-            TlsFault::WithoutHttps {
-                endpoint: endpoint.into(),
-            },
-        );
     }
 }
 

@@ -4,7 +4,9 @@
 /// The tag and digest of a valid image reference.
 #[derive(Debug, PartialEq, Eq)]
 pub struct ImageRef<'a> {
+    /// The tag, when there is one.
     pub tag: Option<&'a str>,
+    /// The digest, when there is one.
     pub digest: Option<&'a str>,
 }
 

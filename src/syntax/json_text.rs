@@ -163,11 +163,14 @@ pub struct Entries<'a>(pub Vec<(Key<'a>, &'a RawValue)>);
 
 /// An object key.
 pub enum Key<'a> {
+    /// Borrowed from the text.
     Borrowed(&'a str),
+    /// Unescaped.
     Owned(String),
 }
 
 impl Key<'_> {
+    /// The key.
     pub fn as_str(&self) -> &str {
         match self {
             Key::Borrowed(k) => k,
