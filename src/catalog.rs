@@ -61,3 +61,35 @@ pub trait Catalog {
     /// Every namespace/name the source knows, for "references that would work".
     fn known(&self) -> Result<Vec<(String, String)>, Refusal>;
 }
+
+/// An instrumentation's place in a catalog that holds a list of them.
+pub trait Entry {
+    /// Its namespace.
+    fn namespace(&self) -> &str;
+    /// Its name.
+    fn name(&self) -> &str;
+}
+
+/// The entry `namespace/name` of `entries`.
+pub fn find<'e, E: Entry>(entries: &'e [E], namespace: &str, name: &str) -> Option<&'e E> {
+    entries
+        .iter()
+        .find(|e| e.namespace() == namespace && e.name() == name)
+}
+
+/// The names of the entries in `namespace`, in order.
+pub fn names_in<E: Entry>(entries: &[E], namespace: &str) -> Vec<String> {
+    entries
+        .iter()
+        .filter(|e| e.namespace() == namespace)
+        .map(|e| e.name().to_string())
+        .collect()
+}
+
+/// Every entry's namespace and name, in order.
+pub fn ids<E: Entry>(entries: &[E]) -> Vec<(String, String)> {
+    entries
+        .iter()
+        .map(|e| (e.namespace().to_string(), e.name().to_string()))
+        .collect()
+}

@@ -239,14 +239,10 @@ impl PodView {
     }
     /// A name for messages: the pod's name, else its generateName prefix.
     pub fn display_name(&self) -> String {
-        match (
+        display_name(
             self.metadata.name.as_deref(),
             self.metadata.generate_name.as_deref(),
-        ) {
-            (Some(n), _) if !n.is_empty() => n.to_string(),
-            (_, Some(g)) if !g.is_empty() => format!("{g}*"),
-            _ => "(unnamed)".to_string(),
-        }
+        )
     }
     /// The container at `slot`.
     pub fn container(&self, slot: Slot) -> &ContainerView {
@@ -254,6 +250,15 @@ impl PodView {
             Slot::Init(i) => &self.spec.init_containers[i],
             Slot::Regular(i) => &self.spec.containers[i],
         }
+    }
+}
+
+/// How messages name an object: its name, else its generateName prefix and `*`.
+pub fn display_name(name: Option<&str>, generate_name: Option<&str>) -> String {
+    match (name, generate_name) {
+        (Some(n), _) if !n.is_empty() => n.to_string(),
+        (_, Some(g)) if !g.is_empty() => format!("{g}*"),
+        _ => "(unnamed)".to_string(),
     }
 }
 

@@ -41,6 +41,13 @@ pub enum Ask {
 }
 
 impl Head {
+    /// The name a workload object goes by in messages: its name, else its generateName prefix
+    /// and `*`.
+    pub fn display_name(&self) -> String {
+        let meta = &self.metadata;
+        crate::pod::display_name(meta["name"].as_str(), meta["generateName"].as_str())
+    }
+
     /// Whether the pods ask; `cluster_mode` is asked only when the pod says nothing.
     pub fn ask(&self, cluster_mode: impl FnOnce() -> bool) -> Ask {
         let says_nothing = match self.inject.as_ref() {
@@ -154,7 +161,7 @@ pub fn subject(request: &Request<'_>, head: &Head, target: &Target, pod: &PodVie
         Role::Template => Subject::Workload {
             kind: target.kind,
             namespace,
-            name: super::workload::display_name(head),
+            name: head.display_name(),
             template: target.template_path(),
         },
     }

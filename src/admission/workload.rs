@@ -13,16 +13,6 @@ use crate::pod::{Owner, PodView};
 use crate::refusal::{Notice, Subject};
 use crate::target::Target;
 
-/// The name a workload object goes by in messages: its name, else its generateName prefix and `*`.
-pub fn display_name(head: &Head) -> String {
-    let meta = &head.metadata;
-    match (meta["name"].as_str(), meta["generateName"].as_str()) {
-        (Some(n), _) if !n.is_empty() => n.to_string(),
-        (_, Some(g)) if !g.is_empty() => format!("{g}*"),
-        _ => "(unnamed)".to_string(),
-    }
-}
-
 /// Objects that are not checked: made by a controller whose own object was checked (a
 /// Deployment's ReplicaSet, a CronJob's Job), or being deleted (an UPDATE that only removes
 /// finalizers must never be refused).
@@ -41,7 +31,7 @@ pub fn misplaced_annotation(head: &Head, target: &Target, namespace: &str) -> Op
         subject: Subject::Workload {
             kind: target.kind,
             namespace: namespace.to_string(),
-            name: display_name(head),
+            name: head.display_name(),
             template: target.template_path(),
         },
         value: value.to_string(),

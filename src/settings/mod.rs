@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 
 pub use options::{FailureAction, Options};
 
-use crate::catalog::{Catalog, Origin, Resolved};
+use crate::catalog::{self, Catalog, Entry, Origin, Resolved};
 use crate::instrumentation::rules::{deserialize, finish_object, finish_spec};
 use crate::instrumentation::{Instrumentation, InstrumentationSpec};
 use crate::keys::OPT_INSTRUMENTATIONS;
@@ -118,23 +118,6 @@ impl Settings {
         }
         Ok((spec_map, items))
     }
-
-    /// The instrumentations defined for `namespace`, in settings order.
-    pub fn in_namespace<'a, 'n>(
-        &'a self,
-        namespace: &'n str,
-    ) -> impl Iterator<Item = &'a Named> + use<'a, 'n> {
-        self.instrumentations
-            .iter()
-            .filter(move |i| i.namespace == namespace)
-    }
-
-    /// The instrumentation `namespace/name`.
-    pub fn find(&self, namespace: &str, name: &str) -> Option<&Named> {
-        self.instrumentations
-            .iter()
-            .find(|i| i.namespace == namespace && i.name == name)
-    }
 }
 
 /// The top-level spec, deserialized; an unknown field there may be a misspelt policy option.
@@ -224,13 +207,10 @@ impl Catalog for Settings {
         Source::Settings
     }
     fn get(&self, namespace: &str, name: &str) -> Result<Option<Resolved>, Refusal> {
-        Ok(self.find(namespace, name).map(resolved))
+        Ok(catalog::find(&self.instrumentations, namespace, name).map(resolved))
     }
     fn names(&self, namespace: &str) -> Result<Vec<String>, Refusal> {
-        Ok(self
-            .in_namespace(namespace)
-            .map(|i| i.name.clone())
-            .collect())
+        Ok(catalog::names_in(&self.instrumentations, namespace))
     }
     fn has_fallback(&self) -> bool {
         self.default.is_some()
@@ -242,10 +222,15 @@ impl Catalog for Settings {
         }))
     }
     fn known(&self) -> Result<Vec<(String, String)>, Refusal> {
-        Ok(self
-            .instrumentations
-            .iter()
-            .map(|i| (i.namespace.clone(), i.name.clone()))
-            .collect())
+        Ok(catalog::ids(&self.instrumentations))
+    }
+}
+
+impl Entry for Named {
+    fn namespace(&self) -> &str {
+        &self.namespace
+    }
+    fn name(&self) -> &str {
+        &self.name
     }
 }

@@ -12,7 +12,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::{Options, Settings};
-use crate::catalog::{Catalog, Origin, Resolved};
+use crate::catalog::{self, Catalog, Entry, Origin, Resolved};
 use crate::instrumentation::InstrumentationSpec;
 use crate::instrumentation::rules;
 use crate::keys::OPT_INSTRUMENTATIONS;
@@ -121,12 +121,6 @@ impl<'a> SettingsView<'a> {
     fn refusal(&self) -> Refusal {
         Refusal::Settings(full_problems(self.raw))
     }
-
-    fn item(&self, namespace: &str, name: &str) -> Option<&Item<'a>> {
-        self.instrumentations
-            .iter()
-            .find(|i| i.namespace == namespace && i.name == name)
-    }
 }
 
 /// The settings' problems, from the full check (`Settings::parse`). Settings the view could not
@@ -148,7 +142,7 @@ impl Catalog for SettingsView<'_> {
         Source::Settings
     }
     fn get(&self, namespace: &str, name: &str) -> Result<Option<Resolved>, Refusal> {
-        let Some(item) = self.item(namespace, name) else {
+        let Some(item) = catalog::find(&self.instrumentations, namespace, name) else {
             return Ok(None);
         };
         let spec = self.spec(item.spec.map(RawValue::get))?;
@@ -161,12 +155,7 @@ impl Catalog for SettingsView<'_> {
         }))
     }
     fn names(&self, namespace: &str) -> Result<Vec<String>, Refusal> {
-        Ok(self
-            .instrumentations
-            .iter()
-            .filter(|i| i.namespace == namespace)
-            .map(|i| i.name.clone())
-            .collect())
+        Ok(catalog::names_in(&self.instrumentations, namespace))
     }
     fn has_fallback(&self) -> bool {
         self.default.is_some()
@@ -181,11 +170,16 @@ impl Catalog for SettingsView<'_> {
         }))
     }
     fn known(&self) -> Result<Vec<(String, String)>, Refusal> {
-        Ok(self
-            .instrumentations
-            .iter()
-            .map(|i| (i.namespace.clone(), i.name.clone()))
-            .collect())
+        Ok(catalog::ids(&self.instrumentations))
+    }
+}
+
+impl Entry for Item<'_> {
+    fn namespace(&self) -> &str {
+        &self.namespace
+    }
+    fn name(&self) -> &str {
+        &self.name
     }
 }
 
