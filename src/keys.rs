@@ -1,6 +1,7 @@
-//! The names the policy reads things by: the annotation keys (the operator's, `annotation.go`),
-//! the policy's own settings options, and the Kubernetes kinds cluster mode reads (with the names
-//! RBAC rules and `contextAwareResources` use). Messages, parsers and `policy.yaml` take them from
+//! The names the policy reads things by: annotation keys, option names, Kubernetes kinds.
+//!
+//! The annotation keys are the operator's (`annotation.go`); the kinds carry the names RBAC rules
+//! and `contextAwareResources` use. Messages, parsers and `policy.yaml` take them from
 //! here, so a name is written once.
 
 use crate::operator::{INSTRUMENTATION_API_VERSION, INSTRUMENTATION_KIND};

@@ -1,7 +1,9 @@
+//! The waPC wiring of the policy, and the map of its modules.
+//!
 //! A Kubewarden policy that injects OpenTelemetry Python auto-instrumentation into pods, as the
 //! OpenTelemetry Operator's pod webhook does, and refuses references it cannot honour.
 //!
-//! This file is the waPC wiring only. Everything below it is plain Rust over typed values, tested
+//! Everything below it is plain Rust over typed values, tested
 //! natively; the modules follow the pipeline of one admission:
 //!
 //! - [`admission`]: request → target → reference → plan → apply → decision → response, the two

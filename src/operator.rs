@@ -1,3 +1,5 @@
+//! The operator's names, paths, environment variables and defaults for Python, declared once.
+//!
 //! Every name, path, environment variable and default the OpenTelemetry Operator uses when it
 //! injects Python (its `internal/instrumentation/python.go`, `sdk.go`, `helper.go`, `exporter.go`
 //! and the Instrumentation CR defaults), declared once. The policy writes nothing under a name

@@ -1,3 +1,5 @@
+//! The pod (or a workload's pod template) as the policy reads it: a narrow typed view.
+//!
 //! What the policy reads of a pod, or of a workload's pod template: a narrow typed view over
 //! k8s-openapi types, read at the place a [`Target`] names. The mutation is applied to the
 //! original JSON (see `inject::apply`), so fields this view does not name — and fields newer than

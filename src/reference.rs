@@ -1,3 +1,5 @@
+//! An `inject-python` value → the instrumentation it names, or a refusal with what would work.
+//!
 //! `instrumentation.opentelemetry.io/inject-python` values → the instrumentation they name, or the
 //! reason they name none, with the references that would work.
 

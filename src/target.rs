@@ -1,3 +1,5 @@
+//! Where the pod metadata and spec sit in an admitted object: a Pod's root, a workload's template.
+//!
 //! Where the pod metadata and pod spec sit in an admitted object, as a path of keys into the
 //! original JSON (a Pod's root, a workload's pod template): the policy reads the pod there from
 //! the request's text, and writes the plan there (as a JSON pointer) into the object. Nothing

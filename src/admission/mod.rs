@@ -1,5 +1,6 @@
-//! One admission decision, from the payload the host sends to the response it gets back:
-//! request → target → reference → plan → apply → decision → response. Pure: `lib.rs` only hands
+//! One admission decision, from the host's payload to the host's answer.
+//!
+//! The pipeline: request → target → reference → plan → apply → decision → response. Pure: `lib.rs` only hands
 //! bytes in and out, so this is what native tests, parity checks and benchmarks call.
 //!
 //! The steps: [`request`] reads the payload once; [`object`] reads the object's head (does its

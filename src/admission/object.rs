@@ -1,3 +1,5 @@
+//! The object's head, read before its pod: does its pod ask, and whom do messages name?
+//!
 //! The object, before its pod is read: its kind, its pod's `inject-python` annotation (the one
 //! question most requests need answered) and a workload's own metadata; then whom the messages are
 //! about and in which namespace references resolve.

@@ -1,4 +1,6 @@
-//! The `validate` payload, read once: the request typed (operation enum, kind, namespace,
+//! The `validate` payload, read once into a typed request.
+//!
+//! The request typed (operation enum, kind, namespace,
 //! sub-resource), the object and the settings kept as the payload's JSON text. Only the request
 //! fields the decision needs are read; `null` anywhere reads as absent. Most requests never need
 //! more of the object and the settings than a few fields, and a fresh instance (policy-server

@@ -1,3 +1,5 @@
+//! The decision, `failureAction`, and the answer the host reads.
+//!
 //! The decision and the answer the host reads: one place maps a decision to `accepted`, the
 //! message, the code, the mutated object and the warnings, and `failureAction: admit` turns a
 //! refusal that may be admitted into a warning.

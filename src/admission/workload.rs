@@ -1,3 +1,5 @@
+//! Workloads: their pod template checked as their pods will be, and previewed, never patched.
+//!
 //! Workloads (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob,
 //! ReplicationController): their pod template is checked as the pods it makes will be, so that a
 //! bad reference is refused at `kubectl apply`, and what those pods will get is shown. Nothing here

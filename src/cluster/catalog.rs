@@ -1,3 +1,5 @@
+//! The cluster's Instrumentations, with the settings', as a catalog.
+//!
 //! Cluster mode's catalog: the cluster's Instrumentation resources, read through [`Lookups`],
 //! together with the instrumentations of the settings. A named reference is one `get`; `true`
 //! and the "references that would work" of a refusal need the list, made at most once per

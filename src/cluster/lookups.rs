@@ -1,3 +1,5 @@
+//! The `kubernetes/*` host calls: their payloads, their order, their answers and failures.
+//!
 //! Which `kubernetes/*` host calls the policy makes (`get_resource`, `list_resources_all`,
 //! `can_i`), with which payloads (the SDK's request structs, field for field: kwctl replays a
 //! session only when they match), and what their answers and failures mean. Each is one

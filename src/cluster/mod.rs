@@ -1,3 +1,5 @@
+//! Cluster mode's host calls behind a trait the policy owns.
+//!
 //! The cluster, as the policy reads it in cluster mode: Kubewarden's `kubernetes/*` host
 //! capabilities behind a trait the policy owns ([`Cluster`]), so the decision is tested natively
 //! against an in-memory cluster and runs in policy-server against the real one. Above the trait:

@@ -1,3 +1,5 @@
+//! A pod's surroundings in cluster mode: its Namespace's annotations and its owner's owner.
+//!
 //! Cluster mode's reading of the pod's surroundings, as the operator reads them: the Namespace's
 //! annotations, which the pod inherits by the operator's rule (`annotationValue`), and the owner
 //! of the pod's owner (a ReplicaSet's Deployment, a Job's CronJob) for the service name and the

@@ -1,3 +1,5 @@
+//! The plan written into the object's original JSON text, every byte the user wrote kept.
+//!
 //! Writing a plan into the object's original JSON text at the target's place: the result is the
 //! user's text with the policy's additions spliced in, so every byte the user wrote stays (fields
 //! the policy does not model, their order, even their spacing), and no document is built. Only

@@ -1,3 +1,5 @@
+//! What every language gets: the node and pod IPs and the SDK configuration.
+//!
 //! What every language gets (the operator's `injectCommonEnvVar` and `injectCommonSDKConfig`):
 //! the node and pod IPs, and the SDK configuration: service name, exporter, resource attributes,
 //! propagators and sampler.

@@ -1,3 +1,5 @@
+//! What in a pod would clash with the injection, checked before anything is planned.
+//!
 //! What in a pod would clash with the injection (an invalid pod or a user's value overridden),
 //! checked before anything is planned. The operator adds duplicates here; the policy refuses.
 

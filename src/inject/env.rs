@@ -1,3 +1,5 @@
+//! A container's env list while it is extended, by the operator's precedence.
+//!
 //! A container's env list while it is being extended: the operator's precedence (what is set
 //! first wins; a layer only adds names nobody above it set) and a record of which entries are the
 //! user's untouched originals, so that `inject::apply` writes those back byte-for-byte.

@@ -1,3 +1,5 @@
+//! The exporter: the endpoint, and TLS volumes, mounts and certificate variables.
+//!
 //! The exporter (the operator's `exporter.go`): the endpoint, and for TLS the Secret/ConfigMap
 //! volumes, their read-only mounts and the certificate env vars.
 

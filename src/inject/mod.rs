@@ -1,4 +1,6 @@
-//! The injection: a plan computed from the pod view and an instrumentation spec (what to add, in
+//! The injection: the operator's steps as a plan, then the plan written into the object.
+//!
+//! A plan is computed from the pod view and an instrumentation spec (what to add, in
 //! the operator's order), then applied to the pod's original JSON so that everything the user wrote
 //! stays as written. `plan` reads as the operator's `injectPython`: its steps are the functions of
 //! `python` (the language part and the init container), `common` (the env every language gets and

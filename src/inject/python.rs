@@ -1,3 +1,5 @@
+//! The Python part: `PYTHONPATH`, the language env, the mount, the volume, the init container.
+//!
 //! The Python part of the injection (the operator's `python.go` and `injectPythonSDKToPod`): the
 //! language env and `PYTHONPATH`, the mount, the packages' volume and the init container.
 

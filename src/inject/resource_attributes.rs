@@ -1,3 +1,5 @@
+//! `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES`, by the operator's layering.
+//!
 //! OpenTelemetry resource attributes (`OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`): the
 //! operator's layering of the spec's attributes, Kubernetes facts, owner references and
 //! `resource.opentelemetry.io/*` annotations, always below what the container's own

@@ -1,3 +1,5 @@
+//! The OpenTelemetry `Instrumentation` resource: the CRD's types and the operator's defaults.
+//!
 //! The OpenTelemetry `Instrumentation` resource (opentelemetry.io/v1alpha1), with the CRD's own
 //! field names so that a user can paste a spec or a whole object into the settings unchanged.
 //! Only the fields the Python injection uses carry meaning; other languages' sections are accepted

@@ -1,3 +1,5 @@
+//! The rules every Instrumentation spec follows, wherever it comes from.
+//!
 //! The rules every Instrumentation spec must follow, wherever it comes from: the settings' top
 //! level, an entry of `instrumentations`, or (in the same way) any other source. `parse_spec` is
 //! the one way from JSON to a usable spec: deserialize, refuse unknown fields, apply the operator's

@@ -1,3 +1,5 @@
+//! Cluster mode's refusals: a lookup without an answer, an invalid Instrumentation.
+//!
 //! Cluster mode: a lookup in the cluster that gave no answer, and an Instrumentation read from
 //! the cluster that breaks the spec rules.
 

@@ -1,7 +1,8 @@
-//! Every refusal, settings problem and warning the policy gives, as typed values: found where the
-//! problem is found, worded here (each type's `Display` is the text users read, one exhaustive
-//! match per type, so a new variant does not compile without its text), and mapped here to an
-//! HTTP code and to `failureAction`. Tests compare the values; the case files compare the text.
+//! Every refusal, settings problem and warning, as typed values with their wording and codes.
+//!
+//! Each is found where the problem is found, worded here (each type's `Display` is the text users
+//! read, one exhaustive match per type, so a new variant does not compile without its text), and
+//! mapped here to an HTTP code and to `failureAction`. Tests compare the values; the case files compare the text.
 //! One file per family: the payload, references, the plan, cluster lookups, warnings, settings
 //! and the spec rules' faults.
 

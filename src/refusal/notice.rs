@@ -1,3 +1,5 @@
+//! The warnings of an admitted request.
+//!
 //! What an admitted request's warnings say: what was injected or will be, what was not and why,
 //! and what the user should know.
 

@@ -1,3 +1,5 @@
+//! An instrumentation that cannot be injected into a pod, and why.
+//!
 //! An instrumentation that was found but cannot be injected into the subject's pods: which
 //! containers is unclear, the platform is unknown, or something in the pod clashes.
 

@@ -1,3 +1,5 @@
+//! Settings the policy cannot use, each problem with its path, value and what would work.
+//!
 //! Settings the policy cannot use: every problem, with the path of the field, the value and what
 //! would be accepted. `validate_settings` reports them all at once; an Instrumentation read from
 //! the cluster is checked by the same rules. The faults of the spec rules are in `spec`.

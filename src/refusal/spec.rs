@@ -1,3 +1,5 @@
+//! The spec rules' faults, by part of the spec: SDK, Python, TLS, the whole object.
+//!
 //! The faults the spec rules find in an Instrumentation (in the settings or the cluster), by part
 //! of the spec: the SDK configuration, the Python section, the exporter's TLS, the whole object.
 

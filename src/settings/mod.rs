@@ -1,4 +1,6 @@
-//! The policy settings: an Instrumentation spec at the top level (the default instrumentation), a
+//! The policy settings, fully read and checked: what `validate_settings` answers.
+//!
+//! The settings are an Instrumentation spec at the top level (the default instrumentation), a
 //! list of whole Instrumentation objects, and the policy's own options. [`Settings::parse`] is the
 //! full check `validate_settings` answers with: it deserializes, applies the operator's defaults
 //! and refuses every bad value with a problem naming the field, the value and what would be

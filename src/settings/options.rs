@@ -1,5 +1,7 @@
-//! The policy's own options, one reader each, shared by the full parse (`validate_settings`) and
-//! the per-request view (`validate`), so both accept and refuse exactly the same values.
+//! The policy's own options, one reader each, shared by both ways of reading the settings.
+//!
+//! The full parse (`validate_settings`) and the per-request view (`validate`) read every option
+//! here, so both accept and refuse exactly the same values.
 
 use serde_json::Value;
 

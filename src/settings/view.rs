@@ -1,8 +1,10 @@
-//! The settings as `validate` reads them. policy-server checks the settings with
+//! The settings as `validate` reads them: only what a request uses, from the payload's text.
+//!
+//! policy-server checks the settings with
 //! `validate_settings` when it loads the policy and then evaluates every request in a fresh
 //! instance, so `validate` reads only what a request needs, from the payload's own text: the
 //! options, the names of the instrumentations, and the one spec the pod's reference resolves to,
-//! which gets every check and default of `validation::parse_spec`. Anything it cannot read or use
+//! which gets every check and default of `rules::read_spec`. Anything it cannot read or use
 //! is refused with the message `validate_settings` gives for the same settings.
 
 use std::sync::Arc;

@@ -1,3 +1,5 @@
+//! OCI image references, by the distribution grammar.
+//!
 //! OCI image references (`[domain/]path[:tag][@digest]`, the distribution grammar): used to refuse
 //! an invalid `python.image` in the settings and to take `service.version` from a container image.
 

@@ -1,3 +1,5 @@
+//! Reading JSON text in place, without building a document.
+//!
 //! Reading JSON text without building it: the value at a path of keys (everything else is
 //! skipped, not parsed into a document), the members of one object as borrowed text, and
 //! messages without the parser's positions. A fresh instance pays for every byte it builds, and

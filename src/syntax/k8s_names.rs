@@ -1,3 +1,5 @@
+//! Kubernetes name syntax, as the API server checks it.
+//!
 //! Kubernetes name syntax: the checks the API server applies, so that a bad name is refused in
 //! the settings or at admission with our message instead of later with a confusing one.
 

@@ -1,5 +1,6 @@
-//! The text formats the policy reads, each checked as its owner checks it: Kubernetes names,
-//! OCI image references, resource quantities, exporter URLs, and JSON text read in place (the
+//! The text formats the policy reads, each checked as its owner checks it.
+//!
+//! Kubernetes names, OCI image references, resource quantities, exporter URLs, and JSON text read in place (the
 //! value at a path, an object's members) without building a document. Leaves: nothing here
 //! knows about pods or instrumentations.
 

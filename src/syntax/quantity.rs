@@ -1,3 +1,5 @@
+//! Kubernetes resource quantities: their syntax and value.
+//!
 //! Kubernetes resource quantities (`500m`, `256Mi`, `1e3`): syntax check and numeric value, so the
 //! settings can refuse an unparsable quantity and a request larger than its limit.
 

@@ -1,3 +1,5 @@
+//! The exporter endpoint: an absolute http(s) URL with a host.
+//!
 //! The exporter endpoint check: an absolute `http://` or `https://` URL with a host, as the Python
 //! OTLP/HTTP exporter needs it. The operator does not check it; a typo here silently loses telemetry.
 
