@@ -11,8 +11,8 @@
 //! - [`target`] and [`pod`]: where the pod sits in the object, and the pod as the policy reads it;
 //! - [`settings`]: the full parse, the per-request view, one reader per option;
 //! - [`reference`](mod@reference) and [`catalog`]: an annotation value → an instrumentation from a catalog;
-//! - [`cluster`]: cluster mode's host calls behind the policy's own trait, the cluster's catalog,
-//!   namespaces and owners;
+//! - [`host`]: the host capabilities, each behind a trait the policy owns: [`cluster`] (cluster
+//!   mode's host calls, the cluster's catalog, namespaces and owners) and [`oci`] (registries);
 //! - [`instrumentation`]: the CRD's types and defaults, the spec rules;
 //! - [`inject`]: the operator's steps (the plan) and writing them into the object;
 //! - [`refusal`]: every refusal, problem and warning, worded;
@@ -24,9 +24,11 @@
 pub mod admission;
 pub mod catalog;
 pub mod cluster;
+pub mod host;
 pub mod inject;
 pub mod instrumentation;
 pub mod keys;
+pub mod oci;
 pub mod operator;
 pub mod pod;
 pub mod reference;
@@ -51,7 +53,7 @@ pub extern "C" fn wapc_init() {
 }
 
 fn validate(payload: &[u8]) -> CallResult {
-    Ok(admission::validate_with(payload, &cluster::WapcHost).to_json())
+    Ok(admission::validate_with(payload, host::Hosts::WAPC).to_json())
 }
 
 fn validate_settings(payload: &[u8]) -> CallResult {

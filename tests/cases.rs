@@ -9,6 +9,7 @@ use case_harness::cluster::ClusterState;
 use case_harness::{Guest, assert_all};
 use otel_python_policy::admission;
 use otel_python_policy::cluster::Cluster;
+use otel_python_policy::host::Hosts;
 
 /// The case's cluster behind the policy's seam: each call is one `kubernetes/<operation>` host
 /// call, answered (and logged) as policy-server answers it.
@@ -29,7 +30,7 @@ fn every_case_through_the_native_core() {
         }),
         validate: Box::new(|b: &[u8], cluster: Option<&Arc<ClusterState>>| {
             Ok(match cluster {
-                Some(c) => admission::validate_with(b, &InMemory(c)),
+                Some(c) => admission::validate_with(b, Hosts::cluster(&InMemory(c))),
                 None => admission::validate(b),
             }
             .to_json())

@@ -9,6 +9,7 @@ mod common;
 use common::Fake;
 use otel_python_policy::admission;
 use otel_python_policy::cluster::Cluster;
+use otel_python_policy::host::Hosts;
 use serde_json::{Value, json};
 
 fn article_settings() -> Value {
@@ -42,8 +43,10 @@ fn request(name: &str) -> Value {
 
 fn run(request: &Value, settings: &Value, cluster: &dyn Cluster) -> Value {
     let payload = json!({"request": request, "settings": settings}).to_string();
-    serde_json::from_slice(&admission::validate_with(payload.as_bytes(), cluster).to_json())
-        .unwrap()
+    serde_json::from_slice(
+        &admission::validate_with(payload.as_bytes(), Hosts::cluster(cluster)).to_json(),
+    )
+    .unwrap()
 }
 
 #[test]

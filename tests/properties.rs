@@ -28,6 +28,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 mod common;
 
 use otel_python_policy::admission;
+use otel_python_policy::host::Hosts;
 use otel_python_policy::operator::{INIT_CONTAINER_NAME, MOUNT_PATH, PYTHONPATH_PREFIX};
 use otel_python_policy::settings::Settings;
 use proptest::prelude::*;
@@ -1107,8 +1108,10 @@ fn cluster_mode_answers_as_settings_mode() {
         let (cluster_settings, cluster) = in_cluster(&pod, &settings);
         let from_settings = run(&payload(&pod.request, &settings));
         let bytes = payload(&pod.request, &cluster_settings);
-        let from_cluster: Value =
-            serde_json::from_slice(&admission::validate_with(&bytes, &cluster).to_json()).unwrap();
+        let from_cluster: Value = serde_json::from_slice(
+            &admission::validate_with(&bytes, Hosts::cluster(&cluster)).to_json(),
+        )
+        .unwrap();
         if from_settings.to_string().contains("is ambiguous") {
             // The cluster's names are listed sorted, the settings' in their order.
             ensure!(

@@ -16,6 +16,7 @@ use e2e_tests::host::{PolicyHost, validate_payload};
 use e2e_tests::module::{built_module, built_module_instance, wasm_backend};
 use otel_python_policy::admission;
 use otel_python_policy::cluster::Cluster;
+use otel_python_policy::host::Hosts;
 use serde_json::Value;
 
 /// The case's cluster behind the policy's seam, for the native core.
@@ -43,7 +44,8 @@ fn both_validate(host: &PolicyHost, case: &Case, payload: &[u8]) -> (Vec<u8>, Ve
         .unwrap()
         .call("validate", payload)
         .unwrap();
-    let native = admission::validate_with(payload, &InMemory(&native_cluster)).to_json();
+    let native =
+        admission::validate_with(payload, Hosts::cluster(&InMemory(&native_cluster))).to_json();
     let (w, n) = (wasm_cluster.calls(), native_cluster.calls());
     let calls = if w == n {
         String::new()

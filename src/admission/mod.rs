@@ -22,7 +22,8 @@ pub use response::{Decision, Response};
 
 use crate::catalog::Resolved;
 use crate::cluster::catalog::ClusterCatalog;
-use crate::cluster::{Cluster, Lookups, NoCluster, namespaces};
+use crate::cluster::{Lookups, namespaces};
+use crate::host::Hosts;
 use crate::keys::{INJECT_PYTHON, is_off};
 use crate::pod::PodView;
 use crate::refusal::{Notice, PayloadProblem, PlanProblem, PlanRefusal, Refusal, Subject};
@@ -34,15 +35,15 @@ use crate::{inject, reference};
 use object::{Ask, Head};
 use request::Request;
 
-/// The decision in settings-only mode, or without a cluster to ask.
+/// The decision without a host to ask (settings mode needs none).
 pub fn validate(payload: &[u8]) -> Response {
-    validate_with(payload, &NoCluster)
+    validate_with(payload, Hosts::NONE)
 }
 
-/// The decision, with `cluster` answering the lookups of cluster mode.
-pub fn validate_with(payload: &[u8], cluster: &dyn Cluster) -> Response {
+/// The decision, with `hosts` answering the host calls (cluster mode's, registry lookups).
+pub fn validate_with(payload: &[u8], hosts: Hosts<'_>) -> Response {
     let decision = match request::read_payload(payload) {
-        Ok((request, settings)) => decide(&request, settings, cluster),
+        Ok((request, settings)) => decide(&request, settings, hosts),
         Err(problem) => Decision::Refuse(Refusal::Payload(problem)),
     };
     Response::from(decision)
@@ -71,7 +72,7 @@ struct Admission<'r> {
 }
 
 /// The decision for one request: most objects are answered from their head alone.
-fn decide(request: &Request<'_>, settings: Option<&RawValue>, cluster: &dyn Cluster) -> Decision {
+fn decide(request: &Request<'_>, settings: Option<&RawValue>, hosts: Hosts<'_>) -> Decision {
     let Some(target) = request.target() else {
         return Decision::Accept(Vec::new());
     };
@@ -93,12 +94,12 @@ fn decide(request: &Request<'_>, settings: Option<&RawValue>, cluster: &dyn Clus
     if ask == Ask::No {
         return Decision::Accept(admission.misplaced());
     }
-    admission.decide(ask, settings, cluster)
+    admission.decide(ask, settings, hosts)
 }
 
 impl Admission<'_> {
     /// The pod and the settings are read; the settings' `failureAction` applies from here on.
-    fn decide(&self, ask: Ask, settings: &str, cluster: &dyn Cluster) -> Decision {
+    fn decide(&self, ask: Ask, settings: &str, hosts: Hosts<'_>) -> Decision {
         let pod = match PodView::read(self.object.get(), &self.target) {
             Ok(pod) => pod,
             Err(e) => {
@@ -116,7 +117,7 @@ impl Admission<'_> {
             Err(e) => return Decision::Refuse(Refusal::Settings(e)),
         };
         let lookups = Lookups {
-            cluster,
+            cluster: hosts.cluster,
             service_account: settings.options.service_account.clone(),
         };
         self.resolve(pod, ask, &settings, &lookups)

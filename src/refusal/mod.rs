@@ -3,14 +3,15 @@
 //! Each is found where the problem is found, worded here (each type's `Display` is the text users
 //! read, one exhaustive match per type, so a new variant does not compile without its text), and
 //! mapped here to an HTTP code and to `failureAction`. Tests compare the values; the case files compare the text.
-//! One file per family: the payload, references, the plan, cluster lookups, warnings, settings
-//! and the spec rules' faults.
+//! One file per family: the payload, references, the plan, cluster lookups, registry lookups,
+//! warnings, settings and the spec rules' faults.
 
 mod lookup;
 mod notice;
 mod payload;
 mod plan;
 mod reference;
+mod registry;
 mod settings;
 mod spec;
 
@@ -23,6 +24,7 @@ pub use plan::{Conflict, PlanProblem, PlanRefusal, SelectionProblem};
 pub use reference::{
     Malformation, ReferenceFault, ReferenceRefusal, Source, WouldWork, WouldWorkRef,
 };
+pub use registry::{RegistryFailure, RegistryFault};
 pub use settings::{
     EmptyField, Fault, MissingField, OptionFault, SettingsErrors, SettingsProblem,
     policy_options_hint,
