@@ -10,6 +10,9 @@ SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 export CARGO_TARGET_DIR := $(TARGET_DIR)
+# The fuzz targets' nightly builds (fuzz/run.sh), apart from the stable ones.
+FUZZ_TARGET_DIR ?= $(TARGET_DIR)/fuzz-nightly
+export FUZZ_TARGET_DIR
 CARGO ?= cargo
 HOST := --profile host
 WASM := $(TARGET_DIR)/wasm32-wasip1/release/otel_python_policy.wasm
@@ -58,7 +61,7 @@ endef
 .PHONY: all setup setup-rust setup-apt setup-binaryen cargo-wasm example example-kwctl example-policy-run \
         host-tools xtask annotate artifacthub push pull fmt lint check unit-tests e2e-tests packaging-tests \
         kwctl-tests bats server-tests load-check telemetry-tests test summary-reset bench bench-server instructions \
-        stress fuzz clean
+        stress fuzz fuzz-check clean
 
 all: policy.wasm
 
@@ -222,7 +225,12 @@ telemetry-tests: policy.wasm host-tools
 summary-reset:
 	@mkdir -p $(TARGET_DIR) && : > $(SUMMARY)
 
-test: summary-reset setup fmt lint unit-tests e2e-tests packaging-tests kwctl-tests bats server-tests load-check telemetry-tests
+# The fuzz targets build, and replay their seeds and regressions plus a short fuzz from a fixed seed
+# (fuzz/run.sh --check; installs the nightly toolchain and cargo-fuzz when missing).
+fuzz-check:
+	fuzz/run.sh --check
+
+test: summary-reset setup fmt lint unit-tests fuzz-check e2e-tests packaging-tests kwctl-tests bats server-tests load-check telemetry-tests
 	@echo; echo "make test: passed. Real Kubewarden runtime suites:"; cat $(SUMMARY)
 
 ## Benchmarks ------------------------------------------------------------------------------------
