@@ -106,8 +106,8 @@ example: policy.wasm
 	else echo "kwctl not found: evaluating with the project's policy-run (the first build takes about 10 minutes)"; \
 	  $(MAKE) --no-print-directory example-policy-run; fi
 
-EXAMPLE_ARGS := --request-path tests/cases/requests/article-pod.json \
-  --settings-path tests/cases/settings/article.yaml
+EXAMPLE_ARGS := --request-path tests/inputs/requests/article-pod.json \
+  --settings-path tests/inputs/settings/article.yaml
 
 example-kwctl: annotated-policy.wasm
 	@mkdir -p $(TARGET_DIR)
@@ -247,7 +247,7 @@ instructions: policy.wasm host-tools
 	@command -v valgrind >/dev/null || { sudo_=""; [ "$$(id -u)" = 0 ] || sudo_=sudo; \
 	  $$sudo_ apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo_ apt-get install -y -qq valgrind >/dev/null; }
 	@for c in $(INSTRUCTION_CASES); do \
-	  r=tests/cases/requests/$${c%%:*}; s=tests/cases/$${c#*:}; \
+	  r=tests/inputs/requests/$${c%%:*}; s=tests/inputs/$${c#*:}; \
 	  for m in policy.wasm $(if $(PEERS_DIR),$(PEERS_DIR)/noop.wasm $(PEERS_DIR)/pod-ndots.wasm); do \
 	    BENCH=$(BENCH) e2e-tests/bench/instructions.sh $$m $$r $$s; done; done
 

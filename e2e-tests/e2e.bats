@@ -15,7 +15,7 @@ bats_require_minimum_version 1.5.0
 
 setup() {
   ROOT="$(cd "${BATS_TEST_DIRNAME}/.." && pwd)"
-  FIX="${BATS_TEST_DIRNAME}/../tests/cases"
+  FIX="${BATS_TEST_DIRNAME}/../tests/inputs"
   source "${BATS_TEST_DIRNAME}/lib/tools.bash"
   KWCTL_BIN="$(tool_path kwctl KWCTL)"
   if [ -n "${POLICY_RUN:-}" ]; then
@@ -137,7 +137,7 @@ scratch() {
 # ---- cluster mode ------------------------------------------------------------------------------
 # Settings `instrumentationSource: cluster`: the policy reads Instrumentations, Namespaces and pod
 # owners through Kubewarden's kubernetes/* host capabilities. The clusters are the fixtures of
-# tests/cases/clusters (format: case_harness::cluster). kwctl pass: `policy-run --cluster FIXTURE
+# tests/inputs/clusters (format: case_harness::cluster). kwctl pass: `policy-run --cluster FIXTURE
 # --write-session FILE` (the project's host answering as policy-server would) writes the session
 # at test time, so that it cannot drift from the fixture, and `kwctl run --allow-context-aware
 # --replay-host-capabilities-interactions FILE` replays it on the annotated module; kwctl must
@@ -146,7 +146,7 @@ scratch() {
 # sets it), else the host build's policy-run.
 
 CLUSTER_SETTINGS='{"instrumentationSource":"cluster"}'
-CLUSTERS="${BATS_TEST_DIRNAME}/../tests/cases/clusters"
+CLUSTERS="${BATS_TEST_DIRNAME}/../tests/inputs/clusters"
 # The kinds cluster mode reads, which the annotated module must declare for kwctl to grant them.
 CLUSTER_KINDS='[{"apiVersion":"v1","kind":"Namespace"},{"apiVersion":"opentelemetry.io/v1alpha1","kind":"Instrumentation"},{"apiVersion":"apps/v1","kind":"ReplicaSet"},{"apiVersion":"batch/v1","kind":"Job"}]'
 

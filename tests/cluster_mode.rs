@@ -2,7 +2,8 @@
 //! with its Instrumentation in the cluster gives byte for byte the answer it gets with it in the
 //! settings, the owner's owner comes from the cluster and not from the names, and policy.yaml
 //! declares what cluster mode reads. The behaviours with their messages and host calls are case
-//! files (`tests/cases/cluster/`), run through every backend with the fixture clusters.
+//! files (`tests/cases/cluster-mode/`), run through every backend with the fixture clusters
+//! (`tests/inputs/clusters/`).
 
 mod common;
 
@@ -14,7 +15,7 @@ use serde_json::{Value, json};
 
 fn article_settings() -> Value {
     let text =
-        std::fs::read_to_string(case_harness::case::cases_dir().join("settings/article.yaml"))
+        std::fs::read_to_string(case_harness::case::inputs_dir().join("settings/article.yaml"))
             .unwrap();
     serde_yaml::from_str(&text).unwrap()
 }
@@ -35,8 +36,9 @@ fn article_cluster() -> Fake {
 }
 
 fn request(name: &str) -> Value {
-    let text = std::fs::read_to_string(case_harness::case::cases_dir().join("requests").join(name))
-        .unwrap();
+    let text =
+        std::fs::read_to_string(case_harness::case::inputs_dir().join("requests").join(name))
+            .unwrap();
     let v: Value = serde_json::from_str(&text).unwrap();
     v.get("request").cloned().unwrap_or(v)
 }
@@ -92,7 +94,7 @@ fn the_owner_comes_from_the_cluster() {
 /// policy.yaml declares exactly the kinds cluster mode reads.
 #[test]
 fn the_metadata_lists_what_cluster_mode_reads() {
-    let root = case_harness::case::cases_dir().join("../..");
+    let root = case_harness::case::tests_dir().join("..");
     let metadata: Value =
         serde_yaml::from_str(&std::fs::read_to_string(root.join("policy.yaml")).unwrap()).unwrap();
     let mut declared: Vec<(String, String)> = metadata["contextAwareResources"]

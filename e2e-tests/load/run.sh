@@ -48,7 +48,7 @@ policies=(otel-python-autoinstrumentation)
   echo "  module: file://${module}"
   echo "  allowedToMutate: true"
   echo "  settings:"
-  indent "${root}/tests/cases/settings/article.yaml" 4
+  indent "${root}/tests/inputs/settings/article.yaml" 4
   if [ -n "${peers}" ]; then
     echo "pod-ndots:"
     echo "  module: file://${peers}/pod-ndots.wasm"
@@ -64,7 +64,7 @@ policies=(otel-python-autoinstrumentation)
 [ -n "${peers}" ] || echo "load: peers not found (PEERS_DIR): measuring this policy alone" >&2
 
 # The same Pod CREATE for every policy: the article's pod, which each of them changes or accepts.
-review="${root}/tests/cases/requests/article-pod.json"
+review="${root}/tests/inputs/requests/article-pod.json"
 ps_start "${work}" "${work}/policies.yml"
 
 # The expected answer of each policy, checked before it is used as the reference.

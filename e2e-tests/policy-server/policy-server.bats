@@ -25,7 +25,7 @@ setup_file() {
   export MODULE
   DIR="${BATS_FILE_TMPDIR}/server"
   mkdir -p "${DIR}"
-  write_policies "${DIR}/policies.yml" "${ROOT}/tests/cases/settings/article.yaml"
+  write_policies "${DIR}/policies.yml" "${ROOT}/tests/inputs/settings/article.yaml"
   ps_start "${DIR}" "${DIR}/policies.yml"
   export PS_PID PS_URL PS_CACERT PS_LOG DIR
 }
@@ -62,7 +62,7 @@ setup() {
   source "${ROOT}/e2e-tests/lib/tools.bash"
   source "${ROOT}/e2e-tests/lib/policy-server.bash"
   [ -n "${POLICY_SERVER}" ] || skip "policy-server not found (set POLICY_SERVER or put policy-server on PATH)"
-  FIX="${ROOT}/tests/cases"
+  FIX="${ROOT}/tests/inputs"
   ARTICLE="${FIX}/requests/article-pod.json"
 }
 

@@ -5,7 +5,8 @@
 //! - [`input`]: reading requests (AdmissionReview or AdmissionRequest) and settings (YAML/JSON)
 //!   the way `kwctl run` does.
 //! - [`module`]: the built module (path, freshness, a shared compiled copy) and the case
-//!   harness's backend for it; the cases themselves are `tests/cases/` (crate `case-harness`).
+//!   harness's backend for it; the cases themselves are `tests/cases/`, their shared inputs
+//!   `tests/inputs/` (crate `case-harness`).
 //! - [`kwctl`]: the real `kwctl run` as a backend (located through `KWCTL` or `PATH`).
 //! - [`cluster`]: a cluster-state fixture answering the policy's `kubernetes/*` host calls as
 //!   policy-server does, and the calls written as a kwctl session file. It lives in the case

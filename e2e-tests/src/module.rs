@@ -10,17 +10,21 @@ use case_harness::cluster::ClusterState;
 
 use crate::host::{CompiledPolicy, PolicyHost};
 
-/// `tests/cases/`: the case files and the requests and settings they share.
+/// `tests/cases/`: the case files.
 pub fn cases_dir() -> PathBuf {
     case_harness::case::cases_dir()
 }
 
-/// The workspace root (the policy crate): the folder that holds `tests/cases/`.
+/// `tests/inputs/`: the requests, settings and clusters that the cases and these tests share.
+pub fn inputs_dir() -> PathBuf {
+    case_harness::case::inputs_dir()
+}
+
+/// The workspace root (the policy crate): the folder that holds `tests/`.
 pub fn workspace_root() -> PathBuf {
-    cases_dir()
-        .ancestors()
-        .nth(2)
-        .expect("tests/cases lives inside the workspace")
+    case_harness::case::tests_dir()
+        .parent()
+        .expect("tests/ lives inside the workspace")
         .to_path_buf()
 }
 

@@ -1,7 +1,7 @@
 //! The cluster host (`e2e_tests::cluster`) through real guests: a probe module that makes the
 //! host calls it is built with and reports every answer, run in the project's waPC host and in
 //! the real `kwctl run`, which replays the session file the project's host recorded. Also: the
-//! fixtures under `tests/cases/clusters/` hold what they are documented to hold.
+//! fixtures under `tests/inputs/clusters/` hold what they are documented to hold.
 //!
 //! The probe is written in WebAssembly text (no toolchain needed): a waPC guest whose
 //! `validate` makes its calls in order and rejects with a message that is the hex of every
@@ -23,7 +23,7 @@ use case_harness::cluster::payload;
 use e2e_tests::cluster::{CALLBACK_FAILURE, Call, ClusterState, ExchangeResponse, Stage};
 use e2e_tests::host::CompiledPolicy;
 use e2e_tests::kwctl::{Kwctl, KwctlAnswer, RunOptions, TempDir};
-use e2e_tests::module::cases_dir;
+use e2e_tests::module::{cases_dir, inputs_dir, workspace_root};
 use serde_json::{Value, json};
 
 /// One host call the probe makes.
@@ -256,7 +256,7 @@ mod probe {
 const REQUEST: &str = r#"{"uid":"probe","kind":{"group":"","version":"v1","kind":"Pod"},"resource":{"group":"","version":"v1","resource":"pods"},"operation":"CREATE","userInfo":{},"object":{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"default"}}}"#;
 
 fn cluster(name: &str) -> ClusterState {
-    ClusterState::from_file(cases_dir().join("clusters").join(name)).unwrap()
+    ClusterState::from_file(inputs_dir().join("clusters").join(name)).unwrap()
 }
 
 /// The probe run in the project's host with `cluster`: what the guest got for each call.
@@ -350,7 +350,7 @@ fn answer_of(cluster: &ClusterState, call: &HostCall) -> Result<Vec<u8>, String>
 
 #[test]
 fn every_fixture_loads_and_says_why_it_exists() {
-    let dir = cases_dir().join("clusters");
+    let dir = inputs_dir().join("clusters");
     let mut names = Vec::new();
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
@@ -364,7 +364,7 @@ fn every_fixture_loads_and_says_why_it_exists() {
         names.push(name);
     }
     // Every fixture serves a case file or a bats scenario.
-    let mut users = std::fs::read_to_string(cases_dir().join("../../e2e-tests/e2e.bats")).unwrap();
+    let mut users = std::fs::read_to_string(workspace_root().join("e2e-tests/e2e.bats")).unwrap();
     for topic in std::fs::read_dir(cases_dir()).unwrap() {
         let topic = topic.unwrap().path();
         if topic.is_dir() {
@@ -383,7 +383,7 @@ fn every_fixture_loads_and_says_why_it_exists() {
 
 fn read_json(rel: &str) -> Value {
     let v: Value =
-        serde_json::from_str(&std::fs::read_to_string(cases_dir().join(rel)).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(inputs_dir().join(rel)).unwrap()).unwrap();
     v.get("request").cloned().unwrap_or(v)
 }
 
@@ -391,7 +391,7 @@ fn read_json(rel: &str) -> Value {
 fn the_article_cluster_holds_the_articles_instrumentation_and_pod_owners() {
     let c = Arc::new(cluster("article.yml"));
     let settings: Value = serde_yaml::from_str(
-        &std::fs::read_to_string(cases_dir().join("settings/article.yaml")).unwrap(),
+        &std::fs::read_to_string(inputs_dir().join("settings/article.yaml")).unwrap(),
     )
     .unwrap();
     let declared = &settings["instrumentations"][0];
@@ -765,7 +765,7 @@ fn replay_matches(kwctl: &Kwctl, fixture: &str, calls: &[HostCall]) -> Vec<Call>
 }
 
 fn fixture(name: &str) -> String {
-    std::fs::read_to_string(cases_dir().join("clusters").join(name)).unwrap()
+    std::fs::read_to_string(inputs_dir().join("clusters").join(name)).unwrap()
 }
 
 #[test]

@@ -47,7 +47,7 @@ use case_harness::{Answer, Backend, Evaluation, Request, assert_all, load_all};
 use e2e_tests::host::kubewarden_admission_request;
 use e2e_tests::kwctl::{Kwctl, KwctlAnswer, RunOptions, TempDir};
 use e2e_tests::module::{
-    built_module_instance, cases_dir, module_path, read_built_module, wasm_backend, workspace_root,
+    built_module_instance, inputs_dir, module_path, read_built_module, wasm_backend, workspace_root,
 };
 use serde_json::{Value, json};
 
@@ -347,17 +347,17 @@ fn kwctl_refuses_a_request_without_user_info() {
 #[test]
 fn the_article_example_prints_the_same_line_as_policy_run() {
     let Some(kwctl) = kwctl() else { return };
-    let request = std::fs::read_to_string(cases_dir().join("requests/article-pod.json")).unwrap();
+    let request = std::fs::read_to_string(inputs_dir().join("requests/article-pod.json")).unwrap();
     let request: Value = serde_json::from_str(&request).unwrap();
     let settings =
-        e2e_tests::input::read_settings_file(&cases_dir().join("settings/article.yaml")).unwrap();
+        e2e_tests::input::read_settings_file(&inputs_dir().join("settings/article.yaml")).unwrap();
     let KwctlAnswer::Response(response) =
         kwctl.run(&annotated_module(), &request, &settings).unwrap()
     else {
         panic!("the article's settings are valid");
     };
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_policy-run"))
-        .current_dir(cases_dir())
+        .current_dir(inputs_dir())
         .args([
             "--request-path",
             "requests/article-pod.json",

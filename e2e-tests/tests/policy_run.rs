@@ -5,7 +5,7 @@ use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
 use e2e_tests::host::AdmissionResponse;
-use e2e_tests::module::{cases_dir, module_path, read_built_module};
+use e2e_tests::module::{inputs_dir, module_path, read_built_module};
 
 /// The article's example, as the README runs it.
 const ARTICLE: [&str; 4] = [
@@ -18,7 +18,7 @@ const ARTICLE: [&str; 4] = [
 fn policy_run(args: &[&str], stdin: Option<&[u8]>) -> Output {
     read_built_module().unwrap_or_else(|e| panic!("{e:#}"));
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_policy-run"));
-    cmd.current_dir(cases_dir())
+    cmd.current_dir(inputs_dir())
         .args(args)
         .arg(module_path())
         .stdin(if stdin.is_some() {
@@ -62,8 +62,9 @@ fn article_example_prints_one_admission_response_line_with_a_json_patch() {
 
 #[test]
 fn request_from_stdin_and_settings_json_give_the_same_answer_as_files() {
-    let request = std::fs::read(cases_dir().join("requests/article-pod.json")).unwrap();
-    let settings_yaml = std::fs::read_to_string(cases_dir().join("settings/article.yaml")).unwrap();
+    let request = std::fs::read(inputs_dir().join("requests/article-pod.json")).unwrap();
+    let settings_yaml =
+        std::fs::read_to_string(inputs_dir().join("settings/article.yaml")).unwrap();
     let settings: serde_json::Value = serde_yaml::from_str(&settings_yaml).unwrap();
     let settings_json = serde_json::to_string(&settings).unwrap();
     let from_files = policy_run(&ARTICLE, None);
@@ -131,7 +132,7 @@ fn missing_request_path_is_a_usage_error() {
 #[test]
 fn a_request_kwctl_cannot_read_is_refused_before_the_policy_runs() {
     let text =
-        std::fs::read_to_string(cases_dir().join("requests/pod-no-annotation.json")).unwrap();
+        std::fs::read_to_string(inputs_dir().join("requests/pod-no-annotation.json")).unwrap();
     let mut request: serde_json::Value = serde_json::from_str(&text).unwrap();
     request.as_object_mut().unwrap().remove("userInfo");
     let out = policy_run(

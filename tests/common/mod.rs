@@ -1,7 +1,7 @@
 //! A small in-memory cluster for the native tests of cluster mode: objects answered with
 //! policy-server's shapes and messages (not found, the CRD not served, the list of
 //! `{apiVersion, kind: <Kind>List, items}`), `can_i` answering one fixed verdict, and a log of
-//! the calls. The fixture cluster of `tests/cases/clusters/` models far more (RBAC, grants,
+//! the calls. The fixture cluster of `tests/inputs/clusters/` models far more (RBAC, grants,
 //! field masks); this one keeps a property's thousands of cases cheap.
 
 #![allow(dead_code)]

@@ -36,7 +36,7 @@ use anyhow::{Context, Result, bail};
 use e2e_tests::host::{CompiledPolicy, PolicyHost, admission_response, validate_payload};
 use e2e_tests::input::{read_request, read_settings_file};
 use e2e_tests::kwctl::{Kwctl, TempDir};
-use e2e_tests::module::{cases_dir, module_path, workspace_root};
+use e2e_tests::module::{inputs_dir, module_path, workspace_root};
 use serde_json::{Value, json};
 
 struct Opts {
@@ -217,7 +217,7 @@ fn workloads(article: &Value, article_settings: &Value) -> Result<Vec<Workload>>
     let mut inject_true = article.clone();
     set_annotation(&mut inject_true, Some("true"));
     let deployment = read_request(
-        cases_dir()
+        inputs_dir()
             .join("requests/article-deployment.json")
             .to_str()
             .unwrap(),
@@ -476,9 +476,9 @@ fn tries(opts: &Opts, peers: &[(String, Module, PathBuf)], n: usize, warmup: usi
 
 fn main() -> Result<()> {
     let opts = parse_opts()?;
-    let article_settings = read_settings_file(&cases_dir().join("settings/article.yaml"))?;
+    let article_settings = read_settings_file(&inputs_dir().join("settings/article.yaml"))?;
     let article = read_request(
-        cases_dir()
+        inputs_dir()
             .join("requests/article-pod.json")
             .to_str()
             .unwrap(),

@@ -10,7 +10,7 @@
 //! an admission/v1 AdmissionRequest (`userInfo` missing, say) is refused before the policy runs,
 //! as kwctl refuses it. `--show-patch` also prints the decoded JSON patch, pretty, on stderr.
 //!
-//! Cluster mode: `--cluster FIXTURE` (a `tests/cases/clusters/*.yml` file, format in
+//! Cluster mode: `--cluster FIXTURE` (a `tests/inputs/clusters/*.yml` file, format in
 //! `case_harness::cluster`) answers the policy's `kubernetes/*` host calls from that cluster, as
 //! policy-server would; without it host calls are refused. `--write-session FILE` then writes the
 //! calls as the session file of `kwctl run --allow-context-aware

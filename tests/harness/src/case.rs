@@ -1,15 +1,23 @@
 //! The case format: one YAML file per behaviour under `tests/cases/<topic>/`, an admission (or a
 //! settings object) and what the policy must answer. Unknown keys are refused, so a typo cannot
-//! switch a check off.
+//! switch a check off. The file's name says the behaviour; the case is named `<topic>/<file>`.
+//!
+//! `tests/cases/` holds case files only (every `.yaml` of every folder is loaded as one). The
+//! inputs that several cases, the e2e tests and the docs share live apart, in `tests/inputs/`:
+//! `requests/*.json`, `settings/*.yaml` and `clusters/*.yml`. A case names one by its path
+//! relative to `tests/inputs/` (`request: requests/article-pod.json` is
+//! `tests/inputs/requests/article-pod.json`), the same path whatever the case's topic.
 //!
 //! ```yaml
 //! reason: why this case exists                  # required
-//! settings: settings/article.yaml              # a file under tests/cases/, or inline; default {}
-//! request: requests/article-pod.json           # a file (AdmissionReview or AdmissionRequest), or inline;
+//! settings: settings/article.yaml              # a file under tests/inputs/, or inline; default {}
+//! request: requests/article-pod.json           # a file under tests/inputs/ (AdmissionReview or
+//!                                              #   AdmissionRequest), or inline;
 //! # or request_raw: "bytes"                    #   the validate payload verbatim (not JSON, say)
 //! # or request_raw_base64: "..."               #   the same for bytes that are not UTF-8
 //! huge: {at: /request/object/..., text: x, times: 1000000}   # a JSON pointer into {request, settings}
 //! cluster: clusters/article.yml                # cluster mode: the cluster that answers the host calls
+//!                                              #   (a file under tests/inputs/)
 //! expect:
 //!   calls: ["get_resource v1/Namespace default", ...]  # the host calls, exactly and in order
 //!   settings_valid: false                      # settings cases: validate_settings refuses, with
@@ -30,7 +38,7 @@
 //! ```
 //! In `huge` cases, `{huge}` in an expected message stands for the huge string.
 //!
-//! `cluster` names a fixture under `tests/cases/clusters/` (format: [`crate::cluster`]): in
+//! `cluster` names a fixture under `tests/inputs/clusters/` (format: [`crate::cluster`]): in
 //! cluster mode (settings `instrumentationSource: cluster`) the policy reads Instrumentations,
 //! Namespaces and pod owners through Kubewarden's `kubernetes/*` host capabilities, and this is
 //! the cluster that answers them, with policy-server's semantics, on every backend. It is a file,
@@ -64,26 +72,34 @@ use serde_json::{Map, Value, json};
 
 use crate::cluster::ClusterState;
 
-/// `tests/cases/`. Found from the running test's package (cargo sets `CARGO_MANIFEST_DIR` when it
-/// runs a test), so a harness built in another checkout sharing the target directory still reads
-/// this checkout's cases; the harness's own build-time folder is the fallback.
-pub fn cases_dir() -> PathBuf {
+/// The repository's `tests/`, the folder that holds `cases/` and `inputs/`. Found from the running
+/// test's package (cargo sets `CARGO_MANIFEST_DIR` when it runs a test), so a harness built in
+/// another checkout sharing the target directory still reads this checkout's cases; the harness's
+/// own build-time folder is the fallback.
+pub fn tests_dir() -> PathBuf {
     let running = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from);
     running
         .iter()
         .flat_map(|dir| dir.ancestors())
-        .map(|dir| dir.join("tests/cases"))
-        .find(|cases| cases.is_dir())
+        .map(|dir| dir.join("tests"))
+        .find(|tests| tests.join("cases").is_dir())
         .unwrap_or_else(|| {
             Path::new(env!("CARGO_MANIFEST_DIR"))
                 .parent()
                 .expect("the harness lives in tests/")
-                .join("cases")
+                .to_path_buf()
         })
 }
 
-/// Folders of `tests/cases/` that hold inputs shared by cases, not cases.
-pub const INPUT_DIRS: [&str; 3] = ["requests", "settings", "clusters"];
+/// `tests/cases/`: the case files, one folder per topic, and nothing else.
+pub fn cases_dir() -> PathBuf {
+    tests_dir().join("cases")
+}
+
+/// `tests/inputs/`: the requests, settings and clusters that cases name by path, relative to it.
+pub fn inputs_dir() -> PathBuf {
+    tests_dir().join("inputs")
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
@@ -193,16 +209,15 @@ impl Case {
     }
 }
 
-/// Every case under `tests/cases/`, sorted by name.
+/// Every case under `tests/cases/`, sorted by name, its inputs read from `tests/inputs/`.
 pub fn load_all() -> Result<Vec<Case>> {
-    let root = cases_dir();
+    let (root, inputs) = (cases_dir(), inputs_dir());
     let mut paths = Vec::new();
     for entry in
         std::fs::read_dir(&root).with_context(|| format!("cannot list {}", root.display()))?
     {
         let dir = entry?.path();
-        let topic = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-        if !dir.is_dir() || INPUT_DIRS.contains(&topic) {
+        if !dir.is_dir() {
             continue;
         }
         for file in std::fs::read_dir(&dir)? {
@@ -215,7 +230,7 @@ pub fn load_all() -> Result<Vec<Case>> {
     paths.sort();
     let (mut cases, mut errors) = (Vec::new(), Vec::new());
     for p in &paths {
-        match load(&root, p) {
+        match load(&root, &inputs, p) {
             Ok(c) => cases.push(c),
             Err(e) => errors.push(format!("{e:#}")),
         }
@@ -230,7 +245,9 @@ pub fn load_all() -> Result<Vec<Case>> {
     Ok(cases)
 }
 
-fn load(root: &Path, path: &Path) -> Result<Case> {
+/// The case file at `path` (under `root`, which gives its name), its input paths taken relative to
+/// `inputs`.
+fn load(root: &Path, inputs: &Path, path: &Path) -> Result<Case> {
     let name = path
         .strip_prefix(root)?
         .with_extension("")
@@ -244,18 +261,18 @@ fn load(root: &Path, path: &Path) -> Result<Case> {
     check_shape(&name, &file)?;
     let settings = match &file.settings {
         None => json!({}),
-        Some(Input::Path(rel)) => read_settings(&root.join(rel)).with_context(ctx)?,
+        Some(Input::Path(rel)) => read_settings(&inputs.join(rel)).with_context(ctx)?,
         Some(Input::Inline(v)) => v.clone(),
     };
     let request = match &file.request {
         None => None,
-        Some(Input::Path(rel)) => Some(read_request(&root.join(rel)).with_context(ctx)?),
+        Some(Input::Path(rel)) => Some(read_request(&inputs.join(rel)).with_context(ctx)?),
         Some(Input::Inline(v)) => Some(admission_request(v.clone())?),
     };
     let cluster = match &file.cluster {
         None => None,
         Some(rel) => Some(Arc::new(
-            ClusterState::from_file(root.join(rel))
+            ClusterState::from_file(inputs.join(rel))
                 .with_context(|| format!("{}: cluster {rel}", ctx()))?,
         )),
     };
@@ -412,22 +429,24 @@ pub fn read_settings(path: &Path) -> Result<Value> {
 mod tests {
     use super::*;
 
-    /// A scratch `tests/cases/` with one case file.
+    /// A scratch `tests/` with one case file in `cases/topic/` and one cluster in
+    /// `inputs/clusters/`, where the case's `clusters/one.yml` resolves.
     fn load_one(case: &str) -> Result<Case> {
         static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let root = std::env::temp_dir().join(format!("case-harness-{}-{n}", std::process::id()));
+        let tests = std::env::temp_dir().join(format!("case-harness-{}-{n}", std::process::id()));
+        let (root, inputs) = (tests.join("cases"), tests.join("inputs"));
         std::fs::create_dir_all(root.join("topic")).unwrap();
-        std::fs::create_dir_all(root.join("clusters")).unwrap();
+        std::fs::create_dir_all(inputs.join("clusters")).unwrap();
         std::fs::write(
-            root.join("clusters/one.yml"),
+            inputs.join("clusters/one.yml"),
             "# one namespace\nobjects: [{apiVersion: v1, kind: Namespace, metadata: {name: default}}]\n",
         )
         .unwrap();
         let path = root.join("topic/case.yaml");
         std::fs::write(&path, case).unwrap();
-        let loaded = load(&root, &path);
-        std::fs::remove_dir_all(&root).unwrap();
+        let loaded = load(&root, &inputs, &path);
+        std::fs::remove_dir_all(&tests).unwrap();
         loaded
     }
 

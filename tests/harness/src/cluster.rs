@@ -5,16 +5,16 @@
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use case_harness::case::cases_dir;
+//! use case_harness::case::inputs_dir;
 //! use case_harness::cluster::ClusterState;
-//! let cluster = Arc::new(ClusterState::from_file(cases_dir().join("clusters/article.yml")).unwrap());
+//! let cluster = Arc::new(ClusterState::from_file(inputs_dir().join("clusters/article.yml")).unwrap());
 //! let answer = cluster.answer("kubernetes", "get_resource",
 //!     br#"{"api_version":"v1","kind":"Namespace","name":"monitor","namespace":null,"disable_cache":false,"field_masks":null}"#);
 //! assert!(answer.is_ok());
 //! std::fs::write("session.yml", cluster.session_yaml().unwrap()).unwrap();
 //! ```
 //!
-//! # Fixture format (`tests/cases/clusters/*.yml`)
+//! # Fixture format (`tests/inputs/clusters/*.yml`)
 //!
 //! ```yaml
 //! # Why this cluster exists.

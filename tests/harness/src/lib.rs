@@ -1,6 +1,7 @@
-//! The policy's behaviour, specified once: the case files under `tests/cases/` (format in
-//! [`case`]) and one checker ([`check`]) that runs them through any [`Backend`]: the native core
-//! (`cargo test`), the built module in the project's waPC host and the real `kwctl` (the e2e crate).
+//! The policy's behaviour, specified once: the case files under `tests/cases/` with the inputs
+//! they share under `tests/inputs/` (format in [`case`]) and one checker ([`check`]) that runs
+//! them through any [`Backend`]: the native core (`cargo test`), the built module in the project's
+//! waPC host and the real `kwctl` (the e2e crate).
 //! Cluster mode's host calls are answered by [`cluster::ClusterState`], an in-memory cluster with
 //! policy-server's semantics, the same for every backend.
 

@@ -66,12 +66,12 @@ pub fn annotated() -> &'static [u8] {
 
 /// The article's pod (an AdmissionReview; the host takes its `.request`).
 pub fn article_request() -> Value {
-    let text = read_root("tests/cases/requests/article-pod.json");
+    let text = read_root("tests/inputs/requests/article-pod.json");
     e2e_tests::input::admission_request(serde_json::from_str(&text).unwrap()).unwrap()
 }
 
 pub fn article_settings() -> Value {
-    e2e_tests::input::parse_settings(&read_root("tests/cases/settings/article.yaml")).unwrap()
+    e2e_tests::input::parse_settings(&read_root("tests/inputs/settings/article.yaml")).unwrap()
 }
 
 /// Runs the article's example through `module` and checks what the article expects: accepted,
