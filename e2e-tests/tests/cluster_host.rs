@@ -51,18 +51,18 @@ fn get(av: &str, kind: &str, name: &str, ns: Option<&str>, masks: &[&str]) -> Ho
     )
 }
 
-fn list_ns(av: &str, kind: &str, ns: &str, labels: Option<&str>, masks: &[&str]) -> HostCall {
-    let p = payload::list_ns(av, kind, ns, labels, None, field_masks(masks));
-    kubernetes("list_resources_by_namespace", p)
-}
-
-fn list_all(av: &str, kind: &str, fields: Option<&str>, masks: &[&str]) -> HostCall {
-    let p = payload::list_all(av, kind, None, fields, field_masks(masks));
+/// The policy's list: every Instrumentation, specs only.
+fn list_instrumentations() -> HostCall {
+    let p = payload::list_all(
+        "opentelemetry.io/v1alpha1",
+        "Instrumentation",
+        Some(&["spec"]),
+    );
     kubernetes("list_resources_all", p)
 }
 
-fn can_i(user: &str, verb: &str, group: &str, resource: &str, ns: Option<&str>) -> HostCall {
-    kubernetes("can_i", payload::can_i(user, verb, group, resource, ns))
+fn can_i(user: &str, verb: &str, group: &str, resource: &str) -> HostCall {
+    kubernetes("can_i", payload::can_i(user, verb, group, resource))
 }
 
 fn log_call() -> HostCall {
@@ -282,7 +282,7 @@ fn text(answer: &Result<Vec<u8>, String>) -> String {
 fn the_probe_reaches_the_cluster_through_the_wasm_host() {
     let cluster = Arc::new(cluster("article.yml"));
     let calls = [
-        get("v1", "Namespace", "monitor", None, &["status"]),
+        get("v1", "Namespace", "monitor", None, &[]),
         log_call(),
         get(
             "opentelemetry.io/v1alpha1",
@@ -300,7 +300,7 @@ fn the_probe_reaches_the_cluster_through_the_wasm_host() {
     assert_eq!(got.len(), 4);
     assert_eq!(
         text(&got[0]),
-        r#"Ok({"apiVersion":"v1","kind":"Namespace","metadata":{"creationTimestamp":"2024-05-06T07:30:00Z","labels":{"kubernetes.io/metadata.name":"monitor"},"name":"monitor","resourceVersion":"812","uid":"5e1f0a9b-3c4d-4e5f-a6b7-c8d9e0f1a2b3"},"status":{"phase":"Active"}})"#
+        r#"Ok({"apiVersion":"v1","kind":"Namespace","metadata":{"creationTimestamp":"2024-05-06T07:30:00Z","labels":{"kubernetes.io/metadata.name":"monitor"},"name":"monitor","resourceVersion":"812","uid":"5e1f0a9b-3c4d-4e5f-a6b7-c8d9e0f1a2b3"},"spec":{"finalizers":["kubernetes"]},"status":{"phase":"Active"}})"#
     );
     assert_eq!(got[1], Ok(Vec::new()), "logging still works");
     assert_eq!(
@@ -381,6 +381,16 @@ fn every_fixture_loads_and_says_why_it_exists() {
     }
 }
 
+/// The items of a list answer in `namespace`.
+fn items_in(list: &Value, namespace: &str) -> Vec<Value> {
+    let items = list["items"].as_array().expect("a list answer has items");
+    items
+        .iter()
+        .filter(|i| i["metadata"]["namespace"] == namespace)
+        .cloned()
+        .collect()
+}
+
 fn read_json(rel: &str) -> Value {
     let v: Value =
         serde_json::from_str(&std::fs::read_to_string(inputs_dir().join(rel)).unwrap()).unwrap();
@@ -414,19 +424,14 @@ fn the_article_cluster_holds_the_articles_instrumentation_and_pod_owners() {
         );
     }
     // A list strips what the reflector strips.
-    let listed = object(
-        &c,
-        list_ns(
-            "opentelemetry.io/v1alpha1",
-            "Instrumentation",
-            "monitor",
-            None,
-            &[],
-        ),
-    );
-    assert_eq!(listed["items"][0]["metadata"]["managedFields"], json!([]));
-    assert_eq!(listed["items"][0]["metadata"]["annotations"], json!({}));
-    assert_eq!(listed["items"][0]["spec"], declared["spec"]);
+    let listed = object(&c, list_instrumentations());
+    let item = items_in(&listed, "monitor")
+        .into_iter()
+        .find(|i| i["metadata"]["name"] == "python-instrumentation")
+        .expect("the article's Instrumentation is listed");
+    assert_eq!(item["metadata"]["managedFields"], json!([]));
+    assert_eq!(item["metadata"]["annotations"], json!({}));
+    assert_eq!(item["spec"], declared["spec"]);
     for ns in ["default", "monitor"] {
         object(&c, get("v1", "Namespace", ns, None, &[]));
     }
@@ -465,25 +470,13 @@ fn the_article_cluster_holds_the_articles_instrumentation_and_pod_owners() {
 #[test]
 fn the_namespace_annotated_cluster_resolves_true_to_its_one_instrumentation() {
     let c = Arc::new(cluster("namespace-annotated.yml"));
-    let ns = object(
-        &c,
-        get("v1", "Namespace", "shop", None, &["metadata.annotations"]),
-    );
+    let ns = object(&c, get("v1", "Namespace", "shop", None, &[]));
     assert_eq!(
         ns["metadata"]["annotations"]["instrumentation.opentelemetry.io/inject-python"],
         "true"
     );
-    let list = object(
-        &c,
-        list_ns(
-            "opentelemetry.io/v1alpha1",
-            "Instrumentation",
-            "shop",
-            None,
-            &["spec"],
-        ),
-    );
-    let items = list["items"].as_array().unwrap();
+    let list = object(&c, list_instrumentations());
+    let items = items_in(&list, "shop");
     assert_eq!(items.len(), 1);
     assert_eq!(items[0]["metadata"]["name"], "python");
 }
@@ -499,13 +492,7 @@ fn the_no_crd_cluster_fails_instrumentation_lookups_at_discovery() {
             Some("monitor"),
             &[],
         ),
-        list_ns(
-            "opentelemetry.io/v1alpha1",
-            "Instrumentation",
-            "default",
-            None,
-            &[],
-        ),
+        list_instrumentations(),
     ] {
         let e = answer_of(&c, &call).unwrap_err();
         assert!(
@@ -545,17 +532,7 @@ fn the_rbac_no_list_cluster_gets_but_would_hang_on_a_list() {
         )
         .is_ok()
     );
-    let e = answer_of(
-        &c,
-        &list_ns(
-            "opentelemetry.io/v1alpha1",
-            "Instrumentation",
-            "monitor",
-            None,
-            &[],
-        ),
-    )
-    .unwrap_err();
+    let e = answer_of(&c, &list_instrumentations()).unwrap_err();
     assert!(
         e.ends_with(
             "(the real policy-server would wait forever here: its watch retries a 403 without end)"
@@ -567,13 +544,7 @@ fn the_rbac_no_list_cluster_gets_but_would_hang_on_a_list() {
         String::from_utf8(
             answer_of(
                 &c,
-                &can_i(
-                    &user,
-                    verb,
-                    "opentelemetry.io",
-                    "instrumentations",
-                    Some("monitor"),
-                ),
+                &can_i(&user, verb, "opentelemetry.io", "instrumentations"),
             )
             .unwrap(),
         )
@@ -628,17 +599,8 @@ fn the_cronjob_cluster_holds_the_pods_job_and_its_cronjob() {
         ),
     );
     assert_eq!(cron["metadata"]["uid"], job_owner["uid"]);
-    let list = object(
-        &c,
-        list_ns(
-            "opentelemetry.io/v1alpha1",
-            "Instrumentation",
-            "shop",
-            None,
-            &[],
-        ),
-    );
-    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    let list = object(&c, list_instrumentations());
+    assert_eq!(items_in(&list, "shop").len(), 1);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -776,13 +738,13 @@ fn kwctl_replays_the_article_session_as_the_host_answered_it() {
         &kwctl,
         &fixture("article.yml"),
         &[
-            get("v1", "Namespace", "monitor", None, &["status", "spec"]),
+            get("v1", "Namespace", "monitor", None, &[]),
             get(
                 "opentelemetry.io/v1alpha1",
                 "Instrumentation",
                 "python-instrumentation",
                 Some("monitor"),
-                &["spec.exporter", "spec.python.image"],
+                &["spec"],
             ),
             get(
                 "opentelemetry.io/v1alpha1",
@@ -792,26 +754,9 @@ fn kwctl_replays_the_article_session_as_the_host_answered_it() {
                 &[],
             ),
             log_call(),
-            list_ns(
-                "opentelemetry.io/v1alpha1",
-                "Instrumentation",
-                "monitor",
-                None,
-                &[],
-            ),
-            list_all(
-                "v1",
-                "Namespace",
-                Some("metadata.name!=default"),
-                &["metadata.name"],
-            ),
-            list_ns(
-                "apps/v1",
-                "ReplicaSet",
-                "default",
-                Some("app=hello-api,pod-template-hash"),
-                &["spec.template.metadata"],
-            ),
+            can_i(&user, "list", "opentelemetry.io", "instrumentations"),
+            can_i(&user, "watch", "opentelemetry.io", "instrumentations"),
+            list_instrumentations(),
             get(
                 "apps/v1",
                 "ReplicaSet",
@@ -820,14 +765,6 @@ fn kwctl_replays_the_article_session_as_the_host_answered_it() {
                 &[],
             ),
             get("v1", "Secret", "tls", None, &[]),
-            list_ns("v1", "Namespace", "default", None, &[]),
-            can_i(
-                &user,
-                "list",
-                "opentelemetry.io",
-                "instrumentations",
-                Some("monitor"),
-            ),
             kubernetes("get_resource", br#"{"api_version":"v1"}"#.to_vec()),
             kubernetes("watch", b"{}".to_vec()),
             HostCall {
@@ -854,8 +791,7 @@ fn kwctl_replays_the_article_session_as_the_host_answered_it() {
     assert_eq!(
         stages,
         [
-            "ok", "ok", "error", "ok", "ok", "ok", "ok", "error", "error", "ok", "refused",
-            "refused", "refused"
+            "ok", "ok", "error", "ok", "ok", "ok", "ok", "error", "refused", "refused", "refused"
         ]
     );
 }
@@ -875,19 +811,14 @@ fn kwctl_replays_discovery_rbac_and_forced_failures_as_the_host_answered_them() 
                 Some("monitor"),
                 &[],
             ),
-            list_all(
-                "opentelemetry.io/v1alpha1",
-                "Instrumentation",
-                None,
-                &["spec"],
-            ),
+            list_instrumentations(),
             get("v1", "Pod", "p", Some("default"), &[]),
             get(
                 "apps/v1",
                 "ReplicaSet",
                 "hello-deploy-7d9c8b6f5d",
                 Some("default"),
-                &["metadata"],
+                &[],
             ),
         ],
     );
@@ -896,20 +827,8 @@ fn kwctl_replays_discovery_rbac_and_forced_failures_as_the_host_answered_them() 
         &kwctl,
         &fixture("rbac-no-list.yml"),
         &[
-            can_i(
-                &user,
-                "list",
-                "opentelemetry.io",
-                "instrumentations",
-                Some("monitor"),
-            ),
-            can_i(
-                &user,
-                "get",
-                "opentelemetry.io",
-                "instrumentations",
-                Some("monitor"),
-            ),
+            can_i(&user, "list", "opentelemetry.io", "instrumentations"),
+            can_i(&user, "get", "opentelemetry.io", "instrumentations"),
             get(
                 "opentelemetry.io/v1alpha1",
                 "Instrumentation",
@@ -934,13 +853,7 @@ fn kwctl_replays_discovery_rbac_and_forced_failures_as_the_host_answered_them() 
         &forced,
         &[
             get("v1", "Namespace", "shop", None, &[]),
-            list_ns(
-                "opentelemetry.io/v1alpha1",
-                "Instrumentation",
-                "shop",
-                None,
-                &[],
-            ),
+            list_instrumentations(),
         ],
     );
 }
@@ -949,7 +862,7 @@ fn kwctl_replays_discovery_rbac_and_forced_failures_as_the_host_answered_them() 
 fn kwctl_refuses_before_its_handler_with_the_hosts_words() {
     let Some(kwctl) = kwctl() else { return };
     let fixture = format!(
-        "{}host_capabilities: [kubernetes/get_resource, kubernetes/list_resources_by_namespace]\n\
+        "{}host_capabilities: [kubernetes/get_resource]\n\
          granted: [{{apiVersion: v1, kind: Namespace}}]\n",
         fixture("namespace-annotated.yml")
     );
@@ -958,23 +871,16 @@ fn kwctl_refuses_before_its_handler_with_the_hosts_words() {
         &kwctl,
         &fixture,
         &[
-            get("v1", "Namespace", "shop", None, &["metadata"]),
+            get("v1", "Namespace", "shop", None, &[]),
             get(
                 "opentelemetry.io/v1alpha1",
                 "Instrumentation",
                 "python",
                 Some("shop"),
-                &[],
+                &["spec"],
             ),
-            list_ns(
-                "opentelemetry.io/v1alpha1",
-                "Instrumentation",
-                "shop",
-                None,
-                &[],
-            ),
-            list_all("v1", "Namespace", None, &[]),
-            can_i(&user, "list", "opentelemetry.io", "instrumentations", None),
+            list_instrumentations(),
+            can_i(&user, "list", "opentelemetry.io", "instrumentations"),
             HostCall {
                 namespace: "oci",
                 operation: "v1/manifest_digest",
@@ -987,7 +893,7 @@ fn kwctl_refuses_before_its_handler_with_the_hosts_words() {
         .iter()
         .filter(|c| c.stage == Stage::HostCallback)
         .count();
-    assert_eq!(refused, 5);
+    assert_eq!(refused, 4);
 }
 
 #[test]

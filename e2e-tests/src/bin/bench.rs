@@ -6,26 +6,32 @@
 //! ```
 //!
 //! policy-server evaluates every request in a fresh instance rehydrated from the pre-compiled,
-//! pre-linked module, so in-instance caches start cold each time. The report, in this order:
+//! pre-linked module, so in-instance caches start cold each time. The requests of tables 1 to 3
+//! are the rows of [`ROWS`] (the article's pod with its settings, the same pod without the
+//! annotation, the pod with `inject-python: "true"` and only `exporter.endpoint` set, the
+//! article's Deployment), each with the answer it must get from this policy and from each peer.
+//! The report, in this order:
 //!
 //! 1. **fresh instance** per call (instantiate + `wapc_init` + `validate` + drop, what
-//!    policy-server pays), and instantiate alone, for three requests: the article's pod with its
-//!    settings, the same pod without the annotation, and the pod with `inject-python: "true"`
-//!    and settings `{}`; next to the peers `pod-ndots.wasm` and `noop.wasm` (same requests) and
-//!    the native floor (serde_json parse + serialise of the payload), as ratios;
+//!    policy-server pays), and instantiate alone, next to the peers `pod-ndots.wasm` and
+//!    `noop.wasm` (same requests) and the native floor (serde_json parse + serialise of the
+//!    payload), as ratios;
 //! 2. **warm**: one instance kept across calls, the same requests, peers and floor, plus the same
 //!    core compiled natively;
 //! 3. `kwctl bench` for the same requests and peers, when `--kwctl-module` is given and kwctl is
 //!    found (`KWCTL` or `PATH`). kwctl bench rehydrates one instance and calls it repeatedly, so
 //!    its figures are warm, and include kwctl's own request handling and JSON-patch diff;
-//! 4. growth with pod size, fresh instance (1, 10, 50 containers x 10, 100 env vars);
+//! 4. growth with pod size, fresh instance ([`GROWTH_CONTAINERS`] containers x [`GROWTH_ENVS`]
+//!    env vars);
 //! 5. every `--module` (e.g. the cargo build against `wasm-opt -O3`): size, compile, instantiate,
 //!    article pod fresh and warm.
 //!
+//! Every answer is checked against what its row expects ([`Expect`]) before it is timed: in the
+//! project's host, fresh and warm, for every module, and through `kwctl run` before `kwctl bench`.
 //! All rows of a table are measured in interleaved rounds (one call of each per round), so load
 //! from other processes hits them alike and the ratios stay fair. Medians, p90 in brackets.
-//! Peers: `--peers DIR`, else `$PEERS_DIR`, else `../shared/kubewarden` beside the checkout; a
-//! missing peer is reported in one line and its columns are left out.
+//! Peers ([`PEERS`]): `--peers DIR`, else `$PEERS_DIR` (`make bench` sets it when it finds them);
+//! a missing peer is reported in one line and its columns are left out.
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -33,11 +39,136 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use e2e_tests::host::{CompiledPolicy, PolicyHost, admission_response, validate_payload};
+use e2e_tests::host::{
+    AdmissionResponse, CompiledPolicy, PolicyHost, admission_response, validate_payload,
+};
 use e2e_tests::input::{read_request, read_settings_file};
-use e2e_tests::kwctl::{Kwctl, TempDir};
-use e2e_tests::module::{inputs_dir, module_path, workspace_root};
+use e2e_tests::kwctl::{Kwctl, KwctlAnswer, TempDir};
+use e2e_tests::module::{inputs_dir, module_path};
 use serde_json::{Value, json};
+
+// ---- what is measured -----------------------------------------------------------------------
+
+/// The answer a policy must give a row. A bench that timed a refusal or an error path by mistake
+/// would say nothing about the policy, so every answer is checked before it is timed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Expect {
+    /// Allowed, with a JSON patch.
+    Patch,
+    /// Allowed, without a patch.
+    NoPatch,
+}
+
+/// Where a row's request comes from.
+#[derive(Clone, Copy, Debug)]
+enum RequestFrom {
+    /// A request file (AdmissionReview or AdmissionRequest), relative to the case files.
+    File(&'static str),
+    /// [`ARTICLE_POD`] with its `inject-python` annotation set to this value, or with no
+    /// annotations at all (`None`).
+    ArticlePod { inject_python: Option<&'static str> },
+}
+
+/// Where this policy's settings for a row come from.
+#[derive(Clone, Copy, Debug)]
+enum SettingsFrom {
+    /// A settings file (YAML), relative to the case files.
+    File(&'static str),
+    /// JSON text.
+    Json(&'static str),
+}
+
+/// One request of tables 1 to 3, for this policy and every peer.
+#[derive(Debug)]
+struct Row {
+    /// The first column of the tables.
+    label: &'static str,
+    request: RequestFrom,
+    settings: SettingsFrom,
+    /// This policy's answer.
+    ours: Expect,
+    /// pod-ndots' answer: it adds `dnsConfig` to pods and leaves other kinds alone.
+    pod_ndots: Expect,
+    /// noop's answer: it accepts everything unchanged.
+    noop: Expect,
+}
+
+const ARTICLE_POD: &str = "requests/article-pod.json";
+const ARTICLE_SETTINGS: SettingsFrom = SettingsFrom::File("settings/article.yaml");
+
+/// The rows of tables 1 to 3, in the tables' order. Table 5 times the first.
+static ROWS: [Row; 4] = [
+    Row {
+        label: "article pod, article settings",
+        request: RequestFrom::File(ARTICLE_POD),
+        settings: ARTICLE_SETTINGS,
+        ours: Expect::Patch,
+        pod_ndots: Expect::Patch,
+        noop: Expect::NoPatch,
+    },
+    Row {
+        label: "pod without the annotation, article settings",
+        request: RequestFrom::ArticlePod {
+            inject_python: None,
+        },
+        settings: ARTICLE_SETTINGS,
+        ours: Expect::NoPatch,
+        pod_ndots: Expect::Patch,
+        noop: Expect::NoPatch,
+    },
+    Row {
+        label: "pod with inject-python \"true\", only exporter.endpoint set",
+        request: RequestFrom::ArticlePod {
+            inject_python: Some("true"),
+        },
+        settings: SettingsFrom::Json(
+            r#"{"exporter": {"endpoint": "http://otel-collector.monitor.svc:4318"}}"#,
+        ),
+        ours: Expect::Patch,
+        pod_ndots: Expect::Patch,
+        noop: Expect::NoPatch,
+    },
+    Row {
+        label: "the article's Deployment (checked, not patched), article settings",
+        request: RequestFrom::File("requests/article-deployment.json"),
+        settings: ARTICLE_SETTINGS,
+        ours: Expect::NoPatch,
+        pod_ndots: Expect::NoPatch,
+        noop: Expect::NoPatch,
+    },
+];
+
+/// A peer policy: `<name>.wasm` in the peers' folder, its settings (JSON), and its answer to a row.
+struct PeerSpec {
+    name: &'static str,
+    settings: &'static str,
+    answer: fn(&Row) -> Expect,
+}
+
+/// The peers, in the tables' column order.
+static PEERS: [PeerSpec; 2] = [
+    PeerSpec {
+        name: "pod-ndots",
+        // Its one setting: the minimum ndots it enforces.
+        settings: r#"{"ndots": 2}"#,
+        answer: |row| row.pod_ndots,
+    },
+    PeerSpec {
+        name: "noop",
+        settings: "{}",
+        answer: |row| row.noop,
+    },
+];
+
+/// Table 4: generated pods of each number of env vars per container (outer) and containers
+/// (inner), in this order, with the article's settings; every container is targeted, so every
+/// pod must be patched.
+const GROWTH_ENVS: [usize; 2] = [10, 100];
+const GROWTH_CONTAINERS: [usize; 3] = [1, 10, 50];
+const GROWTH_SETTINGS: SettingsFrom = ARTICLE_SETTINGS;
+const GROWTH_EXPECT: Expect = Expect::Patch;
+
+// ---- arguments ------------------------------------------------------------------------------
 
 struct Opts {
     modules: Vec<PathBuf>,
@@ -53,6 +184,12 @@ struct Opts {
     /// `--fresh-calls N`: with one `--try`, only N fresh-instance calls of the first module and
     /// nothing else (run under `valgrind --tool=callgrind` to count instructions per call).
     fresh_calls: Option<usize>,
+}
+
+impl Opts {
+    fn warmup(&self) -> usize {
+        (self.iterations / 10).max(10)
+    }
 }
 
 const USAGE: &str = "usage: bench [--module PATH]... [--peers DIR] [--kwctl-module ANNOTATED.wasm] [--iterations N] [--quick] [--profile-native N] [--try REQUEST SETTINGS]... [--fresh-calls N]";
@@ -98,6 +235,33 @@ fn parse_opts() -> Result<Opts> {
     }
     Ok(o)
 }
+
+fn main() -> Result<()> {
+    let opts = parse_opts()?;
+    if let Some(count) = opts.profile_native {
+        return profile_native(&opts, count);
+    }
+    let policies = load_policies(&opts)?;
+    if let (Some(calls), [(request, settings)]) = (opts.fresh_calls, opts.tries.as_slice()) {
+        return fresh_calls(&opts.modules[0], request, settings, calls);
+    }
+    if !opts.tries.is_empty() {
+        return tries(&opts, &policies.peers);
+    }
+    let work = workloads()?;
+    print_header(&opts, &policies.path);
+    let measured = work
+        .iter()
+        .map(|w| measure_row(&policies, w, opts.iterations, opts.warmup()))
+        .collect::<Result<Vec<_>>>()?;
+    fresh_table(&policies, &measured);
+    warm_table(&policies, &measured);
+    kwctl_table(&opts, &policies, &work)?;
+    growth_table(&policies.ours, opts.iterations)?;
+    builds_table(&opts, &work[0])
+}
+
+// ---- timing ---------------------------------------------------------------------------------
 
 #[derive(Clone, Copy)]
 struct Stats {
@@ -156,6 +320,17 @@ fn ratio(a: &Stats, b: &Stats) -> String {
     format!("{:.1}x", a.us() / b.us())
 }
 
+fn floor(payload: &[u8]) {
+    let v: Value = serde_json::from_slice(black_box(payload)).unwrap();
+    black_box(serde_json::to_vec(&v).unwrap());
+}
+
+fn native_core(payload: &[u8]) {
+    black_box(otel_python_policy::admission::validate(black_box(payload)).to_json());
+}
+
+// ---- modules, peers and requests ------------------------------------------------------------
+
 /// A module compiled once, from which instances are made.
 struct Module {
     name: String,
@@ -180,78 +355,99 @@ impl Module {
     }
 }
 
-/// One request for every policy: its `validate` payload for this policy and for each peer.
-struct Workload {
-    name: String,
-    request: Value,
-    payload: Vec<u8>,
-    /// (settings for this policy, as JSON text), kept for kwctl bench.
+/// A peer found in the peers' folder.
+struct Peer {
+    spec: &'static PeerSpec,
+    path: PathBuf,
+    module: Module,
     settings: Value,
 }
 
-fn peer_settings(peer: &str) -> Value {
-    match peer {
-        // pod-ndots' one setting: the minimum ndots it enforces.
-        "pod-ndots" => json!({"ndots": 2}),
-        _ => json!({}),
+/// What tables 1 to 4 measure: this policy (the last `--module`) and the peers found.
+struct Policies {
+    path: PathBuf,
+    ours: Module,
+    peers: Vec<Peer>,
+}
+
+fn load_policies(opts: &Opts) -> Result<Policies> {
+    let path = opts.modules.last().unwrap().clone();
+    let ours = Module::load("this policy", &path)?;
+    let dir = opts.peers.clone().or_else(|| {
+        std::env::var_os("PEERS_DIR")
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from)
+    });
+    let mut peers = Vec::new();
+    for spec in &PEERS {
+        let path = dir.as_ref().map(|d| d.join(format!("{}.wasm", spec.name)));
+        match path.filter(|p| p.is_file()) {
+            Some(path) => peers.push(Peer {
+                spec,
+                module: Module::load(spec.name, &path)?,
+                settings: serde_json::from_str(spec.settings)?,
+                path,
+            }),
+            None => println!(
+                "peer {}: not found in {} (set PEERS_DIR or --peers); its columns are left out\n",
+                spec.name,
+                dir.as_ref()
+                    .map_or("no folder".into(), |d| d.display().to_string())
+            ),
+        }
+    }
+    Ok(Policies { path, ours, peers })
+}
+
+/// One row, loaded: its request, this policy's settings and `validate` payload.
+struct Workload {
+    row: &'static Row,
+    request: Value,
+    settings: Value,
+    payload: Vec<u8>,
+}
+
+fn workloads() -> Result<Vec<Workload>> {
+    ROWS.iter()
+        .map(|row| {
+            let request = request_of(row.request)?;
+            let settings = settings_of(row.settings)?;
+            Ok(Workload {
+                row,
+                payload: validate_payload(&request, &settings),
+                request,
+                settings,
+            })
+        })
+        .collect()
+}
+
+fn request_of(from: RequestFrom) -> Result<Value> {
+    let file = |rel: &str| read_request(inputs_dir().join(rel).to_str().context("path")?);
+    match from {
+        RequestFrom::File(rel) => file(rel),
+        RequestFrom::ArticlePod { inject_python } => {
+            let mut request = file(ARTICLE_POD)?;
+            let metadata = request["object"]["metadata"]
+                .as_object_mut()
+                .context("the article's pod has no metadata")?;
+            match inject_python {
+                Some(v) => {
+                    metadata["annotations"]["instrumentation.opentelemetry.io/inject-python"] =
+                        json!(v)
+                }
+                None => drop(metadata.remove("annotations")),
+            }
+            Ok(request)
+        }
     }
 }
 
-fn set_annotation(request: &mut Value, value: Option<&str>) {
-    let annotations = &mut request["object"]["metadata"]["annotations"];
-    match value {
-        Some(v) => annotations["instrumentation.opentelemetry.io/inject-python"] = json!(v),
-        None => *annotations = Value::Null,
+fn settings_of(from: SettingsFrom) -> Result<Value> {
+    match from {
+        SettingsFrom::File(rel) => read_settings_file(&inputs_dir().join(rel)),
+        SettingsFrom::Json(text) => Ok(serde_json::from_str(text)?),
     }
-    if annotations.is_null() {
-        request["object"]["metadata"]
-            .as_object_mut()
-            .unwrap()
-            .remove("annotations");
-    }
-}
-
-fn workloads(article: &Value, article_settings: &Value) -> Result<Vec<Workload>> {
-    let mut plain = article.clone();
-    set_annotation(&mut plain, None);
-    let mut inject_true = article.clone();
-    set_annotation(&mut inject_true, Some("true"));
-    let deployment = read_request(
-        inputs_dir()
-            .join("requests/article-deployment.json")
-            .to_str()
-            .unwrap(),
-    )?;
-    Ok([
-        (
-            "article pod, article settings",
-            article.clone(),
-            article_settings.clone(),
-        ),
-        (
-            "pod without the annotation, article settings",
-            plain,
-            article_settings.clone(),
-        ),
-        (
-            "pod with inject-python \"true\", only exporter.endpoint set",
-            inject_true,
-            json!({"exporter": {"endpoint": "http://otel-collector.monitor.svc:4318"}}),
-        ),
-        (
-            "the article's Deployment (checked, not patched), article settings",
-            deployment,
-            article_settings.clone(),
-        ),
-    ]
-    .into_iter()
-    .map(|(name, request, settings)| Workload {
-        name: name.to_owned(),
-        payload: validate_payload(&request, &settings),
-        request,
-        settings,
-    })
-    .collect())
 }
 
 /// A Deployment-style pod in `default` with `containers` containers of `envs` env vars each,
@@ -300,57 +496,288 @@ fn generated_pod(containers: usize, envs: usize) -> Value {
     })
 }
 
-fn floor(payload: &[u8]) {
-    let v: Value = serde_json::from_slice(black_box(payload)).unwrap();
-    black_box(serde_json::to_vec(&v).unwrap());
-}
+// ---- answer checks --------------------------------------------------------------------------
 
-fn native_core(payload: &[u8]) {
-    black_box(otel_python_policy::admission::validate(black_box(payload)).to_json());
-}
-
-/// Sanity: the call succeeds, and the answer is the one expected (otherwise we would time an
-/// error path). Returns the patch size in bytes.
-fn check_answer(module: &Module, request: &Value, payload: &[u8], mutates: bool) -> Result<usize> {
-    let answer: Value = serde_json::from_slice(&module.fresh_call(payload))?;
-    let resp = admission_response(request, &answer)?;
-    if !resp.allowed {
-        bail!("{} refused the request: {:?}", module.name, resp.status);
-    }
-    let patch = resp.decoded_patch()?;
-    if patch.is_some() != mutates {
+/// `who`'s AdmissionResponse is the `expected` kind of answer; returns the patch size in bytes.
+fn check_response(who: &str, response: &AdmissionResponse, expected: Expect) -> Result<usize> {
+    if !response.allowed {
         bail!(
-            "{}: patch {}expected, got {patch:?}",
-            module.name,
-            if mutates { "" } else { "not " }
+            "{who} refused the request ({expected:?} expected): {:?}",
+            response.status
         );
     }
-    Ok(patch
-        .map(|p| serde_json::to_vec(&p).map(|v| v.len()).unwrap_or(0))
-        .unwrap_or(0))
+    let patch = response.decoded_patch()?;
+    let got = if patch.is_some() {
+        Expect::Patch
+    } else {
+        Expect::NoPatch
+    };
+    if got != expected {
+        bail!("{who}: {expected:?} expected, got {got:?} ({patch:?})");
+    }
+    Ok(patch.map_or(0, |p| serde_json::to_vec(&p).map_or(0, |v| v.len())))
 }
 
-fn locate_peers(opt: Option<PathBuf>) -> Vec<(String, PathBuf)> {
-    let dir = opt
-        .or_else(|| {
-            std::env::var_os("PEERS_DIR")
-                .filter(|d| !d.is_empty())
-                .map(PathBuf::from)
-        })
-        .unwrap_or_else(|| workspace_root().join("../shared/kubewarden"));
-    let mut found = Vec::new();
-    for name in ["pod-ndots", "noop"] {
-        let path = dir.join(format!("{name}.wasm"));
-        if path.is_file() {
-            found.push((name.to_owned(), path));
-        } else {
+/// `who`'s raw `validate` answer to `request` is the `expected` kind; returns the patch size.
+fn check_answer(who: &str, request: &Value, answer: &[u8], expected: Expect) -> Result<usize> {
+    let answer: Value = serde_json::from_slice(answer)
+        .with_context(|| format!("{who}: the validate answer is not JSON"))?;
+    check_response(who, &admission_response(request, &answer)?, expected)
+}
+
+/// A fresh instance's answer and a warm instance's first answer are both `expected`; returns
+/// the patch size.
+fn check_module(
+    module: &Module,
+    warm: &PolicyHost,
+    request: &Value,
+    payload: &[u8],
+    expected: Expect,
+) -> Result<usize> {
+    let fresh = format!("{} (fresh instance)", module.name);
+    let patch = check_answer(&fresh, request, &module.fresh_call(payload), expected)?;
+    let warm_name = format!("{} (warm instance)", module.name);
+    check_answer(
+        &warm_name,
+        request,
+        &warm.call("validate", payload)?,
+        expected,
+    )?;
+    Ok(patch)
+}
+
+// ---- tables 1 and 2: fresh instance and warm, measured in the same rounds -------------------
+
+/// One row of tables 1 and 2. Peer figures are in [`Policies::peers`]' order.
+struct Measured<'w> {
+    work: &'w Workload,
+    patch: usize,
+    fresh: Stats,
+    instantiate: Stats,
+    fresh_peers: Vec<Stats>,
+    warm: Stats,
+    warm_peers: Vec<Stats>,
+    native: Stats,
+    floor: Stats,
+}
+
+fn measure_row<'w>(p: &Policies, w: &'w Workload, n: usize, warmup: usize) -> Result<Measured<'w>> {
+    let warm_ours = p.ours.compiled.instantiate()?;
+    let patch = check_module(&p.ours, &warm_ours, &w.request, &w.payload, w.row.ours)?;
+    let mut peer_payloads = Vec::new();
+    let mut warm_peers = Vec::new();
+    for peer in &p.peers {
+        let payload = validate_payload(&w.request, &peer.settings);
+        let warm = peer.module.compiled.instantiate()?;
+        let expected = (peer.spec.answer)(w.row);
+        check_module(&peer.module, &warm, &w.request, &payload, expected)?;
+        peer_payloads.push(payload);
+        warm_peers.push(warm);
+    }
+    let mut fs: Vec<Box<dyn FnMut() + '_>> = Vec::new();
+    fs.push(Box::new(|| {
+        drop(black_box(p.ours.fresh_call(black_box(&w.payload))))
+    }));
+    fs.push(Box::new(|| {
+        drop(black_box(p.ours.compiled.instantiate().unwrap()))
+    }));
+    for (peer, payload) in p.peers.iter().zip(&peer_payloads) {
+        fs.push(Box::new(move || {
+            drop(black_box(peer.module.fresh_call(black_box(payload))))
+        }));
+    }
+    fs.push(Box::new(|| {
+        drop(black_box(
+            warm_ours.call("validate", black_box(&w.payload)).unwrap(),
+        ))
+    }));
+    for (host, payload) in warm_peers.iter().zip(&peer_payloads) {
+        fs.push(Box::new(move || {
+            drop(black_box(
+                host.call("validate", black_box(payload)).unwrap(),
+            ))
+        }));
+    }
+    fs.push(Box::new(|| native_core(&w.payload)));
+    fs.push(Box::new(|| floor(&w.payload)));
+    let s = interleaved(warmup, n, &mut fs);
+    let k = p.peers.len();
+    Ok(Measured {
+        work: w,
+        patch,
+        fresh: s[0],
+        instantiate: s[1],
+        fresh_peers: s[2..2 + k].to_vec(),
+        warm: s[2 + k],
+        warm_peers: s[3 + k..3 + 2 * k].to_vec(),
+        native: s[3 + 2 * k],
+        floor: s[4 + 2 * k],
+    })
+}
+
+fn print_header(opts: &Opts, primary: &Path) {
+    println!("## Policy module benchmark\n");
+    println!(
+        "`{}`; {} timed rounds after {} warm-up rounds; medians of single calls (p90 in brackets). \
+         Machine: {} CPUs ({}), load average {}.\n",
+        primary.display(),
+        opts.iterations,
+        opts.warmup(),
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0),
+        cpu_model(),
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .split(' ')
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+}
+
+/// ` name |` for every peer, prefixed.
+fn peer_columns(p: &Policies, prefix: &str) -> String {
+    p.peers
+        .iter()
+        .map(|peer| format!(" {prefix}{} |", peer.spec.name))
+        .collect()
+}
+
+fn fresh_table(p: &Policies, rows: &[Measured]) {
+    println!("### 1. Fresh instance per call (what policy-server does for every request)\n");
+    println!(
+        "| request | payload | patch | this policy: instantiate + validate | of which instantiate |{}{} vs native floor |",
+        peer_columns(p, ""),
+        peer_columns(p, "vs ")
+    );
+    println!(
+        "|---|---|---|---|---|{}---|",
+        "---|".repeat(2 * p.peers.len())
+    );
+    for m in rows {
+        print!(
+            "| {} | {} B | {} B | {} | {} |",
+            m.work.row.label,
+            m.work.payload.len(),
+            m.patch,
+            cell(&m.fresh),
+            cell(&m.instantiate)
+        );
+        for s in &m.fresh_peers {
+            print!(" {} |", cell(s));
+        }
+        for s in &m.fresh_peers {
+            print!(" {} |", ratio(&m.fresh, s));
+        }
+        println!(" {} |", ratio(&m.fresh, &m.floor));
+    }
+    println!();
+}
+
+fn warm_table(p: &Policies, rows: &[Measured]) {
+    println!("### 2. Warm: one instance kept across calls\n");
+    println!(
+        "| request | this policy: validate |{} native core | native floor |{} vs native core | vs native floor |",
+        peer_columns(p, ""),
+        peer_columns(p, "vs ")
+    );
+    let peers = "---|".repeat(p.peers.len());
+    println!("|---|---|{peers}---|---|---|---|{peers}");
+    for m in rows {
+        print!("| {} | {} |", m.work.row.label, cell(&m.warm));
+        for s in &m.warm_peers {
+            print!(" {} |", cell(s));
+        }
+        print!(" {} | {} |", cell(&m.native), cell(&m.floor));
+        for s in &m.warm_peers {
+            print!(" {} |", ratio(&m.warm, s));
+        }
+        println!(
+            " {} | {} |",
+            ratio(&m.warm, &m.native),
+            ratio(&m.warm, &m.floor)
+        );
+    }
+    println!();
+}
+
+// ---- table 3: kwctl bench -------------------------------------------------------------------
+
+fn kwctl_table(opts: &Opts, p: &Policies, work: &[Workload]) -> Result<()> {
+    println!(
+        "### 3. `kwctl bench` (one instance per run, so warm; medians as kwctl prints them)\n"
+    );
+    let (annotated, kwctl) = match (&opts.kwctl_module, Kwctl::locate()?) {
+        (None, _) => {
             println!(
-                "peer {name}: not found at {} (set PEERS_DIR or --peers); its columns are left out\n",
-                path.display()
+                "kwctl bench skipped: give --kwctl-module ANNOTATED.wasm (make bench does when kwctl is found)\n"
             );
+            return Ok(());
+        }
+        (Some(_), None) => {
+            println!("kwctl bench skipped: kwctl not found (set KWCTL or put kwctl on PATH)\n");
+            return Ok(());
+        }
+        (Some(annotated), Some(kwctl)) => (annotated, kwctl),
+    };
+    println!(
+        "| request | this policy |{}{}",
+        peer_columns(p, ""),
+        peer_columns(p, "vs ")
+    );
+    println!("|---|---|{}", "---|".repeat(2 * p.peers.len()));
+    for w in work {
+        let mut runs = vec![(annotated.as_path(), &w.settings, w.row.ours, "this policy")];
+        for peer in &p.peers {
+            let expected = (peer.spec.answer)(w.row);
+            runs.push((
+                peer.path.as_path(),
+                &peer.settings,
+                expected,
+                peer.spec.name,
+            ));
+        }
+        let mut medians = Vec::new();
+        for (module, settings, expected, who) in runs {
+            check_kwctl_answer(&kwctl, module, who, &w.request, settings, expected)?;
+            medians.push(kwctl_bench(
+                &kwctl, module, &w.request, settings, opts.quick,
+            )?);
+        }
+        print!("| {} |", w.row.label);
+        for m in &medians {
+            print!(" {} |", fmt_us(*m));
+        }
+        for t in &medians[1..] {
+            print!(" {:.1}x |", medians[0].as_secs_f64() / t.as_secs_f64());
+        }
+        println!();
+    }
+    println!(
+        "\n`kwctl {}` bench --warm-up-time 1 --measurement-time {} --num-samples 50, same requests and settings.\n",
+        kwctl.version(),
+        if opts.quick { 1 } else { 3 }
+    );
+    Ok(())
+}
+
+/// `kwctl run`'s answer is the `expected` kind, so that `kwctl bench` times the right path.
+fn check_kwctl_answer(
+    kwctl: &Kwctl,
+    module: &Path,
+    who: &str,
+    request: &Value,
+    settings: &Value,
+    expected: Expect,
+) -> Result<()> {
+    let who = format!("{who} (kwctl run)");
+    match kwctl.run(module, request, settings)? {
+        KwctlAnswer::Response(r) => check_response(&who, &r, expected).map(drop),
+        KwctlAnswer::SettingsRefused { message } => {
+            bail!("{who}: the settings were refused: {message}")
         }
     }
-    found
 }
 
 /// The median of `kwctl bench`'s `validate` benchmark for one request and policy.
@@ -426,14 +853,211 @@ fn parse_kwctl_bench(stdout: &str) -> Result<Duration> {
     Ok(Duration::from_secs_f64(n * scale))
 }
 
+// ---- table 4: growth with pod size ----------------------------------------------------------
+
+/// One generated pod of table 4.
+struct Growth {
+    containers: usize,
+    envs: usize,
+    payload: usize,
+    fresh: Stats,
+}
+
+fn growth_table(ours: &Module, n: usize) -> Result<()> {
+    println!("### 4. Growth with pod size, fresh instance per call\n");
+    println!(
+        "| pod | payload | patch | instantiate + validate | warm validate | native floor | fresh vs floor |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    let settings = settings_of(GROWTH_SETTINGS)?;
+    let warm = ours.compiled.instantiate()?;
+    let mut growth = Vec::new();
+    for envs in GROWTH_ENVS {
+        for containers in GROWTH_CONTAINERS {
+            let request = generated_pod(containers, envs);
+            let payload = validate_payload(&request, &settings);
+            let patch = check_module(ours, &warm, &request, &payload, GROWTH_EXPECT)?;
+            // Fewer rounds for big pods, so that the table takes seconds, not minutes.
+            let rounds = (n * 2000 / payload.len()).clamp(30, n);
+            let mut fs: Vec<Box<dyn FnMut() + '_>> = vec![
+                Box::new(|| drop(black_box(ours.fresh_call(black_box(&payload))))),
+                Box::new(|| {
+                    drop(black_box(
+                        warm.call("validate", black_box(&payload)).unwrap(),
+                    ))
+                }),
+                Box::new(|| floor(&payload)),
+            ];
+            let s = interleaved((rounds / 10).max(3), rounds, &mut fs);
+            println!(
+                "| {containers} container(s) x {envs} env | {} B | {patch} B | {} | {} | {} | {} |",
+                payload.len(),
+                cell(&s[0]),
+                cell(&s[1]),
+                cell(&s[2]),
+                ratio(&s[0], &s[2])
+            );
+            growth.push(Growth {
+                containers,
+                envs,
+                payload: payload.len(),
+                fresh: s[0],
+            });
+        }
+    }
+    println!();
+    growth_summary(&growth);
+    Ok(())
+}
+
+/// Cost per added container between the sizes of [`GROWTH_CONTAINERS`], and per payload KiB.
+fn growth_summary(growth: &[Growth]) {
+    let [c0, c1, c2] = GROWTH_CONTAINERS;
+    println!(
+        "| env per container | us per container {c0}->{c1} | us per container {c1}->{c2} | us per payload KiB at {c0} / {c1} / {c2} |"
+    );
+    println!("|---|---|---|---|");
+    for envs in GROWTH_ENVS {
+        let at = |c: usize| {
+            growth
+                .iter()
+                .find(|g| g.containers == c && g.envs == envs)
+                .unwrap()
+        };
+        let (a, b, c) = (at(c0), at(c1), at(c2));
+        let kib = |g: &Growth| g.fresh.us() / (g.payload as f64 / 1024.0);
+        println!(
+            "| {envs} | {:.1} | {:.1} | {:.1} / {:.1} / {:.1} |",
+            (b.fresh.us() - a.fresh.us()) / (c1 - c0) as f64,
+            (c.fresh.us() - b.fresh.us()) / (c2 - c1) as f64,
+            kib(a),
+            kib(b),
+            kib(c)
+        );
+    }
+    println!();
+}
+
+// ---- table 5: the builds --------------------------------------------------------------------
+
+/// One `--module`: its size, compile time and the compiled module.
+struct Build {
+    path: PathBuf,
+    size: usize,
+    compile: Stats,
+    module: Module,
+}
+
+fn load_build(path: &Path, compile_runs: usize) -> Result<Build> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let compile = stats(
+        (0..compile_runs)
+            .map(|_| {
+                let t = Instant::now();
+                black_box(CompiledPolicy::compile(&bytes).unwrap());
+                t.elapsed()
+            })
+            .collect(),
+    );
+    Ok(Build {
+        path: path.to_owned(),
+        size: bytes.len(),
+        compile,
+        module: Module::load(&path.display().to_string(), path)?,
+    })
+}
+
+/// Every `--module` on `w` (the article's pod): instantiate, fresh call, warm call.
+fn builds_table(opts: &Opts, w: &Workload) -> Result<()> {
+    println!("### 5. Builds\n");
+    let compile_runs = if opts.quick { 2 } else { 5 };
+    println!(
+        "| module | size | compile ({compile_runs} runs) | instantiate | article pod, fresh | article pod, warm |"
+    );
+    println!("|---|---|---|---|---|---|");
+    let builds: Vec<Build> = opts
+        .modules
+        .iter()
+        .map(|path| load_build(path, compile_runs))
+        .collect::<Result<_>>()?;
+    let mut warm = Vec::new();
+    for b in &builds {
+        let host = b.module.compiled.instantiate()?;
+        check_module(&b.module, &host, &w.request, &w.payload, w.row.ours)?;
+        warm.push(host);
+    }
+    let payload = &w.payload;
+    let mut fs: Vec<Box<dyn FnMut() + '_>> = Vec::new();
+    for (b, h) in builds.iter().zip(&warm) {
+        fs.push(Box::new(move || {
+            drop(black_box(b.module.compiled.instantiate().unwrap()))
+        }));
+        fs.push(Box::new(move || {
+            drop(black_box(b.module.fresh_call(black_box(payload))))
+        }));
+        fs.push(Box::new(move || {
+            drop(black_box(h.call("validate", black_box(payload)).unwrap()))
+        }));
+    }
+    let s = interleaved(opts.warmup(), opts.iterations, &mut fs);
+    for (i, b) in builds.iter().enumerate() {
+        println!(
+            "| `{}` | {} B ({:.1} KiB) | {} | {} | {} | {} |",
+            b.path.display(),
+            b.size,
+            b.size as f64 / 1024.0,
+            fmt_us(b.compile.median),
+            cell(&s[3 * i]),
+            cell(&s[3 * i + 1]),
+            cell(&s[3 * i + 2])
+        );
+    }
+    Ok(())
+}
+
+// ---- the diagnostic modes: --profile-native, --fresh-calls, --try ----------------------------
+
+/// `--profile-native N`: the native core on one payload N times (the first `--try`, else the
+/// article's pod with its settings), nothing else.
+fn profile_native(opts: &Opts, count: usize) -> Result<()> {
+    let payload = match opts.tries.first() {
+        Some((request, settings)) => validate_payload(
+            &read_request(request.to_str().context("path")?)?,
+            &read_settings_file(settings)?,
+        ),
+        None => validate_payload(
+            &request_of(RequestFrom::File(ARTICLE_POD))?,
+            &settings_of(ARTICLE_SETTINGS)?,
+        ),
+    };
+    for _ in 0..count {
+        native_core(&payload);
+    }
+    Ok(())
+}
+
+/// `--fresh-calls N` with one `--try`: N fresh-instance calls of `module`, nothing else.
+fn fresh_calls(module: &Path, request: &Path, settings: &Path, calls: usize) -> Result<()> {
+    let module = Module::load("module", module)?;
+    let req = read_request(request.to_str().context("path")?)?;
+    let payload = validate_payload(&req, &read_settings_file(settings)?);
+    for _ in 0..calls {
+        drop(black_box(module.fresh_call(black_box(&payload))));
+    }
+    Ok(())
+}
+
 /// `--try`: fresh and warm medians of each given request, for every module, next to noop.
-fn tries(opts: &Opts, peers: &[(String, Module, PathBuf)], n: usize, warmup: usize) -> Result<()> {
+fn tries(opts: &Opts, peers: &[Peer]) -> Result<()> {
     let modules: Vec<Module> = opts
         .modules
         .iter()
         .map(|p| Module::load(&p.display().to_string(), p))
         .collect::<Result<_>>()?;
-    let noop = peers.iter().find(|p| p.0 == "noop").map(|p| &p.1);
+    let noop = peers
+        .iter()
+        .find(|p| p.spec.name == "noop")
+        .map(|p| &p.module);
     println!("| request | module | fresh | warm | fresh / noop fresh |\n|---|---|---|---|---|");
     for (request, settings) in &opts.tries {
         let req = read_request(request.to_str().context("path")?)?;
@@ -457,7 +1081,7 @@ fn tries(opts: &Opts, peers: &[(String, Module, PathBuf)], n: usize, warmup: usi
                 drop(black_box(noop.fresh_call(black_box(&noop_payload))))
             }));
         }
-        let s = interleaved(warmup, n, &mut fs);
+        let s = interleaved(opts.warmup(), opts.iterations, &mut fs);
         let noop_us = noop.map(|_| s[s.len() - 1].us());
         for (i, m) in opts.modules.iter().enumerate() {
             let (fresh, warm) = (s[2 * i], s[2 * i + 1]);
@@ -470,342 +1094,6 @@ fn tries(opts: &Opts, peers: &[(String, Module, PathBuf)], n: usize, warmup: usi
                 noop_us.map_or("-".into(), |u| format!("{:.2}x", fresh.us() / u))
             );
         }
-    }
-    Ok(())
-}
-
-fn main() -> Result<()> {
-    let opts = parse_opts()?;
-    let article_settings = read_settings_file(&inputs_dir().join("settings/article.yaml"))?;
-    let article = read_request(
-        inputs_dir()
-            .join("requests/article-pod.json")
-            .to_str()
-            .unwrap(),
-    )?;
-    if let Some(count) = opts.profile_native {
-        let payload = match opts.tries.first() {
-            Some((request, settings)) => validate_payload(
-                &read_request(request.to_str().context("path")?)?,
-                &read_settings_file(settings)?,
-            ),
-            None => validate_payload(&article, &article_settings),
-        };
-        for _ in 0..count {
-            native_core(&payload);
-        }
-        return Ok(());
-    }
-    let n = opts.iterations;
-    let warmup = (n / 10).max(10);
-    let primary_path = opts.modules.last().unwrap().clone();
-    let ours = Module::load("this policy", &primary_path)?;
-    let peers: Vec<(String, Module, PathBuf)> = locate_peers(opts.peers.clone())
-        .into_iter()
-        .map(|(name, path)| Ok((name.clone(), Module::load(&name, &path)?, path)))
-        .collect::<Result<_>>()?;
-    if let (Some(calls), [(request, settings)]) = (opts.fresh_calls, opts.tries.as_slice()) {
-        let module = Module::load("module", &opts.modules[0])?;
-        let req = read_request(request.to_str().context("path")?)?;
-        let payload = validate_payload(&req, &read_settings_file(settings)?);
-        for _ in 0..calls {
-            drop(black_box(module.fresh_call(black_box(&payload))));
-        }
-        return Ok(());
-    }
-    if !opts.tries.is_empty() {
-        return tries(&opts, &peers, n, warmup);
-    }
-    let work = workloads(&article, &article_settings)?;
-
-    println!("## Policy module benchmark\n");
-    println!(
-        "`{}`; {n} timed rounds after {warmup} warm-up rounds; medians of single calls (p90 in brackets). \
-         Machine: {} CPUs ({}), load average {}.\n",
-        primary_path.display(),
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(0),
-        cpu_model(),
-        std::fs::read_to_string("/proc/loadavg")
-            .unwrap_or_default()
-            .split(' ')
-            .take(3)
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
-
-    // ---- fresh instance and warm, interleaved in the same rounds ----
-    let peer_names: Vec<&str> = peers.iter().map(|p| p.0.as_str()).collect();
-    let mut fresh_rows = Vec::new();
-    let mut warm_rows = Vec::new();
-    for w in &work {
-        // Pods that ask for instrumentation are patched; the others, and workloads, are not.
-        let mutates = !w.name.starts_with("pod without") && !w.name.contains("Deployment");
-        let patch = check_answer(&ours, &w.request, &w.payload, mutates)?;
-        let peer_payloads: Vec<Vec<u8>> = peers
-            .iter()
-            .map(|(name, m, _)| {
-                let payload = validate_payload(&w.request, &peer_settings(name));
-                check_answer(
-                    m,
-                    &w.request,
-                    &payload,
-                    name == "pod-ndots" && !w.name.contains("Deployment"),
-                )
-                .map(|_| payload)
-            })
-            .collect::<Result<_>>()?;
-        let warm_ours: PolicyHost = ours.compiled.instantiate()?;
-        let warm_peers: Vec<PolicyHost> = peers
-            .iter()
-            .map(|(_, m, _)| m.compiled.instantiate())
-            .collect::<Result<_>>()?;
-        let mut fs: Vec<Box<dyn FnMut() + '_>> = Vec::new();
-        fs.push(Box::new(|| {
-            drop(black_box(ours.fresh_call(black_box(&w.payload))))
-        }));
-        fs.push(Box::new(|| {
-            drop(black_box(ours.compiled.instantiate().unwrap()))
-        }));
-        for ((_, m, _), p) in peers.iter().zip(&peer_payloads) {
-            fs.push(Box::new(move || {
-                drop(black_box(m.fresh_call(black_box(p))))
-            }));
-        }
-        fs.push(Box::new(|| {
-            drop(black_box(
-                warm_ours.call("validate", black_box(&w.payload)).unwrap(),
-            ))
-        }));
-        for (h, p) in warm_peers.iter().zip(&peer_payloads) {
-            fs.push(Box::new(move || {
-                drop(black_box(h.call("validate", black_box(p)).unwrap()))
-            }));
-        }
-        fs.push(Box::new(|| native_core(&w.payload)));
-        fs.push(Box::new(|| floor(&w.payload)));
-        let s = interleaved(warmup, n, &mut fs);
-        let k = peers.len();
-        let (fresh, inst, fresh_peers) = (s[0], s[1], s[2..2 + k].to_vec());
-        let (warm, warm_peers_s) = (s[2 + k], s[3 + k..3 + 2 * k].to_vec());
-        let (native, fl) = (s[3 + 2 * k], s[4 + 2 * k]);
-        fresh_rows.push((w, w.payload.len(), patch, fresh, inst, fresh_peers, fl));
-        warm_rows.push((w, warm, warm_peers_s, native, fl));
-    }
-
-    println!("### 1. Fresh instance per call (what policy-server does for every request)\n");
-    print!(
-        "| request | payload | patch | this policy: instantiate + validate | of which instantiate |"
-    );
-    for p in &peer_names {
-        print!(" {p} |");
-    }
-    for p in &peer_names {
-        print!(" vs {p} |");
-    }
-    println!(" vs native floor |");
-    println!(
-        "|---|---|---|---|---|{}---|",
-        "---|".repeat(2 * peer_names.len())
-    );
-    for (w, payload, patch, fresh, inst, peers_s, fl) in &fresh_rows {
-        print!(
-            "| {} | {payload} B | {patch} B | {} | {} |",
-            w.name,
-            cell(fresh),
-            cell(inst)
-        );
-        for p in peers_s {
-            print!(" {} |", cell(p));
-        }
-        for p in peers_s {
-            print!(" {} |", ratio(fresh, p));
-        }
-        println!(" {} |", ratio(fresh, fl));
-    }
-    println!();
-
-    println!("### 2. Warm: one instance kept across calls\n");
-    print!("| request | this policy: validate |");
-    for p in &peer_names {
-        print!(" {p} |");
-    }
-    print!(" native core | native floor |");
-    for p in &peer_names {
-        print!(" vs {p} |");
-    }
-    println!(" vs native core | vs native floor |");
-    println!(
-        "|---|---|{}---|---|---|---|{}",
-        "---|".repeat(peer_names.len()),
-        "---|".repeat(peer_names.len())
-    );
-    for (w, warm, peers_s, native, fl) in &warm_rows {
-        print!("| {} | {} |", w.name, cell(warm));
-        for p in peers_s {
-            print!(" {} |", cell(p));
-        }
-        print!(" {} | {} |", cell(native), cell(fl));
-        for p in peers_s {
-            print!(" {} |", ratio(warm, p));
-        }
-        println!(" {} | {} |", ratio(warm, native), ratio(warm, fl));
-    }
-    println!();
-
-    // ---- kwctl bench ----
-    println!(
-        "### 3. `kwctl bench` (one instance per run, so warm; medians as kwctl prints them)\n"
-    );
-    match (&opts.kwctl_module, Kwctl::locate()?) {
-        (None, _) => println!(
-            "kwctl bench skipped: give --kwctl-module ANNOTATED.wasm (make bench does when kwctl is found)\n"
-        ),
-        (Some(_), None) => {
-            println!("kwctl bench skipped: kwctl not found (set KWCTL or put kwctl on PATH)\n")
-        }
-        (Some(annotated), Some(kwctl)) => {
-            print!("| request | this policy |");
-            for p in &peer_names {
-                print!(" {p} |");
-            }
-            for p in &peer_names {
-                print!(" vs {p} |");
-            }
-            println!();
-            println!("|---|---|{}", "---|".repeat(2 * peer_names.len()));
-            for w in &work {
-                let mine = kwctl_bench(&kwctl, annotated, &w.request, &w.settings, opts.quick)?;
-                let theirs: Vec<Duration> = peers
-                    .iter()
-                    .map(|(name, _, path)| {
-                        kwctl_bench(&kwctl, path, &w.request, &peer_settings(name), opts.quick)
-                    })
-                    .collect::<Result<_>>()?;
-                print!("| {} | {} |", w.name, fmt_us(mine));
-                for t in &theirs {
-                    print!(" {} |", fmt_us(*t));
-                }
-                for t in &theirs {
-                    print!(" {:.1}x |", mine.as_secs_f64() / t.as_secs_f64());
-                }
-                println!();
-            }
-            println!(
-                "\n`kwctl {}` bench --warm-up-time 1 --measurement-time {} --num-samples 50, same requests and settings.\n",
-                kwctl.version(),
-                if opts.quick { 1 } else { 3 }
-            );
-        }
-    }
-
-    // ---- growth with pod size, fresh instance ----
-    println!("### 4. Growth with pod size, fresh instance per call\n");
-    println!(
-        "| pod | payload | patch | instantiate + validate | warm validate | native floor | fresh vs floor |"
-    );
-    println!("|---|---|---|---|---|---|---|");
-    let warm_host = ours.compiled.instantiate()?;
-    let mut growth = Vec::new();
-    for envs in [10usize, 100] {
-        for containers in [1usize, 10, 50] {
-            let request = generated_pod(containers, envs);
-            let payload = validate_payload(&request, &article_settings);
-            let patch = check_answer(&ours, &request, &payload, true)?;
-            // Fewer rounds for big pods, so that the table takes seconds, not minutes.
-            let rounds = (n * 2000 / payload.len()).clamp(30, n);
-            let mut fs: Vec<Box<dyn FnMut() + '_>> = vec![
-                Box::new(|| drop(black_box(ours.fresh_call(black_box(&payload))))),
-                Box::new(|| {
-                    drop(black_box(
-                        warm_host.call("validate", black_box(&payload)).unwrap(),
-                    ))
-                }),
-                Box::new(|| floor(&payload)),
-            ];
-            let s = interleaved((rounds / 10).max(3), rounds, &mut fs);
-            println!(
-                "| {containers} container(s) x {envs} env | {} B | {patch} B | {} | {} | {} | {} |",
-                payload.len(),
-                cell(&s[0]),
-                cell(&s[1]),
-                cell(&s[2]),
-                ratio(&s[0], &s[2])
-            );
-            growth.push((containers, envs, payload.len(), s[0]));
-        }
-    }
-    println!();
-    println!(
-        "| env per container | us per container 1->10 | us per container 10->50 | us per payload KiB at 1 / 10 / 50 |"
-    );
-    println!("|---|---|---|---|");
-    for envs in [10usize, 100] {
-        let at = |c: usize| growth.iter().find(|g| g.0 == c && g.1 == envs).unwrap();
-        let (a, b, c) = (at(1), at(10), at(50));
-        let kib = |g: &(usize, usize, usize, Stats)| g.3.us() / (g.2 as f64 / 1024.0);
-        println!(
-            "| {envs} | {:.1} | {:.1} | {:.1} / {:.1} / {:.1} |",
-            (b.3.us() - a.3.us()) / 9.0,
-            (c.3.us() - b.3.us()) / 40.0,
-            kib(a),
-            kib(b),
-            kib(c)
-        );
-    }
-    println!();
-
-    // ---- the builds ----
-    println!("### 5. Builds\n");
-    let compile_runs = if opts.quick { 2 } else { 5 };
-    println!(
-        "| module | size | compile ({compile_runs} runs) | instantiate | article pod, fresh | article pod, warm |"
-    );
-    println!("|---|---|---|---|---|---|");
-    let payload = &work[0].payload;
-    let mut builds = Vec::new();
-    for path in &opts.modules {
-        let bytes =
-            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let compile = stats(
-            (0..compile_runs)
-                .map(|_| {
-                    let t = Instant::now();
-                    black_box(CompiledPolicy::compile(&bytes).unwrap());
-                    t.elapsed()
-                })
-                .collect(),
-        );
-        builds.push((path, bytes.len(), compile, Module::load("build", path)?));
-    }
-    let warm_hosts: Vec<PolicyHost> = builds
-        .iter()
-        .map(|b| b.3.compiled.instantiate())
-        .collect::<Result<_>>()?;
-    let mut fs: Vec<Box<dyn FnMut() + '_>> = Vec::new();
-    for (b, h) in builds.iter().zip(&warm_hosts) {
-        fs.push(Box::new(move || {
-            drop(black_box(b.3.compiled.instantiate().unwrap()))
-        }));
-        fs.push(Box::new(move || {
-            drop(black_box(b.3.fresh_call(black_box(payload))))
-        }));
-        fs.push(Box::new(move || {
-            drop(black_box(h.call("validate", black_box(payload)).unwrap()))
-        }));
-    }
-    let s = interleaved(warmup, n, &mut fs);
-    for (i, (path, size, compile, _)) in builds.iter().enumerate() {
-        println!(
-            "| `{}` | {size} B ({:.1} KiB) | {} | {} | {} | {} |",
-            path.display(),
-            *size as f64 / 1024.0,
-            fmt_us(compile.median),
-            cell(&s[3 * i]),
-            cell(&s[3 * i + 1]),
-            cell(&s[3 * i + 2])
-        );
     }
     Ok(())
 }
@@ -845,6 +1133,25 @@ fn cpu_model() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_answer_of_another_kind_than_the_rows_is_an_error() {
+        let request = json!({"uid": "u", "object": {"a": 1}});
+        let patched = json!({"accepted": true, "mutated_object": {"a": 2}});
+        let unchanged = json!({"accepted": true});
+        let refused = json!({"accepted": false, "message": "no"});
+        let check = |answer: &Value, expected| {
+            check_answer("p", &request, answer.to_string().as_bytes(), expected)
+        };
+        assert!(check(&patched, Expect::Patch).unwrap() > 0);
+        assert_eq!(check(&unchanged, Expect::NoPatch).unwrap(), 0);
+        assert!(check(&patched, Expect::NoPatch).is_err());
+        assert!(check(&unchanged, Expect::Patch).is_err());
+        for expected in [Expect::Patch, Expect::NoPatch] {
+            let e = check(&refused, expected).unwrap_err().to_string();
+            assert!(e.contains("refused"), "{e}");
+        }
+    }
 
     #[test]
     fn kwctl_bench_median_is_read_from_the_validate_block() {

@@ -50,8 +50,9 @@
 //!
 //! `calls` states what the policy asks the cluster, one line a call ([`crate::cluster::call_summary`]:
 //! the operation, then what it asks for, as `get_resource <apiVersion>/<kind> [<ns>/]<name>`,
-//! `list_resources_all <apiVersion>/<kind>`, `can_i <verb> <resource>.<group>`, with selectors,
-//! field masks and `disable_cache` when the payload has them). Why: which calls, with which exact
+//! `list_resources_all <apiVersion>/<kind>`, `can_i <verb> <resource>.<group>`, with
+//! `masks=[spec]` when the payload masks; a call the cluster does not model shows its payload).
+//! Why: which calls, with which exact
 //! payloads, in which order is behaviour of its own in cluster mode; kwctl replays a session
 //! only if every request matches field for field, policy-server caches by the exact request, and
 //! a list the PolicyServer may not list never returns. It is checked exactly and in order by the

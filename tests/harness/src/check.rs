@@ -479,7 +479,9 @@ mod tests {
 
     fn cluster_case(calls: Option<&[&str]>) -> Case {
         let cluster = crate::cluster::ClusterState::from_yaml(
-            "objects: [{apiVersion: v1, kind: Namespace, metadata: {name: default}}]\n\
+            "objects:\n\
+             - {apiVersion: v1, kind: Namespace, metadata: {name: default}}\n\
+             - {apiVersion: opentelemetry.io/v1alpha1, kind: Instrumentation, metadata: {name: python, namespace: default}}\n\
              rbac: [{verbs: [get], apiGroups: [''], resources: [namespaces]}]\n",
         )
         .unwrap();
@@ -501,7 +503,7 @@ mod tests {
     }
 
     const GET_NS: &str = r#"{"api_version":"v1","kind":"Namespace","name":"default","namespace":null,"disable_cache":false,"field_masks":null}"#;
-    const LIST_NS: &str = r#"{"api_version":"v1","kind":"Namespace","label_selector":null,"field_selector":null,"field_masks":["metadata"]}"#;
+    const LIST_ALL: &str = r#"{"api_version":"opentelemetry.io/v1alpha1","kind":"Instrumentation","label_selector":null,"field_selector":null,"field_masks":["spec"]}"#;
 
     fn errors(v: Verdict) -> Vec<String> {
         match v {
@@ -530,13 +532,25 @@ mod tests {
     fn unstated_calls_are_not_checked_but_a_call_that_never_returns_fails() {
         let guest = calling_guest(vec![("get_resource", GET_NS.into())]);
         assert!(matches!(check(&cluster_case(None), &guest), Verdict::Pass));
-        // The ServiceAccount may not list namespaces: policy-server would wait forever.
-        let listing = calling_guest(vec![("list_resources_all", LIST_NS.into())]);
+        // The ServiceAccount may not list Instrumentations: policy-server would wait forever.
+        let listing = calling_guest(vec![("list_resources_all", LIST_ALL.into())]);
         let errs = errors(check(&cluster_case(None), &listing));
         assert!(
             errs.iter().any(|e| e.starts_with(
-                "host call 0 `list_resources_all v1/Namespace masks=[metadata]`: the real policy-server never answers it"
+                "host call 0 `list_resources_all opentelemetry.io/v1alpha1/Instrumentation masks=[spec]`: the real policy-server never answers it"
             )),
+            "{errs:?}"
+        );
+        // A call the policy does not make is not modelled, and fails the case too.
+        let uncached = GET_NS.replace(r#""disable_cache":false"#, r#""disable_cache":true"#);
+        let errs = errors(check(
+            &cluster_case(None),
+            &calling_guest(vec![("get_resource", uncached)]),
+        ));
+        assert!(
+            errs.iter()
+                .any(|e| e.starts_with("host call 0 `get_resource (payload: ")
+                    && e.contains("the test cluster does not model it")),
             "{errs:?}"
         );
     }
