@@ -15,6 +15,7 @@
 //!   mode's host calls, the cluster's catalog, namespaces and owners) and [`oci`] (registries);
 //! - [`instrumentation`]: the CRD's types and defaults, the spec rules;
 //! - [`inject`]: the operator's steps (the plan) and writing them into the object;
+//! - [`record`]: what a pod records of its instrumentation, and the digests it is made of;
 //! - [`refusal`]: every refusal, problem and warning, worded;
 //! - [`keys`] and [`operator`]: the names read by and the names written, each once;
 //! - [`syntax`]: the text formats (names, image references, quantities, URLs, JSON text).
@@ -31,6 +32,7 @@ pub mod keys;
 pub mod oci;
 pub mod operator;
 pub mod pod;
+pub mod record;
 pub mod reference;
 pub mod refusal;
 pub mod settings;

@@ -9,8 +9,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::marker::PhantomData;
 
-use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
+use serde_json::value::RawValue;
 
 use crate::syntax::json_text::{At, ObjectOnly, without_position};
 
@@ -124,8 +125,8 @@ pub struct ContainerView {
     pub volume_mounts: Vec<MountView>,
 }
 
-/// A container's env entry as the injection sees it: its name, its literal value, and whether
-/// it takes its value from elsewhere (the user's entry itself is kept verbatim).
+/// A container's env entry as the injection sees it: its name, its literal value, and where else
+/// it takes its value from (the user's entry itself is kept verbatim).
 #[derive(Deserialize, Default, Debug, Clone)]
 #[serde(rename_all = "camelCase")]
 pub struct EnvEntry {
@@ -135,9 +136,9 @@ pub struct EnvEntry {
     /// `value`.
     #[serde(default)]
     pub value: Option<String>,
-    /// `valueFrom`, only whether it is there.
+    /// `valueFrom`, as written (the user's entry itself is written back verbatim).
     #[serde(default)]
-    pub value_from: Option<IgnoredAny>,
+    pub value_from: Option<Box<RawValue>>,
 }
 
 /// A volume mount: its volume and path.

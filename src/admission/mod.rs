@@ -10,6 +10,7 @@
 //! [`crate::catalog::Catalog`]; a Pod gets the plan applied ([`crate::inject`]), a workload the
 //! preview ([`workload`]); [`response`] turns the decision into the host's answer.
 
+pub mod audit;
 pub mod object;
 pub mod request;
 pub mod response;
@@ -27,11 +28,11 @@ use crate::host::Hosts;
 use crate::keys::{INJECT_PYTHON, is_off};
 use crate::pod::PodView;
 use crate::refusal::{Notice, PayloadProblem, PlanProblem, PlanRefusal, Refusal, Subject};
-use crate::settings::Settings;
 use crate::settings::view::{self, SettingsView};
+use crate::settings::{Options, Settings};
 use crate::syntax::json_text;
 use crate::target::{Role, Target};
-use crate::{inject, reference};
+use crate::{inject, record, reference};
 use object::{Ask, Head};
 use request::Request;
 
@@ -120,8 +121,40 @@ impl Admission<'_> {
             cluster: hosts.cluster,
             service_account: settings.options.service_account.clone(),
         };
-        self.resolve(pod, ask, &settings, &lookups)
-            .under(settings.options.failure_action)
+        if settings.options.audit {
+            return audit::decide(self, pod, ask, &settings, &lookups);
+        }
+        let decision = self
+            .resolve(pod, ask, &settings, &lookups)
+            .under(settings.options.failure_action);
+        self.record_not_injected(decision)
+    }
+
+    /// A pod admitted without the instrumentation it asked for (`failureAction: admit`) records
+    /// why, and nothing else changes; a pod that records it already is admitted unchanged.
+    fn record_not_injected(&self, decision: Decision) -> Decision {
+        let Decision::Accept(notices) = decision else {
+            return decision;
+        };
+        let reason = match notices.first() {
+            Some(Notice::NotInjected {
+                refusal,
+                workload: false,
+            }) if self.target.role == Role::Pod => refusal.to_string(),
+            _ => return Decision::Accept(notices),
+        };
+        let changes = record::not_injected(&reason);
+        let path = [self.target.template, &["metadata", "annotations"]].concat();
+        let own = json_text::value_at(self.object.get(), &path)
+            .and_then(|a| serde_json::from_value(a).ok())
+            .unwrap_or_default();
+        if record::holds(&own, &changes) {
+            return Decision::Accept(notices);
+        }
+        match inject::annotate(self.object.get(), &self.target, &changes) {
+            Ok(object) => Decision::Mutate { object, notices },
+            Err(_) => Decision::Accept(notices),
+        }
     }
 
     /// The pod's effective annotation (its Namespace's too in cluster mode), resolved; then the
@@ -158,11 +191,11 @@ impl Admission<'_> {
         match self.target.role {
             Role::Pod if settings.options.cluster_mode => {
                 match namespaces::look_up_owners(&mut pod, lookups, &subject) {
-                    Ok(()) => self.inject_pod(&pod, subject, &resolved),
+                    Ok(()) => self.inject_pod(&pod, subject, &resolved, &settings.options),
                     Err(refusal) => Decision::Refuse(refusal),
                 }
             }
-            Role::Pod => self.inject_pod(&pod, subject, &resolved),
+            Role::Pod => self.inject_pod(&pod, subject, &resolved, &settings.options),
             Role::Template => self.preview_workload(pod, subject, &resolved),
         }
     }
@@ -178,13 +211,25 @@ impl Admission<'_> {
             .collect()
     }
 
-    /// A Pod CREATE: the plan, written into the object (only here read whole).
-    fn inject_pod(&self, pod: &PodView, subject: Subject, resolved: &Resolved) -> Decision {
+    /// A Pod CREATE: the plan and its record, written into the object (only here read whole).
+    fn inject_pod(
+        &self,
+        pod: &PodView,
+        subject: Subject,
+        resolved: &Resolved,
+        options: &Options,
+    ) -> Decision {
         let namespace = subject.namespace().to_string();
-        let plan = match inject::plan(pod, &namespace, &resolved.spec) {
+        let mut plan = match inject::plan(pod, &namespace, &resolved.spec) {
             Ok(p) => p,
             Err(problem) => return refuse_plan(subject, resolved, problem),
         };
+        if options.autoscaler_safe_to_evict {
+            plan.annotations
+                .extend(inject::autoscaler::safe_to_evict(pod, &plan));
+        }
+        let record = record::injected(&plan, resolved);
+        plan.annotations.extend(record);
         // Hosts read the answer with serde_json, whose recursion limit the object must respect.
         if json_text::deeper_than(self.object.get(), json_text::DEPTH_LIMIT) {
             let error = "recursion limit exceeded".to_string();

@@ -5,22 +5,27 @@
 //! user's untouched originals, so that `inject::apply` writes those back byte-for-byte.
 
 use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, ObjectFieldSelector};
+use serde::Serialize;
 
 use crate::pod::EnvEntry;
 
-/// One entry of a container's env list while it is being extended.
-#[derive(Debug, Clone)]
+/// One entry of a container's env list while it is being extended; serialized as the variable.
+#[derive(Debug, Clone, Serialize)]
+#[serde(transparent)]
 pub struct Entry {
     /// The variable.
     pub var: EnvVar,
     /// Index in the container's original `env`, for entries the user wrote.
+    #[serde(skip)]
     pub origin: Option<usize>,
     /// Set when the policy rewrote a user's entry (PYTHONPATH, OTEL_RESOURCE_ATTRIBUTES).
+    #[serde(skip)]
     pub rewritten: bool,
 }
 
-/// A container's env list, in order.
-#[derive(Debug, Clone, Default)]
+/// A container's env list, in order; serialized as the list.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(transparent)]
 pub struct EnvList {
     /// The entries.
     pub entries: Vec<Entry>,
@@ -36,8 +41,8 @@ pub enum Layer<'a> {
 }
 
 impl EnvList {
-    /// The container's own entries, in order. Their `valueFrom` is only recorded as present:
-    /// `inject::apply` writes the user's entries back from the original JSON.
+    /// The container's own entries, in order (`inject::apply` writes them back from the original
+    /// JSON). A `valueFrom` of a shape Kubernetes would not accept reads as an empty source.
     pub fn from_original(env: &[EnvEntry]) -> Self {
         EnvList {
             entries: env
@@ -47,7 +52,9 @@ impl EnvList {
                     var: EnvVar {
                         name: v.name.clone(),
                         value: v.value.clone(),
-                        value_from: v.value_from.map(|_| EnvVarSource::default()),
+                        value_from: v.value_from.as_ref().map(|raw| {
+                            serde_json::from_str(raw.get()).unwrap_or_default()
+                        }),
                     },
                     origin: Some(i),
                     rewritten: false,

@@ -7,6 +7,7 @@
 //! the SDK configuration), `exporter` and `conflicts`.
 
 mod apply;
+pub mod autoscaler;
 mod common;
 mod conflicts;
 pub mod env;
@@ -20,7 +21,7 @@ use k8s_openapi::api::core::v1::{
 };
 use serde::Serialize;
 
-pub use apply::apply;
+pub use apply::{annotate, apply};
 pub use python::restricted_security_context;
 
 use crate::instrumentation::{ClaimTemplate, InstrumentationSpec};
@@ -31,10 +32,12 @@ use crate::pod::{ContainerView, PodView, Slot};
 use crate::refusal::{AlreadyInstrumented, Notice, PlanProblem};
 use env::{EnvList, Layer};
 
-/// One target container's new env list and the mounts to append.
-#[derive(Debug)]
+/// One target container's new env list and the mounts to append. Serialized as what it writes
+/// (the record's hash): the container's name, its whole new env, the mounts it gets.
+#[derive(Debug, Serialize)]
 pub struct ContainerEdit {
     /// Where the container sits.
+    #[serde(skip)]
     pub slot: Slot,
     /// Its name.
     pub name: String,
@@ -73,8 +76,10 @@ pub struct EphemeralVolume {
     pub volume_claim_template: ClaimTemplate,
 }
 
-/// Everything the injection adds to a pod.
-#[derive(Debug)]
+/// Everything the injection adds to a pod. Its serialization is what it writes into the pod
+/// spec, and nothing else (the record's hash, `crate::record`): a field that holds no written
+/// value is `#[serde(skip)]`, and a new part of the plan is in the hash by being serialized.
+#[derive(Debug, Serialize)]
 pub struct Plan {
     /// The target containers' edits, in the operator's order.
     pub edits: Vec<ContainerEdit>,
@@ -83,11 +88,25 @@ pub struct Plan {
     /// The init container that copies the packages.
     pub init_container: Container,
     /// Index in `spec.initContainers` to insert at: before the first targeted init container, else the end.
+    #[serde(skip)]
     pub init_position: Option<usize>,
     /// The tree the init container copies (glibc or musl).
+    #[serde(skip)]
     pub source: &'static str,
     /// Things the user should know that are not errors.
+    #[serde(skip)]
     pub notes: Vec<Notice>,
+    /// Pod annotations set (`Some`) or removed (`None`) with the injection: metadata, which
+    /// anyone may edit later, so not part of what the record's hash covers.
+    #[serde(skip)]
+    pub annotations: Vec<(&'static str, Option<String>)>,
+}
+
+impl Plan {
+    /// The image the instrumentation's packages come from.
+    pub fn image(&self) -> &str {
+        self.init_container.image.as_deref().unwrap_or_default()
+    }
 }
 
 /// Why a pod counts as already instrumented (Kubernetes may call a mutating webhook again on its
@@ -188,6 +207,7 @@ pub fn plan(
         },
         source,
         notes,
+        annotations: Vec::new(),
     })
 }
 

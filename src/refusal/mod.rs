@@ -6,6 +6,7 @@
 //! One file per family: the payload, references, the plan, cluster lookups, registry lookups,
 //! warnings, settings and the spec rules' faults.
 
+mod audit;
 mod lookup;
 mod notice;
 mod payload;
@@ -17,6 +18,7 @@ mod spec;
 
 use std::fmt::{self, Display, Formatter};
 
+pub use audit::{AuditFinding, Finding, Restart};
 pub use lookup::{ClusterSpecRefusal, Failure, LookupFailure, LookupRefusal};
 pub use notice::{AlreadyInstrumented, Notice};
 pub use payload::{ApplyProblem, PayloadProblem};
@@ -143,6 +145,8 @@ pub enum Refusal {
         /// The name.
         name: String,
     },
+    /// The audit role: the pod's instrumentation is missing or stale.
+    Audit(Box<AuditFinding>),
 }
 
 impl Refusal {
@@ -173,6 +177,7 @@ impl Refusal {
             Refusal::Plan(p) => p.subject.is_workload(),
             Refusal::Lookup(l) => l.subject.is_workload(),
             Refusal::ClusterSpec(c) => c.subject.is_workload(),
+            Refusal::Audit(a) => a.subject.is_workload(),
             Refusal::NoNamespace { kind } => *kind != "Pod",
             _ => false,
         }
@@ -199,6 +204,7 @@ impl Display for Refusal {
             Refusal::Apply(p) => p.fmt(f),
             Refusal::Lookup(l) => l.fmt(f),
             Refusal::ClusterSpec(c) => c.fmt(f),
+            Refusal::Audit(a) => a.fmt(f),
             Refusal::DefinedTwice { namespace, name } => write!(
                 f,
                 "instrumentation {namespace}/{name} is defined twice: in the policy settings ({OPT_INSTRUMENTATIONS}) and in the cluster ({INSTRUMENTATION_KIND} {namespace}/{name}); remove one of them, for example the settings entry to use the cluster's"

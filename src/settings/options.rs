@@ -6,8 +6,8 @@
 use serde_json::Value;
 
 use crate::keys::{
-    DEFAULT_SERVICE_ACCOUNT, OPT_ALLOW_CROSS_NAMESPACE, OPT_FAILURE_ACTION,
-    OPT_INSTRUMENTATION_SOURCE, OPT_SERVICE_ACCOUNT,
+    DEFAULT_SERVICE_ACCOUNT, OPT_ALLOW_CROSS_NAMESPACE, OPT_AUDIT, OPT_AUTOSCALER_SAFE_TO_EVICT,
+    OPT_FAILURE_ACTION, OPT_INSTRUMENTATION_SOURCE, OPT_SERVICE_ACCOUNT,
 };
 use crate::refusal::{OptionFault, SettingsProblem};
 use crate::syntax::k8s_names::{is_dns1123_label, is_dns1123_subdomain};
@@ -34,6 +34,12 @@ pub struct Options {
     pub cluster_mode: bool,
     /// `policyServerServiceAccount`, `namespace/name`, for the RBAC checks of cluster mode.
     pub service_account: String,
+    /// `autoscalerSafeToEvict` (default true): the packages' `emptyDir` goes in the cluster
+    /// autoscaler's safe-to-evict list.
+    pub autoscaler_safe_to_evict: bool,
+    /// `audit` (default false): the audit role, which never patches and reports pods whose
+    /// instrumentation is missing or stale.
+    pub audit: bool,
 }
 
 impl Default for Options {
@@ -43,17 +49,21 @@ impl Default for Options {
             allow_cross_namespace_references: true,
             cluster_mode: false,
             service_account: DEFAULT_SERVICE_ACCOUNT.to_string(),
+            autoscaler_safe_to_evict: true,
+            audit: false,
         }
     }
 }
 
 impl Options {
     /// The keys these options are read from.
-    pub const KEYS: [&'static str; 4] = [
+    pub const KEYS: [&'static str; 6] = [
         OPT_FAILURE_ACTION,
         OPT_ALLOW_CROSS_NAMESPACE,
         OPT_INSTRUMENTATION_SOURCE,
         OPT_SERVICE_ACCOUNT,
+        OPT_AUTOSCALER_SAFE_TO_EVICT,
+        OPT_AUDIT,
     ];
 
     /// Reads `key` when it is one of these options: `Ok(true)`, or the problem with its value;
@@ -61,7 +71,13 @@ impl Options {
     pub fn read(&mut self, key: &str, v: &Value) -> Result<bool, SettingsProblem> {
         match key {
             OPT_FAILURE_ACTION => self.failure_action = failure_action(v)?,
-            OPT_ALLOW_CROSS_NAMESPACE => self.allow_cross_namespace_references = cross(v)?,
+            OPT_ALLOW_CROSS_NAMESPACE => {
+                self.allow_cross_namespace_references = boolean(OPT_ALLOW_CROSS_NAMESPACE, v, true)?
+            }
+            OPT_AUTOSCALER_SAFE_TO_EVICT => {
+                self.autoscaler_safe_to_evict = boolean(OPT_AUTOSCALER_SAFE_TO_EVICT, v, true)?
+            }
+            OPT_AUDIT => self.audit = boolean(OPT_AUDIT, v, false)?,
             OPT_INSTRUMENTATION_SOURCE => self.cluster_mode = cluster_mode(v)?,
             OPT_SERVICE_ACCOUNT => {
                 if let Some(sa) = service_account(v)? {
@@ -88,13 +104,13 @@ fn failure_action(v: &Value) -> Result<FailureAction, SettingsProblem> {
     }
 }
 
-/// `allowCrossNamespaceReferences`: a boolean (`null`: the default, true).
-fn cross(v: &Value) -> Result<bool, SettingsProblem> {
+/// A boolean option `key` (`null`: its default).
+fn boolean(key: &str, v: &Value, default: bool) -> Result<bool, SettingsProblem> {
     match v {
         Value::Bool(b) => Ok(*b),
-        Value::Null => Ok(true),
+        Value::Null => Ok(default),
         _ => Err(SettingsProblem::new(
-            OPT_ALLOW_CROSS_NAMESPACE,
+            key,
             OptionFault::NotABool {
                 value: v.to_string(),
             },
