@@ -153,7 +153,10 @@ fn unresolved(refusal: Refusal) -> Refusal {
 /// Whether the pod has finished (`status.phase` `Succeeded` or `Failed`): nothing to restart.
 fn finished(object: &str) -> bool {
     let phase = value_at(object, &["status", "phase"]);
-    matches!(phase.as_ref().and_then(|p| p.as_str()), Some("Succeeded" | "Failed"))
+    matches!(
+        phase.as_ref().and_then(|p| p.as_str()),
+        Some("Succeeded" | "Failed")
+    )
 }
 
 /// How the pod is created again: its Deployment (through its ReplicaSet: the cluster's answer in
@@ -195,5 +198,62 @@ fn restart(pod: &PodView, namespace: &str) -> Restart {
         pod: pod.display_name(),
         namespace,
         owner: controller.map(|o| (o.kind.clone(), o.name.clone())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn restart_of(meta: serde_json::Value, owners_owner: Option<(&str, &str)>) -> String {
+        let mut pod: PodView = serde_json::from_value(json!({"metadata": meta})).unwrap();
+        if let Some((kind, name)) = owners_owner {
+            pod.metadata.owners_owner = Some(vec![crate::pod::Owner {
+                kind: kind.into(),
+                name: name.into(),
+                controller: Some(true),
+                ..Default::default()
+            }]);
+        }
+        restart(&pod, "shop").to_string()
+    }
+
+    fn owned(kind: &str, name: &str) -> serde_json::Value {
+        json!({"name": "p-1", "labels": {"pod-template-hash": "5f7d"},
+            "ownerReferences": [{"kind": kind, "name": name, "controller": true}]})
+    }
+
+    #[test]
+    fn the_restart_follows_the_owner_chain() {
+        let deploy = "kubectl rollout restart deployment/cart -n shop";
+        assert_eq!(restart_of(owned("ReplicaSet", "cart-5f7d"), None), deploy);
+        assert_eq!(
+            restart_of(
+                owned("ReplicaSet", "cart-5f7d"),
+                Some(("Deployment", "cart"))
+            ),
+            deploy
+        );
+        assert_eq!(
+            restart_of(owned("ReplicaSet", "legacy"), None),
+            "kubectl delete pod p-1 -n shop (its ReplicaSet legacy creates a new one)"
+        );
+        assert_eq!(
+            restart_of(owned("StatefulSet", "db"), None),
+            "kubectl rollout restart statefulset/db -n shop"
+        );
+        assert_eq!(
+            restart_of(owned("DaemonSet", "agent"), None),
+            "kubectl rollout restart daemonset/agent -n shop"
+        );
+        assert_eq!(
+            restart_of(owned("Job", "report-1"), None),
+            "kubectl delete pod p-1 -n shop (its Job report-1 creates a new one)"
+        );
+        assert_eq!(
+            restart_of(json!({"name": "p-1"}), None),
+            "kubectl delete pod p-1 -n shop, then create it again"
+        );
     }
 }

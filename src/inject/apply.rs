@@ -95,7 +95,14 @@ fn annotations(
         .collect();
     members.extend(set_values);
     let value = format!("{{{}}}", members.join(","));
-    set(object, metadata, &meta_fields, "annotations", value, splices);
+    set(
+        object,
+        metadata,
+        &meta_fields,
+        "annotations",
+        value,
+        splices,
+    );
     Ok(())
 }
 

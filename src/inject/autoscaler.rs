@@ -72,7 +72,10 @@ mod tests {
         assert_eq!(value(None).as_deref(), Some("packages"));
         assert_eq!(value(Some("")).as_deref(), Some("packages"));
         assert_eq!(value(Some("cache")).as_deref(), Some("cache,packages"));
-        assert_eq!(value(Some("cache, tmp,")).as_deref(), Some("cache, tmp,packages"));
+        assert_eq!(
+            value(Some("cache, tmp,")).as_deref(),
+            Some("cache, tmp,packages")
+        );
         assert_eq!(value(Some("cache, packages")), None);
         assert_eq!(safe_to_evict(&pod(None), &plan(&[("claim", false)])), None);
     }

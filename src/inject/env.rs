@@ -5,8 +5,9 @@
 //! user's untouched originals, so that `inject::apply` writes those back byte-for-byte.
 
 use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, ObjectFieldSelector};
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
+use crate::operator::configures_instrumentation;
 use crate::pod::EnvEntry;
 
 /// One entry of a container's env list while it is being extended; serialized as the variable.
@@ -23,12 +24,25 @@ pub struct Entry {
     pub rewritten: bool,
 }
 
-/// A container's env list, in order; serialized as the list.
-#[derive(Debug, Clone, Default, Serialize)]
-#[serde(transparent)]
+/// A container's env list, in order.
+#[derive(Debug, Clone, Default)]
 pub struct EnvList {
     /// The entries.
     pub entries: Vec<Entry>,
+}
+
+/// Serialized (for the record's hash) as the entries that configure the instrumentation
+/// (`PYTHONPATH` and the SDK's `OTEL_` variables, the user's and the policy's), in order: the
+/// other entries are the user's own, or another webhook's (some add a variable to every
+/// container), and say nothing about the instrumentation.
+impl Serialize for EnvList {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(
+            self.entries
+                .iter()
+                .filter(|e| configures_instrumentation(&e.var.name)),
+        )
+    }
 }
 
 /// One layer of variables below what is already in the list.
@@ -52,9 +66,10 @@ impl EnvList {
                     var: EnvVar {
                         name: v.name.clone(),
                         value: v.value.clone(),
-                        value_from: v.value_from.as_ref().map(|raw| {
-                            serde_json::from_str(raw.get()).unwrap_or_default()
-                        }),
+                        value_from: v
+                            .value_from
+                            .as_ref()
+                            .map(|raw| serde_json::from_str(raw.get()).unwrap_or_default()),
                     },
                     origin: Some(i),
                     rewritten: false,

@@ -26,7 +26,7 @@ pub use python::restricted_security_context;
 
 use crate::instrumentation::{ClaimTemplate, InstrumentationSpec};
 use crate::operator::{
-    COLLECTOR_SIDECAR, INJECTED_INIT_CONTAINERS, INJECTED_SIDECAR, NODE_NAME_VAR,
+    COLLECTOR_SIDECAR, INJECTED_INIT_CONTAINERS, INJECTED_SIDECAR, NODE_NAME_VAR, VOLUME_NAME,
 };
 use crate::pod::{ContainerView, PodView, Slot};
 use crate::refusal::{AlreadyInstrumented, Notice, PlanProblem};
@@ -44,7 +44,36 @@ pub struct ContainerEdit {
     /// Its new env list.
     pub env: EnvList,
     /// The mounts appended to it.
+    #[serde(serialize_with = "packages_only")]
     pub mounts: Vec<VolumeMount>,
+}
+
+/// The packages' volume or mount, alone: only it is surely the injection's (a pod that has one of
+/// that name is refused). A TLS volume or mount of the name the injection would add may be the
+/// pod's own, which the injection then uses; the TLS names come from the spec (the record's
+/// version), the certificate variables are in the env.
+fn packages_only<S: serde::Serializer, T: Serialize + Named>(
+    items: &[T],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(items.iter().filter(|i| i.name() == VOLUME_NAME))
+}
+
+/// A volume or mount, by the volume's name.
+trait Named {
+    fn name(&self) -> &str;
+}
+
+impl Named for Volume {
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Named for VolumeMount {
+    fn name(&self) -> &str {
+        &self.name
+    }
 }
 
 /// A volume the injection adds, with the four sources it uses (the Kubernetes `Volume` has some
@@ -84,6 +113,7 @@ pub struct Plan {
     /// The target containers' edits, in the operator's order.
     pub edits: Vec<ContainerEdit>,
     /// Appended to `spec.volumes`, in order (TLS volumes first, then the packages' volume).
+    #[serde(serialize_with = "packages_only")]
     pub volumes: Vec<Volume>,
     /// The init container that copies the packages.
     pub init_container: Container,

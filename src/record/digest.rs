@@ -63,7 +63,9 @@ fn leaf(tag: u64, bytes: &[u8]) -> u64 {
     if !rest.is_empty() {
         let mut last = [0u8; 8];
         last[..rest.len()].copy_from_slice(rest);
-        h = (h ^ u64::from_le_bytes(last)).wrapping_mul(K).rotate_left(29);
+        h = (h ^ u64::from_le_bytes(last))
+            .wrapping_mul(K)
+            .rotate_left(29);
     }
     mix(h)
 }
@@ -146,7 +148,9 @@ impl Out {
 /// The policy Kubernetes defaults a container's `imagePullPolicy` to: `Always` for the tag
 /// `latest` or no tag and no digest, else `IfNotPresent`.
 fn default_pull_policy(image: &str) -> &'static str {
-    let (name, digest) = image.split_once('@').map_or((image, false), |(n, _)| (n, true));
+    let (name, digest) = image
+        .split_once('@')
+        .map_or((image, false), |(n, _)| (n, true));
     let last = name.rsplit('/').next().unwrap_or(name);
     match last.split_once(':') {
         Some((_, "latest")) => "Always",
@@ -295,7 +299,12 @@ impl<'a> ser::Serializer for Ser<'a> {
     fn serialize_unit_struct(self, _: &'static str) -> Result<Out, Failed> {
         Ok(Out::hash(NONE))
     }
-    fn serialize_unit_variant(self, _: &'static str, _: u32, v: &'static str) -> Result<Out, Failed> {
+    fn serialize_unit_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        v: &'static str,
+    ) -> Result<Out, Failed> {
         self.serialize_str(v)
     }
     fn serialize_newtype_struct<T: Serialize + ?Sized>(
@@ -649,11 +658,7 @@ impl ser::Serializer for KeySer {
     fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, Failed> {
         Err(Failed)
     }
-    fn serialize_struct(
-        self,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeStruct, Failed> {
+    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeStruct, Failed> {
         Err(Failed)
     }
     fn serialize_struct_variant(
@@ -685,7 +690,10 @@ mod tests {
         let c = value(r#"{"x": {"q": [2, 1], "p": 1}, "value": "1", "name": "A"}"#);
         assert_ne!(of(&a), of(&c));
         // A value under another key is another value.
-        assert_ne!(of(&json!({"a": "1", "b": "2"})), of(&json!({"a": "2", "b": "1"})));
+        assert_ne!(
+            of(&json!({"a": "1", "b": "2"})),
+            of(&json!({"a": "2", "b": "1"}))
+        );
         assert_ne!(of(&json!(["a", "b"])), of(&json!(["ab"])));
     }
 
@@ -748,9 +756,16 @@ mod tests {
 
     #[test]
     fn what_kubernetes_omits_counts_as_absent() {
-        let full = json!({"name": "v", "readOnly": false, "x": "", "l": [], "m": {}, "n": null, "i": 0});
+        let full =
+            json!({"name": "v", "readOnly": false, "x": "", "l": [], "m": {}, "n": null, "i": 0});
         assert_eq!(of(&full), of(&json!({"name": "v"})));
-        assert_eq!(of(&json!({"secret": {"secretName": "s", "defaultMode": 420}})), of(&json!({"secret": {"secretName": "s"}})));
-        assert_ne!(of(&json!({"secret": {"secretName": "s", "defaultMode": 256}})), of(&json!({"secret": {"secretName": "s"}})));
+        assert_eq!(
+            of(&json!({"secret": {"secretName": "s", "defaultMode": 420}})),
+            of(&json!({"secret": {"secretName": "s"}}))
+        );
+        assert_ne!(
+            of(&json!({"secret": {"secretName": "s", "defaultMode": 256}})),
+            of(&json!({"secret": {"secretName": "s"}}))
+        );
     }
 }

@@ -205,6 +205,9 @@ mod tests {
         );
         assert!(holds(&annotations, &changes));
         annotations.insert(RECORD_HASH.to_string(), "0".to_string());
-        assert!(!holds(&annotations, &changes), "a key left from another record");
+        assert!(
+            !holds(&annotations, &changes),
+            "a key left from another record"
+        );
     }
 }

@@ -136,13 +136,20 @@ impl Display for AuditFinding {
                 Change(recorded, now)
             )?,
             Finding::Disagrees { recorded, carried } => disagrees(f, &subject, recorded, carried)?,
-            Finding::Unresolved(refusal) => {
-                write!(f, "the instrumentation reference no longer resolves: {refusal}")?
-            }
+            Finding::Unresolved(refusal) => write!(
+                f,
+                "{subject}: the instrumentation reference no longer resolves: {refusal}"
+            )?,
         }
-        match &self.restart {
-            Some(restart) => write!(f, "; to give it the current instrumentation: {restart}"),
-            None => Ok(()),
+        match (&self.restart, &self.finding) {
+            (Some(restart), Finding::NotInjected { .. }) => {
+                write!(
+                    f,
+                    "; once that is fixed, to give it the instrumentation: {restart}"
+                )
+            }
+            (Some(restart), _) => write!(f, "; to give it the current instrumentation: {restart}"),
+            (None, _) => Ok(()),
         }
     }
 }
@@ -189,7 +196,10 @@ impl Display for Change<'_> {
                 "deleted and created again: uid/generation {} → {}",
                 self.0, self.1
             ),
-            _ => write!(f, "version {} → {}", self.0, self.1),
+            _ => match (self.0.strip_prefix("spec:"), self.1.strip_prefix("spec:")) {
+                (Some(old), Some(now)) => write!(f, "spec digest {old} → {now}"),
+                _ => write!(f, "version {} → {}", self.0, self.1),
+            },
         }
     }
 }
@@ -238,7 +248,7 @@ mod tests {
         );
         assert_eq!(
             Change("spec:00aa", "spec:11bb").to_string(),
-            "version spec:00aa → spec:11bb"
+            "spec digest 00aa → 11bb"
         );
         assert_eq!(
             Change("spec:00aa", &one).to_string(),

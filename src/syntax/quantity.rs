@@ -66,7 +66,11 @@ pub fn canonical(s: &str) -> Option<String> {
         .count();
     let (number, suffix) = rest.split_at(number_len);
     let fraction = number.split_once('.').map_or(0, |(_, f)| f.len());
-    let mut digits: Vec<u8> = number.bytes().filter(u8::is_ascii_digit).map(|d| d - b'0').collect();
+    let mut digits: Vec<u8> = number
+        .bytes()
+        .filter(u8::is_ascii_digit)
+        .map(|d| d - b'0')
+        .collect();
     let mut exponent = -(fraction as i64);
     let (decimal, binary) = match suffix {
         "" => (0, 0),
