@@ -78,7 +78,8 @@ setup-apt:
 	  $$sudo_ apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo_ apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-# wasm-opt alone, for `make example` (which needs nothing else from Debian).
+# wasm-opt alone, for `make example` (which needs nothing else from Debian, but python3-venv when
+# Python cannot make a virtualenv for the Python runner: its run.sh installs that one).
 setup-binaryen:
 	@command -v wasm-opt >/dev/null 2>&1 || $(call apt,binaryen)
 

@@ -200,6 +200,8 @@ def dumps_pretty(value):
 _PLAIN_RUN = re.compile(rb'[^"\\\x00-\x1f]*')
 _WHITESPACE = re.compile(rb"[ \n\t\r]*")
 _HEX4 = re.compile(rb"[0-9a-fA-F]{4}")
+# null, true and false: their first byte, the rest, and the value.
+_IDENTS = {ord("n"): (b"ull", None), ord("t"): (b"rue", True), ord("f"): (b"alse", False)}
 _SIMPLE_ESCAPES = {
     ord('"'): b'"',
     ord("\\"): b"\\",
@@ -259,18 +261,11 @@ class _Parser:
         peek = self.parse_whitespace()
         if peek is None:
             raise self.peek_error("EOF while parsing a value")
-        if peek == ord("n"):
+        if peek in _IDENTS:
+            rest, value = _IDENTS[peek]
             self.index += 1
-            self.parse_ident(b"ull")
-            return None
-        if peek == ord("t"):
-            self.index += 1
-            self.parse_ident(b"rue")
-            return True
-        if peek == ord("f"):
-            self.index += 1
-            self.parse_ident(b"alse")
-            return False
+            self.parse_ident(rest)
+            return value
         if peek == ord("-"):
             self.index += 1
             return self.parse_integer(False)
@@ -280,19 +275,21 @@ class _Parser:
             self.index += 1
             return self.parse_str()
         if peek == ord("["):
-            return self.nested(self.parse_seq_body, self.end_seq)
+            return self.nested(self.parse_seq_body)
         if peek == ord("{"):
-            return self.nested(self.parse_map_body, self.end_map)
+            return self.nested(self.parse_map_body)
         raise self.peek_error("expected value")
 
-    def nested(self, body, end):
+    def nested(self, body):
+        """A list or an object, 128 levels at most. Value's visitor reads every element, so the
+        body ends on the closing bracket (serde_json's end_seq / end_map then only eat it)."""
         self.remaining_depth -= 1
         if self.remaining_depth == 0:
             raise self.peek_error("recursion limit exceeded")
         self.index += 1
         value = body()
         self.remaining_depth += 1
-        end()
+        self.index += 1
         return value
 
     def parse_ident(self, ident):
@@ -303,53 +300,45 @@ class _Parser:
             if got != expected:
                 raise self.error("expected ident")
 
-    def parse_seq_body(self):
-        items = []
+    def after_comma(self, closing):
+        """Past a `,` between elements: the next byte, which must start one."""
+        self.index += 1
+        after = self.parse_whitespace()
+        if after == closing:
+            raise self.peek_error("trailing comma")
+        if after is None:
+            raise self.peek_error("EOF while parsing a value")
+        return after
+
+    def elements(self, closing, eof, expected, parse_one):
+        """The elements of a list or an object up to `closing`, `parse_one(first byte)` each."""
         first = True
         while True:
             peek = self.parse_whitespace()
             if peek is None:
-                raise self.peek_error("EOF while parsing a list")
-            if peek == ord("]"):
-                return items
+                raise self.peek_error(eof)
+            if peek == closing:
+                return
             if first:
                 first = False
             elif peek == ord(","):
-                self.index += 1
-                after = self.parse_whitespace()
-                if after == ord("]"):
-                    raise self.peek_error("trailing comma")
-                if after is None:
-                    raise self.peek_error("EOF while parsing a value")
+                peek = self.after_comma(closing)
             else:
-                raise self.peek_error("expected `,` or `]`")
-            items.append(self.parse_value())
+                raise self.peek_error(expected)
+            parse_one(peek)
+
+    def parse_seq_body(self):
+        items = []
+        self.elements(ord("]"), "EOF while parsing a list", "expected `,` or `]`", lambda _: items.append(self.parse_value()))
+        return items
 
     def parse_map_body(self):
         entries = {}
-        first = True
-        while True:
-            peek = self.parse_whitespace()
-            if peek is None:
-                raise self.peek_error("EOF while parsing an object")
-            if peek == ord("}"):
-                return entries
-            if first:
-                first = False
-                if peek != ord('"'):
-                    raise self.peek_error("key must be a string")
-            elif peek == ord(","):
-                self.index += 1
-                after = self.parse_whitespace()
-                if after == ord("}"):
-                    raise self.peek_error("trailing comma")
-                if after is None:
-                    raise self.peek_error("EOF while parsing a value")
-                if after != ord('"'):
-                    raise self.peek_error("key must be a string")
-            else:
-                raise self.peek_error("expected `,` or `}`")
-            self.index += 1  # the key's opening quote
+
+        def entry(peek):
+            if peek != ord('"'):
+                raise self.peek_error("key must be a string")
+            self.index += 1
             key = self.parse_str()
             colon = self.parse_whitespace()
             if colon is None:
@@ -359,30 +348,8 @@ class _Parser:
             self.index += 1
             entries[key] = self.parse_value()
 
-    def end_seq(self):
-        peek = self.parse_whitespace()
-        if peek == ord("]"):
-            self.index += 1
-        elif peek == ord(","):
-            self.index += 1
-            if self.parse_whitespace() == ord("]"):
-                raise self.peek_error("trailing comma")
-            raise self.peek_error("trailing characters")
-        elif peek is None:
-            raise self.peek_error("EOF while parsing a list")
-        else:
-            raise self.peek_error("trailing characters")
-
-    def end_map(self):
-        peek = self.parse_whitespace()
-        if peek == ord("}"):
-            self.index += 1
-        elif peek == ord(","):
-            raise self.peek_error("trailing comma")
-        elif peek is None:
-            raise self.peek_error("EOF while parsing an object")
-        else:
-            raise self.peek_error("trailing characters")
+        self.elements(ord("}"), "EOF while parsing an object", "expected `,` or `}`", entry)
+        return entries
 
     # -- strings --
     def parse_str(self):

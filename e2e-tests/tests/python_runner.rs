@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use case_harness::{Payload, load_all};
+use e2e_tests::input::{resource_of, stand_in_request};
 use e2e_tests::kwctl::TempDir;
 use e2e_tests::module::{cases_dir, inputs_dir, module_path, read_built_module, workspace_root};
 use serde_json::{Value, json};
@@ -105,26 +106,14 @@ fn named_input(case_file: &Value, key: &str) -> Option<PathBuf> {
         .map(|rel| inputs_dir().join(rel))
 }
 
-/// A Pod CREATE for settings-only cases: both runners validate the settings before it matters.
-fn stand_in_request() -> Value {
-    json!({"uid": "stand-in", "kind": {"group": "", "version": "v1", "kind": "Pod"},
-        "resource": {"group": "", "version": "v1", "resource": "pods"}, "namespace": "default",
-        "operation": "CREATE", "userInfo": {"username": "stand-in"},
-        "object": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "stand-in"},
-            "spec": {"containers": [{"name": "app", "image": "python:3.12"}]}}})
-}
-
-/// The request with `userInfo` and `resource` added when missing (the API server always sends
-/// them), or `None` when it has both or cannot be completed.
+/// The request with `userInfo` and `resource` added when missing, as the kwctl test completes it
+/// (the API server always sends them), or `None` when it has both or has no `kind` object.
 fn completed(request: &Value) -> Option<Value> {
-    let kind = request.get("kind")?.as_object()?;
+    let kind = request.get("kind").filter(|k| k.is_object())?.clone();
     let mut out = request.as_object()?.clone();
     let missing = !out.contains_key("userInfo") || !out.contains_key("resource");
     out.entry("userInfo").or_insert_with(|| json!({}));
-    let plural = format!("{}s", kind.get("kind")?.as_str()?.to_ascii_lowercase());
-    out.entry("resource").or_insert_with(
-        || json!({"group": kind.get("group"), "version": kind.get("version"), "resource": plural}),
-    );
+    out.entry("resource").or_insert_with(|| resource_of(&kind));
     missing.then_some(Value::Object(out))
 }
 
@@ -259,6 +248,14 @@ const SETTINGS_DOCUMENTS: &[&str] = &[
     "instrumentations: [{kind: Instrumentation, spec: {exporter: {endpoint: !!int 12}}}]\n",
     "a: {b: [{c: !!bool maybe}]}\n",
     "{\"json\": true, \"number\": 1e5}\n",
+    "1e20\n",
+    "1.5e-7\n",
+    "0.00001\n",
+    "0.000001\n",
+    "-0.0\n",
+    "123456789.125\n",
+    "1e15\n",
+    "1e16\n",
 ];
 
 /// Request documents around the JSON reader, the AdmissionRequest type and the JSON writer.
@@ -308,6 +305,22 @@ fn request_documents() -> Vec<String> {
         with("/userInfo", "extra", json!({"b": ["x"], "a": "not a list"})),
         with("", "userInfo", json!({"username": null, "uid": 1.5})),
         with("", "dryRun", json!("yes")),
+        // serde's words for a float name it as serde_json writes it: the reader's number, shown.
+        request.to_string().replacen(
+            "\"uid\":\"705ab4f5-6393-11e8-b7cc-42010a800002\"",
+            "\"uid\":3.141592653589793238462643383279",
+            1,
+        ),
+        request.to_string().replacen(
+            "\"uid\":\"705ab4f5-6393-11e8-b7cc-42010a800002\"",
+            "\"uid\":123456789012345678901",
+            1,
+        ),
+        request.to_string().replacen(
+            "\"uid\":\"705ab4f5-6393-11e8-b7cc-42010a800002\"",
+            "\"uid\":0.1e-6",
+            1,
+        ),
         with("", "object", Value::Null),
         with("", "operation", json!(null)),
         with("", "namespace", json!(false)),
