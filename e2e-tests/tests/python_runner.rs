@@ -408,6 +408,10 @@ fn add_reader_inputs(batch: &mut Batch) -> usize {
         "{\"a\": 1e400}",
         " {} ",
         "{} x",
+        // Cluster mode without a cluster: the host refuses the policy's kubernetes/* calls, in
+        // words the policy passes on.
+        r#"{"instrumentationSource": "cluster"}"#,
+        r#"{"instrumentationSource": "cluster", "failureAction": "admit"}"#,
     ] {
         batch.run(
             &format!("--settings-json {json:?}"),
