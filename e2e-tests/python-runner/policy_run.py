@@ -18,7 +18,6 @@ values of the flags of the same names; settings may be left out), and each run p
 a fresh instance. `policy-run --batch` reads and writes the same.
 """
 
-import os
 import sys
 
 import admission

@@ -1,8 +1,9 @@
 """YAML read as the Rust host's `serde_yaml` 0.9 reads it into a `serde_json::Value`.
 
-libyaml parses (PyYAML's C binding, the same libyaml 0.2.5 that serde_yaml carries translated to
-Rust); what serde_yaml's `deserialize_any` then makes of each node is ported here, since it is
-not YAML 1.1 as PyYAML's own constructors read it:
+libyaml parses (PyYAML's C binding, libyaml 0.2.6 in its wheel; serde_yaml carries libyaml 0.2.5
+translated to Rust, with the same scanner and parser messages); what serde_yaml's
+`deserialize_any` then makes of each node is ported here, since it is not YAML 1.1 as PyYAML's own
+constructors read it:
 
 - an untagged plain scalar is null (`~`, `null`, `Null`, `NULL`, empty), a bool (`true`, `True`,
   `TRUE`, `false`, ...), an integer (decimal, `0x`, `0o`, `0b`, with a sign), a float (Rust's
