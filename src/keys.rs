@@ -27,6 +27,10 @@ pub const SERVICE_NAMESPACE: &str = "resource.opentelemetry.io/service.namespace
 /// Overrides the service instance id.
 pub const SERVICE_INSTANCE_ID: &str = "resource.opentelemetry.io/service.instance.id";
 
+/// This policy's own per-pod opt-out of some of its compatibility checks (comma-separated
+/// check names; see `crate::checks`).
+pub const SKIP_CHECKS: &str = "otel-python.kubewarden.io/skip-checks";
+
 /// The other languages' inject annotations, in the operator's order. When one of them is on, the
 /// operator needs container names to tell the languages' containers apart.
 pub const INJECT_OTHER_LANGUAGES: [&str; 7] = [
