@@ -218,7 +218,7 @@ impl Display for CheckRefusal {
                 let names: Vec<String> = Check::ALL.iter().map(|c| c.name().into()).collect();
                 write!(
                     f,
-                    "annotation {SKIP_CHECKS}={} names no check {name:?}; the checks are {}",
+                    "annotation {SKIP_CHECKS}={} names no check {name:?}; name one of {}",
                     shown(value),
                     quoted_list(&names)
                 )
@@ -229,9 +229,13 @@ impl Display for CheckRefusal {
 
 impl Display for CheckNotice {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        let place = match &self.subject {
+            Subject::Pod { .. } => "metadata.annotations".to_string(),
+            Subject::Workload { template, .. } => format!("{template}.metadata.annotations"),
+        };
         write!(
             f,
-            "{}: {}; to accept this, annotate the pod {SKIP_CHECKS}: {}",
+            "{}: {}; to accept this, add {SKIP_CHECKS}: {} to {place}",
             self.subject,
             self.finding,
             self.finding.kind.check().name()
@@ -261,7 +265,7 @@ impl Display for Finding {
             ),
             FindingKind::GrpcExporter { var, value, from } => write!(
                 f,
-                "container {c:?} sets {var}={} ({from}), the OTLP/gRPC exporter, which the Python auto-instrumentation image does not ship (it exports over HTTP); set {var} to otlp (OTLP over HTTP with the injected protocol) or otlp_proto_http",
+                "container {c:?} sets {var}={} ({from}), the OTLP/gRPC exporter, which the Python auto-instrumentation image does not ship (it exports over HTTP); use otlp (OTLP over HTTP, the injected protocol) or otlp_proto_http in {var}",
                 shown(value)
             ),
             FindingKind::GrpcEndpoint {
