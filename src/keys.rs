@@ -60,13 +60,17 @@ pub const OPT_ALLOW_CROSS_NAMESPACE: &str = "allowCrossNamespaceReferences";
 pub const OPT_INSTRUMENTATION_SOURCE: &str = "instrumentationSource";
 /// The PolicyServer's ServiceAccount, for the RBAC checks of cluster mode.
 pub const OPT_SERVICE_ACCOUNT: &str = "policyServerServiceAccount";
+/// Whether each pod checks its interpreter and packages before the app starts: `off`, `disable`
+/// or `fail`.
+pub const OPT_PREFLIGHT: &str = "preflight";
 /// Every option, in the order messages list them.
-pub const OPTIONS: [&str; 5] = [
+pub const OPTIONS: [&str; 6] = [
     OPT_INSTRUMENTATIONS,
     OPT_FAILURE_ACTION,
     OPT_ALLOW_CROSS_NAMESPACE,
     OPT_INSTRUMENTATION_SOURCE,
     OPT_SERVICE_ACCOUNT,
+    OPT_PREFLIGHT,
 ];
 
 /// The PolicyServer's ServiceAccount in a default Kubewarden install (`namespace/name`).

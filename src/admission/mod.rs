@@ -28,7 +28,7 @@ use crate::host::Hosts;
 use crate::keys::{INJECT_PYTHON, is_off};
 use crate::pod::{PodView, Slot};
 use crate::refusal::{Notice, PayloadProblem, PlanProblem, PlanRefusal, Refusal, Subject};
-use crate::settings::Settings;
+use crate::settings::{Preflight, Settings};
 use crate::settings::view::{self, SettingsView};
 use crate::syntax::json_text;
 use crate::target::{Role, Target};
@@ -159,11 +159,11 @@ impl Admission<'_> {
         match self.target.role {
             Role::Pod if settings.options.cluster_mode => {
                 match namespaces::look_up_owners(&mut pod, lookups, &subject) {
-                    Ok(()) => self.inject_pod(&pod, subject, &resolved),
+                    Ok(()) => self.inject_pod(&pod, subject, &resolved, settings.options.preflight),
                     Err(refusal) => Decision::Refuse(refusal),
                 }
             }
-            Role::Pod => self.inject_pod(&pod, subject, &resolved),
+            Role::Pod => self.inject_pod(&pod, subject, &resolved, settings.options.preflight),
             Role::Template => self.preview_workload(pod, subject, &resolved),
         }
     }
@@ -180,7 +180,13 @@ impl Admission<'_> {
     }
 
     /// A Pod CREATE: the plan, written into the object (only here read whole).
-    fn inject_pod(&self, pod: &PodView, subject: Subject, resolved: &Resolved) -> Decision {
+    fn inject_pod(
+        &self,
+        pod: &PodView,
+        subject: Subject,
+        resolved: &Resolved,
+        preflight: Preflight,
+    ) -> Decision {
         let namespace = subject.namespace().to_string();
         let plan = match inject::plan(pod, &namespace, &resolved.spec) {
             Ok(p) => p,
@@ -191,6 +197,9 @@ impl Admission<'_> {
             Ok(notices) => notices,
             Err(refusal) => return Decision::Refuse(refusal),
         };
+        let mut plan = plan;
+        plan.preflight =
+            inject::preflight::containers(preflight, &resolved.spec, pod, &targets, &plan.init_container);
         // Hosts read the answer with serde_json, whose recursion limit the object must respect.
         if json_text::deeper_than(self.object.get(), json_text::DEPTH_LIMIT) {
             let error = "recursion limit exceeded".to_string();
