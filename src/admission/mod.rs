@@ -28,8 +28,8 @@ use crate::host::Hosts;
 use crate::keys::{INJECT_PYTHON, is_off};
 use crate::pod::{PodView, Slot};
 use crate::refusal::{Notice, PayloadProblem, PlanProblem, PlanRefusal, Refusal, Subject};
-use crate::settings::{Preflight, Settings};
 use crate::settings::view::{self, SettingsView};
+use crate::settings::{Preflight, Settings};
 use crate::syntax::json_text;
 use crate::target::{Role, Target};
 use crate::{checks, inject, reference};
@@ -198,8 +198,13 @@ impl Admission<'_> {
             Err(refusal) => return Decision::Refuse(refusal),
         };
         let mut plan = plan;
-        plan.preflight =
-            inject::preflight::containers(preflight, &resolved.spec, pod, &targets, &plan.init_container);
+        plan.preflight = inject::preflight::containers(
+            preflight,
+            &resolved.spec,
+            pod,
+            &targets,
+            &plan.init_container,
+        );
         // Hosts read the answer with serde_json, whose recursion limit the object must respect.
         if json_text::deeper_than(self.object.get(), json_text::DEPTH_LIMIT) {
             let error = "recursion limit exceeded".to_string();

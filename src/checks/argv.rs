@@ -204,8 +204,14 @@ mod tests {
 
     #[test]
     fn wrappers_are_looked_through() {
-        let c = container(&["env", "-i", "A=1", "-u", "B", "python3", "-S", "x.py"], &[]);
-        assert_eq!(programs(&c), [("python3".into(), vec!["-S".into(), "x.py".into()])]);
+        let c = container(
+            &["env", "-i", "A=1", "-u", "B", "python3", "-S", "x.py"],
+            &[],
+        );
+        assert_eq!(
+            programs(&c),
+            [("python3".into(), vec!["-S".into(), "x.py".into()])]
+        );
         let c = container(&["tini", "-s", "--"], &["gunicorn", "-w", "4"]);
         assert_eq!(programs(&c)[0].0, "gunicorn");
         let c = container(
@@ -213,7 +219,10 @@ mod tests {
             &["cd /app && PORT=1 exec python -E 'app.py'; echo done"],
         );
         let found = programs(&c);
-        assert_eq!(found[1], ("python".into(), vec!["-E".into(), "app.py".into()]));
+        assert_eq!(
+            found[1],
+            ("python".into(), vec!["-E".into(), "app.py".into()])
+        );
         assert_eq!(invocations(&c)[1].args[0].at.field(), "args[0]");
     }
 

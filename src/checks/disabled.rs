@@ -105,7 +105,10 @@ mod tests {
         assert_eq!(closest("kafka-python"), ["kafka"]);
         assert_eq!(closest("opentelemetry-instrumentation-flask"), ["flask"]);
         assert_eq!(closest("confluent-kafka"), ["confluent_kafka"]);
-        assert_eq!(closest("grpc"), ["grpc_aio_client", "grpc_aio_server", "grpc_client"]);
+        assert_eq!(
+            closest("grpc"),
+            ["grpc_aio_client", "grpc_aio_server", "grpc_client"]
+        );
         assert_eq!(closest("psycopg2-binary"), ["psycopg2"]);
         assert!(closest("wsgi").is_empty());
         assert_eq!(distance("flsk", "flask"), 1);

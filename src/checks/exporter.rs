@@ -42,7 +42,10 @@ pub fn protocol(env: &Env<'_>, out: &mut Vec<FindingKind>) {
         let exporters = env.get(exporter_var);
         let names = exporters.as_ref().map_or("otlp", |s| s.value);
         let names = || names.split(',').map(str::trim);
-        if let Some(set) = exporters.as_ref().filter(|_| names().any(|n| n == GRPC_EXPORTER)) {
+        if let Some(set) = exporters
+            .as_ref()
+            .filter(|_| names().any(|n| n == GRPC_EXPORTER))
+        {
             out.push(FindingKind::GrpcExporter {
                 var: exporter_var,
                 value: set.value.to_string(),
@@ -63,7 +66,9 @@ pub fn protocol(env: &Env<'_>, out: &mut Vec<FindingKind>) {
             continue;
         }
         let same = out[start..].iter_mut().find_map(|f| match f {
-            FindingKind::GrpcProtocol { var: v, signals, .. } if *v == var => Some(signals),
+            FindingKind::GrpcProtocol {
+                var: v, signals, ..
+            } if *v == var => Some(signals),
             _ => None,
         });
         match same {

@@ -117,14 +117,25 @@ mod tests {
         for p in ["python", "python3", "python3.12", "python3.9"] {
             assert!(is_python(p), "{p}");
         }
-        for p in ["python2", "python3-config", "python3.", "python3.x", "pythonw", "ipython", "gunicorn"] {
+        for p in [
+            "python2",
+            "python3-config",
+            "python3.",
+            "python3.x",
+            "pythonw",
+            "ipython",
+            "gunicorn",
+        ] {
             assert!(!is_python(p), "{p}");
         }
     }
 
     #[test]
     fn flags_count_only_before_the_script_module_or_command() {
-        assert_eq!(flags(&["python", "-S", "-m", "app"]), [('S', "command[1]".into())]);
+        assert_eq!(
+            flags(&["python", "-S", "-m", "app"]),
+            [('S', "command[1]".into())]
+        );
         assert_eq!(
             flags(&["/usr/bin/python3", "-uE", "app.py"]),
             [('E', "command[1]".into())]
@@ -141,7 +152,10 @@ mod tests {
         assert!(flags(&["python", "-cS"]).is_empty());
         assert!(flags(&["python", "-W", "-E", "app.py"]).is_empty());
         assert!(flags(&["python", "-Xdev", "app.py"]).is_empty());
-        assert_eq!(flags(&["python", "-X", "dev", "-E", "x.py"]), [('E', "command[3]".into())]);
+        assert_eq!(
+            flags(&["python", "-X", "dev", "-E", "x.py"]),
+            [('E', "command[3]".into())]
+        );
         assert!(flags(&["python", "--", "-S"]).is_empty());
         assert!(flags(&["python", "--check-hash-based-pycs", "always", "app.py"]).is_empty());
     }
@@ -149,7 +163,9 @@ mod tests {
     #[test]
     fn a_module_and_its_arguments_are_read() {
         let c = ContainerView {
-            command: ["python", "-um", "gunicorn", "-w", "2"].map(String::from).to_vec(),
+            command: ["python", "-um", "gunicorn", "-w", "2"]
+                .map(String::from)
+                .to_vec(),
             ..Default::default()
         };
         let runs = invocations(&c);

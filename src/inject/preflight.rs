@@ -86,10 +86,16 @@ fn interpreter_of(c: &ContainerView) -> &str {
 /// The `PYTHONPATH` the app has without the injection: the container's literal value, else
 /// `python.env`'s (the injection's precedence; one from `valueFrom` is refused before).
 fn pythonpath(c: &ContainerView, spec: &InstrumentationSpec) -> Option<String> {
-    let own = c.env.iter().find(|e| e.name == PYTHONPATH).map(|e| e.value.clone());
+    let own = c
+        .env
+        .iter()
+        .find(|e| e.name == PYTHONPATH)
+        .map(|e| e.value.clone());
     let python_env = || {
         let vars = spec.python().env.as_deref().unwrap_or_default();
-        vars.iter().find(|v| v.name == PYTHONPATH).map(|v| v.value.clone())
+        vars.iter()
+            .find(|v| v.name == PYTHONPATH)
+            .map(|v| v.value.clone())
     };
     own.or_else(python_env).flatten().filter(|v| !v.is_empty())
 }
@@ -109,7 +115,13 @@ mod tests {
         let copy = Container::default();
         let p = pod(r#"{"spec": {"containers": [{"name": "a", "image": "a:1",
             "command": ["tini", "--", "/usr/local/bin/python3.12", "-m", "app"]}, {"name": "b"}]}}"#);
-        let found = containers(Preflight::Fail, &spec, &p, &[Slot::Regular(0), Slot::Regular(1)], &copy);
+        let found = containers(
+            Preflight::Fail,
+            &spec,
+            &p,
+            &[Slot::Regular(0), Slot::Regular(1)],
+            &copy,
+        );
         let command = found[0].command.as_deref().unwrap();
         assert_eq!(command[0], "/usr/local/bin/python3.12");
         assert_eq!((command[1].as_str(), command[2].as_str()), ("-c", SCRIPT));
@@ -125,7 +137,13 @@ mod tests {
         let p = pod(text);
         let spec = InstrumentationSpec::default();
         let mut plan = super::super::plan(&p, "n", &spec).unwrap();
-        plan.preflight = containers(Preflight::Disable, &spec, &p, &[Slot::Regular(0)], &plan.init_container);
+        plan.preflight = containers(
+            Preflight::Disable,
+            &spec,
+            &p,
+            &[Slot::Regular(0)],
+            &plan.init_container,
+        );
         let out: serde_json::Value =
             serde_json::from_str(&super::super::apply(&plan, text, &Target::POD).unwrap()).unwrap();
         let names: Vec<&str> = out["spec"]["initContainers"]
@@ -134,6 +152,13 @@ mod tests {
             .iter()
             .map(|c| c["name"].as_str().unwrap())
             .collect();
-        assert_eq!(names, ["migrate", crate::operator::INIT_CONTAINER_NAME, PREFLIGHT_CONTAINER_NAME]);
+        assert_eq!(
+            names,
+            [
+                "migrate",
+                crate::operator::INIT_CONTAINER_NAME,
+                PREFLIGHT_CONTAINER_NAME
+            ]
+        );
     }
 }

@@ -298,8 +298,12 @@ fn interpreter_flag(
 ) -> fmt::Result {
     let effect = match flag {
         'S' => "skips the site module, so the injected sitecustomize never runs",
-        'I' => "runs Python isolated, which ignores PYTHONPATH, so the injected packages are never found",
-        _ => "ignores every PYTHON* variable, PYTHONPATH included, so the injected packages are never found",
+        'I' => {
+            "runs Python isolated, which ignores PYTHONPATH, so the injected packages are never found"
+        }
+        _ => {
+            "ignores every PYTHON* variable, PYTHONPATH included, so the injected packages are never found"
+        }
     };
     write!(
         f,
@@ -334,8 +338,16 @@ fn unknown_disabled(
     write!(
         f,
         "container {c:?} sets OTEL_PYTHON_DISABLED_INSTRUMENTATIONS ({from}) with {} that no instrumentation of the Python image has, so {} nothing: ",
-        if unknown.len() == 1 { "a name" } else { "names" },
-        if unknown.len() == 1 { "it disables" } else { "they disable" },
+        if unknown.len() == 1 {
+            "a name"
+        } else {
+            "names"
+        },
+        if unknown.len() == 1 {
+            "it disables"
+        } else {
+            "they disable"
+        },
     )?;
     for (i, (name, close)) in unknown.iter().enumerate() {
         if i > 0 {
@@ -359,7 +371,9 @@ impl Display for EnvSource {
             EnvSource::Container(path) => write!(f, "in {path}"),
             EnvSource::PythonEnv => f.write_str("from the instrumentation's python.env"),
             EnvSource::Env => f.write_str("from the instrumentation's env"),
-            EnvSource::ExporterEndpoint => f.write_str("from the instrumentation's exporter.endpoint"),
+            EnvSource::ExporterEndpoint => {
+                f.write_str("from the instrumentation's exporter.endpoint")
+            }
         }
     }
 }
@@ -398,7 +412,10 @@ mod tests {
     #[test]
     fn lists_read_as_english() {
         assert_eq!(and_list(&["traces"]), "traces");
-        assert_eq!(and_list(&["traces", "metrics", "logs"]), "traces, metrics and logs");
+        assert_eq!(
+            and_list(&["traces", "metrics", "logs"]),
+            "traces, metrics and logs"
+        );
         assert_eq!(or_list(&["a".into(), "b".into()]), "\"a\" or \"b\"");
     }
 }
