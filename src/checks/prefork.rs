@@ -53,14 +53,14 @@ fn gunicorn(args: &[Arg<'_>], env: &Env<'_>, out: &mut Vec<FindingKind>) {
     {
         options.workers = Some((set.value.to_string(), set.from.to_string()));
     }
-    if let Some((n, path)) = options.workers {
-        if n.trim().parse::<u32>().is_ok_and(|n| n > 1) {
-            out.push(FindingKind::PreFork {
-                server: PreFork::GunicornWorkers(n.trim().to_string()),
-                path,
-            });
-            return;
-        }
+    if let Some((n, path)) = options.workers
+        && n.trim().parse::<u32>().is_ok_and(|n| n > 1)
+    {
+        out.push(FindingKind::PreFork {
+            server: PreFork::GunicornWorkers(n.trim().to_string()),
+            path,
+        });
+        return;
     }
     if let Some(path) = options.preload {
         out.push(FindingKind::PreFork {
