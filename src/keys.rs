@@ -27,6 +27,10 @@ pub const SERVICE_NAMESPACE: &str = "resource.opentelemetry.io/service.namespace
 /// Overrides the service instance id.
 pub const SERVICE_INSTANCE_ID: &str = "resource.opentelemetry.io/service.instance.id";
 
+/// This policy's own per-pod opt-out of some of its compatibility checks (comma-separated
+/// check names; see `crate::checks`).
+pub const SKIP_CHECKS: &str = "otel-python.kubewarden.io/skip-checks";
+
 /// The other languages' inject annotations, in the operator's order. When one of them is on, the
 /// operator needs container names to tell the languages' containers apart.
 pub const INJECT_OTHER_LANGUAGES: [&str; 7] = [
@@ -56,13 +60,17 @@ pub const OPT_ALLOW_CROSS_NAMESPACE: &str = "allowCrossNamespaceReferences";
 pub const OPT_INSTRUMENTATION_SOURCE: &str = "instrumentationSource";
 /// The PolicyServer's ServiceAccount, for the RBAC checks of cluster mode.
 pub const OPT_SERVICE_ACCOUNT: &str = "policyServerServiceAccount";
+/// Whether each pod checks its interpreter and packages before the app starts: `off`, `disable`
+/// or `fail`.
+pub const OPT_PREFLIGHT: &str = "preflight";
 /// Every option, in the order messages list them.
-pub const OPTIONS: [&str; 5] = [
+pub const OPTIONS: [&str; 6] = [
     OPT_INSTRUMENTATIONS,
     OPT_FAILURE_ACTION,
     OPT_ALLOW_CROSS_NAMESPACE,
     OPT_INSTRUMENTATION_SOURCE,
     OPT_SERVICE_ACCOUNT,
+    OPT_PREFLIGHT,
 ];
 
 /// The PolicyServer's ServiceAccount in a default Kubewarden install (`namespace/name`).

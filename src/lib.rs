@@ -13,6 +13,7 @@
 //! - [`reference`](mod@reference) and [`catalog`]: an annotation value → an instrumentation from a catalog;
 //! - [`host`]: the host capabilities, each behind a trait the policy owns: [`cluster`] (cluster
 //!   mode's host calls, the cluster's catalog, namespaces and owners) and [`oci`] (registries);
+//! - [`checks`]: the doctor, what in a container would make the injection fail or send nothing;
 //! - [`instrumentation`]: the CRD's types and defaults, the spec rules;
 //! - [`inject`]: the operator's steps (the plan) and writing them into the object;
 //! - [`refusal`]: every refusal, problem and warning, worded;
@@ -23,6 +24,7 @@
 
 pub mod admission;
 pub mod catalog;
+pub mod checks;
 pub mod cluster;
 pub mod host;
 pub mod inject;

@@ -119,6 +119,15 @@ pub struct ContainerView {
     /// `env`.
     #[serde(default, deserialize_with = "null_default")]
     pub env: Vec<EnvEntry>,
+    /// `command` (empty: the image's entrypoint).
+    #[serde(default, deserialize_with = "null_default")]
+    pub command: Vec<String>,
+    /// `args` (empty: the image's command, when `command` is empty too).
+    #[serde(default, deserialize_with = "null_default")]
+    pub args: Vec<String>,
+    /// `workingDir`.
+    #[serde(default, deserialize_with = "null_default")]
+    pub working_dir: String,
     /// `volumeMounts`.
     #[serde(default, deserialize_with = "null_default")]
     pub volume_mounts: Vec<MountView>,

@@ -7,8 +7,9 @@
 //! pod ask at all?) and says whom messages are about; the settings are read
 //! ([`crate::settings::view`]); in cluster mode the pod inherits its Namespace's annotations
 //! ([`crate::cluster::namespaces`]); [`crate::reference`] resolves the annotation against a
-//! [`crate::catalog::Catalog`]; a Pod gets the plan applied ([`crate::inject`]), a workload the
-//! preview ([`workload`]); [`response`] turns the decision into the host's answer.
+//! [`crate::catalog::Catalog`]; the doctor ([`crate::checks`]) examines the containers the plan
+//! targets; a Pod gets the plan applied ([`crate::inject`]), a workload the preview
+//! ([`workload`]); [`response`] turns the decision into the host's answer.
 
 pub mod object;
 pub mod request;
@@ -25,13 +26,13 @@ use crate::cluster::catalog::ClusterCatalog;
 use crate::cluster::{Lookups, namespaces};
 use crate::host::Hosts;
 use crate::keys::{INJECT_PYTHON, is_off};
-use crate::pod::PodView;
+use crate::pod::{PodView, Slot};
 use crate::refusal::{Notice, PayloadProblem, PlanProblem, PlanRefusal, Refusal, Subject};
-use crate::settings::Settings;
 use crate::settings::view::{self, SettingsView};
+use crate::settings::{Preflight, Settings};
 use crate::syntax::json_text;
 use crate::target::{Role, Target};
-use crate::{inject, reference};
+use crate::{checks, inject, reference};
 use object::{Ask, Head};
 use request::Request;
 
@@ -158,11 +159,11 @@ impl Admission<'_> {
         match self.target.role {
             Role::Pod if settings.options.cluster_mode => {
                 match namespaces::look_up_owners(&mut pod, lookups, &subject) {
-                    Ok(()) => self.inject_pod(&pod, subject, &resolved),
+                    Ok(()) => self.inject_pod(&pod, subject, &resolved, settings.options.preflight),
                     Err(refusal) => Decision::Refuse(refusal),
                 }
             }
-            Role::Pod => self.inject_pod(&pod, subject, &resolved),
+            Role::Pod => self.inject_pod(&pod, subject, &resolved, settings.options.preflight),
             Role::Template => self.preview_workload(pod, subject, &resolved),
         }
     }
@@ -179,12 +180,31 @@ impl Admission<'_> {
     }
 
     /// A Pod CREATE: the plan, written into the object (only here read whole).
-    fn inject_pod(&self, pod: &PodView, subject: Subject, resolved: &Resolved) -> Decision {
+    fn inject_pod(
+        &self,
+        pod: &PodView,
+        subject: Subject,
+        resolved: &Resolved,
+        preflight: Preflight,
+    ) -> Decision {
         let namespace = subject.namespace().to_string();
         let plan = match inject::plan(pod, &namespace, &resolved.spec) {
             Ok(p) => p,
             Err(problem) => return refuse_plan(subject, resolved, problem),
         };
+        let targets: Vec<Slot> = plan.edits.iter().map(|e| e.slot).collect();
+        let findings = match checks::verdict(pod, resolved, &targets, &subject) {
+            Ok(notices) => notices,
+            Err(refusal) => return Decision::Refuse(refusal),
+        };
+        let mut plan = plan;
+        plan.preflight = inject::preflight::containers(
+            preflight,
+            &resolved.spec,
+            pod,
+            &targets,
+            &plan.init_container,
+        );
         // Hosts read the answer with serde_json, whose recursion limit the object must respect.
         if json_text::deeper_than(self.object.get(), json_text::DEPTH_LIMIT) {
             let error = "recursion limit exceeded".to_string();
@@ -203,6 +223,7 @@ impl Admission<'_> {
         if resolved.spec.endpoint().is_empty() {
             notices.push(Notice::NoEndpoint { label });
         }
+        notices.extend(findings);
         notices.extend(plan.notes);
         Decision::Mutate { object, notices }
     }
@@ -226,6 +247,10 @@ impl Admission<'_> {
             Ok(c) => c,
             Err(problem) => return refuse_plan(subject, resolved, problem),
         };
+        let findings = match checks::verdict(&pod, resolved, &checked.targets, &subject) {
+            Ok(notices) => notices,
+            Err(refusal) => return Decision::Refuse(refusal),
+        };
         let service_name = inject::service_name(&pod, namespace, &resolved.spec, &checked);
         let label = resolved.label();
         let mut notices = Vec::from(workload::preview(
@@ -238,6 +263,7 @@ impl Admission<'_> {
         if resolved.spec.endpoint().is_empty() {
             notices.push(Notice::NoEndpoint { label });
         }
+        notices.extend(findings);
         Decision::Accept(notices)
     }
 }

@@ -126,7 +126,8 @@ fn new_env_entry(var: &k8s_openapi::api::core::v1::EnvVar) -> String {
     }
 }
 
-/// The policy's init container, before the first targeted init container or at the end.
+/// The policy's init container (and the preflight's after it), before the first targeted init
+/// container or at the end.
 fn insert_init_container(
     object: &str,
     spec: &RawValue,
@@ -134,7 +135,11 @@ fn insert_init_container(
     plan: &Plan,
     splices: &mut Vec<Splice>,
 ) {
-    let init = to_json(&plan.init_container);
+    let mut init = to_json(&plan.init_container);
+    for preflight in &plan.preflight {
+        init.push(',');
+        init.push_str(&to_json(preflight));
+    }
     let existing = last(fields, "initContainers").filter(|v| v.get().starts_with('['));
     let items = existing.and_then(elements).unwrap_or_default();
     match plan.init_position.and_then(|i| items.get(i)) {
@@ -306,6 +311,7 @@ mod tests {
             }],
             volumes: Vec::new(),
             init_container: Default::default(),
+            preflight: Vec::new(),
             init_position: None,
             source: "",
             notes: Vec::new(),

@@ -4,13 +4,15 @@
 //! the operator's order), then applied to the pod's original JSON so that everything the user wrote
 //! stays as written. `plan` reads as the operator's `injectPython`: its steps are the functions of
 //! `python` (the language part and the init container), `common` (the env every language gets and
-//! the SDK configuration), `exporter` and `conflicts`.
+//! the SDK configuration), `exporter` and `conflicts`; [`preflight`] adds the opt-in check that
+//! runs in the app's image before it starts.
 
 mod apply;
 mod common;
 mod conflicts;
 pub mod env;
 mod exporter;
+pub mod preflight;
 mod python;
 pub mod resource_attributes;
 pub mod selection;
@@ -82,6 +84,8 @@ pub struct Plan {
     pub volumes: Vec<Volume>,
     /// The init container that copies the packages.
     pub init_container: Container,
+    /// The preflight init containers that follow it (`preflight`; none by default).
+    pub preflight: Vec<Container>,
     /// Index in `spec.initContainers` to insert at: before the first targeted init container, else the end.
     pub init_position: Option<usize>,
     /// The tree the init container copies (glibc or musl).
@@ -182,6 +186,7 @@ pub fn plan(
         edits,
         volumes,
         init_container: python::init_container(spec, pod, source),
+        preflight: Vec::new(),
         init_position: match targets.first() {
             Some(Slot::Init(i)) => Some(*i),
             _ => None,

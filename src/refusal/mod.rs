@@ -3,9 +3,10 @@
 //! Each is found where the problem is found, worded here (each type's `Display` is the text users
 //! read, one exhaustive match per type, so a new variant does not compile without its text), and
 //! mapped here to an HTTP code and to `failureAction`. Tests compare the values; the case files compare the text.
-//! One file per family: the payload, references, the plan, cluster lookups, registry lookups,
-//! warnings, settings and the spec rules' faults.
+//! One file per family: the payload, references, the plan, the doctor's checks, cluster lookups,
+//! registry lookups, warnings, settings and the spec rules' faults.
 
+mod checks;
 mod lookup;
 mod notice;
 mod payload;
@@ -17,6 +18,9 @@ mod spec;
 
 use std::fmt::{self, Display, Formatter};
 
+pub use checks::{
+    Check, CheckNotice, CheckProblem, CheckRefusal, EnvSource, Finding, FindingKind, PreFork,
+};
 pub use lookup::{ClusterSpecRefusal, Failure, LookupFailure, LookupRefusal};
 pub use notice::{AlreadyInstrumented, Notice};
 pub use payload::{ApplyProblem, PayloadProblem};
@@ -130,6 +134,8 @@ pub enum Refusal {
     Reference(Box<ReferenceRefusal>),
     /// The instrumentation was found but cannot be injected into this pod.
     Plan(Box<PlanRefusal>),
+    /// The doctor found what would make the injection fail in a container.
+    Check(Box<CheckRefusal>),
     /// The plan could not be written into the object (its shape changed under the view).
     Apply(ApplyProblem),
     /// Cluster mode: a lookup in the cluster failed.
@@ -171,6 +177,7 @@ impl Refusal {
         match self {
             Refusal::Reference(r) => r.subject.is_workload(),
             Refusal::Plan(p) => p.subject.is_workload(),
+            Refusal::Check(c) => c.subject.is_workload(),
             Refusal::Lookup(l) => l.subject.is_workload(),
             Refusal::ClusterSpec(c) => c.subject.is_workload(),
             Refusal::NoNamespace { kind } => *kind != "Pod",
@@ -196,6 +203,7 @@ impl Display for Refusal {
             ),
             Refusal::Reference(r) => r.fmt(f),
             Refusal::Plan(p) => p.fmt(f),
+            Refusal::Check(c) => c.fmt(f),
             Refusal::Apply(p) => p.fmt(f),
             Refusal::Lookup(l) => l.fmt(f),
             Refusal::ClusterSpec(c) => c.fmt(f),

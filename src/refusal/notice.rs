@@ -5,7 +5,7 @@
 
 use std::fmt::{self, Display, Formatter};
 
-use super::{Refusal, Subject, quoted_list, shown};
+use super::{CheckNotice, Refusal, Subject, quoted_list, shown};
 use crate::keys::INJECT_PYTHON;
 use crate::operator::{INJECTED_SIDECAR, NODE_NAME_VAR, RESOURCE_ATTRIBUTES_VAR};
 
@@ -76,6 +76,8 @@ pub enum Notice {
         /// Why it could not be read.
         refusal: Refusal,
     },
+    /// The doctor found something that makes the injection less useful than it looks.
+    Check(Box<CheckNotice>),
 }
 
 /// What shows that a pod is already instrumented.
@@ -137,6 +139,7 @@ impl Display for Notice {
                 "admitted without reading its namespace's {INJECT_PYTHON} annotation: {refusal}"
             ),
             Notice::MisplacedAnnotation { subject, value } => misplaced(f, subject, value),
+            Notice::Check(c) => c.fmt(f),
         }
     }
 }

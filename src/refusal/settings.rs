@@ -216,6 +216,11 @@ pub enum OptionFault {
         /// The value, as JSON.
         value: String,
     },
+    /// `preflight`.
+    Preflight {
+        /// The value, as JSON.
+        value: String,
+    },
     /// An option that takes `true` or `false`.
     NotABool {
         /// The value, as JSON.
@@ -237,6 +242,10 @@ impl Display for OptionFault {
             OptionFault::ServiceAccount { value } => write!(
                 f,
                 "{value} is not accepted; use NAMESPACE/NAME of the ServiceAccount the PolicyServer runs as, for example \"{DEFAULT_SERVICE_ACCOUNT}\""
+            ),
+            OptionFault::Preflight { value } => write!(
+                f,
+                "{value} is not accepted; use \"off\" (no preflight, the operator's pod: the default), \"disable\" (on a finding the app starts without instrumentation, the reason in the preflight init container's termination message) or \"fail\" (on a finding the pod does not start)"
             ),
             OptionFault::NotABool { value } => {
                 write!(f, "{value} is not accepted; use true or false")

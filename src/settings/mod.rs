@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-pub use options::{FailureAction, Options};
+pub use options::{FailureAction, Options, Preflight};
 
 use crate::catalog::{self, Catalog, Entry, Origin, Resolved};
 use crate::instrumentation::rules::{deserialize, finish_object, finish_spec};

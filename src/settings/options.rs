@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::keys::{
     DEFAULT_SERVICE_ACCOUNT, OPT_ALLOW_CROSS_NAMESPACE, OPT_FAILURE_ACTION,
-    OPT_INSTRUMENTATION_SOURCE, OPT_SERVICE_ACCOUNT,
+    OPT_INSTRUMENTATION_SOURCE, OPT_PREFLIGHT, OPT_SERVICE_ACCOUNT,
 };
 use crate::refusal::{OptionFault, SettingsProblem};
 use crate::syntax::k8s_names::{is_dns1123_label, is_dns1123_subdomain};
@@ -22,6 +22,19 @@ pub enum FailureAction {
     Admit,
 }
 
+/// What each instrumented pod does before its app starts, when the app's own interpreter finds
+/// the injected packages unusable (see `crate::inject::preflight`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Preflight {
+    /// No preflight: the operator's pod, exactly.
+    #[default]
+    Off,
+    /// On a finding the app starts without instrumentation, the reason recorded.
+    Disable,
+    /// On a finding the pod does not start, the reason recorded.
+    Fail,
+}
+
 /// The options besides the instrumentations, with their defaults.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Options {
@@ -34,6 +47,8 @@ pub struct Options {
     pub cluster_mode: bool,
     /// `policyServerServiceAccount`, `namespace/name`, for the RBAC checks of cluster mode.
     pub service_account: String,
+    /// `preflight`.
+    pub preflight: Preflight,
 }
 
 impl Default for Options {
@@ -43,17 +58,19 @@ impl Default for Options {
             allow_cross_namespace_references: true,
             cluster_mode: false,
             service_account: DEFAULT_SERVICE_ACCOUNT.to_string(),
+            preflight: Preflight::Off,
         }
     }
 }
 
 impl Options {
     /// The keys these options are read from.
-    pub const KEYS: [&'static str; 4] = [
+    pub const KEYS: [&'static str; 5] = [
         OPT_FAILURE_ACTION,
         OPT_ALLOW_CROSS_NAMESPACE,
         OPT_INSTRUMENTATION_SOURCE,
         OPT_SERVICE_ACCOUNT,
+        OPT_PREFLIGHT,
     ];
 
     /// Reads `key` when it is one of these options: `Ok(true)`, or the problem with its value;
@@ -63,6 +80,7 @@ impl Options {
             OPT_FAILURE_ACTION => self.failure_action = failure_action(v)?,
             OPT_ALLOW_CROSS_NAMESPACE => self.allow_cross_namespace_references = cross(v)?,
             OPT_INSTRUMENTATION_SOURCE => self.cluster_mode = cluster_mode(v)?,
+            OPT_PREFLIGHT => self.preflight = preflight(v)?,
             OPT_SERVICE_ACCOUNT => {
                 if let Some(sa) = service_account(v)? {
                     self.service_account = sa;
@@ -129,6 +147,22 @@ fn service_account(v: &Value) -> Result<Option<String>, SettingsProblem> {
         _ => Err(SettingsProblem::new(
             OPT_SERVICE_ACCOUNT,
             OptionFault::ServiceAccount {
+                value: v.to_string(),
+            },
+        )),
+    }
+}
+
+/// `preflight`: `off` (or absent), `disable` or `fail`.
+fn preflight(v: &Value) -> Result<Preflight, SettingsProblem> {
+    match v {
+        Value::Null => Ok(Preflight::Off),
+        Value::String(s) if s == "off" => Ok(Preflight::Off),
+        Value::String(s) if s == "disable" => Ok(Preflight::Disable),
+        Value::String(s) if s == "fail" => Ok(Preflight::Fail),
+        _ => Err(SettingsProblem::new(
+            OPT_PREFLIGHT,
+            OptionFault::Preflight {
                 value: v.to_string(),
             },
         )),

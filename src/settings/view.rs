@@ -202,6 +202,7 @@ mod tests {
             "exporter": {"endpoint": "http://c:4318"},
             "failureAction": "admit",
             "allowCrossNamespaceReferences": false,
+            "preflight": "disable",
             "instrumentations": [
                 {"apiVersion": "opentelemetry.io/v1alpha1", "kind": "Instrumentation",
                  "metadata": {"name": "a", "namespace": "x", "uid": "1"},
@@ -211,6 +212,7 @@ mod tests {
         }));
         let view = SettingsView::read(&text).unwrap();
         assert_eq!(view.options, full.options);
+        assert_eq!(view.options.preflight, super::super::Preflight::Disable);
         assert_eq!(view.known().unwrap(), full.known().unwrap());
         assert_eq!(view.names("x").unwrap(), full.names("x").unwrap());
         for name in ["a", "b"] {

@@ -13,6 +13,9 @@ What is reproduced:
     root holds only the "image" (a set of read-only binds), so the paths the policy wrote are the
     paths the process sees. ``emptyDir`` is a fresh directory shared by the pod's containers.
 
+  * the termination message: a writable file at ``terminationMessagePath`` (default
+    ``/dev/termination-log``), read when the container exits; with ``FallbackToLogsOnError`` a
+    failed container with an empty message gets the tail of its log, as the kubelet does;
   * the securityContext fields that decide who runs the process: runAsUser/runAsGroup (container
     over pod, else the image's user) applied with setpriv, runAsNonRoot checked against the image's
     user as the kubelet does, allowPrivilegeEscalation=false as no_new_privs, readOnlyRootFilesystem.
@@ -191,7 +194,17 @@ class ContainerRun:
     env: dict[str, str]
     bwrap: list[str]
     log_path: Path
+    message_path: Path | None = None
+    fallback_to_logs: bool = False
     process: subprocess.Popen | None = None
+    termination_message: str | None = None
+
+    def terminated(self, code: int) -> None:
+        """Record the termination message as the kubelet does when the container exits."""
+        text = self.message_path.read_text(errors="replace") if self.message_path else ""
+        if not text and code != 0 and self.fallback_to_logs:
+            text = "\n".join(self.log().splitlines()[-80:])[-2048:]
+        self.termination_message = text
 
     def log(self) -> str:
         try:
@@ -310,6 +323,11 @@ class RunningPod:
                 raise UnsupportedPodFeature("subPath")
             flag = "--ro-bind" if mount.get("readOnly") else "--bind"
             args += [flag, str(self.volumes[mount["name"]]), mount["mountPath"]]
+        message_path = self.dir / "termination" / f"{kind}-{container['name']}"
+        message_path.parent.mkdir(parents=True, exist_ok=True)
+        message_path.touch(mode=0o666)
+        message_path.chmod(0o666)
+        args += ["--bind", str(message_path), container.get("terminationMessagePath") or "/dev/termination-log"]
         if security.read_only_root:
             args += ["--remount-ro", "/"]
         args += ["--chdir", container.get("workingDir") or image.workdir, "--clearenv"]
@@ -318,7 +336,8 @@ class RunningPod:
         args += ["--"] + security.wrap(argv)
         log_path = self.dir / "logs" / f"{kind}-{container['name']}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        return ContainerRun(container["name"], argv, env, args, log_path)
+        fallback = container.get("terminationMessagePolicy") == "FallbackToLogsOnError"
+        return ContainerRun(container["name"], argv, env, args, log_path, message_path, fallback)
 
     # -- lifecycle -----------------------------------------------------------------------------------
 
@@ -330,6 +349,7 @@ class RunningPod:
             self.init_runs.append(run)
             with open(run.log_path, "wb") as out:
                 proc = subprocess.run(run.bwrap, stdout=out, stderr=subprocess.STDOUT, timeout=init_timeout)
+            run.terminated(proc.returncode)
             if proc.returncode != 0:
                 raise PodFailed(f"init container {run.name} exited {proc.returncode}: {run.log()}")
         for container in spec.get("containers") or []:
