@@ -14,6 +14,7 @@
 //! - [`host`]: the host capabilities, each behind a trait the policy owns: [`cluster`] (cluster
 //!   mode's host calls, the cluster's catalog, namespaces and owners) and [`oci`] (registries);
 //! - [`instrumentation`]: the CRD's types and defaults, the spec rules;
+//! - [`image`]: the Python image a pod gets, rewritten to a mirror and pinned to a digest;
 //! - [`inject`]: the operator's steps (the plan) and writing them into the object;
 //! - [`refusal`]: every refusal, problem and warning, worded;
 //! - [`keys`] and [`operator`]: the names read by and the names written, each once;
@@ -25,6 +26,7 @@ pub mod admission;
 pub mod catalog;
 pub mod cluster;
 pub mod host;
+pub mod image;
 pub mod inject;
 pub mod instrumentation;
 pub mod keys;

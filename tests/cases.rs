@@ -1,7 +1,8 @@
 //! Every case under `tests/cases/` through the native core (the same functions the wasm module
 //! exports, linked as a library). The e2e crate runs the same cases through the built module and
 //! through kwctl. A cluster-mode case's host calls go to its in-memory cluster
-//! (`case_harness::cluster`) through the policy's own `Cluster` seam.
+//! (`case_harness::cluster`, with the case's registry) through the policy's own `Cluster` and
+//! `Registry` seams.
 
 use std::sync::Arc;
 
@@ -10,14 +11,21 @@ use case_harness::{Guest, assert_all};
 use otel_python_policy::admission;
 use otel_python_policy::cluster::Cluster;
 use otel_python_policy::host::Hosts;
+use otel_python_policy::oci::Registry;
 
-/// The case's cluster behind the policy's seam: each call is one `kubernetes/<operation>` host
-/// call, answered (and logged) as policy-server answers it.
+/// The case's host behind the policy's seams: each call is one `kubernetes/<operation>` or
+/// `oci/<operation>` host call, answered (and logged) as policy-server answers it.
 struct InMemory<'a>(&'a ClusterState);
 
 impl Cluster for InMemory<'_> {
     fn call(&self, operation: &str, payload: &[u8]) -> Result<Vec<u8>, String> {
         self.0.answer("kubernetes", operation, payload)
+    }
+}
+
+impl Registry for InMemory<'_> {
+    fn call(&self, operation: &str, payload: &[u8]) -> Result<Vec<u8>, String> {
+        self.0.answer("oci", operation, payload)
     }
 }
 
@@ -30,7 +38,14 @@ fn every_case_through_the_native_core() {
         }),
         validate: Box::new(|b: &[u8], cluster: Option<&Arc<ClusterState>>| {
             Ok(match cluster {
-                Some(c) => admission::validate_with(b, Hosts::cluster(&InMemory(c))),
+                Some(c) => {
+                    let host = InMemory(c);
+                    let hosts = Hosts {
+                        cluster: &host,
+                        registry: &host,
+                    };
+                    admission::validate_with(b, hosts)
+                }
                 None => admission::validate(b),
             }
             .to_json())

@@ -24,9 +24,14 @@ use crate::catalog::Resolved;
 use crate::cluster::catalog::ClusterCatalog;
 use crate::cluster::{Lookups, namespaces};
 use crate::host::Hosts;
+use crate::image::{self, ImageOptions};
+use crate::inject::Packages;
 use crate::keys::{INJECT_PYTHON, is_off};
+use crate::oci::Registry;
 use crate::pod::PodView;
-use crate::refusal::{Notice, PayloadProblem, PlanProblem, PlanRefusal, Refusal, Subject};
+use crate::refusal::{
+    ImageProblem, ImageRefusal, Notice, PayloadProblem, PlanProblem, PlanRefusal, Refusal, Subject,
+};
 use crate::settings::Settings;
 use crate::settings::view::{self, SettingsView};
 use crate::syntax::json_text;
@@ -120,7 +125,7 @@ impl Admission<'_> {
             cluster: hosts.cluster,
             service_account: settings.options.service_account.clone(),
         };
-        self.resolve(pod, ask, &settings, &lookups)
+        self.resolve(pod, ask, &settings, &lookups, hosts.registry)
             .under(settings.options.failure_action)
     }
 
@@ -132,6 +137,7 @@ impl Admission<'_> {
         ask: Ask,
         settings: &SettingsView<'_>,
         lookups: &Lookups<'_>,
+        registry: &dyn Registry,
     ) -> Decision {
         let subject = object::subject(self.request, &self.head, &self.target, &pod);
         if subject.namespace().is_empty() {
@@ -155,15 +161,16 @@ impl Admission<'_> {
             Ok(None) => return Decision::Accept(Vec::new()),
             Err(refusal) => return Decision::Refuse(refusal),
         };
+        let options = &settings.options.image;
         match self.target.role {
             Role::Pod if settings.options.cluster_mode => {
                 match namespaces::look_up_owners(&mut pod, lookups, &subject) {
-                    Ok(()) => self.inject_pod(&pod, subject, &resolved),
+                    Ok(()) => self.inject_pod(&pod, subject, &resolved, options, registry),
                     Err(refusal) => Decision::Refuse(refusal),
                 }
             }
-            Role::Pod => self.inject_pod(&pod, subject, &resolved),
-            Role::Template => self.preview_workload(pod, subject, &resolved),
+            Role::Pod => self.inject_pod(&pod, subject, &resolved, options, registry),
+            Role::Template => self.preview_workload(pod, subject, &resolved, options),
         }
     }
 
@@ -179,11 +186,17 @@ impl Admission<'_> {
     }
 
     /// A Pod CREATE: the plan, written into the object (only here read whole).
-    fn inject_pod(&self, pod: &PodView, subject: Subject, resolved: &Resolved) -> Decision {
-        let namespace = subject.namespace().to_string();
-        let plan = match inject::plan(pod, &namespace, &resolved.spec) {
+    fn inject_pod(
+        &self,
+        pod: &PodView,
+        subject: Subject,
+        resolved: &Resolved,
+        options: &ImageOptions,
+        registry: &dyn Registry,
+    ) -> Decision {
+        let plan = match plan_with_image(pod, &subject, resolved, options, registry) {
             Ok(p) => p,
-            Err(problem) => return refuse_plan(subject, resolved, problem),
+            Err(refusal) => return Decision::Refuse(refusal),
         };
         // Hosts read the answer with serde_json, whose recursion limit the object must respect.
         if json_text::deeper_than(self.object.get(), json_text::DEPTH_LIMIT) {
@@ -213,6 +226,7 @@ impl Admission<'_> {
         template: PodView,
         subject: Subject,
         resolved: &Resolved,
+        options: &ImageOptions,
     ) -> Decision {
         let Subject::Workload {
             name, namespace, ..
@@ -221,6 +235,10 @@ impl Admission<'_> {
             return Decision::Accept(Vec::new());
         };
         let name = self.head.metadata["name"].as_str().unwrap_or(name);
+        let prepared = match image::prepare(&resolved.spec, options) {
+            Ok(p) => p,
+            Err(problem) => return refuse_image(subject, resolved, problem),
+        };
         let pod = workload::pod_of(template, &self.target, name, namespace);
         let checked = match inject::check(&pod, &resolved.spec) {
             Ok(c) => c,
@@ -235,11 +253,37 @@ impl Admission<'_> {
             &checked,
             service_name,
         ));
+        notices.extend(workload::preview_image(&subject, &pod, &prepared, options));
         if resolved.spec.endpoint().is_empty() {
             notices.push(Notice::NoEndpoint { label });
         }
         Decision::Accept(notices)
     }
+}
+
+/// The plan for a pod, with the image the options give it: checked and rewritten first, pinned
+/// (the one step that may ask the registry) only once the pod is known to take the plan.
+fn plan_with_image(
+    pod: &PodView,
+    subject: &Subject,
+    resolved: &Resolved,
+    options: &ImageOptions,
+    registry: &dyn Registry,
+) -> Result<inject::Plan, Refusal> {
+    let image_refusal = |problem| image_refusal(subject.clone(), resolved, problem);
+    let prepared = image::prepare(&resolved.spec, options).map_err(image_refusal)?;
+    let packages = Packages {
+        image: &prepared.image,
+        delivery: options.delivery,
+        pull_secrets: &options.pull_secrets,
+    };
+    let mut plan = inject::plan(pod, subject.namespace(), &resolved.spec, &packages)
+        .map_err(|problem| plan_refusal(subject.clone(), resolved, problem))?;
+    if prepared.needs_digest {
+        let image = image::pin(prepared, registry).map_err(image_refusal)?;
+        plan.set_image(&image);
+    }
+    Ok(plan)
 }
 
 /// Cluster mode: the pod's annotations as its Namespace completes them. `true` when the inject
@@ -288,11 +332,27 @@ fn resolve(
 }
 
 fn refuse_plan(subject: Subject, resolved: &Resolved, problem: PlanProblem) -> Decision {
-    Decision::Refuse(Refusal::Plan(Box::new(PlanRefusal {
+    Decision::Refuse(plan_refusal(subject, resolved, problem))
+}
+
+fn plan_refusal(subject: Subject, resolved: &Resolved, problem: PlanProblem) -> Refusal {
+    Refusal::Plan(Box::new(PlanRefusal {
         subject,
         label: resolved.label(),
         problem,
-    })))
+    }))
+}
+
+fn refuse_image(subject: Subject, resolved: &Resolved, problem: ImageProblem) -> Decision {
+    Decision::Refuse(image_refusal(subject, resolved, problem))
+}
+
+fn image_refusal(subject: Subject, resolved: &Resolved, problem: ImageProblem) -> Refusal {
+    Refusal::Image(Box::new(ImageRefusal {
+        subject,
+        label: resolved.label(),
+        problem,
+    }))
 }
 
 #[cfg(test)]

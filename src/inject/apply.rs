@@ -43,7 +43,24 @@ pub fn apply(plan: &Plan, object: &str, target: &Target) -> Result<String, Apply
     }
     let volumes: Vec<String> = plan.volumes.iter().map(to_json).collect();
     append(object, spec, &fields, "volumes", &volumes, &mut splices);
-    insert_init_container(object, spec, &fields, plan, &mut splices);
+    if let Some(init) = &plan.init_container {
+        insert_init_container(object, spec, &fields, init, plan, &mut splices);
+    }
+    if !plan.pull_secrets.is_empty() {
+        let secrets: Vec<String> = plan
+            .pull_secrets
+            .iter()
+            .map(|name| format!(r#"{{"name":{}}}"#, to_json(name)))
+            .collect();
+        append(
+            object,
+            spec,
+            &fields,
+            "imagePullSecrets",
+            &secrets,
+            &mut splices,
+        );
+    }
     Ok(splice(object, splices))
 }
 
@@ -131,10 +148,11 @@ fn insert_init_container(
     object: &str,
     spec: &RawValue,
     fields: &Entries<'_>,
+    init: &k8s_openapi::api::core::v1::Container,
     plan: &Plan,
     splices: &mut Vec<Splice>,
 ) {
-    let init = to_json(&plan.init_container);
+    let init = to_json(init);
     let existing = last(fields, "initContainers").filter(|v| v.get().starts_with('['));
     let items = existing.and_then(elements).unwrap_or_default();
     match plan.init_position.and_then(|i| items.get(i)) {
@@ -309,6 +327,7 @@ mod tests {
             init_position: None,
             source: "",
             notes: Vec::new(),
+            pull_secrets: Vec::new(),
         };
         let object = r#"{"spec":{"initContainers":[{"name":"a"},"migrate"],"containers":[{}]}}"#;
         let problem = apply(&plan, object, &Target::POD).unwrap_err();

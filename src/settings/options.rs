@@ -5,6 +5,7 @@
 
 use serde_json::Value;
 
+use crate::image::ImageOptions;
 use crate::keys::{
     DEFAULT_SERVICE_ACCOUNT, OPT_ALLOW_CROSS_NAMESPACE, OPT_FAILURE_ACTION,
     OPT_INSTRUMENTATION_SOURCE, OPT_SERVICE_ACCOUNT,
@@ -34,6 +35,8 @@ pub struct Options {
     pub cluster_mode: bool,
     /// `policyServerServiceAccount`, `namespace/name`, for the RBAC checks of cluster mode.
     pub service_account: String,
+    /// `imageRewrites`, `imagePullSecrets`, `pinImageDigest` and `delivery`.
+    pub image: ImageOptions,
 }
 
 impl Default for Options {
@@ -43,17 +46,22 @@ impl Default for Options {
             allow_cross_namespace_references: true,
             cluster_mode: false,
             service_account: DEFAULT_SERVICE_ACCOUNT.to_string(),
+            image: ImageOptions::default(),
         }
     }
 }
 
 impl Options {
     /// The keys these options are read from.
-    pub const KEYS: [&'static str; 4] = [
+    pub const KEYS: [&'static str; 8] = [
         OPT_FAILURE_ACTION,
         OPT_ALLOW_CROSS_NAMESPACE,
         OPT_INSTRUMENTATION_SOURCE,
         OPT_SERVICE_ACCOUNT,
+        ImageOptions::KEYS[0],
+        ImageOptions::KEYS[1],
+        ImageOptions::KEYS[2],
+        ImageOptions::KEYS[3],
     ];
 
     /// Reads `key` when it is one of these options: `Ok(true)`, or the problem with its value;
@@ -68,7 +76,7 @@ impl Options {
                     self.service_account = sa;
                 }
             }
-            _ => return Ok(false),
+            _ => return self.image.read(key, v),
         }
         Ok(true)
     }
