@@ -62,7 +62,7 @@ fn every_case_through_the_native_core() {
 #[test]
 fn every_refusal_says_what_would_be_accepted() {
     // Each refusal must carry one of these: an instruction or the accepted values.
-    const HINTS: [&str; 37] = [
+    const HINTS: [&str; 41] = [
         "use ",
         "install it, or",
         "add {apiVersion",
@@ -100,6 +100,10 @@ fn every_refusal_says_what_would_be_accepted() {
         "the defaults:",
         "leave the field out",
         "leave sampler out",
+        "pin it as",
+        "change the rewrite's",
+        "push the image there",
+        "give the PolicyServer a pull secret",
     ];
     let cases = case_harness::load_all().unwrap();
     let mut missing = Vec::new();

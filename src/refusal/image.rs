@@ -92,7 +92,7 @@ impl ImageProblem {
 impl Display for ImageProblem {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         match self {
-            ImageProblem::Spec { field, fault } => write!(f, "spec.{field}: {fault}"),
+            ImageProblem::Spec { field, fault } => write!(f, "spec.{field} {fault}"),
             ImageProblem::Rewritten {
                 image,
                 rewritten,

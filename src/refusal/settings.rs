@@ -51,7 +51,9 @@ impl Display for SettingsProblem {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         match &self.fault {
             // These read as a sentence about the field.
-            Fault::Missing(_) | Fault::Tls(TlsFault::WithoutHttps { .. }) => {
+            Fault::Missing(_)
+            | Fault::Tls(TlsFault::WithoutHttps { .. })
+            | Fault::Image(ImageFault::Delivery { .. }) => {
                 write!(f, "{} {}", self.path, self.fault)
             }
             _ if self.path.is_empty() => self.fault.fmt(f),

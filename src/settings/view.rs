@@ -202,6 +202,10 @@ mod tests {
             "exporter": {"endpoint": "http://c:4318"},
             "failureAction": "admit",
             "allowCrossNamespaceReferences": false,
+            "imageRewrites": [{"from": "ghcr.io/", "to": "mirror.example.com/ghcr"}],
+            "imagePullSecrets": ["mirror-pull"],
+            "pinImageDigest": "resolve",
+            "delivery": "imageVolume",
             "instrumentations": [
                 {"apiVersion": "opentelemetry.io/v1alpha1", "kind": "Instrumentation",
                  "metadata": {"name": "a", "namespace": "x", "uid": "1"},
@@ -211,6 +215,8 @@ mod tests {
         }));
         let view = SettingsView::read(&text).unwrap();
         assert_eq!(view.options, full.options);
+        assert_eq!(view.options.image.rewrites[0].from, "ghcr.io");
+        assert_eq!(view.options.image.pull_secrets, ["mirror-pull"]);
         assert_eq!(view.known().unwrap(), full.known().unwrap());
         assert_eq!(view.names("x").unwrap(), full.names("x").unwrap());
         for name in ["a", "b"] {
