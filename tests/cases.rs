@@ -127,3 +127,42 @@ fn every_refusal_says_what_would_be_accepted() {
         missing.join("\n")
     );
 }
+
+/// Every host call a case makes is one policy.yaml declares in `hostCapabilities`: a
+/// PolicyServer that grants the policy what its metadata lists would refuse any other.
+#[test]
+fn every_host_call_of_the_cases_is_declared_in_policy_yaml() {
+    let root = case_harness::case::tests_dir().join("..");
+    let text = std::fs::read_to_string(root.join("policy.yaml")).unwrap();
+    let metadata: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let declared: Vec<String> = metadata["hostCapabilities"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_string())
+        .collect();
+    let mut made = std::collections::BTreeSet::new();
+    for case in case_harness::load_all().unwrap() {
+        let (Some(host), Some(request)) = (case.fresh_cluster(), case.request()) else {
+            continue;
+        };
+        let payload = case_harness::response::validate_payload(request, &case.settings);
+        let seams = InMemory(&host);
+        let hosts = Hosts {
+            cluster: &seams,
+            registry: &seams,
+        };
+        admission::validate_with(&payload, hosts);
+        made.extend(
+            host.calls()
+                .iter()
+                .map(|c| format!("{}/{}", c.namespace, c.operation)),
+        );
+    }
+    assert!(made.contains("oci/v1/manifest_digest"), "{made:?}");
+    let undeclared: Vec<&String> = made.iter().filter(|c| !declared.contains(c)).collect();
+    assert!(
+        undeclared.is_empty(),
+        "not in policy.yaml's hostCapabilities: {undeclared:?}"
+    );
+}

@@ -168,7 +168,10 @@ impl Display for Notice {
                 } else {
                     ""
                 };
-                write!(f, "{subject}: pods will get the image {image}{digest}, {how}")
+                write!(
+                    f,
+                    "{subject}: pods will get the image {image}{digest}, {how}"
+                )
             }
             Notice::PreviewPullSecrets { subject, names } => write!(
                 f,
