@@ -157,22 +157,7 @@ impl Display for Notice {
                 image,
                 resolved_later,
                 volume,
-            } => {
-                let how = if *volume {
-                    "mounted as an image volume"
-                } else {
-                    "copied by an init container"
-                };
-                let digest = if *resolved_later {
-                    ", pinned to the digest its tag has when each pod is created"
-                } else {
-                    ""
-                };
-                write!(
-                    f,
-                    "{subject}: pods will get the image {image}{digest}, {how}"
-                )
-            }
+            } => preview_image(f, subject, image, *resolved_later, *volume),
             Notice::PreviewPullSecrets { subject, names } => write!(
                 f,
                 "{subject}: pods will get the image pull secret{} {} after their own",
@@ -220,6 +205,28 @@ fn preview_containers(
         write!(f, ", OTEL_SERVICE_NAME={name}")?;
     }
     write!(f, ", platform {platform}")
+}
+
+/// The image a workload's pods will get, and how it reaches them.
+fn preview_image(
+    f: &mut Formatter<'_>,
+    subject: &Subject,
+    image: &str,
+    resolved_later: bool,
+    volume: bool,
+) -> fmt::Result {
+    let digest = match resolved_later {
+        true => ", pinned to the digest its tag has when each pod is created",
+        false => "",
+    };
+    let how = match volume {
+        true => "mounted as an image volume",
+        false => "copied by an init container",
+    };
+    write!(
+        f,
+        "{subject}: pods will get the image {image}{digest}, {how}"
+    )
 }
 
 /// The workload's own annotation, and the exact place its pods read it from.

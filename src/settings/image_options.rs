@@ -38,17 +38,24 @@ impl ImageOptions {
     }
 }
 
+/// The items of the list option `key` (`null`: none), or `fault` with the value.
+fn list<'v>(
+    v: &'v Value,
+    key: &str,
+    fault: fn(String) -> OptionFault,
+) -> Result<&'v [Value], SettingsProblem> {
+    match v {
+        Value::Null => Ok(&[]),
+        Value::Array(items) => Ok(items),
+        _ => Err(SettingsProblem::new(key, fault(v.to_string()))),
+    }
+}
+
 /// `imageRewrites`: a list of `{from, to}` prefixes, each `from` once.
 fn rewrites(v: &Value) -> Result<Vec<Rewrite>, SettingsProblem> {
-    let items = match v {
-        Value::Null => return Ok(Vec::new()),
-        Value::Array(items) => items,
-        _ => {
-            let value = v.to_string();
-            let fault = OptionFault::ImageRewrites { value };
-            return Err(SettingsProblem::new(OPT_IMAGE_REWRITES, fault));
-        }
-    };
+    let items = list(v, OPT_IMAGE_REWRITES, |value| OptionFault::ImageRewrites {
+        value,
+    })?;
     let mut out: Vec<Rewrite> = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let at = format!("{OPT_IMAGE_REWRITES}[{i}]");
@@ -91,15 +98,9 @@ fn rewrite(item: &Value, at: &str) -> Result<Rewrite, SettingsProblem> {
 
 /// `imagePullSecrets`: Secret names, each once.
 fn pull_secrets(v: &Value) -> Result<Vec<String>, SettingsProblem> {
-    let items = match v {
-        Value::Null => return Ok(Vec::new()),
-        Value::Array(items) => items,
-        _ => {
-            let value = v.to_string();
-            let fault = OptionFault::PullSecrets { value };
-            return Err(SettingsProblem::new(OPT_IMAGE_PULL_SECRETS, fault));
-        }
-    };
+    let items = list(v, OPT_IMAGE_PULL_SECRETS, |value| {
+        OptionFault::PullSecrets { value }
+    })?;
     let mut out: Vec<String> = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let at = format!("{OPT_IMAGE_PULL_SECRETS}[{i}]");

@@ -241,3 +241,9 @@ def pod_fixture(name: str, **changes) -> dict:
             meta.setdefault(key, {}).update(changes.pop(key))
     pod["spec"].update(changes)
     return pod
+
+
+def musl_article_pod() -> dict:
+    """The article's pod on the musl platform (an Alpine-based app image)."""
+    return pod_fixture("article-pod.json",
+                       annotations={"instrumentation.opentelemetry.io/otel-python-platform": "musl"})

@@ -59,10 +59,8 @@ def test_the_app_sends_traces_metrics_and_logs(pod):
 @pytest.fixture(scope="module")
 def musl_pod():
     port = sc.free_port()
-    pod = sc.pod_fixture("article-pod.json",
-                         annotations={"instrumentation.opentelemetry.io/otel-python-platform": "musl"})
     s = sc.start_scenario(
-        "image-volume-musl", pod, image_volume_settings,
+        "image-volume-musl", sc.musl_article_pod(), image_volume_settings,
         {sc.ARTICLE_IMAGE: sc.autoinstrumentation_image(), sc.FLASK_IMAGE: sc.flask_image(port)},
         {"hello-api": port})
     yield s

@@ -324,6 +324,46 @@ mod tests {
     }
 
     #[test]
+    fn one_host_logs_kubernetes_and_oci_calls_and_writes_them_in_order_as_kwctl_replays_them() {
+        use crate::cluster::{ClusterState, Exchange, payload};
+        let host = ClusterState::from_yaml(
+            "objects: [{apiVersion: v1, kind: Namespace, metadata: {name: shop}}]\n",
+        )
+        .unwrap()
+        .with_registry(registry());
+        let get = payload::get("v1", "Namespace", "shop", None, None);
+        assert!(host.answer("kubernetes", "get_resource", &get).is_ok());
+        let image = br#""r.example.com/otel/python:1.0""#;
+        assert!(host.answer("oci", MANIFEST_DIGEST, image).is_ok());
+        let missing = br#""r.example.com/otel/python:9""#;
+        let e = host.answer("oci", MANIFEST_DIGEST, missing).unwrap_err();
+        assert!(e.starts_with("Callback evaluation failure: Fail to interact with OCI registry: Registry error: url https://r.example.com/v2/otel/python/manifests/9,"), "{e}");
+        let summaries: Vec<String> = host.calls().iter().map(|c| c.summary()).collect();
+        assert_eq!(
+            summaries,
+            [
+                "get_resource v1/Namespace shop",
+                "manifest_digest r.example.com/otel/python:1.0",
+                "manifest_digest r.example.com/otel/python:9",
+            ]
+        );
+        let session = host.session_yaml().unwrap();
+        let oci = format!(
+            "- type: Exchange\n  request: |\n    !OciManifestDigest\n    image: r.example.com/otel/python:1.0\n  response:\n    type: Success\n    payload: '{{\"digest\":\"{D}\"}}'\n"
+        );
+        assert!(session.contains(&oci), "{session}");
+        let exchanges: Vec<Exchange> = serde_yaml::from_str(&session).unwrap();
+        assert_eq!(exchanges.len(), 3);
+        assert!(session.find("!KubernetesGetResource") < session.find("!OciManifestDigest"));
+        // The failure's entry holds the text the guest read, causes included.
+        assert!(session.contains("Caused by:"), "{session}");
+        // Without a cluster, a kubernetes call is not modelled.
+        let alone = ClusterState::registry_only(registry());
+        assert!(alone.answer("kubernetes", "get_resource", &get).is_err());
+        assert_eq!(alone.calls()[0].stage, crate::cluster::Stage::NotModelled);
+    }
+
+    #[test]
     fn fixtures_are_checked() {
         for (bad, why) in [
             ("images: {r.io/p:1: {digest: sha256:12}}\n", "64 hex digits"),
