@@ -152,11 +152,7 @@ pub fn summary(message: &str) -> String {
     let Some((head, causes)) = message.split_once("\n\nCaused by:") else {
         return message.trim_end().to_string();
     };
-    let last = causes
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .last();
+    let last = causes.lines().map(str::trim).rfind(|l| !l.is_empty());
     let last = last.map(|l| match l.split_once(": ") {
         Some((n, rest)) if n.bytes().all(|b| b.is_ascii_digit()) => rest,
         _ => l,
