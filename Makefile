@@ -19,7 +19,7 @@ WASM := $(TARGET_DIR)/wasm32-wasip1/release/otel_python_policy.wasm
 POLICY_RUN := $(TARGET_DIR)/host/policy-run
 XTASK := $(TARGET_DIR)/host/xtask
 BENCH := $(TARGET_DIR)/host/bench
-APT_PACKAGES := bats binaryen bubblewrap docker-registry jq curl openssl wrk python3-yaml
+APT_PACKAGES := bats binaryen bubblewrap docker-registry apache2-utils jq curl openssl wrk python3-yaml
 # wasm-opt 108 (Debian's binaryen) needs the features rustc's wasm32-wasip1 output uses.
 WASM_OPT_FLAGS := -O3 --enable-bulk-memory --enable-sign-ext --enable-mutable-globals --enable-nontrapping-float-to-int
 
@@ -196,7 +196,7 @@ e2e-tests: policy.wasm python-runner
 	POLICY_WASM=$(CURDIR)/policy.wasm $(HOST_CARGO_TEST) --lib --bins $(E2E_TESTS)
 
 packaging-tests: policy.wasm
-	@$(call apt,docker-registry)
+	@$(call apt,docker-registry apache2-utils)
 	POLICY_WASM=$(CURDIR)/policy.wasm $(HOST_CARGO_TEST) $(XTASK_TESTS)
 
 # Every case file through the real `kwctl run`, compared with the host.
@@ -256,7 +256,7 @@ bench: policy.wasm annotated-policy.wasm host-tools
 
 # Instructions per fresh-instance call (callgrind): this policy and the peers, the README's figures.
 INSTRUCTION_CASES = article-pod.json:settings/article.yaml pod-no-annotation.json:settings/article.yaml \
-  article-deployment.json:settings/article.yaml
+  article-deployment.json:settings/article.yaml article-pod.json:settings/article-mirror.yaml
 instructions: policy.wasm host-tools
 	@command -v valgrind >/dev/null || { sudo_=""; [ "$$(id -u)" = 0 ] || sudo_=sudo; \
 	  $$sudo_ apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo_ apt-get install -y -qq valgrind >/dev/null; }

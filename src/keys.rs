@@ -63,14 +63,26 @@ pub const OPT_SERVICE_ACCOUNT: &str = "policyServerServiceAccount";
 /// Whether each pod checks its interpreter and packages before the app starts: `off`, `disable`
 /// or `fail`.
 pub const OPT_PREFLIGHT: &str = "preflight";
+/// Image prefixes rewritten to a mirror: `[{from, to}]`.
+pub const OPT_IMAGE_REWRITES: &str = "imageRewrites";
+/// Pull secrets added to every instrumented pod.
+pub const OPT_IMAGE_PULL_SECRETS: &str = "imagePullSecrets";
+/// Whether the Python image is pinned to a digest: `off`, `resolve` or `require`.
+pub const OPT_PIN_IMAGE_DIGEST: &str = "pinImageDigest";
+/// How the packages reach the containers: `initContainer` or `imageVolume`.
+pub const OPT_DELIVERY: &str = "delivery";
 /// Every option, in the order messages list them.
-pub const OPTIONS: [&str; 6] = [
+pub const OPTIONS: [&str; 10] = [
     OPT_INSTRUMENTATIONS,
     OPT_FAILURE_ACTION,
     OPT_ALLOW_CROSS_NAMESPACE,
     OPT_INSTRUMENTATION_SOURCE,
     OPT_SERVICE_ACCOUNT,
     OPT_PREFLIGHT,
+    OPT_IMAGE_REWRITES,
+    OPT_IMAGE_PULL_SECRETS,
+    OPT_PIN_IMAGE_DIGEST,
+    OPT_DELIVERY,
 ];
 
 /// The PolicyServer's ServiceAccount in a default Kubewarden install (`namespace/name`).

@@ -15,6 +15,7 @@
 //!   mode's host calls, the cluster's catalog, namespaces and owners) and [`oci`] (registries);
 //! - [`checks`]: the doctor, what in a container would make the injection fail or send nothing;
 //! - [`instrumentation`]: the CRD's types and defaults, the spec rules;
+//! - [`image`]: the Python image a pod gets, rewritten to a mirror and pinned to a digest;
 //! - [`inject`]: the operator's steps (the plan) and writing them into the object;
 //! - [`refusal`]: every refusal, problem and warning, worded;
 //! - [`keys`] and [`operator`]: the names read by and the names written, each once;
@@ -27,6 +28,7 @@ pub mod catalog;
 pub mod checks;
 pub mod cluster;
 pub mod host;
+pub mod image;
 pub mod inject;
 pub mod instrumentation;
 pub mod keys;

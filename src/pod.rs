@@ -86,9 +86,12 @@ pub struct PodSpecView {
     /// `initContainers`.
     #[serde(default, deserialize_with = "null_default")]
     pub init_containers: Vec<ContainerView>,
-    /// `volumes` (their names).
+    /// `volumes` (their names, and whether they are image volumes).
     #[serde(default, deserialize_with = "null_default")]
-    pub volumes: Vec<NamedItem>,
+    pub volumes: Vec<VolumeView>,
+    /// `imagePullSecrets` (their names).
+    #[serde(default, deserialize_with = "null_default")]
+    pub image_pull_secrets: Vec<NamedItem>,
     /// `nodeName`.
     #[serde(default, deserialize_with = "null_default")]
     pub node_name: String,
@@ -161,12 +164,23 @@ pub struct MountView {
     pub mount_path: String,
 }
 
-/// Anything with a name (a volume).
+/// Anything with a name (a pull secret's reference).
 #[derive(Deserialize, Default, Debug)]
 pub struct NamedItem {
     /// `name`.
     #[serde(default, deserialize_with = "null_default")]
     pub name: String,
+}
+
+/// A volume: its name, and whether it is an image volume.
+#[derive(Deserialize, Default, Debug)]
+pub struct VolumeView {
+    /// `name`.
+    #[serde(default, deserialize_with = "null_default")]
+    pub name: String,
+    /// `image`, only whether it is there (`null` is absent).
+    #[serde(default)]
+    pub image: Option<IgnoredAny>,
 }
 
 /// Why an object cannot be read as a pod: the dotted path of the bad field and the reason.

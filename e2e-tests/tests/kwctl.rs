@@ -142,6 +142,7 @@ impl KwctlBackend {
         let options = RunOptions {
             replay_session: Some(cluster.session_yaml()?),
             host_capabilities: Some(cluster.host_capabilities().to_vec()),
+            ..RunOptions::default()
         };
         self.run(&typed, settings, &options)
     }

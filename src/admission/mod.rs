@@ -25,11 +25,16 @@ use crate::catalog::Resolved;
 use crate::cluster::catalog::ClusterCatalog;
 use crate::cluster::{Lookups, namespaces};
 use crate::host::Hosts;
+use crate::image::{self, ImageOptions};
+use crate::inject::{Packages, preflight};
 use crate::keys::{INJECT_PYTHON, is_off};
+use crate::oci::Registry;
 use crate::pod::{PodView, Slot};
-use crate::refusal::{Notice, PayloadProblem, PlanProblem, PlanRefusal, Refusal, Subject};
+use crate::refusal::{
+    ImageProblem, ImageRefusal, Notice, PayloadProblem, PlanProblem, PlanRefusal, Refusal, Subject,
+};
 use crate::settings::view::{self, SettingsView};
-use crate::settings::{Preflight, Settings};
+use crate::settings::{Options, Settings};
 use crate::syntax::json_text;
 use crate::target::{Role, Target};
 use crate::{checks, inject, reference};
@@ -121,7 +126,7 @@ impl Admission<'_> {
             cluster: hosts.cluster,
             service_account: settings.options.service_account.clone(),
         };
-        self.resolve(pod, ask, &settings, &lookups)
+        self.resolve(pod, ask, &settings, &lookups, hosts.registry)
             .under(settings.options.failure_action)
     }
 
@@ -133,6 +138,7 @@ impl Admission<'_> {
         ask: Ask,
         settings: &SettingsView<'_>,
         lookups: &Lookups<'_>,
+        registry: &dyn Registry,
     ) -> Decision {
         let subject = object::subject(self.request, &self.head, &self.target, &pod);
         if subject.namespace().is_empty() {
@@ -156,15 +162,16 @@ impl Admission<'_> {
             Ok(None) => return Decision::Accept(Vec::new()),
             Err(refusal) => return Decision::Refuse(refusal),
         };
+        let options = &settings.options;
         match self.target.role {
-            Role::Pod if settings.options.cluster_mode => {
+            Role::Pod if options.cluster_mode => {
                 match namespaces::look_up_owners(&mut pod, lookups, &subject) {
-                    Ok(()) => self.inject_pod(&pod, subject, &resolved, settings.options.preflight),
+                    Ok(()) => self.inject_pod(&pod, subject, &resolved, options, registry),
                     Err(refusal) => Decision::Refuse(refusal),
                 }
             }
-            Role::Pod => self.inject_pod(&pod, subject, &resolved, settings.options.preflight),
-            Role::Template => self.preview_workload(pod, subject, &resolved),
+            Role::Pod => self.inject_pod(&pod, subject, &resolved, options, registry),
+            Role::Template => self.preview_workload(pod, subject, &resolved, &options.image),
         }
     }
 
@@ -185,26 +192,13 @@ impl Admission<'_> {
         pod: &PodView,
         subject: Subject,
         resolved: &Resolved,
-        preflight: Preflight,
+        options: &Options,
+        registry: &dyn Registry,
     ) -> Decision {
-        let namespace = subject.namespace().to_string();
-        let plan = match inject::plan(pod, &namespace, &resolved.spec) {
-            Ok(p) => p,
-            Err(problem) => return refuse_plan(subject, resolved, problem),
-        };
-        let targets: Vec<Slot> = plan.edits.iter().map(|e| e.slot).collect();
-        let findings = match checks::verdict(pod, resolved, &targets, &subject) {
-            Ok(notices) => notices,
+        let (plan, findings) = match plan_with_image(pod, &subject, resolved, options, registry) {
+            Ok(planned) => planned,
             Err(refusal) => return Decision::Refuse(refusal),
         };
-        let mut plan = plan;
-        plan.preflight = inject::preflight::containers(
-            preflight,
-            &resolved.spec,
-            pod,
-            &targets,
-            &plan.init_container,
-        );
         // Hosts read the answer with serde_json, whose recursion limit the object must respect.
         if json_text::deeper_than(self.object.get(), json_text::DEPTH_LIMIT) {
             let error = "recursion limit exceeded".to_string();
@@ -234,6 +228,7 @@ impl Admission<'_> {
         template: PodView,
         subject: Subject,
         resolved: &Resolved,
+        options: &ImageOptions,
     ) -> Decision {
         let Subject::Workload {
             name, namespace, ..
@@ -242,6 +237,10 @@ impl Admission<'_> {
             return Decision::Accept(Vec::new());
         };
         let name = self.head.metadata["name"].as_str().unwrap_or(name);
+        let prepared = match image::prepare(&resolved.spec, options) {
+            Ok(p) => p,
+            Err(problem) => return refuse_image(subject, resolved, problem),
+        };
         let pod = workload::pod_of(template, &self.target, name, namespace);
         let checked = match inject::check(&pod, &resolved.spec) {
             Ok(c) => c,
@@ -260,12 +259,45 @@ impl Admission<'_> {
             &checked,
             service_name,
         ));
+        notices.extend(workload::preview_image(&subject, &pod, &prepared, options));
         if resolved.spec.endpoint().is_empty() {
             notices.push(Notice::NoEndpoint { label });
         }
         notices.extend(findings);
         Decision::Accept(notices)
     }
+}
+
+/// The plan for a pod, with the image the options give it and the preflight, and the doctor's
+/// findings: the image checked and rewritten first, pinned (the one step that may ask the
+/// registry) only once the pod is known to take the plan and pass the doctor.
+fn plan_with_image(
+    pod: &PodView,
+    subject: &Subject,
+    resolved: &Resolved,
+    options: &Options,
+    registry: &dyn Registry,
+) -> Result<(inject::Plan, Vec<Notice>), Refusal> {
+    let image_refusal = |problem| image_refusal(subject.clone(), resolved, problem);
+    let image_options = &options.image;
+    let prepared = image::prepare(&resolved.spec, image_options).map_err(image_refusal)?;
+    let packages = Packages {
+        image: &prepared.image,
+        delivery: image_options.delivery,
+        pull_secrets: &image_options.pull_secrets,
+    };
+    let spec = &resolved.spec;
+    let mut plan = inject::plan(pod, subject.namespace(), spec, &packages)
+        .map_err(|problem| plan_refusal(subject.clone(), resolved, problem))?;
+    let targets: Vec<Slot> = plan.edits.iter().map(|e| e.slot).collect();
+    let findings = checks::verdict(pod, resolved, &targets, subject)?;
+    let mount = packages.mount(plan.source);
+    plan.preflight = preflight::containers(options.preflight, spec, pod, &targets, &mount);
+    if prepared.needs_digest {
+        let image = image::pin(prepared, registry).map_err(image_refusal)?;
+        plan.set_image(&image);
+    }
+    Ok((plan, findings))
 }
 
 /// Cluster mode: the pod's annotations as its Namespace completes them. `true` when the inject
@@ -314,11 +346,27 @@ fn resolve(
 }
 
 fn refuse_plan(subject: Subject, resolved: &Resolved, problem: PlanProblem) -> Decision {
-    Decision::Refuse(Refusal::Plan(Box::new(PlanRefusal {
+    Decision::Refuse(plan_refusal(subject, resolved, problem))
+}
+
+fn plan_refusal(subject: Subject, resolved: &Resolved, problem: PlanProblem) -> Refusal {
+    Refusal::Plan(Box::new(PlanRefusal {
         subject,
         label: resolved.label(),
         problem,
-    })))
+    }))
+}
+
+fn refuse_image(subject: Subject, resolved: &Resolved, problem: ImageProblem) -> Decision {
+    Decision::Refuse(image_refusal(subject, resolved, problem))
+}
+
+fn image_refusal(subject: Subject, resolved: &Resolved, problem: ImageProblem) -> Refusal {
+    Refusal::Image(Box::new(ImageRefusal {
+        subject,
+        label: resolved.label(),
+        problem,
+    }))
 }
 
 #[cfg(test)]

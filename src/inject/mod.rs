@@ -10,6 +10,7 @@
 mod apply;
 mod common;
 mod conflicts;
+pub mod delivery;
 pub mod env;
 mod exporter;
 pub mod preflight;
@@ -18,16 +19,18 @@ pub mod resource_attributes;
 pub mod selection;
 
 use k8s_openapi::api::core::v1::{
-    ConfigMapVolumeSource, Container, EmptyDirVolumeSource, SecretVolumeSource, VolumeMount,
+    ConfigMapVolumeSource, Container, EmptyDirVolumeSource, ImageVolumeSource, SecretVolumeSource,
+    VolumeMount,
 };
 use serde::Serialize;
 
 pub use apply::apply;
+pub use delivery::Packages;
 pub use python::restricted_security_context;
 
 use crate::instrumentation::{ClaimTemplate, InstrumentationSpec};
 use crate::operator::{
-    COLLECTOR_SIDECAR, INJECTED_INIT_CONTAINERS, INJECTED_SIDECAR, NODE_NAME_VAR,
+    COLLECTOR_SIDECAR, INJECTED_INIT_CONTAINERS, INJECTED_SIDECAR, NODE_NAME_VAR, VOLUME_NAME,
 };
 use crate::pod::{ContainerView, PodView, Slot};
 use crate::refusal::{AlreadyInstrumented, Notice, PlanProblem};
@@ -46,7 +49,7 @@ pub struct ContainerEdit {
     pub mounts: Vec<VolumeMount>,
 }
 
-/// A volume the injection adds, with the four sources it uses (the Kubernetes `Volume` has some
+/// A volume the injection adds, with the five sources it uses (the Kubernetes `Volume` has some
 /// thirty; its serializer is not needed in the module). Written as Kubernetes writes a `Volume`.
 #[derive(Serialize, Default, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -60,6 +63,9 @@ pub struct Volume {
     /// The packages' ephemeral volume (`python.volumeClaimTemplate`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ephemeral: Option<EphemeralVolume>,
+    /// The packages' image volume (`delivery: imageVolume`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageVolumeSource>,
     /// The volume's name.
     pub name: String,
     /// A Secret (exporter TLS).
@@ -82,8 +88,8 @@ pub struct Plan {
     pub edits: Vec<ContainerEdit>,
     /// Appended to `spec.volumes`, in order (TLS volumes first, then the packages' volume).
     pub volumes: Vec<Volume>,
-    /// The init container that copies the packages.
-    pub init_container: Container,
+    /// The init container that copies the packages; none for an image volume.
+    pub init_container: Option<Container>,
     /// The preflight init containers that follow it (`preflight`; none by default).
     pub preflight: Vec<Container>,
     /// Index in `spec.initContainers` to insert at: before the first targeted init container, else the end.
@@ -92,6 +98,22 @@ pub struct Plan {
     pub source: &'static str,
     /// Things the user should know that are not errors.
     pub notes: Vec<Notice>,
+    /// Appended to `spec.imagePullSecrets`: the settings' secrets the pod lacks.
+    pub pull_secrets: Vec<String>,
+}
+
+impl Plan {
+    /// The packages' image set to `image` (once its digest is known), wherever the plan uses it.
+    pub fn set_image(&mut self, image: &str) {
+        if let Some(init) = &mut self.init_container {
+            init.image = Some(image.to_string());
+        }
+        for volume in &mut self.volumes {
+            if let Some(source) = volume.image.as_mut().filter(|_| volume.name == VOLUME_NAME) {
+                source.reference = Some(image.to_string());
+            }
+        }
+    }
 }
 
 /// Why a pod counts as already instrumented (Kubernetes may call a mutating webhook again on its
@@ -104,6 +126,13 @@ pub fn already_instrumented(pod: &PodView) -> Option<AlreadyInstrumented> {
         .find(|c| INJECTED_INIT_CONTAINERS.contains(&c.name.as_str()))
     {
         return Some(AlreadyInstrumented::InitContainer(c.name.clone()));
+    }
+    if spec
+        .volumes
+        .iter()
+        .any(|v| v.name == VOLUME_NAME && v.image.is_some())
+    {
+        return Some(AlreadyInstrumented::ImageVolume);
     }
     if spec.containers.iter().any(|c| c.name == INJECTED_SIDECAR) {
         return Some(AlreadyInstrumented::Sidecar);
@@ -156,11 +185,13 @@ pub fn service_name(
         .and_then(|v| v.value.clone())
 }
 
-/// Computes the injection of `spec` into `pod` (in `namespace`), or says why it cannot be done.
+/// Computes the injection of `spec` into `pod` (in `namespace`), with `packages` delivered, or
+/// says why it cannot be done.
 pub fn plan(
     pod: &PodView,
     namespace: &str,
     spec: &InstrumentationSpec,
+    packages: &Packages<'_>,
 ) -> Result<Plan, PlanProblem> {
     let Checked {
         targets,
@@ -178,14 +209,14 @@ pub fn plan(
             slot,
             name: c.name.clone(),
             env,
-            mounts: python::container_mounts(c, &tls.mounts),
+            mounts: python::container_mounts(c, packages.mount(source), &tls.mounts),
         });
     }
-    volumes.push(python::packages_volume(spec));
+    volumes.push(packages.volume(spec));
     Ok(Plan {
         edits,
         volumes,
-        init_container: python::init_container(spec, pod, source),
+        init_container: packages.init_container(spec, pod, source),
         preflight: Vec::new(),
         init_position: match targets.first() {
             Some(Slot::Init(i)) => Some(*i),
@@ -193,6 +224,7 @@ pub fn plan(
         },
         source,
         notes,
+        pull_secrets: packages.missing_pull_secrets(pod),
     })
 }
 

@@ -17,23 +17,24 @@
 use k8s_openapi::api::core::v1::{Container, VolumeMount};
 
 use super::env::literal;
+use super::python::init_security_context;
 use crate::checks::{argv, interpreter};
 use crate::instrumentation::InstrumentationSpec;
-use crate::operator::{MOUNT_PATH, PREFLIGHT_CONTAINER_NAME, PYTHONPATH, VOLUME_NAME};
+use crate::operator::{MOUNT_PATH, PREFLIGHT_CONTAINER_NAME, PYTHONPATH};
 use crate::pod::{ContainerView, PodView, Slot};
 use crate::settings::Preflight;
 
 /// The script the preflight runs, verbatim.
 pub const SCRIPT: &str = include_str!("preflight.py");
 
-/// The preflight init containers for `targets` (none when it is off), modelled on the copy's
-/// init container `copy` (its resources and security context).
+/// The preflight init containers for `targets` (none when it is off), with the copy's resources
+/// and security context, and `mount`, the packages' mount of the target containers.
 pub fn containers(
     mode: Preflight,
     spec: &InstrumentationSpec,
     pod: &PodView,
     targets: &[Slot],
-    copy: &Container,
+    mount: &VolumeMount,
 ) -> Vec<Container> {
     let mode = match mode {
         Preflight::Off => return Vec::new(),
@@ -61,14 +62,10 @@ pub fn containers(
                 ]),
                 env: pythonpath(c, spec).map(|v| vec![literal(PYTHONPATH, v)]),
                 working_dir: Some(c.working_dir.clone()).filter(|w| !w.is_empty()),
-                resources: copy.resources.clone(),
-                volume_mounts: Some(vec![VolumeMount {
-                    name: VOLUME_NAME.into(),
-                    mount_path: MOUNT_PATH.into(),
-                    ..Default::default()
-                }]),
+                resources: spec.python().resource_requirements.clone(),
+                volume_mounts: Some(vec![mount.clone()]),
                 termination_message_policy: Some("FallbackToLogsOnError".into()),
-                security_context: copy.security_context.clone(),
+                security_context: Some(init_security_context(spec, pod)),
                 ..Default::default()
             }
         })
@@ -112,7 +109,7 @@ mod tests {
     #[test]
     fn the_command_runs_the_script_with_the_apps_interpreter() {
         let spec = InstrumentationSpec::default();
-        let copy = Container::default();
+        let copy = VolumeMount::default();
         let p = pod(r#"{"spec": {"containers": [{"name": "a", "image": "a:1",
             "command": ["tini", "--", "/usr/local/bin/python3.12", "-m", "app"]}, {"name": "b"}]}}"#);
         let found = containers(
@@ -136,14 +133,14 @@ mod tests {
         let text = r#"{"spec": {"initContainers": [{"name": "migrate"}], "containers": [{"name": "a", "image": "a:1"}]}}"#;
         let p = pod(text);
         let spec = InstrumentationSpec::default();
-        let mut plan = super::super::plan(&p, "n", &spec).unwrap();
-        plan.preflight = containers(
-            Preflight::Disable,
-            &spec,
-            &p,
-            &[Slot::Regular(0)],
-            &plan.init_container,
-        );
+        let packages = super::super::Packages {
+            image: "python:1",
+            delivery: crate::image::Delivery::InitContainer,
+            pull_secrets: &[],
+        };
+        let mut plan = super::super::plan(&p, "n", &spec, &packages).unwrap();
+        let mount = packages.mount(plan.source);
+        plan.preflight = containers(Preflight::Disable, &spec, &p, &[Slot::Regular(0)], &mount);
         let out: serde_json::Value =
             serde_json::from_str(&super::super::apply(&plan, text, &Target::POD).unwrap()).unwrap();
         let names: Vec<&str> = out["spec"]["initContainers"]

@@ -4,9 +4,10 @@
 //! read, one exhaustive match per type, so a new variant does not compile without its text), and
 //! mapped here to an HTTP code and to `failureAction`. Tests compare the values; the case files compare the text.
 //! One file per family: the payload, references, the plan, the doctor's checks, cluster lookups,
-//! registry lookups, warnings, settings and the spec rules' faults.
+//! registry lookups, the image options, warnings, settings and the spec rules' faults.
 
 mod checks;
+mod image;
 mod lookup;
 mod notice;
 mod payload;
@@ -21,6 +22,7 @@ use std::fmt::{self, Display, Formatter};
 pub use checks::{
     Check, CheckNotice, CheckProblem, CheckRefusal, EnvSource, Finding, FindingKind, PreFork,
 };
+pub use image::{ImageFault, ImageProblem, ImageRefusal};
 pub use lookup::{ClusterSpecRefusal, Failure, LookupFailure, LookupRefusal};
 pub use notice::{AlreadyInstrumented, Notice};
 pub use payload::{ApplyProblem, PayloadProblem};
@@ -142,6 +144,8 @@ pub enum Refusal {
     Lookup(Box<LookupRefusal>),
     /// Cluster mode: the Instrumentation the reference names is invalid.
     ClusterSpec(Box<ClusterSpecRefusal>),
+    /// The image the instrumentation names cannot be given to the pod under the image options.
+    Image(Box<ImageRefusal>),
     /// Cluster mode: the settings and the cluster both define `namespace/name`.
     DefinedTwice {
         /// The namespace.
@@ -162,6 +166,7 @@ impl Refusal {
                 Failure::Transient { .. } => UNAVAILABLE,
                 _ => MISCONFIGURED,
             },
+            Refusal::Image(i) => i.problem.code(),
             _ => BAD_REQUEST,
         }
     }
@@ -180,6 +185,7 @@ impl Refusal {
             Refusal::Check(c) => c.subject.is_workload(),
             Refusal::Lookup(l) => l.subject.is_workload(),
             Refusal::ClusterSpec(c) => c.subject.is_workload(),
+            Refusal::Image(i) => i.subject.is_workload(),
             Refusal::NoNamespace { kind } => *kind != "Pod",
             _ => false,
         }
@@ -207,6 +213,7 @@ impl Display for Refusal {
             Refusal::Apply(p) => p.fmt(f),
             Refusal::Lookup(l) => l.fmt(f),
             Refusal::ClusterSpec(c) => c.fmt(f),
+            Refusal::Image(i) => i.fmt(f),
             Refusal::DefinedTwice { namespace, name } => write!(
                 f,
                 "instrumentation {namespace}/{name} is defined twice: in the policy settings ({OPT_INSTRUMENTATIONS}) and in the cluster ({INSTRUMENTATION_KIND} {namespace}/{name}); remove one of them, for example the settings entry to use the cluster's"

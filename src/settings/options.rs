@@ -5,6 +5,7 @@
 
 use serde_json::Value;
 
+use crate::image::{Delivery, ImageOptions};
 use crate::keys::{
     DEFAULT_SERVICE_ACCOUNT, OPT_ALLOW_CROSS_NAMESPACE, OPT_FAILURE_ACTION,
     OPT_INSTRUMENTATION_SOURCE, OPT_PREFLIGHT, OPT_SERVICE_ACCOUNT,
@@ -49,6 +50,8 @@ pub struct Options {
     pub service_account: String,
     /// `preflight`.
     pub preflight: Preflight,
+    /// `imageRewrites`, `imagePullSecrets`, `pinImageDigest` and `delivery`.
+    pub image: ImageOptions,
 }
 
 impl Default for Options {
@@ -59,19 +62,34 @@ impl Default for Options {
             cluster_mode: false,
             service_account: DEFAULT_SERVICE_ACCOUNT.to_string(),
             preflight: Preflight::Off,
+            image: ImageOptions::default(),
         }
     }
 }
 
 impl Options {
     /// The keys these options are read from.
-    pub const KEYS: [&'static str; 5] = [
+    pub const KEYS: [&'static str; 9] = [
         OPT_FAILURE_ACTION,
         OPT_ALLOW_CROSS_NAMESPACE,
         OPT_INSTRUMENTATION_SOURCE,
         OPT_SERVICE_ACCOUNT,
         OPT_PREFLIGHT,
+        ImageOptions::KEYS[0],
+        ImageOptions::KEYS[1],
+        ImageOptions::KEYS[2],
+        ImageOptions::KEYS[3],
     ];
+
+    /// The options that cannot be taken together: `preflight: disable` needs the copied tree,
+    /// which `delivery: imageVolume` does not make.
+    pub fn check_together(&self) -> Result<(), SettingsProblem> {
+        if self.preflight == Preflight::Disable && self.image.delivery == Delivery::ImageVolume {
+            let fault = OptionFault::DisableOnImageVolume;
+            return Err(SettingsProblem::new(OPT_PREFLIGHT, fault));
+        }
+        Ok(())
+    }
 
     /// Reads `key` when it is one of these options: `Ok(true)`, or the problem with its value;
     /// `Ok(false)` for any other key.
@@ -86,7 +104,7 @@ impl Options {
                     self.service_account = sa;
                 }
             }
-            _ => return Ok(false),
+            _ => return self.image.read(key, v),
         }
         Ok(true)
     }
