@@ -19,7 +19,7 @@ WASM := $(TARGET_DIR)/wasm32-wasip1/release/otel_python_policy.wasm
 POLICY_RUN := $(TARGET_DIR)/host/policy-run
 XTASK := $(TARGET_DIR)/host/xtask
 BENCH := $(TARGET_DIR)/host/bench
-APT_PACKAGES := bats binaryen bubblewrap docker-registry jq curl openssl wrk python3-yaml
+APT_PACKAGES := bats binaryen bubblewrap docker-registry apache2-utils jq curl openssl wrk python3-yaml
 # wasm-opt 108 (Debian's binaryen) needs the features rustc's wasm32-wasip1 output uses.
 WASM_OPT_FLAGS := -O3 --enable-bulk-memory --enable-sign-ext --enable-mutable-globals --enable-nontrapping-float-to-int
 
@@ -59,6 +59,7 @@ if [ -z "$$sources" ]; then case "$${host%:*}" in 127.*|localhost|'[::1]') \
 endef
 
 .PHONY: all setup setup-rust setup-apt setup-binaryen cargo-wasm example example-kwctl example-policy-run \
+        example-python-runner python-runner \
         host-tools xtask annotate artifacthub push pull fmt lint check unit-tests e2e-tests packaging-tests \
         kwctl-tests bats server-tests load-check telemetry-tests test summary-reset bench bench-server instructions \
         stress fuzz fuzz-check clean
@@ -77,7 +78,8 @@ setup-apt:
 	  $$sudo_ apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo_ apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-# wasm-opt alone, for `make example` (which needs nothing else from Debian).
+# wasm-opt alone, for `make example` (which needs nothing else from Debian, but python3-venv when
+# Python cannot make a virtualenv for the Python runner: its run.sh installs that one).
 setup-binaryen:
 	@command -v wasm-opt >/dev/null 2>&1 || $(call apt,binaryen)
 
@@ -94,17 +96,24 @@ policy.wasm: $(WASM) | setup-binaryen
 	wasm-opt $(WASM_OPT_FLAGS) $(WASM) -o policy.wasm
 	@echo "policy.wasm: $$(stat -c %s policy.wasm) bytes (cargo build: $$(stat -c %s $(WASM)) bytes)"
 
+# The Python runner's virtualenv (wasmtime's prebuilt engine and PyYAML from PyPI, pinned in
+# e2e-tests/python-runner/requirements.txt), made once in a cache outside the checkout; python3-venv
+# with apt-get when Python cannot make one.
+python-runner:
+	@e2e-tests/python-runner/run.sh --setup
+
 # policy-run, bench, xtask and every host test binary, in one cargo invocation (see HOST_CARGO_TEST).
 host-tools xtask:
 	$(HOST_CARGO_TEST) --no-run
 
 ## The main job: build and evaluate the article's pod, printing the response (stdout) and the
 ## decoded patch (stderr). With kwctl: `kwctl run` on the annotated module, no host build.
-## Without: the project's policy-run (a wasmtime build, about 10 minutes the first time).
+## Without: the project's Python runner on wasmtime's prebuilt engine from PyPI (seconds to install;
+## it prints what policy-run prints, which `make e2e-tests` checks on every case).
 example: policy.wasm
 	@if [ -n "$(KWCTL)" ]; then $(MAKE) --no-print-directory example-kwctl; \
-	else echo "kwctl not found: evaluating with the project's policy-run (the first build takes about 10 minutes)"; \
-	  $(MAKE) --no-print-directory example-policy-run; fi
+	else echo "kwctl not found: evaluating with the project's Python runner (e2e-tests/python-runner/)"; \
+	  $(MAKE) --no-print-directory example-python-runner; fi
 
 EXAMPLE_ARGS := --request-path tests/inputs/requests/article-pod.json \
   --settings-path tests/inputs/settings/article.yaml
@@ -119,6 +128,10 @@ example-kwctl: annotated-policy.wasm
 	  print(json.dumps(json.loads(base64.b64decode(r["patch"])), indent=2) if r.get("patch") else "(no patch)", file=sys.stderr)' \
 	  $(TARGET_DIR)/example-response.json
 
+example-python-runner: policy.wasm python-runner
+	e2e-tests/python-runner/run.sh --show-patch $(EXAMPLE_ARGS) policy.wasm
+
+# The same through the project's Rust host (its first build compiles wasmtime).
 example-policy-run: policy.wasm host-tools
 	$(POLICY_RUN) --show-patch $(EXAMPLE_ARGS) policy.wasm
 
@@ -177,12 +190,13 @@ unit-tests:
 ## property through the native core. No sudo; no network once the dependencies are fetched.
 check: fmt lint unit-tests
 
-# The e2e crate's tests (and the host crates' unit tests) through the project's wasmtime host.
-e2e-tests: policy.wasm
+# The e2e crate's tests (and the host crates' unit tests) through the project's wasmtime host, and
+# the Python runner against policy-run (tests/python_runner.rs).
+e2e-tests: policy.wasm python-runner
 	POLICY_WASM=$(CURDIR)/policy.wasm $(HOST_CARGO_TEST) --lib --bins $(E2E_TESTS)
 
 packaging-tests: policy.wasm
-	@$(call apt,docker-registry)
+	@$(call apt,docker-registry apache2-utils)
 	POLICY_WASM=$(CURDIR)/policy.wasm $(HOST_CARGO_TEST) $(XTASK_TESTS)
 
 # Every case file through the real `kwctl run`, compared with the host.
@@ -242,7 +256,7 @@ bench: policy.wasm annotated-policy.wasm host-tools
 
 # Instructions per fresh-instance call (callgrind): this policy and the peers, the README's figures.
 INSTRUCTION_CASES = article-pod.json:settings/article.yaml pod-no-annotation.json:settings/article.yaml \
-  article-deployment.json:settings/article.yaml
+  article-deployment.json:settings/article.yaml article-pod.json:settings/article-mirror.yaml
 instructions: policy.wasm host-tools
 	@command -v valgrind >/dev/null || { sudo_=""; [ "$$(id -u)" = 0 ] || sudo_=sudo; \
 	  $$sudo_ apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo_ apt-get install -y -qq valgrind >/dev/null; }

@@ -7,8 +7,9 @@
 #   bats e2e-tests/e2e.bats                                   # kwctl from KWCTL or PATH
 #   KWCTL= POLICY_RUN=target/host/policy-run bats e2e-tests/e2e.bats   # the same runs via policy-run
 #
-# In the policy-run pass the documented kwctl commands are skipped (they run in the kwctl pass)
-# and `make push` / `make pull` are tested through the project's xtask instead.
+# In the policy-run pass the documented kwctl commands are skipped (they run in the kwctl pass),
+# `make push` / `make pull` are tested through the project's xtask instead, and `make example`
+# through the Python runner (what it uses without kwctl).
 # Module: $POLICY_WASM, else annotated-policy.wasm at the repository root (`make annotate`).
 
 bats_require_minimum_version 1.5.0
@@ -281,7 +282,7 @@ cluster_answer() {
 
 @test "README: make example prints the response and the decoded patch" {
   documented README.md "make example   # set up, build the policy and evaluate the article's pod"
-  # Through kwctl in the kwctl pass, through policy-run (KWCTL=) in the other.
+  # Through kwctl in the kwctl pass; without kwctl (KWCTL=) through the Python runner, in the other.
   if [ -n "${POLICY_RUN:-}" ]; then via=(KWCTL=); else via=(KWCTL="${KWCTL_BIN}"); fi
   run --separate-stderr make -C "${ROOT}" --no-print-directory "${via[@]}" example
   echo "stdout = ${output}"
@@ -291,6 +292,9 @@ cluster_answer() {
   # The decoded patch on stderr is the response's patch.
   printed="$(sed -n '/^\[/,/^\]/p' <<<"${stderr}" | jq -c .)"
   [ "${printed}" = "$(jq -c '.patch | @base64d | fromjson' <<<"${response}")" ]
+  # The same line as this pass's runner (kwctl run, or policy-run) prints for the article.
+  [ "${response}" = "$(policy_run --request-path "${FIX}/requests/article-pod.json" \
+    --settings-path "${FIX}/settings/article.yaml" 2>/dev/null)" ]
 }
 
 @test "README: kwctl bench runs the article's pod" {

@@ -27,6 +27,10 @@ pub const SERVICE_NAMESPACE: &str = "resource.opentelemetry.io/service.namespace
 /// Overrides the service instance id.
 pub const SERVICE_INSTANCE_ID: &str = "resource.opentelemetry.io/service.instance.id";
 
+/// This policy's own per-pod opt-out of some of its compatibility checks (comma-separated
+/// check names; see `crate::checks`).
+pub const SKIP_CHECKS: &str = "otel-python.kubewarden.io/skip-checks";
+
 /// The other languages' inject annotations, in the operator's order. When one of them is on, the
 /// operator needs container names to tell the languages' containers apart.
 pub const INJECT_OTHER_LANGUAGES: [&str; 7] = [
@@ -91,17 +95,33 @@ pub const OPT_ALLOW_CROSS_NAMESPACE: &str = "allowCrossNamespaceReferences";
 pub const OPT_INSTRUMENTATION_SOURCE: &str = "instrumentationSource";
 /// The PolicyServer's ServiceAccount, for the RBAC checks of cluster mode.
 pub const OPT_SERVICE_ACCOUNT: &str = "policyServerServiceAccount";
+/// Whether each pod checks its interpreter and packages before the app starts: `off`, `disable`
+/// or `fail`.
+pub const OPT_PREFLIGHT: &str = "preflight";
+/// Image prefixes rewritten to a mirror: `[{from, to}]`.
+pub const OPT_IMAGE_REWRITES: &str = "imageRewrites";
+/// Pull secrets added to every instrumented pod.
+pub const OPT_IMAGE_PULL_SECRETS: &str = "imagePullSecrets";
+/// Whether the Python image is pinned to a digest: `off`, `resolve` or `require`.
+pub const OPT_PIN_IMAGE_DIGEST: &str = "pinImageDigest";
+/// How the packages reach the containers: `initContainer` or `imageVolume`.
+pub const OPT_DELIVERY: &str = "delivery";
 /// Whether the packages' `emptyDir` is added to the cluster autoscaler's safe-to-evict list.
 pub const OPT_AUTOSCALER_SAFE_TO_EVICT: &str = "autoscalerSafeToEvict";
 /// The audit role: never patch, report pods whose instrumentation is missing or stale.
 pub const OPT_AUDIT: &str = "audit";
 /// Every option, in the order messages list them.
-pub const OPTIONS: [&str; 7] = [
+pub const OPTIONS: [&str; 12] = [
     OPT_INSTRUMENTATIONS,
     OPT_FAILURE_ACTION,
     OPT_ALLOW_CROSS_NAMESPACE,
     OPT_INSTRUMENTATION_SOURCE,
     OPT_SERVICE_ACCOUNT,
+    OPT_PREFLIGHT,
+    OPT_IMAGE_REWRITES,
+    OPT_IMAGE_PULL_SECRETS,
+    OPT_PIN_IMAGE_DIGEST,
+    OPT_DELIVERY,
     OPT_AUTOSCALER_SAFE_TO_EVICT,
     OPT_AUDIT,
 ];

@@ -13,7 +13,9 @@
 //! - [`reference`](mod@reference) and [`catalog`]: an annotation value → an instrumentation from a catalog;
 //! - [`host`]: the host capabilities, each behind a trait the policy owns: [`cluster`] (cluster
 //!   mode's host calls, the cluster's catalog, namespaces and owners) and [`oci`] (registries);
+//! - [`checks`]: the doctor, what in a container would make the injection fail or send nothing;
 //! - [`instrumentation`]: the CRD's types and defaults, the spec rules;
+//! - [`image`]: the Python image a pod gets, rewritten to a mirror and pinned to a digest;
 //! - [`inject`]: the operator's steps (the plan) and writing them into the object;
 //! - [`record`]: what a pod records of its instrumentation, and the digests it is made of;
 //! - [`refusal`]: every refusal, problem and warning, worded;
@@ -24,8 +26,10 @@
 
 pub mod admission;
 pub mod catalog;
+pub mod checks;
 pub mod cluster;
 pub mod host;
+pub mod image;
 pub mod inject;
 pub mod instrumentation;
 pub mod keys;

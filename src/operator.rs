@@ -155,3 +155,7 @@ pub const DEFAULT_VOLUME_SIZE_LIMIT: &str = "200Mi";
 /// The user the init container runs as when neither the spec nor the pod says (a common
 /// "nonroot" uid; the copy only writes to the emptyDir, which every user may write).
 pub const INIT_CONTAINER_UID: i64 = 65532;
+
+/// The init container that checks, with the app's own image and interpreter, that the copied
+/// packages can serve it (`preflight`); `-2`, `-3`… for further instrumented containers.
+pub const PREFLIGHT_CONTAINER_NAME: &str = "opentelemetry-auto-instrumentation-python-preflight";

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::marker::PhantomData;
 
-use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
@@ -87,9 +87,12 @@ pub struct PodSpecView {
     /// `initContainers`.
     #[serde(default, deserialize_with = "null_default")]
     pub init_containers: Vec<ContainerView>,
-    /// `volumes` (their names).
+    /// `volumes` (their names, and whether they are image volumes).
     #[serde(default, deserialize_with = "null_default")]
-    pub volumes: Vec<NamedItem>,
+    pub volumes: Vec<VolumeView>,
+    /// `imagePullSecrets` (their names).
+    #[serde(default, deserialize_with = "null_default")]
+    pub image_pull_secrets: Vec<NamedItem>,
     /// `nodeName`.
     #[serde(default, deserialize_with = "null_default")]
     pub node_name: String,
@@ -120,6 +123,15 @@ pub struct ContainerView {
     /// `env`.
     #[serde(default, deserialize_with = "null_default")]
     pub env: Vec<EnvEntry>,
+    /// `command` (empty: the image's entrypoint).
+    #[serde(default, deserialize_with = "null_default")]
+    pub command: Vec<String>,
+    /// `args` (empty: the image's command, when `command` is empty too).
+    #[serde(default, deserialize_with = "null_default")]
+    pub args: Vec<String>,
+    /// `workingDir`.
+    #[serde(default, deserialize_with = "null_default")]
+    pub working_dir: String,
     /// `volumeMounts`.
     #[serde(default, deserialize_with = "null_default")]
     pub volume_mounts: Vec<MountView>,
@@ -153,12 +165,23 @@ pub struct MountView {
     pub mount_path: String,
 }
 
-/// Anything with a name (a volume).
+/// Anything with a name (a pull secret's reference).
 #[derive(Deserialize, Default, Debug)]
 pub struct NamedItem {
     /// `name`.
     #[serde(default, deserialize_with = "null_default")]
     pub name: String,
+}
+
+/// A volume: its name, and whether it is an image volume.
+#[derive(Deserialize, Default, Debug)]
+pub struct VolumeView {
+    /// `name`.
+    #[serde(default, deserialize_with = "null_default")]
+    pub name: String,
+    /// `image`, only whether it is there (`null` is absent).
+    #[serde(default)]
+    pub image: Option<IgnoredAny>,
 }
 
 /// Why an object cannot be read as a pod: the dotted path of the bad field and the reason.

@@ -35,7 +35,9 @@ mod common;
 
 use otel_python_policy::admission;
 use otel_python_policy::host::Hosts;
-use otel_python_policy::operator::{INIT_CONTAINER_NAME, MOUNT_PATH, PYTHONPATH_PREFIX};
+use otel_python_policy::operator::{
+    INIT_CONTAINER_NAME, MOUNT_PATH, PREFLIGHT_CONTAINER_NAME, PYTHONPATH_PREFIX, VOLUME_NAME,
+};
 use otel_python_policy::record;
 use otel_python_policy::settings::Settings;
 use otel_python_policy::target::Target;
@@ -623,7 +625,31 @@ fn settings(t: &Tape) -> Value {
     if t.chance(50) {
         s["allowCrossNamespaceReferences"] = t.chance(70).into();
     }
+    image_options(t, &mut s);
     s
+}
+
+/// The options that change what is injected without a registry: the preflight, pull secrets, and
+/// the image volume (not with `preflight: disable`, nor with a claim template, which it refuses).
+fn image_options(t: &Tape, s: &mut Value) {
+    let preflight = t.pick(&["", "", "off", "disable", "fail"]);
+    if !preflight.is_empty() {
+        s["preflight"] = preflight.into();
+    }
+    if t.chance(30) {
+        s["imagePullSecrets"] = json!(t.some(&["mirror-creds", "regcred", "team-pull"], 2));
+    }
+    let text = s.to_string();
+    let refused = [
+        "volumeClaimTemplate",
+        "volumeLimitSize",
+        "initContainerSecurityContext",
+        "resourceRequirements",
+    ];
+    let copies_only = refused.iter().any(|f| text.contains(f));
+    if t.chance(25) && preflight != "disable" && !copies_only {
+        s["delivery"] = "imageVolume".into();
+    }
 }
 
 /// A pod request and valid settings, drawn from one tape.
@@ -799,22 +825,33 @@ fn nothing_lost(original: &Value, mutated: &Value) -> Result<(), TestCaseError> 
     metadata_kept(&original["metadata"], &mutated["metadata"])?;
     let (os, ms) = (&original["spec"], &mutated["spec"]);
     for (k, v) in os.as_object().unwrap() {
-        if !["containers", "initContainers", "volumes"].contains(&k.as_str()) {
+        if !["containers", "initContainers", "volumes", "imagePullSecrets"].contains(&k.as_str()) {
             ensure!(ms.get(k) == Some(v), "spec.{k} changed");
         }
     }
+    let (os_, ms_) = (list(os, "imagePullSecrets"), list(ms, "imagePullSecrets"));
+    ensure!(
+        ms_.len() >= os_.len() && ms_[..os_.len()] == *os_,
+        "spec.imagePullSecrets: the user's secrets are not kept in front"
+    );
     let (ov, mv) = (list(os, "volumes"), list(ms, "volumes"));
     ensure!(
         mv.len() > ov.len() && mv[..ov.len()] == *ov,
         "spec.volumes: the user's volumes are not kept in front"
     );
     let (oi, mi) = (list(os, "initContainers"), list(ms, "initContainers"));
-    let at = mi.iter().position(|c| c["name"] == INIT_CONTAINER_NAME);
+    // The policy's init containers (the copy, then the preflight's) are inserted together.
+    let policy = |c: &Value| {
+        c["name"]
+            .as_str()
+            .is_some_and(|n| n == INIT_CONTAINER_NAME || n.starts_with(PREFLIGHT_CONTAINER_NAME))
+    };
+    let added: Vec<usize> = (0..mi.len()).filter(|&i| policy(&mi[i])).collect();
+    let kept: Vec<&Value> = mi.iter().filter(|c| !policy(c)).collect();
     ensure!(
-        at.is_some() && mi.len() == oi.len() + 1,
-        "spec.initContainers: not exactly one init container added"
+        kept.len() == oi.len() && added.windows(2).all(|w| w[1] == w[0] + 1),
+        "spec.initContainers: the policy's init containers are not added together: {added:?}"
     );
-    let at = at.unwrap();
     let (oc, mc) = (list(os, "containers"), list(ms, "containers"));
     ensure!(
         oc.len() == mc.len(),
@@ -822,7 +859,7 @@ fn nothing_lost(original: &Value, mutated: &Value) -> Result<(), TestCaseError> 
     );
     let pairs = oi
         .iter()
-        .zip(mi[..at].iter().chain(&mi[at + 1..]))
+        .zip(kept.iter().copied())
         .chain(oc.iter().zip(mc));
     for (o, m) in pairs {
         let cname = &o["name"];
@@ -977,6 +1014,11 @@ fn references_resolve(original: &Value, mutated: &Value) -> Result<(), TestCaseE
         .iter()
         .chain(list(&mutated["spec"], "initContainers"))
     {
+        // A preflight container carries the app's own PYTHONPATH as written (its references
+        // are the user's, resolved in the app container only).
+        if m["name"].as_str().unwrap().starts_with(PREFLIGHT_CONTAINER_NAME) {
+            continue;
+        }
         let orig = find(original, m["name"].as_str().unwrap());
         let oe = orig.map(|o| list(o, "env")).unwrap_or_default();
         let me = list(m, "env");
@@ -1116,10 +1158,17 @@ fn the_record(pod: &PodInput, settings: &Value, mutated: &Value) -> Result<(), T
             .as_str()
             .unwrap_or_default()
     };
-    let init = find(mutated, INIT_CONTAINER_NAME).unwrap();
+    // The packages' image: the init container's, or the image volume's reference.
+    let image = match find(mutated, INIT_CONTAINER_NAME) {
+        Some(init) => &init["image"],
+        None => list(&mutated["spec"], "volumes")
+            .iter()
+            .find(|v| v["name"] == VOLUME_NAME)
+            .map_or(&Value::Null, |v| &v["image"]["reference"]),
+    };
     ensure!(
-        get("image") == init["image"],
-        "the recorded image is not the init container's"
+        get("image") == image && !get("image").is_empty(),
+        "the recorded image is not the one the pod gets: {image}"
     );
     ensure!(
         !get("version").is_empty() && !get("instrumentation").is_empty(),
@@ -1134,7 +1183,12 @@ fn the_record(pod: &PodInput, settings: &Value, mutated: &Value) -> Result<(), T
         );
     }
     for stored in [mutated.clone(), as_stored(mutated)] {
-        let carried = record::carried::hash(&stored.to_string(), &Target::POD, &containers);
+        let secrets: Vec<String> = list(settings, "imagePullSecrets")
+            .iter()
+            .filter_map(|s| s.as_str().map(str::to_string))
+            .collect();
+        let carried =
+            record::carried::hash(&stored.to_string(), &Target::POD, &containers, &secrets);
         ensure!(
             carried.as_deref() == Some(get("hash")),
             "the pod carries {carried:?}, its record says {}: {stored}",
@@ -1212,6 +1266,7 @@ fn as_stored(pod: &Value) -> Value {
 
 fn container_defaults(c: &mut Value) {
     let image = c["image"].as_str().unwrap_or_default();
+    let no_image = image.is_empty();
     let tag = image.rsplit('/').next().unwrap_or_default().split_once(':');
     let policy = match tag {
         Some((_, t)) if t != "latest" => "IfNotPresent",
@@ -1223,7 +1278,8 @@ fn container_defaults(c: &mut Value) {
         ("terminationMessagePath", "/dev/termination-log"),
         ("terminationMessagePolicy", "File"),
     ] {
-        if c[field].is_null() {
+        // A container without an image is never stored (the API server refuses the pod).
+        if c[field].is_null() && !(field == "imagePullPolicy" && no_image) {
             c[field] = value.into();
         }
     }

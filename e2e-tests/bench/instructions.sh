@@ -16,7 +16,7 @@ out="$(mktemp)"
 trap 'rm -f "$out"' EXIT
 valgrind --tool=callgrind --callgrind-out-file="$out" "$bench" --module "$1" --try "$2" "$3" \
   --fresh-calls "$n" >/dev/null 2>&1
-total="$(callgrind_annotate --inclusive=yes "$out" 2>/dev/null | awk '
+total="$(callgrind_annotate --inclusive=yes --threshold=100 "$out" 2>/dev/null | awk '
   /bench::main /{gsub(",","",$1); m=$1} /bench::Module::load /{gsub(",","",$1); l=$1}
   END{print m-l}')"
 echo "$(( total / n )) instructions per fresh call: $(basename "$1") $(basename "$2") $(basename "$3")"

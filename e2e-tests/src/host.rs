@@ -1,9 +1,10 @@
 //! A waPC host for the policy module: the same three guest calls Kubewarden's policy-server and
 //! `kwctl run` make, over wasmtime (with WASI). The AdmissionResponse that kwctl derives from a
 //! `validate` result is the case harness's (`case_harness::response`), re-exported here.
-//! Host calls other than logging are refused, unless the instance has a cluster
-//! ([`CompiledPolicy::instantiate_with_cluster`]): then they are answered as policy-server
-//! answers them ([`crate::cluster`]).
+//! Host calls other than logging are refused, unless the instance has a host to answer them
+//! ([`CompiledPolicy::instantiate_with_host`]): the cases' cluster and registry, answering as
+//! policy-server does ([`crate::cluster`], [`crate::registry`]), or any other [`HostCalls`] (the
+//! packaging tests give one backed by a real registry).
 //!
 //! ```no_run
 //! use e2e_tests::host::PolicyHost;
@@ -59,9 +60,9 @@ impl CompiledPolicy {
 
     /// A fresh instance whose host calls are answered as policy-server answers them: logging as in
     /// [`CompiledPolicy::instantiate`], a binding other than `kubewarden` refused with
-    /// policy-server's `unknown binding: <binding>`, and every other call answered by `cluster`
-    /// ([`ClusterState::answer`], which logs it). Several instances may share one cluster.
-    pub fn instantiate_with_cluster(&self, cluster: Arc<ClusterState>) -> Result<PolicyHost> {
+    /// policy-server's `unknown binding: <binding>`, and every other call answered by `host`.
+    /// Several instances may share one host.
+    pub fn instantiate_with_host(&self, host: Arc<dyn HostCalls>) -> Result<PolicyHost> {
         self.instantiate_with(Box::new(
             move |_id, binding, namespace, operation, payload| {
                 if binding != "kubewarden" {
@@ -70,11 +71,16 @@ impl CompiledPolicy {
                 if (namespace, operation) == ("tracing", "log") {
                     log_record(payload);
                 }
-                cluster
-                    .answer(namespace, operation, payload)
+                host.answer(namespace, operation, payload)
                     .map_err(Into::into)
             },
         ))
+    }
+
+    /// [`CompiledPolicy::instantiate_with_host`] with a case's host: its cluster and registry
+    /// ([`ClusterState::answer`], which logs every call).
+    pub fn instantiate_with_cluster(&self, cluster: Arc<ClusterState>) -> Result<PolicyHost> {
+        self.instantiate_with_host(cluster)
     }
 
     fn instantiate_with(&self, callback: Box<HostCallback>) -> Result<PolicyHost> {
@@ -85,6 +91,20 @@ impl CompiledPolicy {
         let host = WapcHost::new(Box::new(engine), Some(callback))
             .map_err(|e| anyhow!("cannot instantiate the policy module: {e}"))?;
         Ok(PolicyHost { host })
+    }
+}
+
+/// What answers an instance's host calls (logging is the host's own): policy-server's callback
+/// handler, as far as a test needs it.
+pub trait HostCalls: Send + Sync {
+    /// The answer to one call in the `kubewarden` binding: the payload, or the error text the
+    /// guest reads.
+    fn answer(&self, namespace: &str, operation: &str, payload: &[u8]) -> Result<Vec<u8>, String>;
+}
+
+impl HostCalls for ClusterState {
+    fn answer(&self, namespace: &str, operation: &str, payload: &[u8]) -> Result<Vec<u8>, String> {
+        ClusterState::answer(self, namespace, operation, payload)
     }
 }
 

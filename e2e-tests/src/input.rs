@@ -25,6 +25,29 @@ pub fn read_request(path: &str) -> Result<Value> {
 
 pub use case_harness::case::admission_request;
 
+/// A Pod CREATE that stands in for the request of a settings-only case when a runner needs one
+/// (kwctl, `policy-run`): the settings are validated before it is read.
+pub fn stand_in_request() -> Value {
+    serde_json::json!({"uid": "stand-in", "kind": {"group": "", "version": "v1", "kind": "Pod"},
+        "resource": {"group": "", "version": "v1", "resource": "pods"}, "namespace": "default",
+        "operation": "CREATE", "userInfo": {"username": "stand-in"},
+        "object": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "stand-in"},
+            "spec": {"containers": [{"name": "app", "image": "python:3.12"}]}}})
+}
+
+/// The resource the API server names for `kind` (`{group, version, kind}`): the lowercase plural,
+/// which for every kind the cases use is the kind and an `s`.
+pub fn resource_of(kind: &Value) -> Value {
+    let plural = format!(
+        "{}s",
+        kind["kind"]
+            .as_str()
+            .unwrap_or_default()
+            .to_ascii_lowercase()
+    );
+    serde_json::json!({"group": kind["group"], "version": kind["version"], "resource": plural})
+}
+
 /// Read settings from a YAML or JSON file (JSON is YAML); they must form an object.
 pub fn read_settings_file(path: &Path) -> Result<Value> {
     let text = std::fs::read_to_string(path)

@@ -80,6 +80,9 @@ pub struct RunOptions {
     pub replay_session: Option<String>,
     /// `--allowed-host-capabilities` patterns; kwctl's default is `*`.
     pub host_capabilities: Option<Vec<String>>,
+    /// `--sources-path`: a sources file (`insecure_sources`, `source_authorities`) for the
+    /// registries the policy's `oci/*` host calls reach.
+    pub sources_path: Option<PathBuf>,
 }
 
 /// What kwctl says on stderr when a replayed session and the guest's calls differ: a request
@@ -221,6 +224,9 @@ impl Kwctl {
         std::fs::write(&request_path, serde_json::to_vec(request)?)?;
         let mut cmd = self.command("run");
         cmd.arg("--request-path").arg(&request_path);
+        if let Some(sources) = &options.sources_path {
+            cmd.arg("--sources-path").arg(sources);
+        }
         if let Some(patterns) = &options.host_capabilities {
             // One flag with every pattern (it may not be repeated), ended by the next flag.
             cmd.arg("--allowed-host-capabilities").args(patterns);

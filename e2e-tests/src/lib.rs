@@ -11,9 +11,9 @@
 //! - [`cluster`]: a cluster-state fixture answering the policy's `kubernetes/*` host calls as
 //!   policy-server does, and the calls written as a kwctl session file. It lives in the case
 //!   harness (`case_harness::cluster`), so that the native tests use the same cluster; re-exported
-//!   here.
+//!   here, with [`registry`], the registry fixture answering the policy's `oci/*` calls.
 
-pub use case_harness::cluster;
+pub use case_harness::{cluster, registry};
 pub mod host;
 pub mod input;
 pub mod kwctl;

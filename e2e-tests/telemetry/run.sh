@@ -51,6 +51,33 @@ if [ ! -e "$autoinst/.complete" ]; then
     mv "$tmp" "$autoinst"
 fi
 
+# Trees installed without dependencies, only read or put on a PYTHONPATH: the image's every
+# instrumentation package (for the list of instrumentation names the policy knows) and the
+# preflight scenarios' pinned packages (one folder per line of the pins file).
+install_no_deps() { # $1 = tree dir, $2 = requirements file, $3 = "pins" for the folder-per-line format
+    local dir="$1" req="$2" tmp="$1.tmp.$$"
+    if [ -e "$dir/.complete" ]; then return; fi
+    log "installing $(basename "$req") into $dir (pip install --no-deps --target)"
+    rm -rf "$tmp"
+    if [ "${3:-}" = pins ]; then
+        grep -v '^#' "$req" | while read -r folder requirement; do
+            [ -n "$folder" ] || continue
+            "$python" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+                --no-deps --target "$tmp/$folder" "$requirement"
+        done
+    else
+        "$python" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+            --no-deps --target "$tmp" -r "$req"
+    fi
+    touch "$tmp/.complete"
+    rm -rf "$dir"
+    mv "$tmp" "$dir"
+}
+imageinst="$cache/image-instrumentations-$(key "$here/requirements-image-instrumentations.txt")"
+pins="$cache/preflight-pins-$(key "$here/requirements-preflight-pins.txt")"
+install_no_deps "$imageinst" "$here/requirements-image-instrumentations.txt"
+install_no_deps "$pins" "$here/requirements-preflight-pins.txt" pins
+
 make_venv() { # $1 = venv dir, $2 = requirements file
     local dir="$1" req="$2"
     if [ -e "$dir/.complete" ]; then return; fi
@@ -67,7 +94,7 @@ make_venv "$appvenv" "$here/requirements-apps.txt"
 make_venv "$testvenv" "$here/requirements-tests.txt"
 
 # Trees and venvs from older requirements are never used again: remove them.
-for current in "$autoinst" "$appvenv" "$testvenv"; do
+for current in "$autoinst" "$appvenv" "$testvenv" "$imageinst" "$pins"; do
     for old in "${current%-*}"-*; do
         case "$old" in "$current"|*.tmp.*) ;; *) rm -rf "$old" ;; esac
     done
@@ -84,6 +111,8 @@ export TELEMETRY_POLICY_RUN="${TELEMETRY_POLICY_RUN:-$target/host/policy-run}"
 export TELEMETRY_POLICY_WASM="${TELEMETRY_POLICY_WASM:-$target/wasm32-wasip1/release/otel_python_policy.wasm}"
 export TELEMETRY_AUTOINSTRUMENTATION="$autoinst"
 export TELEMETRY_APP_VENV="$appvenv"
+export TELEMETRY_IMAGE_INSTRUMENTATIONS="$imageinst"
+export TELEMETRY_PREFLIGHT_PINS="$pins"
 export TELEMETRY_ARTIFACTS="${TELEMETRY_ARTIFACTS:-$cache/last-run}"
 mkdir -p "$TELEMETRY_ARTIFACTS"
 

@@ -17,14 +17,21 @@ use e2e_tests::module::{built_module, built_module_instance, wasm_backend};
 use otel_python_policy::admission;
 use otel_python_policy::cluster::Cluster;
 use otel_python_policy::host::Hosts;
+use otel_python_policy::oci::Registry;
 use serde_json::Value;
 
-/// The case's cluster behind the policy's seam, for the native core.
+/// The case's host (cluster and registry) behind the policy's seams, for the native core.
 struct InMemory<'a>(&'a ClusterState);
 
 impl Cluster for InMemory<'_> {
     fn call(&self, operation: &str, payload: &[u8]) -> Result<Vec<u8>, String> {
         self.0.answer("kubernetes", operation, payload)
+    }
+}
+
+impl Registry for InMemory<'_> {
+    fn call(&self, operation: &str, payload: &[u8]) -> Result<Vec<u8>, String> {
+        self.0.answer("oci", operation, payload)
     }
 }
 
@@ -44,8 +51,12 @@ fn both_validate(host: &PolicyHost, case: &Case, payload: &[u8]) -> (Vec<u8>, Ve
         .unwrap()
         .call("validate", payload)
         .unwrap();
-    let native =
-        admission::validate_with(payload, Hosts::cluster(&InMemory(&native_cluster))).to_json();
+    let host = InMemory(&native_cluster);
+    let hosts = Hosts {
+        cluster: &host,
+        registry: &host,
+    };
+    let native = admission::validate_with(payload, hosts).to_json();
     let (w, n) = (wasm_cluster.calls(), native_cluster.calls());
     let calls = if w == n {
         String::new()

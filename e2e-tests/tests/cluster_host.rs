@@ -652,6 +652,7 @@ fn run_in_kwctl(
     let options = RunOptions {
         replay_session: Some(session.to_owned()),
         host_capabilities: Some(cluster.host_capabilities().to_vec()),
+        ..RunOptions::default()
     };
     let request: Value = serde_json::from_str(REQUEST).unwrap();
     match kwctl.run_with(&dir.join("annotated.wasm"), &request, &json!({}), &options)? {

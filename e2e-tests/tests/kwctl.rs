@@ -45,6 +45,7 @@ use anyhow::{Result, bail};
 use case_harness::cluster::{ApiVersionKind, ClusterState};
 use case_harness::{Answer, Backend, Evaluation, Request, assert_all, load_all};
 use e2e_tests::host::kubewarden_admission_request;
+use e2e_tests::input::{resource_of, stand_in_request};
 use e2e_tests::kwctl::{Kwctl, KwctlAnswer, RunOptions, TempDir};
 use e2e_tests::module::{
     built_module_instance, inputs_dir, module_path, read_built_module, wasm_backend, workspace_root,
@@ -79,28 +80,6 @@ fn annotated_module() -> PathBuf {
 /// The fields kwctl's AdmissionRequest cannot do without (besides `userInfo` and `resource`,
 /// which are completed: see above).
 const REQUIRED: [&str; 3] = ["uid", "kind", "operation"];
-
-/// The resource the API server names for `kind` (`{group, version, kind}`): the lowercase plural,
-/// which for every kind the cases use is the kind and an `s`.
-fn resource_of(kind: &Value) -> Value {
-    let plural = format!(
-        "{}s",
-        kind["kind"]
-            .as_str()
-            .unwrap_or_default()
-            .to_ascii_lowercase()
-    );
-    json!({"group": kind["group"], "version": kind["version"], "resource": plural})
-}
-
-/// A Pod CREATE for settings-only cases: kwctl validates the settings before reading it.
-fn stand_in_request() -> Value {
-    json!({"uid": "stand-in", "kind": {"group": "", "version": "v1", "kind": "Pod"},
-        "resource": {"group": "", "version": "v1", "resource": "pods"}, "namespace": "default",
-        "operation": "CREATE", "userInfo": {"username": "stand-in"},
-        "object": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "stand-in"},
-            "spec": {"containers": [{"name": "app", "image": "python:3.12"}]}}})
-}
 
 /// How a skipped cluster case's reason starts.
 const CONTEXT_AWARE_SKIP: &str = "cluster mode: kwctl grants";
@@ -163,6 +142,7 @@ impl KwctlBackend {
         let options = RunOptions {
             replay_session: Some(cluster.session_yaml()?),
             host_capabilities: Some(cluster.host_capabilities().to_vec()),
+            ..RunOptions::default()
         };
         self.run(&typed, settings, &options)
     }

@@ -22,9 +22,10 @@ use crate::cluster::{Lookups, namespaces};
 use crate::inject;
 use crate::inject::resource_attributes::deployment_of;
 use crate::keys::{INJECT_PYTHON, is_off};
+use crate::oci::Registry;
 use crate::pod::PodView;
 use crate::record::{self, Recorded, carried};
-use crate::refusal::{AuditFinding, Finding, Refusal, Restart};
+use crate::refusal::{AuditFinding, AuditFault, Refusal, Restart};
 use crate::settings::view::SettingsView;
 use crate::syntax::json_text::value_at;
 use crate::target::Role;
@@ -36,9 +37,11 @@ pub(super) fn decide(
     ask: object::Ask,
     settings: &SettingsView<'_>,
     lookups: &Lookups<'_>,
+    registry: &dyn Registry,
 ) -> Decision {
     match admission.target.role {
-        Role::Template => match admission.resolve(pod, ask, settings, lookups) {
+        // A workload's preview asks no registry: the audit never does.
+        Role::Template => match admission.resolve(pod, ask, settings, lookups, registry) {
             Decision::Refuse(refusal) => Decision::Refuse(unresolved(refusal)),
             other => other,
         },
@@ -75,7 +78,8 @@ fn audit_pod(
         Ok(None) => return Decision::Accept(Vec::new()),
         Err(refusal) => return Decision::Refuse(unresolved(refusal)),
     };
-    let Some(finding) = finding(admission, &pod, value, &resolved) else {
+    let pull_secrets = &settings.options.image.pull_secrets;
+    let Some(finding) = finding(admission, &pod, value, &resolved, pull_secrets) else {
         return Decision::Accept(Vec::new());
     };
     if settings.options.cluster_mode
@@ -97,21 +101,22 @@ fn finding(
     pod: &PodView,
     value: String,
     resolved: &Resolved,
-) -> Option<Finding> {
+    pull_secrets: &[String],
+) -> Option<AuditFault> {
     let recorded = match record::read(pod) {
         Recorded::Nothing => {
             let init_container = inject::already_instrumented(pod).is_some();
-            return Some(Finding::NoRecord {
+            return Some(AuditFault::NoRecord {
                 value,
                 init_container,
             });
         }
-        Recorded::NotInjected { reason } => return Some(Finding::NotInjected { value, reason }),
+        Recorded::NotInjected { reason } => return Some(AuditFault::NotInjected { value, reason }),
         Recorded::Injected(recorded) => recorded,
     };
     let now = record::instrumentation(resolved);
     if recorded.instrumentation != now {
-        return Some(Finding::OtherInstrumentation {
+        return Some(AuditFault::OtherInstrumentation {
             value,
             recorded: recorded.instrumentation,
             now,
@@ -119,15 +124,15 @@ fn finding(
     }
     let version = record::version(resolved);
     if recorded.version != version {
-        return Some(Finding::Stale {
+        return Some(AuditFault::Stale {
             instrumentation: now,
             recorded: recorded.version,
             now: version,
         });
     }
     let object = admission.object.get();
-    let carried = carried::hash(object, &admission.target, &recorded.containers);
-    (carried.as_deref() != Some(recorded.hash.as_str())).then_some(Finding::Disagrees {
+    let carried = carried::hash(object, &admission.target, &recorded.containers, pull_secrets);
+    (carried.as_deref() != Some(recorded.hash.as_str())).then_some(AuditFault::Disagrees {
         recorded: recorded.hash,
         carried,
     })
@@ -145,7 +150,7 @@ fn unresolved(refusal: Refusal) -> Refusal {
     };
     Refusal::Audit(Box::new(AuditFinding {
         subject,
-        finding: Finding::Unresolved(refusal),
+        finding: AuditFault::Unresolved(refusal),
         restart: None,
     }))
 }

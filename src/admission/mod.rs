@@ -7,8 +7,9 @@
 //! pod ask at all?) and says whom messages are about; the settings are read
 //! ([`crate::settings::view`]); in cluster mode the pod inherits its Namespace's annotations
 //! ([`crate::cluster::namespaces`]); [`crate::reference`] resolves the annotation against a
-//! [`crate::catalog::Catalog`]; a Pod gets the plan applied ([`crate::inject`]), a workload the
-//! preview ([`workload`]); [`response`] turns the decision into the host's answer.
+//! [`crate::catalog::Catalog`]; the doctor ([`crate::checks`]) examines the containers the plan
+//! targets; a Pod gets the plan applied ([`crate::inject`]), a workload the preview
+//! ([`workload`]); [`response`] turns the decision into the host's answer.
 
 pub mod audit;
 pub mod object;
@@ -25,14 +26,19 @@ use crate::catalog::Resolved;
 use crate::cluster::catalog::ClusterCatalog;
 use crate::cluster::{Lookups, namespaces};
 use crate::host::Hosts;
+use crate::image::{self, ImageOptions};
+use crate::inject::{Packages, preflight};
 use crate::keys::{INJECT_PYTHON, is_off};
-use crate::pod::PodView;
-use crate::refusal::{Notice, PayloadProblem, PlanProblem, PlanRefusal, Refusal, Subject};
+use crate::oci::Registry;
+use crate::pod::{PodView, Slot};
+use crate::refusal::{
+    ImageProblem, ImageRefusal, Notice, PayloadProblem, PlanProblem, PlanRefusal, Refusal, Subject,
+};
 use crate::settings::view::{self, SettingsView};
 use crate::settings::{Options, Settings};
 use crate::syntax::json_text;
 use crate::target::{Role, Target};
-use crate::{inject, record, reference};
+use crate::{checks, inject, record, reference};
 use object::{Ask, Head};
 use request::Request;
 
@@ -122,10 +128,10 @@ impl Admission<'_> {
             service_account: settings.options.service_account.clone(),
         };
         if settings.options.audit {
-            return audit::decide(self, pod, ask, &settings, &lookups);
+            return audit::decide(self, pod, ask, &settings, &lookups, hosts.registry);
         }
         let decision = self
-            .resolve(pod, ask, &settings, &lookups)
+            .resolve(pod, ask, &settings, &lookups, hosts.registry)
             .under(settings.options.failure_action);
         self.record_not_injected(decision)
     }
@@ -165,6 +171,7 @@ impl Admission<'_> {
         ask: Ask,
         settings: &SettingsView<'_>,
         lookups: &Lookups<'_>,
+        registry: &dyn Registry,
     ) -> Decision {
         let subject = object::subject(self.request, &self.head, &self.target, &pod);
         if subject.namespace().is_empty() {
@@ -188,15 +195,16 @@ impl Admission<'_> {
             Ok(None) => return Decision::Accept(Vec::new()),
             Err(refusal) => return Decision::Refuse(refusal),
         };
+        let options = &settings.options;
         match self.target.role {
-            Role::Pod if settings.options.cluster_mode => {
+            Role::Pod if options.cluster_mode => {
                 match namespaces::look_up_owners(&mut pod, lookups, &subject) {
-                    Ok(()) => self.inject_pod(&pod, subject, &resolved, &settings.options),
+                    Ok(()) => self.inject_pod(&pod, subject, &resolved, options, registry),
                     Err(refusal) => Decision::Refuse(refusal),
                 }
             }
-            Role::Pod => self.inject_pod(&pod, subject, &resolved, &settings.options),
-            Role::Template => self.preview_workload(pod, subject, &resolved),
+            Role::Pod => self.inject_pod(&pod, subject, &resolved, options, registry),
+            Role::Template => self.preview_workload(pod, subject, &resolved, &options.image),
         }
     }
 
@@ -218,11 +226,12 @@ impl Admission<'_> {
         subject: Subject,
         resolved: &Resolved,
         options: &Options,
+        registry: &dyn Registry,
     ) -> Decision {
-        let namespace = subject.namespace().to_string();
-        let mut plan = match inject::plan(pod, &namespace, &resolved.spec) {
-            Ok(p) => p,
-            Err(problem) => return refuse_plan(subject, resolved, problem),
+        let (mut plan, findings) = match plan_with_image(pod, &subject, resolved, options, registry)
+        {
+            Ok(planned) => planned,
+            Err(refusal) => return Decision::Refuse(refusal),
         };
         if options.autoscaler_safe_to_evict {
             plan.annotations
@@ -248,6 +257,7 @@ impl Admission<'_> {
         if resolved.spec.endpoint().is_empty() {
             notices.push(Notice::NoEndpoint { label });
         }
+        notices.extend(findings);
         notices.extend(plan.notes);
         Decision::Mutate { object, notices }
     }
@@ -258,6 +268,7 @@ impl Admission<'_> {
         template: PodView,
         subject: Subject,
         resolved: &Resolved,
+        options: &ImageOptions,
     ) -> Decision {
         let Subject::Workload {
             name, namespace, ..
@@ -266,10 +277,18 @@ impl Admission<'_> {
             return Decision::Accept(Vec::new());
         };
         let name = self.head.metadata["name"].as_str().unwrap_or(name);
+        let prepared = match image::prepare(&resolved.spec, options) {
+            Ok(p) => p,
+            Err(problem) => return refuse_image(subject, resolved, problem),
+        };
         let pod = workload::pod_of(template, &self.target, name, namespace);
         let checked = match inject::check(&pod, &resolved.spec) {
             Ok(c) => c,
             Err(problem) => return refuse_plan(subject, resolved, problem),
+        };
+        let findings = match checks::verdict(&pod, resolved, &checked.targets, &subject) {
+            Ok(notices) => notices,
+            Err(refusal) => return Decision::Refuse(refusal),
         };
         let service_name = inject::service_name(&pod, namespace, &resolved.spec, &checked);
         let label = resolved.label();
@@ -280,11 +299,45 @@ impl Admission<'_> {
             &checked,
             service_name,
         ));
+        notices.extend(workload::preview_image(&subject, &pod, &prepared, options));
         if resolved.spec.endpoint().is_empty() {
             notices.push(Notice::NoEndpoint { label });
         }
+        notices.extend(findings);
         Decision::Accept(notices)
     }
+}
+
+/// The plan for a pod, with the image the options give it and the preflight, and the doctor's
+/// findings: the image checked and rewritten first, pinned (the one step that may ask the
+/// registry) only once the pod is known to take the plan and pass the doctor.
+fn plan_with_image(
+    pod: &PodView,
+    subject: &Subject,
+    resolved: &Resolved,
+    options: &Options,
+    registry: &dyn Registry,
+) -> Result<(inject::Plan, Vec<Notice>), Refusal> {
+    let image_refusal = |problem| image_refusal(subject.clone(), resolved, problem);
+    let image_options = &options.image;
+    let prepared = image::prepare(&resolved.spec, image_options).map_err(image_refusal)?;
+    let packages = Packages {
+        image: &prepared.image,
+        delivery: image_options.delivery,
+        pull_secrets: &image_options.pull_secrets,
+    };
+    let spec = &resolved.spec;
+    let mut plan = inject::plan(pod, subject.namespace(), spec, &packages)
+        .map_err(|problem| plan_refusal(subject.clone(), resolved, problem))?;
+    let targets: Vec<Slot> = plan.edits.iter().map(|e| e.slot).collect();
+    let findings = checks::verdict(pod, resolved, &targets, subject)?;
+    let mount = packages.mount(plan.source);
+    plan.preflight = preflight::containers(options.preflight, spec, pod, &targets, &mount);
+    if prepared.needs_digest {
+        let image = image::pin(prepared, registry).map_err(image_refusal)?;
+        plan.set_image(&image);
+    }
+    Ok((plan, findings))
 }
 
 /// Cluster mode: the pod's annotations as its Namespace completes them. `true` when the inject
@@ -333,11 +386,27 @@ fn resolve(
 }
 
 fn refuse_plan(subject: Subject, resolved: &Resolved, problem: PlanProblem) -> Decision {
-    Decision::Refuse(Refusal::Plan(Box::new(PlanRefusal {
+    Decision::Refuse(plan_refusal(subject, resolved, problem))
+}
+
+fn plan_refusal(subject: Subject, resolved: &Resolved, problem: PlanProblem) -> Refusal {
+    Refusal::Plan(Box::new(PlanRefusal {
         subject,
         label: resolved.label(),
         problem,
-    })))
+    }))
+}
+
+fn refuse_image(subject: Subject, resolved: &Resolved, problem: ImageProblem) -> Decision {
+    Decision::Refuse(image_refusal(subject, resolved, problem))
+}
+
+fn image_refusal(subject: Subject, resolved: &Resolved, problem: ImageProblem) -> Refusal {
+    Refusal::Image(Box::new(ImageRefusal {
+        subject,
+        label: resolved.label(),
+        problem,
+    }))
 }
 
 #[cfg(test)]

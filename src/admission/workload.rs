@@ -8,7 +8,8 @@
 use serde_json::Value;
 
 use super::object::Head;
-use crate::inject::Checked;
+use crate::image::{Delivery, ImageOptions, Prepared};
+use crate::inject::{Checked, Packages};
 use crate::keys::{INJECT_PYTHON, is_off};
 use crate::operator::{MUSL_SOURCE, PLATFORM_GLIBC, PLATFORM_MUSL};
 use crate::pod::{Owner, PodView};
@@ -98,4 +99,38 @@ pub fn preview(
             },
         },
     ]
+}
+
+/// What the preview adds when the image options apply: the image the pods will get (rewritten;
+/// pinned when each pod is created under `resolve`) and how, and the pull secrets the template
+/// lacks. Nothing with every option off, so the operator's preview stays as it is.
+pub fn preview_image(
+    subject: &Subject,
+    pod: &PodView,
+    prepared: &Prepared,
+    options: &ImageOptions,
+) -> Vec<Notice> {
+    let mut notices = Vec::new();
+    let applies = !options.rewrites.is_empty()
+        || options.pin != Default::default()
+        || options.delivery != Delivery::InitContainer;
+    if applies {
+        notices.push(Notice::PreviewImage {
+            subject: subject.clone(),
+            image: prepared.image.clone(),
+            resolved_later: prepared.needs_digest,
+            volume: options.delivery == Delivery::ImageVolume,
+        });
+    }
+    let packages = Packages {
+        image: &prepared.image,
+        delivery: options.delivery,
+        pull_secrets: &options.pull_secrets,
+    };
+    let names = packages.missing_pull_secrets(pod);
+    if !names.is_empty() {
+        let subject = subject.clone();
+        notices.push(Notice::PreviewPullSecrets { subject, names });
+    }
+    notices
 }

@@ -7,6 +7,7 @@
 
 use std::marker::PhantomData;
 
+use k8s_openapi::api::core::v1::Container;
 use serde::de::DeserializeSeed;
 use serde_json::value::RawValue;
 
@@ -43,7 +44,25 @@ pub fn apply(plan: &Plan, object: &str, target: &Target) -> Result<String, Apply
     }
     let volumes: Vec<String> = plan.volumes.iter().map(to_json).collect();
     append(object, spec, &fields, "volumes", &volumes, &mut splices);
-    insert_init_container(object, spec, &fields, plan, &mut splices);
+    let inits: Vec<&Container> = plan.init_container.iter().chain(&plan.preflight).collect();
+    if !inits.is_empty() {
+        insert_init_containers(object, spec, &fields, &inits, plan, &mut splices);
+    }
+    if !plan.pull_secrets.is_empty() {
+        let secrets: Vec<String> = plan
+            .pull_secrets
+            .iter()
+            .map(|name| format!(r#"{{"name":{}}}"#, to_json(name)))
+            .collect();
+        append(
+            object,
+            spec,
+            &fields,
+            "imagePullSecrets",
+            &secrets,
+            &mut splices,
+        );
+    }
     if !plan.annotations.is_empty() {
         annotations(object, target, &plan.annotations, &mut splices)?;
     }
@@ -185,15 +204,17 @@ fn new_env_entry(var: &k8s_openapi::api::core::v1::EnvVar) -> String {
     }
 }
 
-/// The policy's init container, before the first targeted init container or at the end.
-fn insert_init_container(
+/// The policy's init containers (the copy, then the preflight's), before the first targeted
+/// init container or at the end.
+fn insert_init_containers(
     object: &str,
     spec: &RawValue,
     fields: &Entries<'_>,
+    inits: &[&Container],
     plan: &Plan,
     splices: &mut Vec<Splice>,
 ) {
-    let init = to_json(&plan.init_container);
+    let init = inits.iter().map(to_json).collect::<Vec<_>>().join(",");
     let existing = last(fields, "initContainers").filter(|v| v.get().starts_with('['));
     let items = existing.and_then(elements).unwrap_or_default();
     match plan.init_position.and_then(|i| items.get(i)) {
@@ -365,9 +386,12 @@ mod tests {
             }],
             volumes: Vec::new(),
             init_container: Default::default(),
+            preflight: Vec::new(),
             init_position: None,
             source: "",
             notes: Vec::new(),
+            pull_secrets: Vec::new(),
+            held_pull_secrets: Vec::new(),
             annotations: Vec::new(),
         };
         let object = r#"{"spec":{"initContainers":[{"name":"a"},"migrate"],"containers":[{}]}}"#;

@@ -51,10 +51,13 @@ mod tests {
                     ..Default::default()
                 })
                 .collect(),
-            init_container: Default::default(),
+            init_container: None,
+            preflight: Vec::new(),
             init_position: None,
             source: "",
             notes: Vec::new(),
+            pull_secrets: Vec::new(),
+            held_pull_secrets: Vec::new(),
             annotations: Vec::new(),
         }
     }

@@ -4,24 +4,29 @@
 //! the operator's order), then applied to the pod's original JSON so that everything the user wrote
 //! stays as written. `plan` reads as the operator's `injectPython`: its steps are the functions of
 //! `python` (the language part and the init container), `common` (the env every language gets and
-//! the SDK configuration), `exporter` and `conflicts`.
+//! the SDK configuration), `exporter` and `conflicts`; [`preflight`] adds the opt-in check that
+//! runs in the app's image before it starts.
 
 mod apply;
 pub mod autoscaler;
 mod common;
 mod conflicts;
+pub mod delivery;
 pub mod env;
 mod exporter;
+pub mod preflight;
 mod python;
 pub mod resource_attributes;
 pub mod selection;
 
 use k8s_openapi::api::core::v1::{
-    ConfigMapVolumeSource, Container, EmptyDirVolumeSource, SecretVolumeSource, VolumeMount,
+    ConfigMapVolumeSource, Container, EmptyDirVolumeSource, ImageVolumeSource, SecretVolumeSource,
+    VolumeMount,
 };
 use serde::Serialize;
 
 pub use apply::{annotate, apply};
+pub use delivery::Packages;
 pub use python::restricted_security_context;
 
 use crate::instrumentation::{ClaimTemplate, InstrumentationSpec};
@@ -76,7 +81,7 @@ impl Named for VolumeMount {
     }
 }
 
-/// A volume the injection adds, with the four sources it uses (the Kubernetes `Volume` has some
+/// A volume the injection adds, with the five sources it uses (the Kubernetes `Volume` has some
 /// thirty; its serializer is not needed in the module). Written as Kubernetes writes a `Volume`.
 #[derive(Serialize, Default, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -90,6 +95,9 @@ pub struct Volume {
     /// The packages' ephemeral volume (`python.volumeClaimTemplate`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ephemeral: Option<EphemeralVolume>,
+    /// The packages' image volume (`delivery: imageVolume`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageVolumeSource>,
     /// The volume's name.
     pub name: String,
     /// A Secret (exporter TLS).
@@ -115,8 +123,10 @@ pub struct Plan {
     /// Appended to `spec.volumes`, in order (TLS volumes first, then the packages' volume).
     #[serde(serialize_with = "packages_only")]
     pub volumes: Vec<Volume>,
-    /// The init container that copies the packages.
-    pub init_container: Container,
+    /// The init container that copies the packages; none for an image volume.
+    pub init_container: Option<Container>,
+    /// The preflight init containers that follow it (`preflight`; none by default).
+    pub preflight: Vec<Container>,
     /// Index in `spec.initContainers` to insert at: before the first targeted init container, else the end.
     #[serde(skip)]
     pub init_position: Option<usize>,
@@ -126,6 +136,13 @@ pub struct Plan {
     /// Things the user should know that are not errors.
     #[serde(skip)]
     pub notes: Vec<Notice>,
+    /// Appended to `spec.imagePullSecrets`: the settings' secrets the pod lacks.
+    #[serde(skip)]
+    pub pull_secrets: Vec<String>,
+    /// The settings' pull secrets, sorted: after the injection the pod lists each of them (what
+    /// the record's hash covers of `spec.imagePullSecrets`).
+    #[serde(rename = "pull_secrets")]
+    pub held_pull_secrets: Vec<String>,
     /// Pod annotations set (`Some`) or removed (`None`) with the injection: metadata, which
     /// anyone may edit later, so not part of what the record's hash covers.
     #[serde(skip)]
@@ -133,9 +150,29 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// The image the instrumentation's packages come from.
+    /// The image the instrumentation's packages come from: the init container's, or the image
+    /// volume's reference.
     pub fn image(&self) -> &str {
-        self.init_container.image.as_deref().unwrap_or_default()
+        if let Some(init) = &self.init_container {
+            return init.image.as_deref().unwrap_or_default();
+        }
+        self.volumes
+            .iter()
+            .filter(|v| v.name == VOLUME_NAME)
+            .find_map(|v| v.image.as_ref()?.reference.as_deref())
+            .unwrap_or_default()
+    }
+
+    /// The packages' image set to `image` (once its digest is known), wherever the plan uses it.
+    pub fn set_image(&mut self, image: &str) {
+        if let Some(init) = &mut self.init_container {
+            init.image = Some(image.to_string());
+        }
+        for volume in &mut self.volumes {
+            if let Some(source) = volume.image.as_mut().filter(|_| volume.name == VOLUME_NAME) {
+                source.reference = Some(image.to_string());
+            }
+        }
     }
 }
 
@@ -149,6 +186,13 @@ pub fn already_instrumented(pod: &PodView) -> Option<AlreadyInstrumented> {
         .find(|c| INJECTED_INIT_CONTAINERS.contains(&c.name.as_str()))
     {
         return Some(AlreadyInstrumented::InitContainer(c.name.clone()));
+    }
+    if spec
+        .volumes
+        .iter()
+        .any(|v| v.name == VOLUME_NAME && v.image.is_some())
+    {
+        return Some(AlreadyInstrumented::ImageVolume);
     }
     if spec.containers.iter().any(|c| c.name == INJECTED_SIDECAR) {
         return Some(AlreadyInstrumented::Sidecar);
@@ -201,11 +245,13 @@ pub fn service_name(
         .and_then(|v| v.value.clone())
 }
 
-/// Computes the injection of `spec` into `pod` (in `namespace`), or says why it cannot be done.
+/// Computes the injection of `spec` into `pod` (in `namespace`), with `packages` delivered, or
+/// says why it cannot be done.
 pub fn plan(
     pod: &PodView,
     namespace: &str,
     spec: &InstrumentationSpec,
+    packages: &Packages<'_>,
 ) -> Result<Plan, PlanProblem> {
     let Checked {
         targets,
@@ -223,20 +269,23 @@ pub fn plan(
             slot,
             name: c.name.clone(),
             env,
-            mounts: python::container_mounts(c, &tls.mounts),
+            mounts: python::container_mounts(c, packages.mount(source), &tls.mounts),
         });
     }
-    volumes.push(python::packages_volume(spec));
+    volumes.push(packages.volume(spec));
     Ok(Plan {
         edits,
         volumes,
-        init_container: python::init_container(spec, pod, source),
+        init_container: packages.init_container(spec, pod, source),
+        preflight: Vec::new(),
         init_position: match targets.first() {
             Some(Slot::Init(i)) => Some(*i),
             _ => None,
         },
         source,
         notes,
+        pull_secrets: packages.missing_pull_secrets(pod),
+        held_pull_secrets: packages.held_pull_secrets(),
         annotations: Vec::new(),
     })
 }

@@ -72,10 +72,14 @@ fn packages_mount() -> VolumeMount {
     }
 }
 
-/// The mounts a target container gets: the packages, then the exporter's TLS volumes it does not
-/// mount yet.
-pub fn container_mounts(c: &ContainerView, tls_mounts: &[VolumeMount]) -> Vec<VolumeMount> {
-    let mut mounts = vec![packages_mount()];
+/// The mounts a target container gets: the packages' `mount`, then the exporter's TLS volumes it
+/// does not mount yet.
+pub fn container_mounts(
+    c: &ContainerView,
+    packages: VolumeMount,
+    tls_mounts: &[VolumeMount],
+) -> Vec<VolumeMount> {
+    let mut mounts = vec![packages];
     for m in tls_mounts {
         if !c.volume_mounts.iter().any(|p| p.name == m.name)
             && !mounts.iter().any(|p| p.name == m.name)
@@ -112,12 +116,17 @@ pub fn packages_volume(spec: &InstrumentationSpec) -> Volume {
     volume
 }
 
-/// The init container that copies the packages from `source` in the image.
-pub fn init_container(spec: &InstrumentationSpec, pod: &PodView, source: &str) -> Container {
+/// The init container that copies the packages from `source` in `image`.
+pub fn init_container(
+    spec: &InstrumentationSpec,
+    image: &str,
+    pod: &PodView,
+    source: &str,
+) -> Container {
     let python = spec.python();
     Container {
         name: INIT_CONTAINER_NAME.into(),
-        image: python.image.clone(),
+        image: Some(image.to_string()),
         command: Some(vec![
             "cp".into(),
             "-r".into(),
@@ -127,13 +136,17 @@ pub fn init_container(spec: &InstrumentationSpec, pod: &PodView, source: &str) -
         resources: python.resource_requirements.clone(),
         volume_mounts: Some(vec![packages_mount()]),
         image_pull_policy: spec.image_pull_policy.clone().filter(|p| !p.is_empty()),
-        security_context: Some(
-            spec.init_container_security_context
-                .clone()
-                .unwrap_or_else(|| restricted_security_context(pod)),
-        ),
+        security_context: Some(init_security_context(spec, pod)),
         ..Default::default()
     }
+}
+
+/// The injected init containers' securityContext: `initContainerSecurityContext`, else one the
+/// PodSecurity "restricted" profile accepts.
+pub fn init_security_context(spec: &InstrumentationSpec, pod: &PodView) -> SecurityContext {
+    spec.init_container_security_context
+        .clone()
+        .unwrap_or_else(|| restricted_security_context(pod))
 }
 
 /// A securityContext the PodSecurity "restricted" profile accepts. The uid is left to the pod when

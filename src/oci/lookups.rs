@@ -109,14 +109,57 @@ impl Lookups<'_> {
     }
 }
 
-/// The host's message, classified.
+/// The host's message, classified by the words policy-server (policy-fetcher, oci-client 0.17)
+/// uses, as seen from a real registry: `... envelope: OCI API errors: [OCI API error: manifest
+/// unknown]` for a tag or repository it lacks, `Not authorized: url ...` for a 401 (`denied`
+/// for a 403), `error sending request for url (...)` when no answer came (connection refused, a
+/// name that does not resolve, a certificate that does not verify). The message kept is
+/// [`summary`]'s.
 fn classify(operation: &str, message: String) -> RegistryFault {
-    if message.contains("has not been granted access to the '") {
+    let lower = message.to_ascii_lowercase();
+    let any = |words: &[&str]| words.iter().any(|w| lower.contains(w));
+    let message = summary(&message);
+    if lower.contains("has not been granted access to the '") {
         RegistryFault::CapabilityDenied {
             capability: format!("oci/{operation}"),
         }
+    } else if any(&[
+        "oci api error: manifest unknown",
+        "oci api error: name unknown",
+    ]) {
+        RegistryFault::NotFound { message }
+    } else if any(&[
+        "not authorized: url",
+        "oci api error: unauthorized",
+        "oci api error: requested access to the resource is denied",
+    ]) {
+        RegistryFault::Unauthorized { message }
+    } else if lower.contains("error sending request for url") {
+        RegistryFault::Unreachable { message }
     } else {
         RegistryFault::Failed { message }
+    }
+}
+
+/// A host error in one line: anyhow's Debug as policy-server sends it (the error, `Caused by:`
+/// and its numbered causes, a `Stack backtrace:` when `RUST_BACKTRACE` is set) becomes the error
+/// and, when it does not already say it, its last cause (`Connection refused (os error 111)`).
+pub fn summary(message: &str) -> String {
+    let message = message
+        .split("\n\nStack backtrace:")
+        .next()
+        .unwrap_or_default();
+    let Some((head, causes)) = message.split_once("\n\nCaused by:") else {
+        return message.trim_end().to_string();
+    };
+    let last = causes.lines().map(str::trim).rfind(|l| !l.is_empty());
+    let last = last.map(|l| match l.split_once(": ") {
+        Some((n, rest)) if n.bytes().all(|b| b.is_ascii_digit()) => rest,
+        _ => l,
+    });
+    match last {
+        Some(cause) if !head.contains(cause) => format!("{head}: {cause}"),
+        _ => head.to_string(),
     }
 }
 
@@ -183,6 +226,18 @@ mod tests {
     }
 
     #[test]
+    fn a_debug_message_becomes_one_line_with_its_last_cause() {
+        let refused = "Callback evaluation failure: Fail to interact with OCI registry: error sending request for url (http://r:1/v2/p/manifests/1)\n\nCaused by:\n    0: error sending request for url (http://r:1/v2/p/manifests/1)\n    1: client error (Connect)\n    2: tcp connect error\n    3: Connection refused (os error 111)\n\nStack backtrace:\n   0: <unknown>\n";
+        assert_eq!(
+            summary(refused),
+            "Callback evaluation failure: Fail to interact with OCI registry: error sending request for url (http://r:1/v2/p/manifests/1): Connection refused (os error 111)"
+        );
+        let unknown = "Callback evaluation failure: Fail to interact with OCI registry: Registry error: url u, envelope: OCI API errors: [OCI API error: manifest unknown]\n\nCaused by:\n    Registry error: url u, envelope: OCI API errors: [OCI API error: manifest unknown]";
+        assert_eq!(summary(unknown), unknown.split("\n\n").next().unwrap());
+        assert_eq!(summary("plain"), "plain");
+    }
+
+    #[test]
     fn failures_keep_the_hosts_message_and_name_the_image() {
         for (answer, fault) in [
             (
@@ -195,6 +250,12 @@ mod tests {
                 Err("Callback evaluation failure: boom"),
                 RegistryFault::Failed {
                     message: "Callback evaluation failure: boom".into(),
+                },
+            ),
+            (
+                Err("Callback evaluation failure: Fail to interact with OCI registry: Not authorized: url http://r/v2/a/manifests/1"),
+                RegistryFault::Unauthorized {
+                    message: "Callback evaluation failure: Fail to interact with OCI registry: Not authorized: url http://r/v2/a/manifests/1".into(),
                 },
             ),
             (

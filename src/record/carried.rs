@@ -3,8 +3,8 @@
 //! The audit recomputes the record's hash from the pod as the API server stored it: the parts the
 //! plan serializes (`inject::Plan`), found where the plan writes them — each recorded container's
 //! variables that configure the instrumentation (`PYTHONPATH`, `OTEL_*`) and its mount of the
-//! packages' volume, that volume, the init container — under the names the plan serializes them
-//! with. [`digest`] leaves out what the API server adds as defaults, and what
+//! packages' volume, that volume, the init container, the preflight init containers, the
+//! settings' pull secrets the pod lists — under the names the plan serializes them with. [`digest`] leaves out what the API server adds as defaults, and what
 //! other webhooks add to every container (a variable, a mount) is not read, so a pod that carries
 //! what was recorded hashes to the recorded hash, and a pod edited or copied after its injection
 //! does not.
@@ -18,7 +18,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::digest;
-use crate::operator::{INIT_CONTAINER_NAME, VOLUME_NAME, configures_instrumentation};
+use crate::operator::{
+    INIT_CONTAINER_NAME, PREFLIGHT_CONTAINER_NAME, VOLUME_NAME, configures_instrumentation,
+};
 use crate::syntax::json_text::value_at;
 use crate::target::Target;
 
@@ -28,6 +30,8 @@ struct Carried<'a> {
     edits: Vec<Edit<'a>>,
     volumes: Vec<&'a Value>,
     init_container: Option<Value>,
+    preflight: Vec<Value>,
+    pull_secrets: Vec<&'a str>,
 }
 
 /// A container's part: its name, its whole env, its mounts of the injection's volumes.
@@ -93,10 +97,33 @@ fn init_container(c: &Value) -> Value {
     c
 }
 
-/// The hash of what the pod at `target` in `object` carries for the recorded `containers` (as
-/// [`super::hash`] writes it); `None` when the pod's spec cannot be read or a recorded container
-/// is not there.
-pub fn hash(object: &str, target: &Target, containers: &[String]) -> Option<String> {
+/// Whether an init container is one of the preflight's (`<name>`, `<name>-2`, …).
+fn preflight(name: &str) -> bool {
+    name.strip_prefix(PREFLIGHT_CONTAINER_NAME).is_some_and(|n| {
+        n.is_empty() || n.strip_prefix('-').is_some_and(|i| i.parse::<u16>().is_ok())
+    })
+}
+
+/// The pod's pull secrets that `settings` (the settings' `imagePullSecrets`) name, sorted.
+fn pull_secrets<'a>(list: &'a Value, settings: &[String]) -> Vec<&'a str> {
+    let mut names: Vec<&str> = items(list)
+        .filter_map(|s| s["name"].as_str())
+        .filter(|n| settings.iter().any(|s| s == n))
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+}
+
+/// The hash of what the pod at `target` in `object` carries for the recorded `containers` and
+/// the settings' `imagePullSecrets` (as [`super::hash`] writes it); `None` when the pod's spec
+/// cannot be read or a recorded container is not there.
+pub fn hash(
+    object: &str,
+    target: &Target,
+    containers: &[String],
+    settings_pull_secrets: &[String],
+) -> Option<String> {
     let path = [target.template, &["spec"]].concat();
     let spec = value_at(object, &path)?;
     let (init, regular) = (&spec["initContainers"], &spec["containers"]);
@@ -120,6 +147,11 @@ pub fn hash(object: &str, target: &Target, containers: &[String]) -> Option<Stri
         init_container: items(init)
             .find(|c| c["name"] == INIT_CONTAINER_NAME)
             .map(init_container),
+        preflight: items(init)
+            .filter(|c| c["name"].as_str().is_some_and(preflight))
+            .map(init_container)
+            .collect(),
+        pull_secrets: pull_secrets(&spec["imagePullSecrets"], settings_pull_secrets),
     };
     Some(super::hex(digest::of(&carried)))
 }
@@ -144,7 +176,7 @@ mod tests {
     }
 
     fn hash_of(text: &str) -> Option<String> {
-        hash(text, &Target::POD, &["app".to_string()])
+        hash(text, &Target::POD, &["app".to_string()], &[])
     }
 
     #[test]
@@ -173,6 +205,6 @@ mod tests {
         assert_ne!(plain, hash_of(&pod(env.clone(), mounts, image)));
         // A recorded container that is not there: nothing to compare.
         let text = pod(env, json!([]), json!({}));
-        assert_eq!(hash(&text, &Target::POD, &["gone".to_string()]), None);
+        assert_eq!(hash(&text, &Target::POD, &["gone".to_string()], &[]), None);
     }
 }

@@ -81,6 +81,8 @@ enum Key {
     TerminationMessagePolicy,
     Image,
     ImagePullPolicy,
+    Reference,
+    PullPolicy,
     DefaultMode,
     VolumeMode,
     ProcMount,
@@ -99,6 +101,8 @@ impl Key {
             "terminationMessagePolicy" => Key::TerminationMessagePolicy,
             "image" => Key::Image,
             "imagePullPolicy" => Key::ImagePullPolicy,
+            "reference" => Key::Reference,
+            "pullPolicy" => Key::PullPolicy,
             "defaultMode" => Key::DefaultMode,
             "volumeMode" => Key::VolumeMode,
             "procMount" => Key::ProcMount,
@@ -279,7 +283,7 @@ impl<'a> ser::Serializer for Ser<'a> {
         } else {
             Out::hash(leaf(STR, v.as_bytes()))
         };
-        if self.ctx.key == Key::Image {
+        if matches!(self.ctx.key, Key::Image | Key::Reference) {
             out.pull_default = Some(default_pull_policy(v));
         }
         Ok(out)
@@ -355,6 +359,7 @@ impl<'a> ser::Serializer for Ser<'a> {
             pull_default: None,
             limits: Vec::new(),
             members: Vec::new(),
+            pull_policy: None,
         })
     }
     fn serialize_struct(self, _: &'static str, len: usize) -> Result<MapSer<'a>, Failed> {
@@ -452,10 +457,20 @@ struct MapSer<'a> {
     limits: Vec<(u64, u64)>,
     /// This object's members, kept when it is `limits`.
     members: Vec<(u64, u64)>,
+    /// An image volume's `pullPolicy` (key digest, value), counted at the end: its `reference`
+    /// may come after it.
+    pull_policy: Option<(u64, String)>,
 }
 
 impl MapSer<'_> {
     fn member<T: Serialize + ?Sized>(&mut self, key: (u64, Key), value: &T) -> Result<(), Failed> {
+        if key.1 == Key::PullPolicy {
+            let text = serde_json::to_value(value).map_err(|_| Failed)?;
+            if let Some(policy) = text.as_str() {
+                self.pull_policy = Some((key.0, policy.to_string()));
+                return Ok(());
+            }
+        }
         let ctx = Ctx {
             key: key.1,
             parent: self.own,
@@ -464,7 +479,7 @@ impl MapSer<'_> {
         };
         let out = value.serialize(Ser { ctx })?;
         match key.1 {
-            Key::Image => self.pull_default = out.pull_default,
+            Key::Image | Key::Reference => self.pull_default = out.pull_default,
             Key::Limits => self.limits = out.members,
             _ => {}
         }
@@ -481,7 +496,15 @@ impl MapSer<'_> {
         Ok(())
     }
 
-    fn finish(self) -> Result<Out, Failed> {
+    fn finish(mut self) -> Result<Out, Failed> {
+        if let Some((key, policy)) = self.pull_policy.take()
+            && !policy.is_empty()
+            && self.pull_default != Some(policy.as_str())
+        {
+            let value = leaf(STR, policy.as_bytes());
+            self.sum = self.sum.wrapping_add(mix(key.wrapping_mul(K) ^ value));
+            self.len += 1;
+        }
         let hash = if self.len == 0 {
             NONE
         } else {
@@ -752,6 +775,21 @@ mod tests {
         assert_eq!(default_pull_policy("registry:5000/python"), "Always");
         assert_eq!(default_pull_policy("python@sha256:abc"), "IfNotPresent");
         assert_eq!(default_pull_policy("python:3"), "IfNotPresent");
+    }
+
+    #[test]
+    fn an_image_volumes_default_pull_policy_does_not_count_in_either_order() {
+        let written = json!({"name": "v", "image": {"reference": "python:3.12"}});
+        for stored in [
+            value(r#"{"name": "v", "image": {"reference": "python:3.12", "pullPolicy": "IfNotPresent"}}"#),
+            value(r#"{"image": {"pullPolicy": "IfNotPresent", "reference": "python:3.12"}, "name": "v"}"#),
+        ] {
+            assert_eq!(of(&written), of(&stored), "{stored}");
+        }
+        let always = json!({"name": "v", "image": {"pullPolicy": "Always", "reference": "python:3.12"}});
+        assert_ne!(of(&written), of(&always));
+        let latest = json!({"name": "v", "image": {"pullPolicy": "Always", "reference": "python:latest"}});
+        assert_eq!(of(&latest), of(&json!({"name": "v", "image": {"reference": "python:latest"}})));
     }
 
     #[test]

@@ -16,7 +16,7 @@ pub struct AuditFinding {
     /// The pod (or workload).
     pub subject: Subject,
     /// What is wrong.
-    pub finding: Finding,
+    pub finding: AuditFault,
     /// What gives the pod the current instrumentation (none for a reference that names nothing:
     /// the new pod would not get it either).
     pub restart: Option<Restart>,
@@ -24,7 +24,7 @@ pub struct AuditFinding {
 
 /// What the audit found.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Finding {
+pub enum AuditFault {
     /// The pod asks and carries no record of an injection.
     NoRecord {
         /// The `inject-python` value.
@@ -96,7 +96,7 @@ impl Display for AuditFinding {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         let subject = Named(&self.subject);
         match &self.finding {
-            Finding::NoRecord {
+            AuditFault::NoRecord {
                 value,
                 init_container: false,
             } => write!(
@@ -104,7 +104,7 @@ impl Display for AuditFinding {
                 "{subject} asks for OpenTelemetry Python instrumentation ({INJECT_PYTHON}={}) but carries no record of it: it was created before the policy, or admitted without it",
                 shown(value)
             )?,
-            Finding::NoRecord {
+            AuditFault::NoRecord {
                 value,
                 init_container: true,
             } => write!(
@@ -112,12 +112,12 @@ impl Display for AuditFinding {
                 "{subject} asks for OpenTelemetry Python instrumentation ({INJECT_PYTHON}={}) and has the init container {INIT_CONTAINER_NAME:?}, but no record of this policy's injection: it was injected by another injector, or before the policy",
                 shown(value)
             )?,
-            Finding::NotInjected { value, reason } => write!(
+            AuditFault::NotInjected { value, reason } => write!(
                 f,
                 "{subject} asks for OpenTelemetry Python instrumentation ({INJECT_PYTHON}={}) but was admitted without it: {reason}",
                 shown(value)
             )?,
-            Finding::OtherInstrumentation {
+            AuditFault::OtherInstrumentation {
                 value,
                 recorded,
                 now,
@@ -126,7 +126,7 @@ impl Display for AuditFinding {
                 "{subject} is stale: it got instrumentation {recorded}, and its reference {} names {now} now",
                 shown(value)
             )?,
-            Finding::Stale {
+            AuditFault::Stale {
                 instrumentation,
                 recorded,
                 now,
@@ -135,14 +135,14 @@ impl Display for AuditFinding {
                 "{subject} is stale: instrumentation {instrumentation} changed since the pod got it ({})",
                 Change(recorded, now)
             )?,
-            Finding::Disagrees { recorded, carried } => disagrees(f, &subject, recorded, carried)?,
-            Finding::Unresolved(refusal) => write!(
+            AuditFault::Disagrees { recorded, carried } => disagrees(f, &subject, recorded, carried)?,
+            AuditFault::Unresolved(refusal) => write!(
                 f,
                 "{subject}: the instrumentation reference no longer resolves: {refusal}"
             )?,
         }
         match (&self.restart, &self.finding) {
-            (Some(restart), Finding::NotInjected { .. }) => {
+            (Some(restart), AuditFault::NotInjected { .. }) => {
                 write!(
                     f,
                     "; once that is fixed, to give it the instrumentation: {restart}"

@@ -3,10 +3,12 @@
 //! Each is found where the problem is found, worded here (each type's `Display` is the text users
 //! read, one exhaustive match per type, so a new variant does not compile without its text), and
 //! mapped here to an HTTP code and to `failureAction`. Tests compare the values; the case files compare the text.
-//! One file per family: the payload, references, the plan, cluster lookups, registry lookups,
-//! warnings, settings and the spec rules' faults.
+//! One file per family: the payload, references, the plan, the doctor's checks, cluster lookups,
+//! registry lookups, the image options, warnings, settings and the spec rules' faults.
 
 mod audit;
+mod checks;
+mod image;
 mod lookup;
 mod notice;
 mod payload;
@@ -18,7 +20,11 @@ mod spec;
 
 use std::fmt::{self, Display, Formatter};
 
-pub use audit::{AuditFinding, Finding, Restart};
+pub use audit::{AuditFault, AuditFinding, Restart};
+pub use checks::{
+    Check, CheckNotice, CheckProblem, CheckRefusal, EnvSource, Finding, FindingKind, PreFork,
+};
+pub use image::{ImageFault, ImageProblem, ImageRefusal};
 pub use lookup::{ClusterSpecRefusal, Failure, LookupFailure, LookupRefusal};
 pub use notice::{AlreadyInstrumented, Notice};
 pub use payload::{ApplyProblem, PayloadProblem};
@@ -132,12 +138,16 @@ pub enum Refusal {
     Reference(Box<ReferenceRefusal>),
     /// The instrumentation was found but cannot be injected into this pod.
     Plan(Box<PlanRefusal>),
+    /// The doctor found what would make the injection fail in a container.
+    Check(Box<CheckRefusal>),
     /// The plan could not be written into the object (its shape changed under the view).
     Apply(ApplyProblem),
     /// Cluster mode: a lookup in the cluster failed.
     Lookup(Box<LookupRefusal>),
     /// Cluster mode: the Instrumentation the reference names is invalid.
     ClusterSpec(Box<ClusterSpecRefusal>),
+    /// The image the instrumentation names cannot be given to the pod under the image options.
+    Image(Box<ImageRefusal>),
     /// Cluster mode: the settings and the cluster both define `namespace/name`.
     DefinedTwice {
         /// The namespace.
@@ -160,6 +170,7 @@ impl Refusal {
                 Failure::Transient { .. } => UNAVAILABLE,
                 _ => MISCONFIGURED,
             },
+            Refusal::Image(i) => i.problem.code(),
             _ => BAD_REQUEST,
         }
     }
@@ -175,8 +186,10 @@ impl Refusal {
         match self {
             Refusal::Reference(r) => r.subject.is_workload(),
             Refusal::Plan(p) => p.subject.is_workload(),
+            Refusal::Check(c) => c.subject.is_workload(),
             Refusal::Lookup(l) => l.subject.is_workload(),
             Refusal::ClusterSpec(c) => c.subject.is_workload(),
+            Refusal::Image(i) => i.subject.is_workload(),
             Refusal::Audit(a) => a.subject.is_workload(),
             Refusal::NoNamespace { kind } => *kind != "Pod",
             _ => false,
@@ -201,9 +214,11 @@ impl Display for Refusal {
             ),
             Refusal::Reference(r) => r.fmt(f),
             Refusal::Plan(p) => p.fmt(f),
+            Refusal::Check(c) => c.fmt(f),
             Refusal::Apply(p) => p.fmt(f),
             Refusal::Lookup(l) => l.fmt(f),
             Refusal::ClusterSpec(c) => c.fmt(f),
+            Refusal::Image(i) => i.fmt(f),
             Refusal::Audit(a) => a.fmt(f),
             Refusal::DefinedTwice { namespace, name } => write!(
                 f,

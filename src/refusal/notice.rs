@@ -5,9 +5,9 @@
 
 use std::fmt::{self, Display, Formatter};
 
-use super::{Refusal, Subject, quoted_list, shown};
+use super::{CheckNotice, Refusal, Subject, quoted_list, shown};
 use crate::keys::INJECT_PYTHON;
-use crate::operator::{INJECTED_SIDECAR, NODE_NAME_VAR, RESOURCE_ATTRIBUTES_VAR};
+use crate::operator::{INJECTED_SIDECAR, NODE_NAME_VAR, RESOURCE_ATTRIBUTES_VAR, VOLUME_NAME};
 
 /// One warning of an admitted request.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,6 +64,24 @@ pub enum Notice {
         /// `glibc` or `musl`.
         platform: &'static str,
     },
+    /// A line of the preview when the image options apply: the image the pods will get.
+    PreviewImage {
+        /// The workload.
+        subject: Subject,
+        /// The image, rewritten (and pinned when it names a digest).
+        image: String,
+        /// Whether its digest is looked up when each pod is created (`resolve`).
+        resolved_later: bool,
+        /// Whether it is mounted as an image volume rather than copied by an init container.
+        volume: bool,
+    },
+    /// A line of the preview: the settings' pull secrets the pod template lacks.
+    PreviewPullSecrets {
+        /// The workload.
+        subject: Subject,
+        /// The Secrets' names.
+        names: Vec<String>,
+    },
     /// The annotation on the workload itself, where it does nothing.
     MisplacedAnnotation {
         /// The workload.
@@ -76,6 +94,8 @@ pub enum Notice {
         /// Why it could not be read.
         refusal: Refusal,
     },
+    /// The doctor found something that makes the injection less useful than it looks.
+    Check(Box<CheckNotice>),
 }
 
 /// What shows that a pod is already instrumented.
@@ -83,6 +103,8 @@ pub enum Notice {
 pub enum AlreadyInstrumented {
     /// One of the operator's init containers.
     InitContainer(String),
+    /// The packages' image volume (`delivery: imageVolume`).
+    ImageVolume,
     /// The Go instrumentation's sidecar.
     Sidecar,
     /// A container that sets the node-name variable the injection adds.
@@ -132,11 +154,24 @@ impl Display for Notice {
                 service_name,
                 platform,
             } => preview_containers(f, subject, containers, service_name.as_deref(), platform),
+            Notice::PreviewImage {
+                subject,
+                image,
+                resolved_later,
+                volume,
+            } => preview_image(f, subject, image, *resolved_later, *volume),
+            Notice::PreviewPullSecrets { subject, names } => write!(
+                f,
+                "{subject}: pods will get the image pull secret{} {} after their own",
+                plural(names),
+                quoted_list(names)
+            ),
             Notice::NamespaceUnread { refusal } => write!(
                 f,
                 "admitted without reading its namespace's {INJECT_PYTHON} annotation: {refusal}"
             ),
             Notice::MisplacedAnnotation { subject, value } => misplaced(f, subject, value),
+            Notice::Check(c) => c.fmt(f),
         }
     }
 }
@@ -175,6 +210,28 @@ fn preview_containers(
     write!(f, ", platform {platform}")
 }
 
+/// The image a workload's pods will get, and how it reaches them.
+fn preview_image(
+    f: &mut Formatter<'_>,
+    subject: &Subject,
+    image: &str,
+    resolved_later: bool,
+    volume: bool,
+) -> fmt::Result {
+    let digest = match resolved_later {
+        true => ", pinned to the digest its tag has when each pod is created",
+        false => "",
+    };
+    let how = match volume {
+        true => "mounted as an image volume",
+        false => "copied by an init container",
+    };
+    write!(
+        f,
+        "{subject}: pods will get the image {image}{digest}, {how}"
+    )
+}
+
 /// The workload's own annotation, and the exact place its pods read it from.
 fn misplaced(f: &mut Formatter<'_>, subject: &Subject, value: &str) -> fmt::Result {
     let place = match subject {
@@ -193,6 +250,9 @@ impl Display for AlreadyInstrumented {
         match self {
             AlreadyInstrumented::InitContainer(name) => {
                 write!(f, "it already has the init container {name:?}")
+            }
+            AlreadyInstrumented::ImageVolume => {
+                write!(f, "it already has the image volume {VOLUME_NAME:?}")
             }
             AlreadyInstrumented::Sidecar => {
                 write!(f, "it already has the container {INJECTED_SIDECAR:?}")

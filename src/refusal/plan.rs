@@ -22,25 +22,33 @@ pub struct PlanRefusal {
 
 impl Display for PlanRefusal {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
-        let spec = match &self.subject {
-            Subject::Pod { name, .. } => {
-                write!(
-                    f,
-                    "pod {name} asked for OpenTelemetry Python instrumentation ({}), but ",
-                    self.label
-                )?;
-                "spec".to_string()
-            }
-            Subject::Workload { template, .. } => {
-                write!(
-                    f,
-                    "{} asks for OpenTelemetry Python instrumentation ({}) in {template}.metadata.annotations, but ",
-                    self.subject, self.label
-                )?;
-                format!("{template}.spec")
-            }
-        };
+        let spec = write_asked(f, &self.subject, &self.label)?;
         self.problem.write(f, &spec)
+    }
+}
+
+/// "pod P asked for … (label), but ": the start of a refusal about what is in the subject's pods;
+/// returns the path of their pod spec (`spec`, `spec.template.spec`).
+pub(super) fn write_asked(
+    f: &mut Formatter<'_>,
+    subject: &Subject,
+    label: &str,
+) -> Result<String, fmt::Error> {
+    match subject {
+        Subject::Pod { name, .. } => {
+            write!(
+                f,
+                "pod {name} asked for OpenTelemetry Python instrumentation ({label}), but "
+            )?;
+            Ok("spec".to_string())
+        }
+        Subject::Workload { template, .. } => {
+            write!(
+                f,
+                "{subject} asks for OpenTelemetry Python instrumentation ({label}) in {template}.metadata.annotations, but "
+            )?;
+            Ok(format!("{template}.spec"))
+        }
     }
 }
 

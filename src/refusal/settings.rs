@@ -6,8 +6,9 @@
 
 use std::fmt::{self, Display, Formatter};
 
+use super::image::ImageFault;
 use super::spec::{ObjectFault, PythonFault, SdkFault, TlsFault};
-use crate::keys::{DEFAULT_SERVICE_ACCOUNT, OPTIONS};
+use crate::keys::{DEFAULT_SERVICE_ACCOUNT, OPT_IMAGE_REWRITES, OPTIONS};
 use crate::operator::{DEFAULT_PYTHON_IMAGE, PULL_POLICIES, SAMPLERS};
 
 /// Every problem found in a settings object, reported together.
@@ -50,7 +51,9 @@ impl Display for SettingsProblem {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         match &self.fault {
             // These read as a sentence about the field.
-            Fault::Missing(_) | Fault::Tls(TlsFault::WithoutHttps { .. }) => {
+            Fault::Missing(_)
+            | Fault::Tls(TlsFault::WithoutHttps { .. })
+            | Fault::Image(ImageFault::Delivery { .. }) => {
                 write!(f, "{} {}", self.path, self.fault)
             }
             _ if self.path.is_empty() => self.fault.fmt(f),
@@ -99,6 +102,8 @@ pub enum Fault {
     Tls(TlsFault),
     /// A whole Instrumentation object: its kind, names, uniqueness.
     Object(ObjectFault),
+    /// A spec the image options cannot use.
+    Image(ImageFault),
 }
 
 impl Display for Fault {
@@ -129,6 +134,7 @@ impl Display for Fault {
             Fault::Python(p) => p.fmt(f),
             Fault::Tls(t) => t.fmt(f),
             Fault::Object(o) => o.fmt(f),
+            Fault::Image(i) => i.fmt(f),
         }
     }
 }
@@ -142,7 +148,7 @@ macro_rules! fault_from {
         })*
     };
 }
-fault_from!(OptionFault => Option, SdkFault => Sdk, PythonFault => Python, TlsFault => Tls, ObjectFault => Object);
+fault_from!(OptionFault => Option, SdkFault => Sdk, PythonFault => Python, TlsFault => Tls, ObjectFault => Object, ImageFault => Image);
 
 /// A field that must be present.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -216,11 +222,68 @@ pub enum OptionFault {
         /// The value, as JSON.
         value: String,
     },
+    /// `preflight`.
+    Preflight {
+        /// The value, as JSON.
+        value: String,
+    },
     /// An option that takes `true` or `false`.
     NotABool {
         /// The value, as JSON.
         value: String,
     },
+    /// `imageRewrites` is not a list.
+    ImageRewrites {
+        /// The value, as JSON.
+        value: String,
+    },
+    /// An `imageRewrites` entry that is not `{from, to}`.
+    RewriteEntry {
+        /// The entry, as JSON.
+        value: String,
+    },
+    /// An `imageRewrites` prefix that is not one.
+    Prefix {
+        /// The value, as JSON.
+        value: String,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// An `imageRewrites` prefix given twice.
+    RewriteTwice {
+        /// The prefix (without a trailing `/`).
+        prefix: String,
+        /// The index of the entry that has it first.
+        first: usize,
+    },
+    /// `imagePullSecrets` is not a list.
+    PullSecrets {
+        /// The value, as JSON.
+        value: String,
+    },
+    /// An `imagePullSecrets` entry that is not a Secret name.
+    PullSecretName {
+        /// The value, as JSON.
+        value: String,
+    },
+    /// A Secret listed twice in `imagePullSecrets`.
+    PullSecretTwice {
+        /// The Secret's name.
+        name: String,
+    },
+    /// `pinImageDigest`.
+    PinImageDigest {
+        /// The value, as JSON.
+        value: String,
+    },
+    /// `delivery`.
+    Delivery {
+        /// The value, as JSON.
+        value: String,
+    },
+    /// `preflight: disable` with `delivery: imageVolume`: the preflight cannot move a read-only
+    /// volume's tree aside.
+    DisableOnImageVolume,
 }
 
 impl Display for OptionFault {
@@ -238,12 +301,60 @@ impl Display for OptionFault {
                 f,
                 "{value} is not accepted; use NAMESPACE/NAME of the ServiceAccount the PolicyServer runs as, for example \"{DEFAULT_SERVICE_ACCOUNT}\""
             ),
+            OptionFault::Preflight { value } => write!(
+                f,
+                "{value} is not accepted; use \"off\" (no preflight, the operator's pod: the default), \"disable\" (on a finding the app starts without instrumentation, the reason in the preflight init container's termination message) or \"fail\" (on a finding the pod does not start)"
+            ),
             OptionFault::NotABool { value } => {
                 write!(f, "{value} is not accepted; use true or false")
             }
+            OptionFault::ImageRewrites { value } => write!(
+                f,
+                "{value} is not accepted; use a list of {{from: PREFIX, to: PREFIX}} entries, for example [{{from: \"{REWRITE_FROM}\", to: \"{REWRITE_TO}\"}}]"
+            ),
+            OptionFault::RewriteEntry { value } => write!(
+                f,
+                "{value} is not accepted; use {{from: PREFIX, to: PREFIX}} with exactly these two image prefixes, for example {{from: \"{REWRITE_FROM}\", to: \"{REWRITE_TO}\"}}"
+            ),
+            OptionFault::Prefix { value, why } => write!(
+                f,
+                "{value} is not an image prefix: {why}; use a registry host and an optional repository path, for example \"ghcr.io/open-telemetry/\" or \"mirror.example.com:5000/otel/\""
+            ),
+            OptionFault::RewriteTwice { prefix, first } => write!(
+                f,
+                "\"{prefix}\" is already rewritten by {OPT_IMAGE_REWRITES}[{first}]; list each prefix once"
+            ),
+            OptionFault::PullSecrets { value } => write!(
+                f,
+                "{value} is not accepted; use a list of Secret names in the pods' namespaces, for example [\"regcred\"]"
+            ),
+            OptionFault::PullSecretName { value } => write!(
+                f,
+                "{value} is not a Secret name; use a DNS-1123 subdomain (lowercase letters, digits, '-' and '.'), for example \"regcred\""
+            ),
+            OptionFault::PullSecretTwice { name } => {
+                write!(f, "\"{name}\" is listed twice; list each Secret once")
+            }
+            OptionFault::PinImageDigest { value } => write!(
+                f,
+                "{value} is not accepted; use \"off\" (the image as written, the default), \"resolve\" (the tag's digest is looked up in the registry and the image becomes repo:tag@sha256:...) or \"require\" (an image without a digest is refused)"
+            ),
+            OptionFault::Delivery { value } => write!(
+                f,
+                "{value} is not accepted; use \"initContainer\" (an init container copies the packages into an emptyDir, as the operator does; the default) or \"imageVolume\" (the image is mounted as a read-only volume; Kubernetes 1.35, or 1.33 with the ImageVolume feature gate)"
+            ),
+            OptionFault::DisableOnImageVolume => write!(
+                f,
+                "\"disable\" is not accepted with delivery \"imageVolume\": the packages are a read-only volume the preflight cannot move aside; use preflight \"fail\" (on a finding the pod does not start) or delivery \"initContainer\""
+            ),
         }
     }
 }
+
+/// The example prefixes of the `imageRewrites` messages.
+const REWRITE_FROM: &str = "ghcr.io/open-telemetry/opentelemetry-operator/";
+/// See [`REWRITE_FROM`].
+const REWRITE_TO: &str = "mirror.example.com/otel/";
 
 /// The message suffix for an unknown top-level settings field: the policy's own options.
 pub fn policy_options_hint() -> String {

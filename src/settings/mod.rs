@@ -7,6 +7,7 @@
 //! accepted. `validate` reads the same settings lazily through [`view::SettingsView`]; both read
 //! the options through [`options::Options`].
 
+pub mod image_options;
 pub mod options;
 pub mod view;
 
@@ -15,9 +16,10 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-pub use options::{FailureAction, Options};
+pub use options::{FailureAction, Options, Preflight};
 
 use crate::catalog::{self, Catalog, Entry, Origin, Resolved};
+use crate::image::{self, ImageOptions};
 use crate::instrumentation::rules::{deserialize, finish_object, finish_spec};
 use crate::instrumentation::{Instrumentation, InstrumentationSpec};
 use crate::keys::OPT_INSTRUMENTATIONS;
@@ -95,11 +97,40 @@ impl Settings {
         let mut problems = Vec::new();
         finish_spec(&spec_value, &mut default, "", &mut problems);
         settings.instrumentations = named(items, objects, &mut problems);
+        settings.image_problems(
+            &spec_value,
+            has_default.then_some(&default),
+            items,
+            &mut problems,
+        );
         settings.default = has_default.then(|| Arc::new(default));
         if problems.is_empty() {
             Ok(settings)
         } else {
             Err(SettingsErrors(problems))
+        }
+    }
+
+    /// What the image options cannot use in the settings' specs (`default`: the top-level one,
+    /// when there is one; `items`: the `instrumentations` entries, read into `self`).
+    fn image_problems(
+        &self,
+        spec_value: &Value,
+        default: Option<&InstrumentationSpec>,
+        items: &[Value],
+        problems: &mut Vec<SettingsProblem>,
+    ) {
+        let options = &self.options.image;
+        if *options == ImageOptions::default() {
+            return;
+        }
+        if let Some(spec) = default {
+            image::settings_problems(spec_value, spec, options, "", problems);
+        }
+        for (i, (item, named)) in items.iter().zip(&self.instrumentations).enumerate() {
+            let prefix = format!("{OPT_INSTRUMENTATIONS}[{i}].spec.");
+            let given = item.get("spec").unwrap_or(&Value::Null);
+            image::settings_problems(given, &named.spec, options, &prefix, problems);
         }
     }
 
@@ -118,6 +149,7 @@ impl Settings {
                 spec_map.insert(key.clone(), v.clone());
             }
         }
+        self.options.check_together()?;
         Ok((spec_map, items))
     }
 }

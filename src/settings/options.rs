@@ -5,9 +5,10 @@
 
 use serde_json::Value;
 
+use crate::image::{Delivery, ImageOptions};
 use crate::keys::{
     DEFAULT_SERVICE_ACCOUNT, OPT_ALLOW_CROSS_NAMESPACE, OPT_AUDIT, OPT_AUTOSCALER_SAFE_TO_EVICT,
-    OPT_FAILURE_ACTION, OPT_INSTRUMENTATION_SOURCE, OPT_SERVICE_ACCOUNT,
+    OPT_FAILURE_ACTION, OPT_INSTRUMENTATION_SOURCE, OPT_PREFLIGHT, OPT_SERVICE_ACCOUNT,
 };
 use crate::refusal::{OptionFault, SettingsProblem};
 use crate::syntax::k8s_names::{is_dns1123_label, is_dns1123_subdomain};
@@ -22,6 +23,19 @@ pub enum FailureAction {
     Admit,
 }
 
+/// What each instrumented pod does before its app starts, when the app's own interpreter finds
+/// the injected packages unusable (see `crate::inject::preflight`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Preflight {
+    /// No preflight: the operator's pod, exactly.
+    #[default]
+    Off,
+    /// On a finding the app starts without instrumentation, the reason recorded.
+    Disable,
+    /// On a finding the pod does not start, the reason recorded.
+    Fail,
+}
+
 /// The options besides the instrumentations, with their defaults.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Options {
@@ -34,6 +48,10 @@ pub struct Options {
     pub cluster_mode: bool,
     /// `policyServerServiceAccount`, `namespace/name`, for the RBAC checks of cluster mode.
     pub service_account: String,
+    /// `preflight`.
+    pub preflight: Preflight,
+    /// `imageRewrites`, `imagePullSecrets`, `pinImageDigest` and `delivery`.
+    pub image: ImageOptions,
     /// `autoscalerSafeToEvict` (default true): the packages' `emptyDir` goes in the cluster
     /// autoscaler's safe-to-evict list.
     pub autoscaler_safe_to_evict: bool,
@@ -49,6 +67,8 @@ impl Default for Options {
             allow_cross_namespace_references: true,
             cluster_mode: false,
             service_account: DEFAULT_SERVICE_ACCOUNT.to_string(),
+            preflight: Preflight::Off,
+            image: ImageOptions::default(),
             autoscaler_safe_to_evict: true,
             audit: false,
         }
@@ -57,14 +77,29 @@ impl Default for Options {
 
 impl Options {
     /// The keys these options are read from.
-    pub const KEYS: [&'static str; 6] = [
+    pub const KEYS: [&'static str; 11] = [
         OPT_FAILURE_ACTION,
         OPT_ALLOW_CROSS_NAMESPACE,
         OPT_INSTRUMENTATION_SOURCE,
         OPT_SERVICE_ACCOUNT,
+        OPT_PREFLIGHT,
+        ImageOptions::KEYS[0],
+        ImageOptions::KEYS[1],
+        ImageOptions::KEYS[2],
+        ImageOptions::KEYS[3],
         OPT_AUTOSCALER_SAFE_TO_EVICT,
         OPT_AUDIT,
     ];
+
+    /// The options that cannot be taken together: `preflight: disable` needs the copied tree,
+    /// which `delivery: imageVolume` does not make.
+    pub fn check_together(&self) -> Result<(), SettingsProblem> {
+        if self.preflight == Preflight::Disable && self.image.delivery == Delivery::ImageVolume {
+            let fault = OptionFault::DisableOnImageVolume;
+            return Err(SettingsProblem::new(OPT_PREFLIGHT, fault));
+        }
+        Ok(())
+    }
 
     /// Reads `key` when it is one of these options: `Ok(true)`, or the problem with its value;
     /// `Ok(false)` for any other key.
@@ -79,12 +114,13 @@ impl Options {
             }
             OPT_AUDIT => self.audit = boolean(OPT_AUDIT, v, false)?,
             OPT_INSTRUMENTATION_SOURCE => self.cluster_mode = cluster_mode(v)?,
+            OPT_PREFLIGHT => self.preflight = preflight(v)?,
             OPT_SERVICE_ACCOUNT => {
                 if let Some(sa) = service_account(v)? {
                     self.service_account = sa;
                 }
             }
-            _ => return Ok(false),
+            _ => return self.image.read(key, v),
         }
         Ok(true)
     }
@@ -145,6 +181,22 @@ fn service_account(v: &Value) -> Result<Option<String>, SettingsProblem> {
         _ => Err(SettingsProblem::new(
             OPT_SERVICE_ACCOUNT,
             OptionFault::ServiceAccount {
+                value: v.to_string(),
+            },
+        )),
+    }
+}
+
+/// `preflight`: `off` (or absent), `disable` or `fail`.
+fn preflight(v: &Value) -> Result<Preflight, SettingsProblem> {
+    match v {
+        Value::Null => Ok(Preflight::Off),
+        Value::String(s) if s == "off" => Ok(Preflight::Off),
+        Value::String(s) if s == "disable" => Ok(Preflight::Disable),
+        Value::String(s) if s == "fail" => Ok(Preflight::Fail),
+        _ => Err(SettingsProblem::new(
+            OPT_PREFLIGHT,
+            OptionFault::Preflight {
                 value: v.to_string(),
             },
         )),

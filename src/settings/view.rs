@@ -204,6 +204,11 @@ mod tests {
             "exporter": {"endpoint": "http://c:4318"},
             "failureAction": "admit",
             "allowCrossNamespaceReferences": false,
+            "preflight": "fail",
+            "imageRewrites": [{"from": "ghcr.io/", "to": "mirror.example.com/ghcr"}],
+            "imagePullSecrets": ["mirror-pull"],
+            "pinImageDigest": "resolve",
+            "delivery": "imageVolume",
             "instrumentations": [
                 {"apiVersion": "opentelemetry.io/v1alpha1", "kind": "Instrumentation",
                  "metadata": {"name": "a", "namespace": "x", "uid": "1"},
@@ -213,6 +218,9 @@ mod tests {
         }));
         let view = SettingsView::read(&text).unwrap();
         assert_eq!(view.options, full.options);
+        assert_eq!(view.options.preflight, super::super::Preflight::Fail);
+        assert_eq!(view.options.image.rewrites[0].from, "ghcr.io");
+        assert_eq!(view.options.image.pull_secrets, ["mirror-pull"]);
         assert_eq!(view.known().unwrap(), full.known().unwrap());
         assert_eq!(view.names("x").unwrap(), full.names("x").unwrap());
         for name in ["a", "b"] {

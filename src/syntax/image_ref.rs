@@ -1,7 +1,9 @@
 //! OCI image references, by the distribution grammar.
 //!
 //! OCI image references (`[domain/]path[:tag][@digest]`, the distribution grammar): used to refuse
-//! an invalid `python.image` in the settings and to take `service.version` from a container image.
+//! an invalid `python.image` in the settings and to take `service.version` from a container image;
+//! and the image prefixes of `imageRewrites`, with the name an image has in full
+//! ([`full_name`]: `busybox` is `docker.io/library/busybox`), which prefixes are matched against.
 
 /// The tag and digest of a valid image reference.
 #[derive(Debug, PartialEq, Eq)]
@@ -50,6 +52,53 @@ pub fn parse(s: &str) -> Result<ImageRef<'_>, String> {
     Ok(ImageRef { tag, digest })
 }
 
+/// Whether the first component of a name with more than one is a registry host, as the
+/// distribution grammar tells them apart: it has a `.` or a `:` (a port), or is `localhost`.
+fn is_domain(first: &str) -> bool {
+    first.contains(['.', ':'])
+        || first == "localhost"
+        || first.bytes().any(|c| c.is_ascii_uppercase())
+}
+
+/// The reference as the container runtime reads it: a name without a registry host is Docker
+/// Hub's (`docker.io/`), and a one-component name there is an official image (`library/`).
+/// `busybox:1` is `docker.io/library/busybox:1`; a name with a host is returned as it is.
+pub fn full_name(image: &str) -> std::borrow::Cow<'_, str> {
+    match image.split_once('/') {
+        Some((first, _)) if is_domain(first) => image.into(),
+        Some(_) => format!("docker.io/{image}").into(),
+        None => format!("docker.io/library/{image}").into(),
+    }
+}
+
+/// An image prefix (`imageRewrites`): a registry host, then optionally repository path
+/// components, ending where a component ends; one trailing `/` is allowed. Returns the prefix
+/// without that `/`, or what is wrong with it.
+pub fn parse_prefix(s: &str) -> Result<&str, String> {
+    let prefix = s.strip_suffix('/').unwrap_or(s);
+    if prefix.is_empty() {
+        return Err("it is empty".into());
+    }
+    if prefix.contains('@') {
+        return Err("it has a digest; a prefix ends before the tag and the digest".into());
+    }
+    let mut parts = prefix.split('/');
+    let host = parts.next().unwrap_or_default();
+    if !is_domain(host) || host.bytes().any(|c| c.is_ascii_uppercase()) {
+        return Err(format!(
+            "it does not start with a registry host ({host:?} has no '.' or port and is not localhost)"
+        ));
+    }
+    check_domain(host)?;
+    for p in parts {
+        if p.contains(':') {
+            return Err("it has a tag; a prefix ends before the tag and the digest".into());
+        }
+        check_path_component(p)?;
+    }
+    Ok(prefix)
+}
+
 fn check_name(name: &str) -> Result<(), String> {
     if name.is_empty() {
         return Err("the repository name is empty".into());
@@ -59,11 +108,7 @@ fn check_name(name: &str) -> Result<(), String> {
     }
     let mut parts: Vec<&str> = name.split('/').collect();
     // The first component is a registry host when it looks like one, as the distribution grammar says.
-    if parts.len() > 1
-        && (parts[0].contains(['.', ':'])
-            || parts[0] == "localhost"
-            || parts[0].bytes().any(|c| c.is_ascii_uppercase()))
-    {
+    if parts.len() > 1 && is_domain(parts[0]) {
         check_domain(parts.remove(0))?;
     }
     for p in parts {
@@ -205,6 +250,55 @@ mod tests {
         for (image, want) in cases {
             let got = parse(image).map(|r| r.service_version());
             assert_eq!(got, Ok(want), "{image}");
+        }
+    }
+
+    #[test]
+    fn full_names_add_docker_hub_where_the_runtime_does() {
+        for (image, full) in [
+            ("busybox:1", "docker.io/library/busybox:1"),
+            ("otel/python:1", "docker.io/otel/python:1"),
+            ("ghcr.io/o/p:1", "ghcr.io/o/p:1"),
+            ("localhost:5000/p", "localhost:5000/p"),
+            ("localhost/p", "localhost/p"),
+            (
+                &format!("busybox@{DIGEST}"),
+                &format!("docker.io/library/busybox@{DIGEST}"),
+            ),
+        ] {
+            assert_eq!(full_name(image), full, "{image}");
+        }
+    }
+
+    #[test]
+    fn prefixes_start_with_a_host_and_end_where_a_component_ends() {
+        for (ok, prefix) in [
+            ("ghcr.io", "ghcr.io"),
+            ("ghcr.io/", "ghcr.io"),
+            ("ghcr.io/open-telemetry/", "ghcr.io/open-telemetry"),
+            (
+                "mirror.example.com:5000/otel",
+                "mirror.example.com:5000/otel",
+            ),
+            ("localhost/x", "localhost/x"),
+            ("[::1]:5000/a", "[::1]:5000/a"),
+        ] {
+            assert_eq!(parse_prefix(ok), Ok(prefix), "{ok}");
+        }
+        for (bad, why) in [
+            ("", "it is empty"),
+            ("/", "it is empty"),
+            ("open-telemetry/", "does not start with a registry host"),
+            ("ghcr.io//x", "empty path component"),
+            ("ghcr.io/open-", "must start and end"),
+            ("ghcr.io/x:1", "it has a tag"),
+            (&format!("ghcr.io/x@{DIGEST}"), "it has a digest"),
+            ("GHCR.io/x", "does not start with a registry host"),
+            ("ghcr.io/X", "must start and end"),
+            ("ghcr.io:port/x", "registry port \"port\" is not a number"),
+        ] {
+            let e = parse_prefix(bad).unwrap_err();
+            assert!(e.contains(why), "{bad:?}: {e}");
         }
     }
 

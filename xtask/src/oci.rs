@@ -12,7 +12,10 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use base64::Engine;
 use oci_client::client::{ClientConfig, ClientProtocol, Config, ImageLayer};
-use oci_client::manifest::{OciImageManifest, WASM_CONFIG_MEDIA_TYPE, WASM_LAYER_MEDIA_TYPE};
+use oci_client::manifest::{
+    IMAGE_CONFIG_MEDIA_TYPE, IMAGE_LAYER_MEDIA_TYPE, OciImageManifest, WASM_CONFIG_MEDIA_TYPE,
+    WASM_LAYER_MEDIA_TYPE,
+};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
 
@@ -127,7 +130,7 @@ fn normalize_registry(key: &str) -> String {
     }
 }
 
-fn auth_for(reference: &Reference) -> Result<RegistryAuth> {
+pub(crate) fn auth_for(reference: &Reference) -> Result<RegistryAuth> {
     match docker_config_path() {
         Some(path) if path.exists() => {
             let text = std::fs::read_to_string(&path)
@@ -215,6 +218,26 @@ pub fn push(module: &[u8], destination: &str, force: bool) -> Result<String> {
         .block_on(client.push(&reference, &[layer], config, &auth, Some(manifest)))
         .with_context(|| format!("could not push policy to {destination}"))?;
     immutable_ref(&reference, &response.manifest_url)
+}
+
+/// Push a container image of one uncompressed layer (`layer`, a tar) and its configuration
+/// (`config`, the OCI image configuration's JSON) to `destination`, a tag; returns the manifest
+/// digest the registry stores it under.
+pub fn push_image(destination: &str, layer: Vec<u8>, config: Vec<u8>) -> Result<String> {
+    let reference = parse_reference(destination)?;
+    let layer = ImageLayer::new(layer, IMAGE_LAYER_MEDIA_TYPE.to_owned(), None);
+    let config = Config::new(config, IMAGE_CONFIG_MEDIA_TYPE.to_owned(), None);
+    let manifest = OciImageManifest::build(std::slice::from_ref(&layer), &config, None);
+    let client = client_for(&reference);
+    let auth = auth_for(&reference)?;
+    let response = runtime()?
+        .block_on(client.push(&reference, &[layer], config, &auth, Some(manifest)))
+        .with_context(|| format!("could not push image to {destination}"))?;
+    let pushed = immutable_ref(&reference, &response.manifest_url)?;
+    Ok(pushed
+        .rsplit_once('@')
+        .map(|(_, d)| d.to_owned())
+        .unwrap_or(pushed))
 }
 
 /// What `pull` fetched.

@@ -144,3 +144,37 @@ fn cluster_mode() {
         sa
     );
 }
+
+/// The air-gapped example: the module and every image it names come from the mirror (the module
+/// is policy.yaml's ociUrl under the mirror's path, the Python image is moved there by the
+/// example's own imageRewrites), pinned, with the mirror's pull secret; its settings pass.
+#[test]
+fn air_gapped() {
+    let mut doc = example("air-gapped.yaml");
+    let mirror = "registry.internal.example.com/mirror/";
+    let module = doc["spec"]["module"].as_str().unwrap().to_string();
+    let canonical = module.replacen(mirror, "", 1);
+    assert_ne!(canonical, module, "{module} is not in the mirror {mirror}");
+    doc["spec"]["module"] = canonical.into();
+    check_against_policy_yaml(&doc, "ClusterAdmissionPolicy");
+    let settings = &doc["spec"]["settings"];
+    assert_settings_valid(settings);
+    assert_eq!(settings["pinImageDigest"], "resolve");
+    assert!(!settings["imagePullSecrets"].as_array().unwrap().is_empty());
+    for rewrite in settings["imageRewrites"].as_array().unwrap() {
+        assert!(
+            rewrite["to"].as_str().unwrap().starts_with(mirror),
+            "{rewrite}"
+        );
+    }
+    // The article's pod gets the mirror's image, whose digest the mirror is asked for.
+    let host = e2e_tests::host::PolicyHost::new(policy_wasm()).unwrap();
+    let answer = host.validate(&article_request(), settings).unwrap();
+    let message = answer["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains(&format!(
+            "the digest of image \"{mirror}image.com.tw/library/otel-autoinstrumentation-python:0.43b0\" cannot be read"
+        )),
+        "{answer}"
+    );
+}

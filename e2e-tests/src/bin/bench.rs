@@ -7,8 +7,8 @@
 //!
 //! policy-server evaluates every request in a fresh instance rehydrated from the pre-compiled,
 //! pre-linked module, so in-instance caches start cold each time. The requests of tables 1 to 3
-//! are the rows of [`ROWS`] (the article's pod with its settings, the same pod without the
-//! annotation, the pod with `inject-python: "true"` and only `exporter.endpoint` set, the
+//! are the rows of [`ROWS`] (the article's pod with its settings, the same with its image moved to
+//! a mirror by `imageRewrites`, the same pod without the annotation, the pod with `inject-python: "true"` and only `exporter.endpoint` set, the
 //! article's Deployment), each with the answer it must get from this policy and from each peer.
 //! The report, in this order:
 //!
@@ -97,11 +97,19 @@ const ARTICLE_POD: &str = "requests/article-pod.json";
 const ARTICLE_SETTINGS: SettingsFrom = SettingsFrom::File("settings/article.yaml");
 
 /// The rows of tables 1 to 3, in the tables' order. Table 5 times the first.
-static ROWS: [Row; 4] = [
+static ROWS: [Row; 5] = [
     Row {
         label: "article pod, article settings",
         request: RequestFrom::File(ARTICLE_POD),
         settings: ARTICLE_SETTINGS,
+        ours: Expect::Patch,
+        pod_ndots: Expect::Patch,
+        noop: Expect::NoPatch,
+    },
+    Row {
+        label: "article pod, article settings with imageRewrites",
+        request: RequestFrom::File(ARTICLE_POD),
+        settings: SettingsFrom::File("settings/article-mirror.yaml"),
         ours: Expect::Patch,
         pod_ndots: Expect::Patch,
         noop: Expect::NoPatch,

@@ -11,8 +11,13 @@ What is reproduced:
   * ``command``/``args`` replace the image's entrypoint/cmd and get ``$(VAR)`` expansion too;
   * every volume mount is mounted at its ``mountPath`` exactly, inside a bubblewrap sandbox whose
     root holds only the "image" (a set of read-only binds), so the paths the policy wrote are the
-    paths the process sees. ``emptyDir`` is a fresh directory shared by the pod's containers.
+    paths the process sees. ``emptyDir`` is a fresh directory shared by the pod's containers. An
+    ``image`` volume (Kubernetes' ImageVolume) is the named image's filesystem, mounted read-only
+    whatever the mount says, and a mount's ``subPath`` picks a directory of it, as the kubelet does.
 
+  * the termination message: a writable file at ``terminationMessagePath`` (default
+    ``/dev/termination-log``), read when the container exits; with ``FallbackToLogsOnError`` a
+    failed container with an empty message gets the tail of its log, as the kubelet does;
   * the securityContext fields that decide who runs the process: runAsUser/runAsGroup (container
     over pod, else the image's user) applied with setpriv, runAsNonRoot checked against the image's
     user as the kubelet does, allowPrivilegeEscalation=false as no_new_privs, readOnlyRootFilesystem.
@@ -169,6 +174,18 @@ class Image:
     workdir: str = "/"
 
 
+def image_path(image: Image, sub_path: str) -> str:
+    """The host path of ``/<sub_path>`` in the image's filesystem: inside the bind that holds it."""
+    inside = "/" + sub_path.strip("/")
+    for host, dest in sorted(image.binds, key=lambda b: -len(b[1])):
+        if inside == dest or inside.startswith(dest.rstrip("/") + "/"):
+            path = Path(host) / inside[len(dest):].lstrip("/")
+            if not path.is_dir():
+                raise PodFailed(f"subPath {sub_path!r}: no such directory in the image")
+            return str(path)
+    raise PodFailed(f"subPath {sub_path!r}: no such directory in the image")
+
+
 def base_os_binds() -> list[tuple[str, str]]:
     """The host's /usr (and /bin, /lib... which are symlinks into it on merged-usr systems)."""
     return [("/usr", "/usr")]
@@ -191,7 +208,17 @@ class ContainerRun:
     env: dict[str, str]
     bwrap: list[str]
     log_path: Path
+    message_path: Path | None = None
+    fallback_to_logs: bool = False
     process: subprocess.Popen | None = None
+    termination_message: str | None = None
+
+    def terminated(self, code: int) -> None:
+        """Record the termination message as the kubelet does when the container exits."""
+        text = self.message_path.read_text(errors="replace") if self.message_path else ""
+        if not text and code != 0 and self.fallback_to_logs:
+            text = "\n".join(self.log().splitlines()[-80:])[-2048:]
+        self.termination_message = text
 
     def log(self) -> str:
         try:
@@ -248,6 +275,7 @@ class RunningPod:
         self._own_dir = workdir is None
         self.dir = Path(workdir or tempfile.mkdtemp(prefix="pod-"))
         self.volumes: dict[str, Path] = {}
+        self.image_volumes: dict[str, Image] = {}
         self.init_runs: list[ContainerRun] = []
         self.containers: dict[str, ContainerRun] = {}
 
@@ -260,6 +288,11 @@ class RunningPod:
                 path.mkdir(parents=True)
                 path.chmod(0o777)  # as the kubelet creates emptyDir: writable by any uid
                 self.volumes[vol["name"]] = path
+            elif "image" in vol:
+                ref = (vol["image"] or {}).get("reference", "")
+                if ref not in self.images:
+                    raise PodFailed(f"volume {vol['name']}: image {ref!r} not available (ErrImagePull)")
+                self.image_volumes[vol["name"]] = self.images[ref]
             else:
                 kinds = sorted(k for k in vol if k != "name")
                 raise UnsupportedPodFeature(f"volume {vol['name']} of type {kinds}")
@@ -304,12 +337,12 @@ class RunningPod:
                     made.add(str(parent))
             args += ["--ro-bind", host, dest]
         for mount in container.get("volumeMounts") or []:
-            if mount["name"] not in self.volumes:
-                raise PodFailed(f"{kind} {container['name']}: volume {mount['name']!r} not in the pod")
-            if mount.get("subPath") or mount.get("subPathExpr"):
-                raise UnsupportedPodFeature("subPath")
-            flag = "--ro-bind" if mount.get("readOnly") else "--bind"
-            args += [flag, str(self.volumes[mount["name"]]), mount["mountPath"]]
+            args += self._mount(mount, f"{kind} {container['name']}")
+        message_path = self.dir / "termination" / f"{kind}-{container['name']}"
+        message_path.parent.mkdir(parents=True, exist_ok=True)
+        message_path.touch(mode=0o666)
+        message_path.chmod(0o666)
+        args += ["--bind", str(message_path), container.get("terminationMessagePath") or "/dev/termination-log"]
         if security.read_only_root:
             args += ["--remount-ro", "/"]
         args += ["--chdir", container.get("workingDir") or image.workdir, "--clearenv"]
@@ -318,7 +351,24 @@ class RunningPod:
         args += ["--"] + security.wrap(argv)
         log_path = self.dir / "logs" / f"{kind}-{container['name']}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        return ContainerRun(container["name"], argv, env, args, log_path)
+        fallback = container.get("terminationMessagePolicy") == "FallbackToLogsOnError"
+        return ContainerRun(container["name"], argv, env, args, log_path, message_path, fallback)
+
+    def _mount(self, mount: dict, who: str) -> list[str]:
+        """The bwrap arguments that mount one volume at its mountPath."""
+        name = mount["name"]
+        if mount.get("subPathExpr"):
+            raise UnsupportedPodFeature("subPathExpr")
+        if name in self.image_volumes:
+            # The kubelet mounts an image volume read-only, whatever the mount says.
+            return ["--ro-bind", image_path(self.image_volumes[name], mount.get("subPath", "")),
+                    mount["mountPath"]]
+        if name not in self.volumes:
+            raise PodFailed(f"{who}: volume {name!r} not in the pod")
+        if mount.get("subPath"):
+            raise UnsupportedPodFeature("subPath of an emptyDir")
+        flag = "--ro-bind" if mount.get("readOnly") else "--bind"
+        return [flag, str(self.volumes[name]), mount["mountPath"]]
 
     # -- lifecycle -----------------------------------------------------------------------------------
 
@@ -330,6 +380,7 @@ class RunningPod:
             self.init_runs.append(run)
             with open(run.log_path, "wb") as out:
                 proc = subprocess.run(run.bwrap, stdout=out, stderr=subprocess.STDOUT, timeout=init_timeout)
+            run.terminated(proc.returncode)
             if proc.returncode != 0:
                 raise PodFailed(f"init container {run.name} exited {proc.returncode}: {run.log()}")
         for container in spec.get("containers") or []:

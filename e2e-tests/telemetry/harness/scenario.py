@@ -68,9 +68,14 @@ def _env_path(name: str) -> Path:
     return Path(value)
 
 
+def autoinstrumentation_tree() -> Path:
+    """The cached package tree that stands in for the image's /autoinstrumentation."""
+    return _env_path("TELEMETRY_AUTOINSTRUMENTATION")
+
+
 def autoinstrumentation_image() -> Image:
     """The operator's Python image: /autoinstrumentation (and -musl), plus a `cp` from the host."""
-    tree = str(_env_path("TELEMETRY_AUTOINSTRUMENTATION"))
+    tree = str(autoinstrumentation_tree())
     # This machine has only glibc; the musl path holds the same tree so that the musl command's
     # source exists, as it does in the real image.
     return Image(binds=base_os_binds() + [(tree, "/autoinstrumentation"), (tree, "/autoinstrumentation-musl")],
@@ -236,3 +241,9 @@ def pod_fixture(name: str, **changes) -> dict:
             meta.setdefault(key, {}).update(changes.pop(key))
     pod["spec"].update(changes)
     return pod
+
+
+def musl_article_pod() -> dict:
+    """The article's pod on the musl platform (an Alpine-based app image)."""
+    return pod_fixture("article-pod.json",
+                       annotations={"instrumentation.opentelemetry.io/otel-python-platform": "musl"})

@@ -9,10 +9,8 @@ from harness import scenario as sc
 @pytest.fixture(scope="module")
 def musl():
     port = sc.free_port()
-    pod = sc.pod_fixture("article-pod.json",
-                         annotations={"instrumentation.opentelemetry.io/otel-python-platform": "musl"})
     s = sc.start_scenario(
-        "platform-musl", pod, sc.tuned_settings(),
+        "platform-musl", sc.musl_article_pod(), sc.tuned_settings(),
         {sc.ARTICLE_IMAGE: sc.autoinstrumentation_image(), sc.FLASK_IMAGE: sc.flask_image(port)},
         {"hello-api": port})
     yield s

@@ -1,5 +1,7 @@
 """Metrics and logs from the unchanged Flask app, with the settings' env asking for a short metric
-interval, short batch delays and log export (OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED)."""
+interval, short batch delays and log export (OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED), and
+with `preflight: disable`: the preflight finds nothing in the article's app, which then sends all
+three signals as without it (test_article.py runs the same pod with the preflight off)."""
 import pytest
 
 from harness import scenario as sc
@@ -10,8 +12,9 @@ DURATION_METRICS = {"http.server.duration", "http.server.request.duration"}
 @pytest.fixture(scope="module")
 def flask_pod():
     port = sc.free_port()
+    tuned = sc.tuned_settings()
     s = sc.start_scenario(
-        "flask-signals", sc.load_json("article-pod.json"), sc.tuned_settings(),
+        "flask-signals", sc.load_json("article-pod.json"), lambda e: {**tuned(e), "preflight": "disable"},
         {sc.ARTICLE_IMAGE: sc.autoinstrumentation_image(), sc.FLASK_IMAGE: sc.flask_image(port)},
         {"hello-api": port})
     yield s
@@ -47,3 +50,11 @@ def test_settings_env_reached_the_app(flask_pod):
     env = flask_pod.running.containers["hello-api"].env
     for var in sc.FAST_ENV:
         assert env[var["name"]] == var["value"]
+
+
+def test_the_preflight_found_nothing_and_the_app_sends_traces(flask_pod):
+    run = next(r for r in flask_pod.running.init_runs
+               if r.name == "opentelemetry-auto-instrumentation-python-preflight")
+    assert run.termination_message == "otel-python preflight: no finding, the app starts instrumented"
+    flask_pod.get("/hello/preflight")
+    assert flask_pod.wait_server_span("/hello/preflight", timeout=20)

@@ -18,6 +18,8 @@
 //! huge: {at: /request/object/..., text: x, times: 1000000}   # a JSON pointer into {request, settings}
 //! cluster: clusters/article.yml                # cluster mode: the cluster that answers the host calls
 //!                                              #   (a file under tests/inputs/)
+//! registry: registries/mirror.yml              # the registries that answer the oci/* host calls
+//!                                              #   (a file under tests/inputs/; crate::registry)
 //! expect:
 //!   calls: ["get_resource v1/Namespace default", ...]  # the host calls, exactly and in order
 //!   settings_valid: false                      # settings cases: validate_settings refuses, with
@@ -49,10 +51,17 @@
 //! has none: its host calls are refused, as by a host that offers none. A missing or malformed
 //! fixture fails the loading of every case, naming the case and the file.
 //!
-//! `calls` states what the policy asks the cluster, one line a call ([`crate::cluster::call_summary`]:
+//! `registry` names a fixture under `tests/inputs/registries/` (format: [`crate::registry`]): the
+//! registries that answer the `oci/v1/manifest_digest` and `oci/v1/oci_manifest_config` calls
+//! (`pinImageDigest: resolve`). With a `cluster` too, both answer through one host, whose log and
+//! kwctl session hold their calls in the order made; without one, the case's `kubernetes` calls
+//! are not modelled.
+//!
+//! `calls` states what the policy asks its host, one line a call ([`crate::cluster::call_summary`]:
 //! the operation, then what it asks for, as `get_resource <apiVersion>/<kind> [<ns>/]<name>`,
 //! `list_resources_all <apiVersion>/<kind>`, `can_i <verb> <resource>.<group>`, with
-//! `masks=[spec]` when the payload masks; a call the cluster does not model shows its payload).
+//! `masks=[spec]` when the payload masks, `manifest_digest <image>`; a call the host does not
+//! model shows its payload).
 //! Why: which calls, with which exact
 //! payloads, in which order is behaviour of its own in cluster mode; kwctl replays a session
 //! only if every request matches field for field, policy-server caches by the exact request, and
@@ -73,6 +82,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::cluster::ClusterState;
+use crate::registry::RegistryState;
 
 /// The repository's `tests/`, the folder that holds `cases/` and `inputs/`. Found from the running
 /// test's package (cargo sets `CARGO_MANIFEST_DIR` when it runs a test), so a harness built in
@@ -168,6 +178,7 @@ struct CaseFile {
     request_raw_base64: Option<String>,
     huge: Option<Huge>,
     cluster: Option<String>,
+    registry: Option<String>,
     expect: Expect,
     validate_expect: Option<ValidateExpect>,
 }
@@ -193,8 +204,8 @@ pub struct Case {
     pub payload: Payload,
     pub expect: Expect,
     pub validate_expect: Option<ValidateExpect>,
-    /// The cluster of a cluster-mode case, as loaded (its call log stays empty: use
-    /// [`Case::fresh_cluster`] for an evaluation).
+    /// The host of a case with a cluster or a registry (the cluster, with the registry joined),
+    /// as loaded (its call log stays empty: use [`Case::fresh_cluster`] for an evaluation).
     pub cluster: Option<Arc<ClusterState>>,
 }
 
@@ -274,10 +285,23 @@ fn load(root: &Path, inputs: &Path, path: &Path) -> Result<Case> {
     };
     let cluster = match &file.cluster {
         None => None,
-        Some(rel) => Some(Arc::new(
+        Some(rel) => Some(
             ClusterState::from_file(inputs.join(rel))
                 .with_context(|| format!("{}: cluster {rel}", ctx()))?,
-        )),
+        ),
+    };
+    let registry = match &file.registry {
+        None => None,
+        Some(rel) => Some(
+            RegistryState::from_file(inputs.join(rel))
+                .with_context(|| format!("{}: registry {rel}", ctx()))?,
+        ),
+    };
+    let cluster = match (cluster, registry) {
+        (None, None) => None,
+        (Some(c), None) => Some(Arc::new(c)),
+        (Some(c), Some(r)) => Some(Arc::new(c.with_registry(r))),
+        (None, Some(r)) => Some(Arc::new(ClusterState::registry_only(r))),
     };
     let mut case = Case {
         name,
@@ -312,8 +336,10 @@ fn check_shape(name: &str, f: &CaseFile) -> Result<()> {
     if f.reason.trim().len() < 10 {
         bail!("case {name}: `reason` must say why the case exists");
     }
-    if e.calls.is_some() && f.cluster.is_none() {
-        bail!("case {name}: expect.calls needs a `cluster` (without one the host answers no call)");
+    if e.calls.is_some() && f.cluster.is_none() && f.registry.is_none() {
+        bail!(
+            "case {name}: expect.calls needs a `cluster` or a `registry` (without one the host answers no call)"
+        );
     }
     if e.settings_valid == Some(false) {
         if e.settings_message.is_none() && e.settings_message_contains.is_empty() {
@@ -488,7 +514,8 @@ mod tests {
         ))
         .unwrap_err();
         assert!(
-            e.to_string().contains("expect.calls needs a `cluster`"),
+            e.to_string()
+                .contains("expect.calls needs a `cluster` or a `registry`"),
             "{e}"
         );
         // Without a cluster, nothing is loaded for one.

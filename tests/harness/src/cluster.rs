@@ -151,6 +151,8 @@ use kubewarden_policy_sdk::host_capabilities::kubernetes::{
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::registry::{self, RegistryState};
+
 /// The end of every error this host gives where the real policy-server would not answer.
 pub const WOULD_WAIT_FOREVER: &str = "the real policy-server would wait forever here";
 
@@ -283,7 +285,7 @@ pub struct ForcedFailure {
     pub message: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct Fixture {
     #[serde(default)]
@@ -321,6 +323,10 @@ pub enum CallbackRequest {
         request: SubjectAccessReview,
         disable_cache: bool,
     },
+    /// `oci/v1/manifest_digest` (answered by the case's registry, [`crate::registry`]).
+    OciManifestDigest { image: String },
+    /// `oci/v1/oci_manifest_config` (answered by the case's registry).
+    OciManifestAndConfig { image: String },
 }
 
 /// One entry of a kwctl session file (`crates/kwctl/src/callback_handler/proxy.rs`).
@@ -382,13 +388,24 @@ pub fn read_request(operation: &str, payload: &[u8]) -> Result<CallbackRequest, 
     })
 }
 
+/// An `oci` call the case's registry models, as policy-server reads it; else why not.
+fn oci_request(operation: &str, payload: &[u8]) -> Result<CallbackRequest, String> {
+    let image = RegistryState::modelled(operation, payload)?;
+    Ok(match operation {
+        registry::MANIFEST_DIGEST => CallbackRequest::OciManifestDigest { image },
+        _ => CallbackRequest::OciManifestAndConfig { image },
+    })
+}
+
 impl CallbackRequest {
-    /// The waPC operation in the `kubernetes` namespace that makes this request.
+    /// The waPC operation (in its namespace, `kubernetes` or `oci`) that makes this request.
     pub fn operation(&self) -> &'static str {
         match self {
             CallbackRequest::KubernetesListResourceAll { .. } => "list_resources_all",
             CallbackRequest::KubernetesGetResource { .. } => "get_resource",
             CallbackRequest::KubernetesCanI { .. } => "can_i",
+            CallbackRequest::OciManifestDigest { .. } => registry::MANIFEST_DIGEST,
+            CallbackRequest::OciManifestAndConfig { .. } => registry::MANIFEST_CONFIG,
         }
     }
 
@@ -401,7 +418,7 @@ impl CallbackRequest {
             | CallbackRequest::KubernetesGetResource {
                 api_version, kind, ..
             } => (api_version, kind),
-            CallbackRequest::KubernetesCanI { .. } => return None,
+            _ => return None,
         };
         Some(ApiVersionKind {
             api_version: api_version.clone(),
@@ -461,6 +478,9 @@ impl CallbackRequest {
                     (*disable_cache, "disable_cache"),
                 ]
             }
+            // Checked when the registry reads the payload (`RegistryState::modelled`).
+            CallbackRequest::OciManifestDigest { .. }
+            | CallbackRequest::OciManifestAndConfig { .. } => Vec::new(),
         };
         let why: Vec<&str> = why.iter().filter(|w| w.0).map(|w| w.1).collect();
         (!why.is_empty()).then(|| {
@@ -501,6 +521,10 @@ impl CallbackRequest {
                 let group = a.group.as_deref().filter(|g| !g.is_empty());
                 let group = group.map_or(String::new(), |g| format!(".{g}"));
                 format!("can_i {} {}{group}", a.verb, a.resource)
+            }
+            CallbackRequest::OciManifestDigest { image } => format!("manifest_digest {image}"),
+            CallbackRequest::OciManifestAndConfig { image } => {
+                format!("oci_manifest_config {image}")
             }
         }
     }
@@ -584,6 +608,8 @@ impl Call {
 /// get_resource <apiVersion>/<kind> [<namespace>/]<name>[ masks=[spec]]
 /// list_resources_all <apiVersion>/<kind> masks=[spec]
 /// can_i <verb> <resource>[.<group>]
+/// manifest_digest <image>
+/// oci_manifest_config <image>
 /// ```
 ///
 /// For example `get_resource v1/Namespace default`,
@@ -594,6 +620,15 @@ impl Call {
 /// payload that is not the operation's request struct, or not one the policy makes (see the
 /// module documentation), is `<operation> (payload: <the payload as text>)`.
 pub fn call_summary(namespace: &str, operation: &str, payload: &[u8]) -> String {
+    if namespace == "oci" {
+        return match oci_request(operation, payload) {
+            Ok(request) => request.summary(),
+            Err(_) => format!(
+                "oci/{operation} (payload: {})",
+                String::from_utf8_lossy(payload)
+            ),
+        };
+    }
     if namespace != "kubernetes" {
         return format!("{namespace}/{operation}");
     }
@@ -767,10 +802,28 @@ pub struct ClusterState {
     user: String,
     rbac: Option<Vec<RbacRule>>,
     fail: Vec<ForcedFailure>,
+    /// Whether a cluster answers at all (a case may name only a registry).
+    kubernetes: bool,
+    /// The registry of the case, answering the `oci` calls.
+    registry: Option<RegistryState>,
     calls: Mutex<Vec<Call>>,
 }
 
 impl ClusterState {
+    /// This host with `registry` answering the `oci` calls.
+    pub fn with_registry(mut self, registry: RegistryState) -> Self {
+        self.registry = Some(registry);
+        self
+    }
+
+    /// A host with a registry and no cluster: its `kubernetes` calls are not modelled (a case
+    /// that makes one names a cluster), every host capability is allowed.
+    pub fn registry_only(registry: RegistryState) -> Self {
+        let mut host = Self::from_fixture(Fixture::default()).expect("an empty fixture is valid");
+        host.kubernetes = false;
+        host.with_registry(registry)
+    }
+
     /// Read a fixture file.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
@@ -893,6 +946,8 @@ impl ClusterState {
             user: f.user.unwrap_or_else(|| DEFAULT_USER.to_owned()),
             rbac: f.rbac,
             fail: f.fail,
+            kubernetes: true,
+            registry: None,
             calls: Mutex::new(Vec::new()),
         })
     }
@@ -909,6 +964,8 @@ impl ClusterState {
             user: self.user.clone(),
             rbac: self.rbac.clone(),
             fail: self.fail.clone(),
+            kubernetes: self.kubernetes,
+            registry: self.registry.clone(),
             calls: Mutex::new(Vec::new()),
         }
     }
@@ -1026,6 +1083,12 @@ impl ClusterState {
                 }
                 return refuse(call, format!("unknown operation: {operation}"));
             }
+            "kubernetes" if !self.kubernetes => {
+                let why = format!(
+                    "kubernetes/{operation}, in a case that names no cluster: {NOT_MODELLED}"
+                );
+                return not_modelled(call, why);
+            }
             "kubernetes" if operation == "list_resources_by_namespace" => {
                 return not_modelled(call, format!("{operation}: {NOT_MODELLED}"));
             }
@@ -1037,7 +1100,10 @@ impl ClusterState {
                 if !CAPABILITY_LEAVES.contains(&format!("{namespace}/{operation}").as_str()) {
                     return refuse(call, format!("unknown operation: {operation}"));
                 }
-                return not_modelled(call, format!("{namespace}/{operation}: {NOT_MODELLED}"));
+                return match (namespace, &self.registry) {
+                    ("oci", Some(registry)) => self.oci(call, registry),
+                    _ => not_modelled(call, format!("{namespace}/{operation}: {NOT_MODELLED}")),
+                };
             }
             _ => return refuse(call, format!("unknown namespace: {namespace}")),
         };
@@ -1069,6 +1135,40 @@ impl ClusterState {
                 call.answer = Err(message);
             }
         }
+        call
+    }
+
+    /// An `oci` call past the gates: read as policy-server reads it, then answered by `registry`.
+    fn oci(&self, mut call: Call, registry: &RegistryState) -> Call {
+        let request = match oci_request(&call.operation, &call.payload) {
+            Ok(request) => request,
+            Err(why) => {
+                call.stage = Stage::NotModelled;
+                call.answer = Err(why);
+                return call;
+            }
+        };
+        let (CallbackRequest::OciManifestDigest { image }
+        | CallbackRequest::OciManifestAndConfig { image }) = &request
+        else {
+            unreachable!("an oci request")
+        };
+        let answer = registry.answer(&call.operation, image);
+        let request_yaml = serde_yaml::to_string(&request).expect("a request serialises");
+        let response = match &answer {
+            Ok(payload) => ExchangeResponse::Success {
+                payload: String::from_utf8(payload.clone()).expect("answers are JSON text"),
+            },
+            Err(message) => ExchangeResponse::Error {
+                message: message.clone(),
+            },
+        };
+        call.stage = Stage::Handler(Exchange {
+            request: request_yaml,
+            response,
+        });
+        call.answer = answer.map_err(|e| format!("{CALLBACK_FAILURE}{e}"));
+        call.request = Some(request);
         call
     }
 
@@ -1107,6 +1207,10 @@ impl ClusterState {
                 api_version, kind, ..
             } => self.list_all(api_version, kind),
             CallbackRequest::KubernetesCanI { request, .. } => self.can_i(request),
+            CallbackRequest::OciManifestDigest { .. }
+            | CallbackRequest::OciManifestAndConfig { .. } => {
+                Handled::message(format!("the registry answers oci calls: {NOT_MODELLED}"))
+            }
         }
     }
 
@@ -1713,7 +1817,18 @@ objects:
                 String::from_utf8_lossy(masked)
             )
         );
-        assert_eq!(call_summary("oci", "v1/verify", b"{}"), "oci/v1/verify");
+        assert_eq!(
+            call_summary("oci", "v1/verify", b"{}"),
+            "oci/v1/verify (payload: {})"
+        );
+        assert_eq!(
+            call_summary("oci", "v1/manifest_digest", br#""r.io/p:1""#),
+            "manifest_digest r.io/p:1"
+        );
+        assert_eq!(
+            call_summary("net", "v1/dns_lookup_host", b"{}"),
+            "net/v1/dns_lookup_host"
+        );
         // A logged call reads the same, and names the kind it asked for.
         let c = cluster("");
         ok(&c, "list_resources_all", &list_instrumentations());

@@ -3,12 +3,14 @@
 //! them through any [`Backend`]: the native core (`cargo test`), the built module in the project's
 //! waPC host and the real `kwctl` (the e2e crate).
 //! Cluster mode's host calls are answered by [`cluster::ClusterState`], an in-memory cluster with
-//! policy-server's semantics, the same for every backend.
+//! policy-server's semantics, the same for every backend; registry lookups by the case's
+//! [`registry::RegistryState`], which joins that host.
 
 pub mod backend;
 pub mod case;
 pub mod check;
 pub mod cluster;
+pub mod registry;
 pub mod response;
 
 pub use backend::{Answer, Backend, Evaluation, Guest, Request};

@@ -2,6 +2,8 @@
 //! demand), the article's request and settings, temporary directories.
 #![allow(dead_code)]
 
+pub mod registry;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
