@@ -825,7 +825,14 @@ fn nothing_lost(original: &Value, mutated: &Value) -> Result<(), TestCaseError> 
     metadata_kept(&original["metadata"], &mutated["metadata"])?;
     let (os, ms) = (&original["spec"], &mutated["spec"]);
     for (k, v) in os.as_object().unwrap() {
-        if !["containers", "initContainers", "volumes", "imagePullSecrets"].contains(&k.as_str()) {
+        if ![
+            "containers",
+            "initContainers",
+            "volumes",
+            "imagePullSecrets",
+        ]
+        .contains(&k.as_str())
+        {
             ensure!(ms.get(k) == Some(v), "spec.{k} changed");
         }
     }
@@ -857,10 +864,7 @@ fn nothing_lost(original: &Value, mutated: &Value) -> Result<(), TestCaseError> 
         oc.len() == mc.len(),
         "spec.containers: the number of containers changed"
     );
-    let pairs = oi
-        .iter()
-        .zip(kept.iter().copied())
-        .chain(oc.iter().zip(mc));
+    let pairs = oi.iter().zip(kept.iter().copied()).chain(oc.iter().zip(mc));
     for (o, m) in pairs {
         let cname = &o["name"];
         ensure!(m["name"] == *cname, "container {cname} moved");
@@ -1016,7 +1020,11 @@ fn references_resolve(original: &Value, mutated: &Value) -> Result<(), TestCaseE
     {
         // A preflight container carries the app's own PYTHONPATH as written (its references
         // are the user's, resolved in the app container only).
-        if m["name"].as_str().unwrap().starts_with(PREFLIGHT_CONTAINER_NAME) {
+        if m["name"]
+            .as_str()
+            .unwrap()
+            .starts_with(PREFLIGHT_CONTAINER_NAME)
+        {
             continue;
         }
         let orig = find(original, m["name"].as_str().unwrap());

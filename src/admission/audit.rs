@@ -25,7 +25,7 @@ use crate::keys::{INJECT_PYTHON, is_off};
 use crate::oci::Registry;
 use crate::pod::PodView;
 use crate::record::{self, Recorded, carried};
-use crate::refusal::{AuditFinding, AuditFault, Refusal, Restart};
+use crate::refusal::{AuditFault, AuditFinding, Refusal, Restart};
 use crate::settings::view::SettingsView;
 use crate::syntax::json_text::value_at;
 use crate::target::Role;
@@ -131,7 +131,12 @@ fn finding(
         });
     }
     let object = admission.object.get();
-    let carried = carried::hash(object, &admission.target, &recorded.containers, pull_secrets);
+    let carried = carried::hash(
+        object,
+        &admission.target,
+        &recorded.containers,
+        pull_secrets,
+    );
     (carried.as_deref() != Some(recorded.hash.as_str())).then_some(AuditFault::Disagrees {
         recorded: recorded.hash,
         carried,

@@ -99,9 +99,12 @@ fn init_container(c: &Value) -> Value {
 
 /// Whether an init container is one of the preflight's (`<name>`, `<name>-2`, …).
 fn preflight(name: &str) -> bool {
-    name.strip_prefix(PREFLIGHT_CONTAINER_NAME).is_some_and(|n| {
-        n.is_empty() || n.strip_prefix('-').is_some_and(|i| i.parse::<u16>().is_ok())
-    })
+    name.strip_prefix(PREFLIGHT_CONTAINER_NAME)
+        .is_some_and(|n| {
+            n.is_empty()
+                || n.strip_prefix('-')
+                    .is_some_and(|i| i.parse::<u16>().is_ok())
+        })
 }
 
 /// The pod's pull secrets that `settings` (the settings' `imagePullSecrets`) name, sorted.

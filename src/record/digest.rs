@@ -781,15 +781,24 @@ mod tests {
     fn an_image_volumes_default_pull_policy_does_not_count_in_either_order() {
         let written = json!({"name": "v", "image": {"reference": "python:3.12"}});
         for stored in [
-            value(r#"{"name": "v", "image": {"reference": "python:3.12", "pullPolicy": "IfNotPresent"}}"#),
-            value(r#"{"image": {"pullPolicy": "IfNotPresent", "reference": "python:3.12"}, "name": "v"}"#),
+            value(
+                r#"{"name": "v", "image": {"reference": "python:3.12", "pullPolicy": "IfNotPresent"}}"#,
+            ),
+            value(
+                r#"{"image": {"pullPolicy": "IfNotPresent", "reference": "python:3.12"}, "name": "v"}"#,
+            ),
         ] {
             assert_eq!(of(&written), of(&stored), "{stored}");
         }
-        let always = json!({"name": "v", "image": {"pullPolicy": "Always", "reference": "python:3.12"}});
+        let always =
+            json!({"name": "v", "image": {"pullPolicy": "Always", "reference": "python:3.12"}});
         assert_ne!(of(&written), of(&always));
-        let latest = json!({"name": "v", "image": {"pullPolicy": "Always", "reference": "python:latest"}});
-        assert_eq!(of(&latest), of(&json!({"name": "v", "image": {"reference": "python:latest"}})));
+        let latest =
+            json!({"name": "v", "image": {"pullPolicy": "Always", "reference": "python:latest"}});
+        assert_eq!(
+            of(&latest),
+            of(&json!({"name": "v", "image": {"reference": "python:latest"}}))
+        );
     }
 
     #[test]

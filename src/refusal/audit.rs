@@ -135,7 +135,9 @@ impl Display for AuditFinding {
                 "{subject} is stale: instrumentation {instrumentation} changed since the pod got it ({})",
                 Change(recorded, now)
             )?,
-            AuditFault::Disagrees { recorded, carried } => disagrees(f, &subject, recorded, carried)?,
+            AuditFault::Disagrees { recorded, carried } => {
+                disagrees(f, &subject, recorded, carried)?
+            }
             AuditFault::Unresolved(refusal) => write!(
                 f,
                 "{subject}: the instrumentation reference no longer resolves: {refusal}"
