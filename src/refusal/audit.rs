@@ -143,6 +143,13 @@ impl Display for AuditFinding {
                 "{subject}: the instrumentation reference no longer resolves: {refusal}"
             )?,
         }
+        self.restart_hint(f)
+    }
+}
+
+impl AuditFinding {
+    /// What ends the message: the command that gives the pod its instrumentation.
+    fn restart_hint(&self, f: &mut Formatter<'_>) -> fmt::Result {
         match (&self.restart, &self.finding) {
             (Some(restart), AuditFault::NotInjected { .. }) => {
                 write!(
