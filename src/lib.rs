@@ -17,6 +17,7 @@
 //! - [`instrumentation`]: the CRD's types and defaults, the spec rules;
 //! - [`image`]: the Python image a pod gets, rewritten to a mirror and pinned to a digest;
 //! - [`inject`]: the operator's steps (the plan) and writing them into the object;
+//! - [`record`]: what a pod records of its instrumentation, and the digests it is made of;
 //! - [`refusal`]: every refusal, problem and warning, worded;
 //! - [`keys`] and [`operator`]: the names read by and the names written, each once;
 //! - [`syntax`]: the text formats (names, image references, quantities, URLs, JSON text).
@@ -35,6 +36,7 @@ pub mod keys;
 pub mod oci;
 pub mod operator;
 pub mod pod;
+pub mod record;
 pub mod reference;
 pub mod refusal;
 pub mod settings;

@@ -6,6 +6,7 @@
 //! One file per family: the payload, references, the plan, the doctor's checks, cluster lookups,
 //! registry lookups, the image options, warnings, settings and the spec rules' faults.
 
+mod audit;
 mod checks;
 mod image;
 mod lookup;
@@ -19,6 +20,7 @@ mod spec;
 
 use std::fmt::{self, Display, Formatter};
 
+pub use audit::{AuditFault, AuditFinding, Restart};
 pub use checks::{
     Check, CheckNotice, CheckProblem, CheckRefusal, EnvSource, Finding, FindingKind, PreFork,
 };
@@ -153,6 +155,8 @@ pub enum Refusal {
         /// The name.
         name: String,
     },
+    /// The audit role: the pod's instrumentation is missing or stale.
+    Audit(Box<AuditFinding>),
 }
 
 impl Refusal {
@@ -186,6 +190,7 @@ impl Refusal {
             Refusal::Lookup(l) => l.subject.is_workload(),
             Refusal::ClusterSpec(c) => c.subject.is_workload(),
             Refusal::Image(i) => i.subject.is_workload(),
+            Refusal::Audit(a) => a.subject.is_workload(),
             Refusal::NoNamespace { kind } => *kind != "Pod",
             _ => false,
         }
@@ -214,6 +219,7 @@ impl Display for Refusal {
             Refusal::Lookup(l) => l.fmt(f),
             Refusal::ClusterSpec(c) => c.fmt(f),
             Refusal::Image(i) => i.fmt(f),
+            Refusal::Audit(a) => a.fmt(f),
             Refusal::DefinedTwice { namespace, name } => write!(
                 f,
                 "instrumentation {namespace}/{name} is defined twice: in the policy settings ({OPT_INSTRUMENTATIONS}) and in the cluster ({INSTRUMENTATION_KIND} {namespace}/{name}); remove one of them, for example the settings entry to use the cluster's"

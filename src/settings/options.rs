@@ -7,8 +7,8 @@ use serde_json::Value;
 
 use crate::image::{Delivery, ImageOptions};
 use crate::keys::{
-    DEFAULT_SERVICE_ACCOUNT, OPT_ALLOW_CROSS_NAMESPACE, OPT_FAILURE_ACTION,
-    OPT_INSTRUMENTATION_SOURCE, OPT_PREFLIGHT, OPT_SERVICE_ACCOUNT,
+    DEFAULT_SERVICE_ACCOUNT, OPT_ALLOW_CROSS_NAMESPACE, OPT_AUDIT, OPT_AUTOSCALER_SAFE_TO_EVICT,
+    OPT_FAILURE_ACTION, OPT_INSTRUMENTATION_SOURCE, OPT_PREFLIGHT, OPT_SERVICE_ACCOUNT,
 };
 use crate::refusal::{OptionFault, SettingsProblem};
 use crate::syntax::k8s_names::{is_dns1123_label, is_dns1123_subdomain};
@@ -52,6 +52,12 @@ pub struct Options {
     pub preflight: Preflight,
     /// `imageRewrites`, `imagePullSecrets`, `pinImageDigest` and `delivery`.
     pub image: ImageOptions,
+    /// `autoscalerSafeToEvict` (default true): the packages' `emptyDir` goes in the cluster
+    /// autoscaler's safe-to-evict list.
+    pub autoscaler_safe_to_evict: bool,
+    /// `audit` (default false): the audit role, which never patches and reports pods whose
+    /// instrumentation is missing or stale.
+    pub audit: bool,
 }
 
 impl Default for Options {
@@ -63,13 +69,15 @@ impl Default for Options {
             service_account: DEFAULT_SERVICE_ACCOUNT.to_string(),
             preflight: Preflight::Off,
             image: ImageOptions::default(),
+            autoscaler_safe_to_evict: true,
+            audit: false,
         }
     }
 }
 
 impl Options {
     /// The keys these options are read from.
-    pub const KEYS: [&'static str; 9] = [
+    pub const KEYS: [&'static str; 11] = [
         OPT_FAILURE_ACTION,
         OPT_ALLOW_CROSS_NAMESPACE,
         OPT_INSTRUMENTATION_SOURCE,
@@ -79,6 +87,8 @@ impl Options {
         ImageOptions::KEYS[1],
         ImageOptions::KEYS[2],
         ImageOptions::KEYS[3],
+        OPT_AUTOSCALER_SAFE_TO_EVICT,
+        OPT_AUDIT,
     ];
 
     /// The options that cannot be taken together: `preflight: disable` needs the copied tree,
@@ -96,7 +106,13 @@ impl Options {
     pub fn read(&mut self, key: &str, v: &Value) -> Result<bool, SettingsProblem> {
         match key {
             OPT_FAILURE_ACTION => self.failure_action = failure_action(v)?,
-            OPT_ALLOW_CROSS_NAMESPACE => self.allow_cross_namespace_references = cross(v)?,
+            OPT_ALLOW_CROSS_NAMESPACE => {
+                self.allow_cross_namespace_references = boolean(OPT_ALLOW_CROSS_NAMESPACE, v, true)?
+            }
+            OPT_AUTOSCALER_SAFE_TO_EVICT => {
+                self.autoscaler_safe_to_evict = boolean(OPT_AUTOSCALER_SAFE_TO_EVICT, v, true)?
+            }
+            OPT_AUDIT => self.audit = boolean(OPT_AUDIT, v, false)?,
             OPT_INSTRUMENTATION_SOURCE => self.cluster_mode = cluster_mode(v)?,
             OPT_PREFLIGHT => self.preflight = preflight(v)?,
             OPT_SERVICE_ACCOUNT => {
@@ -124,13 +140,13 @@ fn failure_action(v: &Value) -> Result<FailureAction, SettingsProblem> {
     }
 }
 
-/// `allowCrossNamespaceReferences`: a boolean (`null`: the default, true).
-fn cross(v: &Value) -> Result<bool, SettingsProblem> {
+/// A boolean option `key` (`null`: its default).
+fn boolean(key: &str, v: &Value, default: bool) -> Result<bool, SettingsProblem> {
     match v {
         Value::Bool(b) => Ok(*b),
-        Value::Null => Ok(true),
+        Value::Null => Ok(default),
         _ => Err(SettingsProblem::new(
-            OPT_ALLOW_CROSS_NAMESPACE,
+            key,
             OptionFault::NotABool {
                 value: v.to_string(),
             },
