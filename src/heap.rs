@@ -200,7 +200,11 @@ mod tests {
             arena.dealloc(a, layout(3, 1));
             assert_eq!(arena.next.get(), 12, "a block below the top stays cut");
             arena.dealloc(c, layout(4, 4));
-            assert_eq!(arena.next.get(), 0, "no live block: the arena is empty again");
+            assert_eq!(
+                arena.next.get(),
+                0,
+                "no live block: the arena is empty again"
+            );
         });
     }
 
@@ -214,10 +218,17 @@ mod tests {
             assert_eq!(a2, a, "the top block grows in place");
             let b = arena.alloc(layout(1, 1));
             let a3 = arena.realloc(a2, layout(100, 1), 120);
-            assert_eq!(arena.offset_of(a3), Some(101), "copied above the block after it");
+            assert_eq!(
+                arena.offset_of(a3),
+                Some(101),
+                "copied above the block after it"
+            );
             assert_eq!(std::slice::from_raw_parts(a3, 4), b"abcd");
             let big = arena.realloc(a3, layout(120, 1), 1000);
-            assert!(arena.offset_of(big).is_none(), "past the arena: the system's");
+            assert!(
+                arena.offset_of(big).is_none(),
+                "past the arena: the system's"
+            );
             assert_eq!(std::slice::from_raw_parts(big, 4), b"abcd");
             arena.dealloc(big, layout(1000, 1));
             arena.dealloc(b, layout(1, 1));

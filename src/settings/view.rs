@@ -202,7 +202,10 @@ mod tests {
             (r#"{"instrumentation\u0053ource": "cluster"}"#, true),
             (r#"{"instrumentationSource": "settings"}"#, false),
             (r#"{"exporter": {"endpoint": "http://c:4318"}}"#, false),
-            (r#"{"note": "a\"b", "instrumentationSource": "cluster"}"#, true),
+            (
+                r#"{"note": "a\"b", "instrumentationSource": "cluster"}"#,
+                true,
+            ),
             ("null", false),
         ] {
             assert_eq!(cluster_mode(raw), want, "{raw}");

@@ -303,10 +303,20 @@ mod tests {
     #[test]
     fn strings_are_escaped_as_serde_json_escapes_them() {
         let every_ascii: String = (0u8..0x80).map(char::from).collect();
-        for s in ["", "plain", "a\"b\\c/d", "é ü 日本 \u{7f} \u{2028} 🎉", &every_ascii] {
+        for s in [
+            "",
+            "plain",
+            "a\"b\\c/d",
+            "é ü 日本 \u{7f} \u{2028} 🎉",
+            &every_ascii,
+        ] {
             let mut out = String::from("x");
             push_string(&mut out, s);
-            assert_eq!(out, format!("x{}", serde_json::to_string(s).unwrap()), "{s:?}");
+            assert_eq!(
+                out,
+                format!("x{}", serde_json::to_string(s).unwrap()),
+                "{s:?}"
+            );
         }
     }
 
