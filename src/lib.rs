@@ -20,7 +20,8 @@
 //! - [`record`]: what a pod records of its instrumentation, and the digests it is made of;
 //! - [`refusal`]: every refusal, problem and warning, worded;
 //! - [`keys`] and [`operator`]: the names read by and the names written, each once;
-//! - [`syntax`]: the text formats (names, image references, quantities, URLs, JSON text).
+//! - [`syntax`]: the text formats (names, image references, quantities, URLs, JSON text);
+//! - [`heap`]: the module's allocator, an arena for each call.
 
 #![deny(missing_docs)]
 
@@ -28,6 +29,7 @@ pub mod admission;
 pub mod catalog;
 pub mod checks;
 pub mod cluster;
+pub mod heap;
 pub mod host;
 pub mod image;
 pub mod inject;
@@ -59,11 +61,15 @@ pub extern "C" fn wapc_init() {
 }
 
 fn validate(payload: &[u8]) -> CallResult {
-    Ok(admission::validate_with(payload, host::Hosts::WAPC).to_json())
+    Ok(heap::for_one_call(|| {
+        admission::validate_with(payload, host::Hosts::WAPC).to_json()
+    }))
 }
 
 fn validate_settings(payload: &[u8]) -> CallResult {
-    Ok(serde_json::to_vec(&admission::validate_settings(payload))?)
+    Ok(heap::for_one_call(|| {
+        serde_json::to_vec(&admission::validate_settings(payload))
+    })?)
 }
 
 /// The module is built with `panic = "abort"`: a panic traps, and the host answers the request

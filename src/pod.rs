@@ -221,8 +221,19 @@ fn null_default<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(
 
 impl PodView {
     /// The pod (template) at `target`'s place in the object's JSON text, read in one pass that
-    /// skips the rest; absent or `null` reads as empty. The error names the dotted path.
+    /// skips the rest; absent or `null` reads as empty. The error names the dotted path: only a
+    /// pod that does not read is read again, tracking the path (which costs every pod that reads
+    /// about half as much again).
     pub fn read(object: &str, target: &Target) -> Result<PodView, ReadError> {
+        let at = At::<ObjectOnly<PodView>>(target.template, PhantomData);
+        match at.deserialize(&mut serde_json::Deserializer::from_str(object)) {
+            Ok(pod) => Ok(pod.and_then(|p| p.0).unwrap_or_default()),
+            Err(_) => Self::read_tracked(object, target),
+        }
+    }
+
+    /// [`PodView::read`] with the path of the field being read tracked, for the error.
+    fn read_tracked(object: &str, target: &Target) -> Result<PodView, ReadError> {
         let mut json = serde_json::Deserializer::from_str(object);
         let mut track = serde_path_to_error::Track::new();
         let read = At::<ObjectOnly<PodView>>(target.template, PhantomData).deserialize(

@@ -14,7 +14,7 @@ use serde_json::value::RawValue;
 use super::env::Entry;
 use super::{ContainerEdit, Plan};
 use crate::refusal::ApplyProblem;
-use crate::syntax::json_text::{At, Entries};
+use crate::syntax::json_text::{At, Entries, push_string};
 use crate::target::Target;
 
 /// A replacement of `object[start..end]`.
@@ -134,20 +134,16 @@ fn edit_container(
 ) -> Result<(), ApplyProblem> {
     let fields = entries(container).ok_or_else(|| not_an_object(edit))?;
     let original = last(&fields, "env").and_then(elements).unwrap_or_default();
-    let env: Vec<String> = edit
-        .env
-        .entries
-        .iter()
-        .map(|entry| env_entry(entry, &original))
-        .collect();
-    set(
-        object,
-        container,
-        &fields,
-        "env",
-        format!("[{}]", env.join(",")),
-        splices,
-    );
+    let mut env = String::with_capacity(2 + 64 * edit.env.entries.len());
+    env.push('[');
+    for (i, entry) in edit.env.entries.iter().enumerate() {
+        if i > 0 {
+            env.push(',');
+        }
+        push_env_entry(&mut env, entry, &original);
+    }
+    env.push(']');
+    set(object, container, &fields, "env", env, splices);
     let mounts: Vec<String> = edit.mounts.iter().map(to_json).collect();
     append(object, container, &fields, "volumeMounts", &mounts, splices);
     Ok(())
@@ -161,27 +157,27 @@ fn not_an_object(edit: &ContainerEdit) -> ApplyProblem {
     }
 }
 
-/// One entry of the new env list: the user's own text, the user's entry with the policy's new
-/// `value` (PYTHONPATH, OTEL_RESOURCE_ATTRIBUTES), or the policy's entry.
-fn env_entry(entry: &Entry, original: &[&RawValue]) -> String {
+/// One entry of the new env list, appended to `out`: the user's own text, the user's entry with
+/// the policy's new `value` (PYTHONPATH, OTEL_RESOURCE_ATTRIBUTES), or the policy's entry.
+fn push_env_entry(out: &mut String, entry: &Entry, original: &[&RawValue]) {
     let Some(orig) = entry.origin.and_then(|i| original.get(i)) else {
-        return new_env_entry(&entry.var);
+        return push_new_env_entry(out, &entry.var);
     };
     if !entry.rewritten {
-        return orig.get().to_string();
+        return out.push_str(orig.get());
     }
     let value = to_json(&entry.var.value.clone().unwrap_or_default());
     let mut splices = Vec::new();
     if let Some(fields) = entries(orig) {
         set(orig.get(), orig, &fields, "value", value, &mut splices);
     }
-    splice(orig.get(), splices)
+    out.push_str(&splice(orig.get(), splices));
 }
 
-/// A variable the policy adds, as the operator writes it. Literals and downward-API references
-/// (nearly all of them) are written directly; anything else through its Kubernetes type.
-fn new_env_entry(var: &k8s_openapi::api::core::v1::EnvVar) -> String {
-    let name = to_json(&var.name);
+/// A variable the policy adds, as the operator writes it, appended to `out`. Literals and
+/// downward-API references (nearly all of them) are written directly; anything else through its
+/// Kubernetes type.
+fn push_new_env_entry(out: &mut String, var: &k8s_openapi::api::core::v1::EnvVar) {
     let field = var.value_from.as_ref().and_then(|from| match from {
         k8s_openapi::api::core::v1::EnvVarSource {
             field_ref: Some(f),
@@ -194,13 +190,20 @@ fn new_env_entry(var: &k8s_openapi::api::core::v1::EnvVar) -> String {
     });
     match (&var.value, field) {
         (Some(v), None) if var.value_from.is_none() => {
-            format!(r#"{{"name":{name},"value":{}}}"#, to_json(v))
+            out.push_str(r#"{"name":"#);
+            push_string(out, &var.name);
+            out.push_str(r#","value":"#);
+            push_string(out, v);
+            out.push('}');
         }
-        (None, Some(path)) => format!(
-            r#"{{"name":{name},"valueFrom":{{"fieldRef":{{"fieldPath":{}}}}}}}"#,
-            to_json(path)
-        ),
-        _ => to_json(var),
+        (None, Some(path)) => {
+            out.push_str(r#"{"name":"#);
+            push_string(out, &var.name);
+            out.push_str(r#","valueFrom":{"fieldRef":{"fieldPath":"#);
+            push_string(out, path);
+            out.push_str("}}}");
+        }
+        _ => out.push_str(&to_json(var)),
     }
 }
 

@@ -72,6 +72,27 @@ pub fn sdk_config(
     (env, note)
 }
 
+/// The `OTEL_SERVICE_NAME` that [`sdk_config`] leaves in `env`: the one set above the SDK
+/// configuration, else the generated one. What a preview shows, without the rest of the SDK's.
+pub fn service_name(
+    env: &EnvList,
+    pod: &PodView,
+    namespace: &str,
+    spec: &InstrumentationSpec,
+    c: &ContainerView,
+) -> Option<String> {
+    if let Some(set) = env.find(SERVICE_NAME_VAR) {
+        return set.value.clone();
+    }
+    let user = env
+        .find(RESOURCE_ATTRIBUTES_VAR)
+        .and_then(|v| v.value.as_deref())
+        .unwrap_or_default();
+    Some(resource_attributes::service_name_for(
+        spec, pod, namespace, c, user,
+    ))
+}
+
 /// The sampler and its argument, set together and only when the env sets neither.
 fn sampler(spec: &InstrumentationSpec, env: &EnvList) -> Vec<EnvVar> {
     let (sampler, argument) = (spec.sampler_type(), spec.sampler_argument());

@@ -240,9 +240,7 @@ pub fn service_name(
     checked: &Checked,
 ) -> Option<String> {
     let c = pod.container(*checked.targets.first()?);
-    let (env, _) = container_env(pod, namespace, spec, c, &checked.tls);
-    env.find(crate::operator::SERVICE_NAME_VAR)
-        .and_then(|v| v.value.clone())
+    common::service_name(&env_above_sdk(spec, c), pod, namespace, spec, c)
 }
 
 /// Computes the injection of `spec` into `pod` (in `namespace`), with `packages` delivered, or
@@ -301,6 +299,11 @@ fn container_env(
     c: &ContainerView,
     tls: &exporter::TlsPlan,
 ) -> (EnvList, Option<Notice>) {
+    common::sdk_config(env_above_sdk(spec, c), pod, namespace, spec, c, tls)
+}
+
+/// The env [`container_env`] puts above the SDK configuration: everything but the SDK's.
+fn env_above_sdk(spec: &InstrumentationSpec, c: &ContainerView) -> EnvList {
     let python_env = spec.python().env.as_deref().unwrap_or_default();
     let pythonpath = python::pythonpath(&c.env, python_env);
     let mut env = EnvList::from_original(&c.env).layered(&[
@@ -311,5 +314,5 @@ fn container_env(
         Layer::Back(&python::default_env()),
     ]);
     pythonpath.wrap(&mut env);
-    common::sdk_config(env, pod, namespace, spec, c, tls)
+    env
 }

@@ -73,6 +73,19 @@ pub fn for_container(
     }
 }
 
+/// The service name [`for_container`] gives, without the rest of the resource.
+pub fn service_name_for(
+    spec: &InstrumentationSpec,
+    pod: &PodView,
+    namespace: &str,
+    container: &ContainerView,
+    user: &str,
+) -> String {
+    let existing = existing_keys(user);
+    let res = resource_map(spec, pod, namespace, &container.name, &existing);
+    service_name(spec, pod, &res, &container.name)
+}
+
 /// The keys a user's `OTEL_RESOURCE_ATTRIBUTES` value sets (pairs with exactly one '=').
 fn existing_keys(value: &str) -> HashSet<String> {
     value

@@ -24,6 +24,10 @@ use crate::syntax::json_text::Entries;
 /// Whether the settings text asks for cluster mode, read without the rest: what a pod that says
 /// nothing itself needs to know (in cluster mode its namespace may ask for it).
 pub fn cluster_mode(raw: &str) -> bool {
+    // The key spelt out, or written with escapes: only then is the text read.
+    if !raw.contains("instrumentationSource") && !raw.contains('\\') {
+        return false;
+    }
     #[derive(Deserialize)]
     struct Probe<'a> {
         #[serde(default, borrow, rename = "instrumentationSource")]
@@ -192,6 +196,23 @@ impl Entry for Item<'_> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn cluster_mode_is_read_from_the_key_however_it_is_spelt() {
+        for (raw, want) in [
+            (r#"{"instrumentationSource": "cluster"}"#, true),
+            (r#"{"instrumentation\u0053ource": "cluster"}"#, true),
+            (r#"{"instrumentationSource": "settings"}"#, false),
+            (r#"{"exporter": {"endpoint": "http://c:4318"}}"#, false),
+            (
+                r#"{"note": "a\"b", "instrumentationSource": "cluster"}"#,
+                true,
+            ),
+            ("null", false),
+        ] {
+            assert_eq!(cluster_mode(raw), want, "{raw}");
+        }
+    }
 
     fn both(settings: Value) -> (Settings, String) {
         let text = settings.to_string();

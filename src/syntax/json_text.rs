@@ -139,6 +139,41 @@ pub fn without_position(e: &serde_json::Error) -> String {
     text.strip_suffix(&position).unwrap_or(&text).to_string()
 }
 
+/// Appends `s` as a JSON string, escaped exactly as serde_json writes it: `"`, `\` and the
+/// control characters (`\u00xx`, lowercase, for those without a short escape), nothing else.
+/// Writing into one buffer spares a string per value.
+pub fn push_string(out: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.reserve(s.len() + 2);
+    out.push('"');
+    let mut start = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let short = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        // `b` is ASCII: `i` is a character boundary.
+        out.push_str(&s[start..i]);
+        if short.is_empty() {
+            out.push_str("\\u00");
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0xf)]));
+        } else {
+            out.push_str(short);
+        }
+        start = i + 1;
+    }
+    out.push_str(&s[start..]);
+    out.push('"');
+}
+
 /// A map key compared with `key` without allocating.
 struct KeyIs<'p>(&'p str);
 
@@ -264,6 +299,26 @@ pub fn deeper_than(text: &str, limit: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strings_are_escaped_as_serde_json_escapes_them() {
+        let every_ascii: String = (0u8..0x80).map(char::from).collect();
+        for s in [
+            "",
+            "plain",
+            "a\"b\\c/d",
+            "é ü 日本 \u{7f} \u{2028} 🎉",
+            &every_ascii,
+        ] {
+            let mut out = String::from("x");
+            push_string(&mut out, s);
+            assert_eq!(
+                out,
+                format!("x{}", serde_json::to_string(s).unwrap()),
+                "{s:?}"
+            );
+        }
+    }
 
     #[test]
     fn depth_counts_brackets_outside_strings() {
