@@ -149,12 +149,16 @@ unsafe impl Sync for ModuleHeap {}
 // SAFETY: the arena's implementation, passed through.
 #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
 unsafe impl GlobalAlloc for ModuleHeap {
+    // Not inlined: with fat LTO each allocation site would get its own copy of the arena.
+    #[inline(never)]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         unsafe { self.0.alloc(layout) }
     }
+    #[inline(never)]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         unsafe { self.0.dealloc(ptr, layout) }
     }
+    #[inline(never)]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         unsafe { self.0.realloc(ptr, layout, new_size) }
     }
