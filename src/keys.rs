@@ -71,8 +71,11 @@ pub const OPT_IMAGE_PULL_SECRETS: &str = "imagePullSecrets";
 pub const OPT_PIN_IMAGE_DIGEST: &str = "pinImageDigest";
 /// How the packages reach the containers: `initContainer` or `imageVolume`.
 pub const OPT_DELIVERY: &str = "delivery";
+/// Whether the policy reads each instrumented container's image configuration (its `ENV`) from
+/// the registry, to keep the image's `PYTHONPATH` and check its `PYTHON_VERSION`.
+pub const OPT_INSPECT_APP_IMAGES: &str = "inspectAppImages";
 /// Every option, in the order messages list them.
-pub const OPTIONS: [&str; 10] = [
+pub const OPTIONS: [&str; 11] = [
     OPT_INSTRUMENTATIONS,
     OPT_FAILURE_ACTION,
     OPT_ALLOW_CROSS_NAMESPACE,
@@ -83,6 +86,7 @@ pub const OPTIONS: [&str; 10] = [
     OPT_IMAGE_PULL_SECRETS,
     OPT_PIN_IMAGE_DIGEST,
     OPT_DELIVERY,
+    OPT_INSPECT_APP_IMAGES,
 ];
 
 /// The PolicyServer's ServiceAccount in a default Kubewarden install (`namespace/name`).

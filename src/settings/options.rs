@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::image::{Delivery, ImageOptions};
 use crate::keys::{
     DEFAULT_SERVICE_ACCOUNT, OPT_ALLOW_CROSS_NAMESPACE, OPT_FAILURE_ACTION,
-    OPT_INSTRUMENTATION_SOURCE, OPT_PREFLIGHT, OPT_SERVICE_ACCOUNT,
+    OPT_INSPECT_APP_IMAGES, OPT_INSTRUMENTATION_SOURCE, OPT_PREFLIGHT, OPT_SERVICE_ACCOUNT,
 };
 use crate::refusal::{OptionFault, SettingsProblem};
 use crate::syntax::k8s_names::{is_dns1123_label, is_dns1123_subdomain};
@@ -52,6 +52,9 @@ pub struct Options {
     pub preflight: Preflight,
     /// `imageRewrites`, `imagePullSecrets`, `pinImageDigest` and `delivery`.
     pub image: ImageOptions,
+    /// `inspectAppImages` (default false): read each instrumented container's image
+    /// configuration at admission (see `crate::app_image`).
+    pub inspect_app_images: bool,
 }
 
 impl Default for Options {
@@ -63,13 +66,14 @@ impl Default for Options {
             service_account: DEFAULT_SERVICE_ACCOUNT.to_string(),
             preflight: Preflight::Off,
             image: ImageOptions::default(),
+            inspect_app_images: false,
         }
     }
 }
 
 impl Options {
     /// The keys these options are read from.
-    pub const KEYS: [&'static str; 9] = [
+    pub const KEYS: [&'static str; 10] = [
         OPT_FAILURE_ACTION,
         OPT_ALLOW_CROSS_NAMESPACE,
         OPT_INSTRUMENTATION_SOURCE,
@@ -79,6 +83,7 @@ impl Options {
         ImageOptions::KEYS[1],
         ImageOptions::KEYS[2],
         ImageOptions::KEYS[3],
+        OPT_INSPECT_APP_IMAGES,
     ];
 
     /// The options that cannot be taken together: `preflight: disable` needs the copied tree,
@@ -99,6 +104,7 @@ impl Options {
             OPT_ALLOW_CROSS_NAMESPACE => self.allow_cross_namespace_references = cross(v)?,
             OPT_INSTRUMENTATION_SOURCE => self.cluster_mode = cluster_mode(v)?,
             OPT_PREFLIGHT => self.preflight = preflight(v)?,
+            OPT_INSPECT_APP_IMAGES => self.inspect_app_images = flag(OPT_INSPECT_APP_IMAGES, v)?,
             OPT_SERVICE_ACCOUNT => {
                 if let Some(sa) = service_account(v)? {
                     self.service_account = sa;
@@ -131,6 +137,20 @@ fn cross(v: &Value) -> Result<bool, SettingsProblem> {
         Value::Null => Ok(true),
         _ => Err(SettingsProblem::new(
             OPT_ALLOW_CROSS_NAMESPACE,
+            OptionFault::NotABool {
+                value: v.to_string(),
+            },
+        )),
+    }
+}
+
+/// A boolean option that is off by default (`null`: false).
+fn flag(key: &str, v: &Value) -> Result<bool, SettingsProblem> {
+    match v {
+        Value::Bool(b) => Ok(*b),
+        Value::Null => Ok(false),
+        _ => Err(SettingsProblem::new(
+            key,
             OptionFault::NotABool {
                 value: v.to_string(),
             },
