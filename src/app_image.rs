@@ -125,7 +125,10 @@ pub fn floor(python_image: &str) -> Option<(&'static str, (u32, u32))> {
     if repository != PYTHON_IMAGE_NAME {
         return None;
     }
-    SDK_FLOORS.iter().copied().find(|(version, _)| *version == tag)
+    SDK_FLOORS
+        .iter()
+        .copied()
+        .find(|(version, _)| *version == tag)
 }
 
 /// `3.9.18` (or `3.13.0rc1`) as `(3, 9)`.

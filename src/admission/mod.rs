@@ -31,7 +31,8 @@ use crate::keys::{INJECT_PYTHON, is_off};
 use crate::oci::Registry;
 use crate::pod::{PodView, Slot};
 use crate::refusal::{
-    AppImageRefusal, ImageProblem, ImageRefusal, Notice, PayloadProblem, PlanProblem, PlanRefusal, Refusal, Subject,
+    AppImageRefusal, ImageProblem, ImageRefusal, Notice, PayloadProblem, PlanProblem, PlanRefusal,
+    Refusal, Subject,
 };
 use crate::settings::view::{self, SettingsView};
 use crate::settings::{Options, Settings};

@@ -7,8 +7,8 @@ use serde_json::Value;
 
 use crate::image::{Delivery, ImageOptions};
 use crate::keys::{
-    DEFAULT_SERVICE_ACCOUNT, OPT_ALLOW_CROSS_NAMESPACE, OPT_FAILURE_ACTION,
-    OPT_INSPECT_APP_IMAGES, OPT_INSTRUMENTATION_SOURCE, OPT_PREFLIGHT, OPT_SERVICE_ACCOUNT,
+    DEFAULT_SERVICE_ACCOUNT, OPT_ALLOW_CROSS_NAMESPACE, OPT_FAILURE_ACTION, OPT_INSPECT_APP_IMAGES,
+    OPT_INSTRUMENTATION_SOURCE, OPT_PREFLIGHT, OPT_SERVICE_ACCOUNT,
 };
 use crate::refusal::{OptionFault, SettingsProblem};
 use crate::syntax::k8s_names::{is_dns1123_label, is_dns1123_subdomain};
