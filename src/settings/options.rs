@@ -101,10 +101,14 @@ impl Options {
     pub fn read(&mut self, key: &str, v: &Value) -> Result<bool, SettingsProblem> {
         match key {
             OPT_FAILURE_ACTION => self.failure_action = failure_action(v)?,
-            OPT_ALLOW_CROSS_NAMESPACE => self.allow_cross_namespace_references = cross(v)?,
+            OPT_ALLOW_CROSS_NAMESPACE => {
+                self.allow_cross_namespace_references = boolean(OPT_ALLOW_CROSS_NAMESPACE, v, true)?
+            }
             OPT_INSTRUMENTATION_SOURCE => self.cluster_mode = cluster_mode(v)?,
             OPT_PREFLIGHT => self.preflight = preflight(v)?,
-            OPT_INSPECT_APP_IMAGES => self.inspect_app_images = flag(OPT_INSPECT_APP_IMAGES, v)?,
+            OPT_INSPECT_APP_IMAGES => {
+                self.inspect_app_images = boolean(OPT_INSPECT_APP_IMAGES, v, false)?
+            }
             OPT_SERVICE_ACCOUNT => {
                 if let Some(sa) = service_account(v)? {
                     self.service_account = sa;
@@ -130,25 +134,12 @@ fn failure_action(v: &Value) -> Result<FailureAction, SettingsProblem> {
     }
 }
 
-/// `allowCrossNamespaceReferences`: a boolean (`null`: the default, true).
-fn cross(v: &Value) -> Result<bool, SettingsProblem> {
+/// A boolean option (`null`: its `default`): `allowCrossNamespaceReferences` (true),
+/// `inspectAppImages` (false).
+fn boolean(key: &str, v: &Value, default: bool) -> Result<bool, SettingsProblem> {
     match v {
         Value::Bool(b) => Ok(*b),
-        Value::Null => Ok(true),
-        _ => Err(SettingsProblem::new(
-            OPT_ALLOW_CROSS_NAMESPACE,
-            OptionFault::NotABool {
-                value: v.to_string(),
-            },
-        )),
-    }
-}
-
-/// A boolean option that is off by default (`null`: false).
-fn flag(key: &str, v: &Value) -> Result<bool, SettingsProblem> {
-    match v {
-        Value::Bool(b) => Ok(*b),
-        Value::Null => Ok(false),
+        Value::Null => Ok(default),
         _ => Err(SettingsProblem::new(
             key,
             OptionFault::NotABool {

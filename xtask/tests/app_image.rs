@@ -16,16 +16,15 @@
 
 mod common;
 
-use std::net::TcpListener;
 use std::process::Command;
 use std::sync::Arc;
 
 use case_harness::cluster::ClusterState;
 use case_harness::registry::RegistryState;
-use common::registry::Registry;
+use common::registry::{Registry, closed_port, kwctl_run_insecure};
 use common::*;
 use e2e_tests::host::{AdmissionResponse, CompiledPolicy, HostCalls, admission_response};
-use e2e_tests::kwctl::{Kwctl, KwctlAnswer, RunOptions};
+use e2e_tests::kwctl::Kwctl;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -53,12 +52,6 @@ fn app_image(dir: &TempDir) -> (Vec<u8>, Vec<u8>) {
         "rootfs": {"type": "layers", "diff_ids": [format!("sha256:{:x}", Sha256::digest(&layer))]},
     });
     (layer, config.to_string().into_bytes())
-}
-
-/// A loopback port nothing listens on.
-fn closed_port() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    format!("127.0.0.1:{}", listener.local_addr().unwrap().port())
 }
 
 /// The article-shaped pod `cart` whose container `app` runs `image`.
@@ -127,9 +120,6 @@ fn a_pushed_images_pythonpath_is_kept_through_kwctl_as_in_the_case_files() {
     let kwctl = Kwctl::for_tests();
     let module = dir.path("annotated-policy.wasm");
     std::fs::write(&module, annotated()).unwrap();
-    let sources = dir.path("sources.yaml");
-    let list: Vec<String> = insecure.iter().map(|s| format!("  - \"{s}\"\n")).collect();
-    std::fs::write(&sources, format!("insecure_sources:\n{}", list.concat())).unwrap();
 
     let kept = format!("{AUTO}:/app/lib:{PACKAGES}");
     let cases = [
@@ -175,16 +165,8 @@ fn a_pushed_images_pythonpath_is_kept_through_kwctl_as_in_the_case_files() {
             (got, want) => panic!("{image}: got {got:?}, expected {want:?}"),
         }
         let Some(kwctl) = &kwctl else { continue };
-        let options = RunOptions {
-            sources_path: Some(sources.clone()),
-            ..RunOptions::default()
-        };
-        let KwctlAnswer::Response(response) = kwctl
-            .run_with(&module, &request(&image), &settings(), &options)
-            .unwrap()
-        else {
-            panic!("the settings are valid");
-        };
+        let run = (module.as_path(), &request(&image), &settings());
+        let response = kwctl_run_insecure(kwctl, &dir, &insecure, run);
         assert_eq!(
             outcome(&image, &response),
             host,
