@@ -9,7 +9,8 @@
 //! and the old Python is warned about. The same pods through the project's waPC host with the
 //! case files' in-memory registry given the same registries as a fixture must get the same
 //! answers, so that the case files' words for this call are the real ones: a tag it has, one it
-//! lacks, and a registry no connection reaches.
+//! lacks, and a registry no connection reaches. The image given by its digest is read through
+//! kwctl too.
 //!
 //! Needs `docker-registry` (`make packaging-tests` installs it); kwctl when found (`KWCTL`, else
 //! `PATH`; `REQUIRE_REAL_RUNTIME=1` makes its absence a failure).
@@ -174,9 +175,18 @@ fn a_pushed_images_pythonpath_is_kept_through_kwctl_as_in_the_case_files() {
         );
         through_kwctl += 1;
     }
+    // By digest, as a pod may write it (the case files' registry does not model digests).
+    if let Some(kwctl) = &kwctl {
+        let image = format!("{}/shop/app@{digest}", open.addr);
+        let run = (module.as_path(), &request(&image), &settings());
+        let response = kwctl_run_insecure(kwctl, &dir, &insecure, run);
+        let (path, _) = outcome(&image, &response).unwrap();
+        assert_eq!(path, format!("{AUTO}:/app/lib:{PACKAGES}"), "{image}");
+        through_kwctl += 1;
+    }
     if let Some(kwctl) = &kwctl {
         println!(
-            "kwctl {} gave the case files' answer for {through_kwctl} app images",
+            "kwctl {} gave the expected answer for {through_kwctl} app images (one by digest)",
             kwctl.version()
         );
     }
