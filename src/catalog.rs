@@ -30,6 +30,19 @@ pub struct Resolved {
     pub origin: Origin,
     /// Its spec, checked and defaulted.
     pub spec: Arc<InstrumentationSpec>,
+    /// The object's identity and revision, for an instrumentation read from the cluster (`None`
+    /// for the settings': their version is a digest of the spec).
+    pub revision: Option<Revision>,
+}
+
+/// A cluster object's identity and revision, as its metadata says: `uid` changes when the object
+/// is deleted and created again, `generation` when its spec changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revision {
+    /// `metadata.uid`.
+    pub uid: String,
+    /// `metadata.generation`.
+    pub generation: i64,
 }
 
 /// How messages name the settings' default instrumentation.

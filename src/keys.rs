@@ -43,6 +43,41 @@ pub const INJECT_OTHER_LANGUAGES: [&str; 7] = [
     "instrumentation.opentelemetry.io/inject-sdk",
 ];
 
+/// The cluster autoscaler's list of a pod's local volumes it may delete when it drains the pod's
+/// node (comma-separated volume names); without it, an `emptyDir` keeps the node from scaling down.
+pub const SAFE_TO_EVICT_LOCAL_VOLUMES: &str =
+    "cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes";
+
+// ---- the record the policy keeps on the pods it handles -------------------------------------------
+
+/// The prefix of the record's annotations: the policy's own (its project's GitHub Pages domain),
+/// apart from the operator's `instrumentation.opentelemetry.io/` that users write.
+pub const RECORD_PREFIX: &str = "otel-python-policy.github.io/";
+/// `"true"`: the policy injected the pod; `"false"`: the pod asked and was admitted without it.
+pub const RECORD_INJECTED: &str = "otel-python-policy.github.io/injected";
+/// The instrumentation injected: `namespace/name`, or `(default)` for the settings' top-level spec.
+pub const RECORD_INSTRUMENTATION: &str = "otel-python-policy.github.io/instrumentation";
+/// Its version: `<uid>/<generation>` of a cluster object, `spec:<digest>` of a spec in the settings.
+pub const RECORD_VERSION: &str = "otel-python-policy.github.io/version";
+/// The digest of what the injection wrote into the pod spec.
+pub const RECORD_HASH: &str = "otel-python-policy.github.io/hash";
+/// The image the packages were copied from.
+pub const RECORD_IMAGE: &str = "otel-python-policy.github.io/image";
+/// The instrumented containers, comma-separated, in the order they were instrumented.
+pub const RECORD_CONTAINERS: &str = "otel-python-policy.github.io/containers";
+/// Why a pod that asked was admitted without instrumentation (`failureAction: admit`), one line.
+pub const RECORD_REASON: &str = "otel-python-policy.github.io/reason";
+/// Every key of the record: a record is written whole, so that none is left from an older one.
+pub const RECORD_KEYS: [&str; 7] = [
+    RECORD_INJECTED,
+    RECORD_INSTRUMENTATION,
+    RECORD_VERSION,
+    RECORD_HASH,
+    RECORD_IMAGE,
+    RECORD_CONTAINERS,
+    RECORD_REASON,
+];
+
 /// An inject annotation value that asks for nothing: absent, empty or `false` (any case).
 pub fn is_off(value: &str) -> bool {
     value.is_empty() || value.eq_ignore_ascii_case("false")
@@ -71,11 +106,15 @@ pub const OPT_IMAGE_PULL_SECRETS: &str = "imagePullSecrets";
 pub const OPT_PIN_IMAGE_DIGEST: &str = "pinImageDigest";
 /// How the packages reach the containers: `initContainer` or `imageVolume`.
 pub const OPT_DELIVERY: &str = "delivery";
+/// Whether the packages' `emptyDir` is added to the cluster autoscaler's safe-to-evict list.
+pub const OPT_AUTOSCALER_SAFE_TO_EVICT: &str = "autoscalerSafeToEvict";
+/// The audit role: never patch, report pods whose instrumentation is missing or stale.
+pub const OPT_AUDIT: &str = "audit";
 /// Whether the policy reads each instrumented container's image configuration (its `ENV`) from
 /// the registry, to keep the image's `PYTHONPATH` and check its `PYTHON_VERSION`.
 pub const OPT_INSPECT_APP_IMAGES: &str = "inspectAppImages";
 /// Every option, in the order messages list them.
-pub const OPTIONS: [&str; 11] = [
+pub const OPTIONS: [&str; 13] = [
     OPT_INSTRUMENTATIONS,
     OPT_FAILURE_ACTION,
     OPT_ALLOW_CROSS_NAMESPACE,
@@ -86,6 +125,8 @@ pub const OPTIONS: [&str; 11] = [
     OPT_IMAGE_PULL_SECRETS,
     OPT_PIN_IMAGE_DIGEST,
     OPT_DELIVERY,
+    OPT_AUTOSCALER_SAFE_TO_EVICT,
+    OPT_AUDIT,
     OPT_INSPECT_APP_IMAGES,
 ];
 

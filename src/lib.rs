@@ -19,6 +19,7 @@
 //! - [`app_image`]: the app's own image read at admission (opt-in): its `PYTHONPATH` kept, its
 //!   `PYTHON_VERSION` checked;
 //! - [`inject`]: the operator's steps (the plan) and writing them into the object;
+//! - [`record`]: what a pod records of its instrumentation, and the digests it is made of;
 //! - [`refusal`]: every refusal, problem and warning, worded;
 //! - [`keys`] and [`operator`]: the names read by and the names written, each once;
 //! - [`syntax`]: the text formats (names, image references, quantities, URLs, JSON text).
@@ -38,6 +39,7 @@ pub mod keys;
 pub mod oci;
 pub mod operator;
 pub mod pod;
+pub mod record;
 pub mod reference;
 pub mod refusal;
 pub mod settings;

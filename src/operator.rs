@@ -38,6 +38,13 @@ pub const PYTHON_DEFAULT_ENV: [(&str, &str); 4] = [
 
 /// The variable the packages are put on, before the user's paths.
 pub const PYTHONPATH: &str = "PYTHONPATH";
+/// The prefix of the OpenTelemetry SDK's environment variables.
+pub const OTEL_VAR_PREFIX: &str = "OTEL_";
+
+/// Whether a variable configures the instrumentation: `PYTHONPATH` or an SDK variable.
+pub fn configures_instrumentation(name: &str) -> bool {
+    name == PYTHONPATH || name.starts_with(OTEL_VAR_PREFIX)
+}
 /// The node's IP (downward API). With the pod's IP, prepended to every target container so that
 /// user values may refer to them.
 pub const NODE_IP_VAR: &str = "OTEL_NODE_IP";

@@ -11,6 +11,7 @@ use std::marker::PhantomData;
 
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
+use serde_json::value::RawValue;
 
 use crate::syntax::json_text::{At, ObjectOnly, without_position};
 
@@ -136,8 +137,8 @@ pub struct ContainerView {
     pub volume_mounts: Vec<MountView>,
 }
 
-/// A container's env entry as the injection sees it: its name, its literal value, and whether
-/// it takes its value from elsewhere (the user's entry itself is kept verbatim).
+/// A container's env entry as the injection sees it: its name, its literal value, and where else
+/// it takes its value from (the user's entry itself is kept verbatim).
 #[derive(Deserialize, Default, Debug, Clone)]
 #[serde(rename_all = "camelCase")]
 pub struct EnvEntry {
@@ -147,9 +148,9 @@ pub struct EnvEntry {
     /// `value`.
     #[serde(default)]
     pub value: Option<String>,
-    /// `valueFrom`, only whether it is there.
+    /// `valueFrom`, as written (the user's entry itself is written back verbatim).
     #[serde(default)]
-    pub value_from: Option<IgnoredAny>,
+    pub value_from: Option<Box<RawValue>>,
 }
 
 /// A volume mount: its volume and path.

@@ -16,6 +16,12 @@
 //!   resource attribute keys are never set a second time;
 //! - order: every `$(X)` in an injected value names a variable defined earlier in the container;
 //! - idempotent: the mutated object fed back is accepted unchanged;
+//! - the record: every injected pod records its instrumentation, the image and the containers;
+//!   the hash it records is what it carries, as the policy wrote it and as the API server stores
+//!   it (with its defaults, and another webhook's variable and mount in every container); the
+//!   audit role passes it, and reports it stale once its instrumentation's spec changes; a pod
+//!   admitted without injection keeps its spec and records a one-line reason; the record is the
+//!   same whatever the key order of the request's and the settings' objects;
 //! - cluster mode: with the settings' instrumentations moved into an in-memory cluster (and the
 //!   namespaces and ReplicaSets the pod names), every answer is the settings-mode answer.
 //!
@@ -29,8 +35,12 @@ mod common;
 
 use otel_python_policy::admission;
 use otel_python_policy::host::Hosts;
-use otel_python_policy::operator::{INIT_CONTAINER_NAME, MOUNT_PATH, PYTHONPATH_PREFIX};
+use otel_python_policy::operator::{
+    INIT_CONTAINER_NAME, MOUNT_PATH, PREFLIGHT_CONTAINER_NAME, PYTHONPATH_PREFIX, VOLUME_NAME,
+};
+use otel_python_policy::record;
 use otel_python_policy::settings::Settings;
+use otel_python_policy::target::Target;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
 use serde_json::{Map, Value, json};
@@ -615,7 +625,31 @@ fn settings(t: &Tape) -> Value {
     if t.chance(50) {
         s["allowCrossNamespaceReferences"] = t.chance(70).into();
     }
+    image_options(t, &mut s);
     s
+}
+
+/// The options that change what is injected without a registry: the preflight, pull secrets, and
+/// the image volume (not with `preflight: disable`, nor with a claim template, which it refuses).
+fn image_options(t: &Tape, s: &mut Value) {
+    let preflight = t.pick(&["", "", "off", "disable", "fail"]);
+    if !preflight.is_empty() {
+        s["preflight"] = preflight.into();
+    }
+    if t.chance(30) {
+        s["imagePullSecrets"] = json!(t.some(&["mirror-creds", "regcred", "team-pull"], 2));
+    }
+    let text = s.to_string();
+    let refused = [
+        "volumeClaimTemplate",
+        "volumeLimitSize",
+        "initContainerSecurityContext",
+        "resourceRequirements",
+    ];
+    let copies_only = refused.iter().any(|f| text.contains(f));
+    if t.chance(25) && preflight != "disable" && !copies_only {
+        s["delivery"] = "imageVolume".into();
+    }
 }
 
 /// A pod request and valid settings, drawn from one tape.
@@ -784,37 +818,53 @@ fn kept_or_rewritten(orig: &Value, now: &Value) -> Result<(), TestCaseError> {
 /// and the operator's reordering of env entries.
 fn nothing_lost(original: &Value, mutated: &Value) -> Result<(), TestCaseError> {
     for (k, v) in original.as_object().unwrap() {
-        if k != "spec" {
+        if k != "spec" && k != "metadata" {
             ensure!(mutated.get(k) == Some(v), "top-level field {k} changed");
         }
     }
+    metadata_kept(&original["metadata"], &mutated["metadata"])?;
     let (os, ms) = (&original["spec"], &mutated["spec"]);
     for (k, v) in os.as_object().unwrap() {
-        if !["containers", "initContainers", "volumes"].contains(&k.as_str()) {
+        if ![
+            "containers",
+            "initContainers",
+            "volumes",
+            "imagePullSecrets",
+        ]
+        .contains(&k.as_str())
+        {
             ensure!(ms.get(k) == Some(v), "spec.{k} changed");
         }
     }
+    let (os_, ms_) = (list(os, "imagePullSecrets"), list(ms, "imagePullSecrets"));
+    ensure!(
+        ms_.len() >= os_.len() && ms_[..os_.len()] == *os_,
+        "spec.imagePullSecrets: the user's secrets are not kept in front"
+    );
     let (ov, mv) = (list(os, "volumes"), list(ms, "volumes"));
     ensure!(
         mv.len() > ov.len() && mv[..ov.len()] == *ov,
         "spec.volumes: the user's volumes are not kept in front"
     );
     let (oi, mi) = (list(os, "initContainers"), list(ms, "initContainers"));
-    let at = mi.iter().position(|c| c["name"] == INIT_CONTAINER_NAME);
+    // The policy's init containers (the copy, then the preflight's) are inserted together.
+    let policy = |c: &Value| {
+        c["name"]
+            .as_str()
+            .is_some_and(|n| n == INIT_CONTAINER_NAME || n.starts_with(PREFLIGHT_CONTAINER_NAME))
+    };
+    let added: Vec<usize> = (0..mi.len()).filter(|&i| policy(&mi[i])).collect();
+    let kept: Vec<&Value> = mi.iter().filter(|c| !policy(c)).collect();
     ensure!(
-        at.is_some() && mi.len() == oi.len() + 1,
-        "spec.initContainers: not exactly one init container added"
+        kept.len() == oi.len() && added.windows(2).all(|w| w[1] == w[0] + 1),
+        "spec.initContainers: the policy's init containers are not added together: {added:?}"
     );
-    let at = at.unwrap();
     let (oc, mc) = (list(os, "containers"), list(ms, "containers"));
     ensure!(
         oc.len() == mc.len(),
         "spec.containers: the number of containers changed"
     );
-    let pairs = oi
-        .iter()
-        .zip(mi[..at].iter().chain(&mi[at + 1..]))
-        .chain(oc.iter().zip(mc));
+    let pairs = oi.iter().zip(kept.iter().copied()).chain(oc.iter().zip(mc));
     for (o, m) in pairs {
         let cname = &o["name"];
         ensure!(m["name"] == *cname, "container {cname} moved");
@@ -861,6 +911,37 @@ fn nothing_lost(original: &Value, mutated: &Value) -> Result<(), TestCaseError> 
                 !user.contains(n),
                 "container {cname}: the user's {n} appears a second time"
             );
+        }
+    }
+    Ok(())
+}
+
+/// The pod's metadata is kept but for the annotations the policy owns (its record) and the
+/// autoscaler's list, which keeps the pod's entries.
+fn metadata_kept(original: &Value, mutated: &Value) -> Result<(), TestCaseError> {
+    for (k, v) in original.as_object().into_iter().flatten() {
+        if k != "annotations" {
+            ensure!(mutated.get(k) == Some(v), "metadata.{k} changed");
+        }
+    }
+    let entries = |v: &Value| -> Vec<String> {
+        let text = v.as_str().unwrap_or_default();
+        let list = text.split(',').map(|e| e.trim().to_string());
+        list.filter(|e| !e.is_empty()).collect()
+    };
+    for (k, v) in original["annotations"].as_object().into_iter().flatten() {
+        let now = &mutated["annotations"][k];
+        if k.starts_with(RECORD_PREFIX) {
+            continue;
+        }
+        if k == SAFE_TO_EVICT {
+            let kept = entries(now);
+            ensure!(
+                entries(v).iter().all(|e| kept.contains(e)),
+                "annotation {k}: {v} lost entries in {now}"
+            );
+        } else {
+            ensure!(now == v, "annotation {k} = {v} became {now}");
         }
     }
     Ok(())
@@ -937,6 +1018,15 @@ fn references_resolve(original: &Value, mutated: &Value) -> Result<(), TestCaseE
         .iter()
         .chain(list(&mutated["spec"], "initContainers"))
     {
+        // A preflight container carries the app's own PYTHONPATH as written (its references
+        // are the user's, resolved in the app container only).
+        if m["name"]
+            .as_str()
+            .unwrap()
+            .starts_with(PREFLIGHT_CONTAINER_NAME)
+        {
+            continue;
+        }
         let orig = find(original, m["name"].as_str().unwrap());
         let oe = orig.map(|o| list(o, "env")).unwrap_or_default();
         let me = list(m, "env");
@@ -1010,12 +1100,16 @@ fn mutation_case(pod: &PodInput, settings: &Value) -> Result<(), TestCaseError> 
             first.mutated_object
         )));
     };
-    MUTATED.fetch_add(1, Ordering::Relaxed);
     let original = &pod.request["object"];
+    if mutated["metadata"]["annotations"][RECORD_INJECTED] == "false" {
+        return not_injected_record(pod, settings, original, mutated);
+    }
+    MUTATED.fetch_add(1, Ordering::Relaxed);
     valid_output(original, &mutated)?;
     nothing_lost(original, &mutated)?;
     user_wins(original, &mutated)?;
     references_resolve(original, &mutated)?;
+    the_record(pod, settings, &mutated)?;
     // Idempotent: the policy applied to its own output changes nothing.
     let mut again = pod.request.clone();
     again["object"] = mutated;
@@ -1025,6 +1119,203 @@ fn mutation_case(pod: &PodInput, settings: &Value) -> Result<(), TestCaseError> 
         "the second pass changed the pod: {second}"
     );
     Ok(())
+}
+
+// ---- the record ------------------------------------------------------------------------------
+
+const RECORD_PREFIX: &str = "otel-python-policy.github.io/";
+const RECORD_INJECTED: &str = "otel-python-policy.github.io/injected";
+const SAFE_TO_EVICT: &str = "cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes";
+
+/// A pod admitted without injection (`failureAction: admit`): its spec untouched, its record says
+/// why on one line, and sent again it gets no patch.
+fn not_injected_record(
+    pod: &PodInput,
+    settings: &Value,
+    original: &Value,
+    mutated: Value,
+) -> Result<(), TestCaseError> {
+    ensure!(
+        original["spec"] == mutated["spec"],
+        "the spec of a pod that was not injected changed"
+    );
+    metadata_kept(&original["metadata"], &mutated["metadata"])?;
+    let reason = mutated["metadata"]["annotations"][format!("{RECORD_PREFIX}reason")]
+        .as_str()
+        .unwrap_or_default();
+    ensure!(
+        !reason.is_empty() && !reason.contains('\n') && reason.chars().count() <= 513,
+        "the recorded reason is not one short line: {reason:?}"
+    );
+    let mut again = pod.request.clone();
+    again["object"] = mutated;
+    let second = run(&payload(&again, settings));
+    ensure!(
+        second["mutated_object"].is_null(),
+        "a pod that records why it was not injected is patched again: {second}"
+    );
+    Ok(())
+}
+
+/// An injected pod's record: complete, what the pod carries as written and as stored, passed by
+/// the audit role, and stale once its instrumentation's spec changes.
+fn the_record(pod: &PodInput, settings: &Value, mutated: &Value) -> Result<(), TestCaseError> {
+    let record = &mutated["metadata"]["annotations"];
+    let get = |key: &str| {
+        record[format!("{RECORD_PREFIX}{key}")]
+            .as_str()
+            .unwrap_or_default()
+    };
+    // The packages' image: the init container's, or the image volume's reference.
+    let image = match find(mutated, INIT_CONTAINER_NAME) {
+        Some(init) => &init["image"],
+        None => list(&mutated["spec"], "volumes")
+            .iter()
+            .find(|v| v["name"] == VOLUME_NAME)
+            .map_or(&Value::Null, |v| &v["image"]["reference"]),
+    };
+    ensure!(
+        get("image") == image && !get("image").is_empty(),
+        "the recorded image is not the one the pod gets: {image}"
+    );
+    ensure!(
+        !get("version").is_empty() && !get("instrumentation").is_empty(),
+        "record: {record}"
+    );
+    let containers: Vec<String> = get("containers").split(',').map(str::to_string).collect();
+    for c in &containers {
+        let env = list(find(mutated, c).unwrap(), "env");
+        ensure!(
+            env.iter().any(|e| e["name"] == "PYTHONPATH"),
+            "recorded container {c} was not instrumented"
+        );
+    }
+    for stored in [mutated.clone(), as_stored(mutated)] {
+        let secrets: Vec<String> = list(settings, "imagePullSecrets")
+            .iter()
+            .filter_map(|s| s.as_str().map(str::to_string))
+            .collect();
+        let carried =
+            record::carried::hash(&stored.to_string(), &Target::POD, &containers, &secrets);
+        ensure!(
+            carried.as_deref() == Some(get("hash")),
+            "the pod carries {carried:?}, its record says {}: {stored}",
+            get("hash")
+        );
+    }
+    let mut audit = pod.request.clone();
+    audit["object"] = as_stored(mutated);
+    let mut audit_settings = settings.clone();
+    audit_settings["audit"] = true.into();
+    let answer = run(&payload(&audit, &audit_settings));
+    ensure!(
+        answer["accepted"] == true,
+        "the audit role refuses a pod it injected: {answer}"
+    );
+    changed_spec(&mut audit_settings, get("instrumentation"));
+    let answer = run(&payload(&audit, &audit_settings));
+    ensure!(
+        answer["accepted"] == false
+            && answer["code"] == 400
+            && answer["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(" is stale: instrumentation "),
+        "the audit role does not report the pod stale once its spec changed: {answer}"
+    );
+    Ok(())
+}
+
+/// The settings with the spec of the recorded instrumentation changed (its sampler).
+fn changed_spec(settings: &mut Value, instrumentation: &str) {
+    let sampler = json!({"type": "always_off"});
+    if instrumentation == "(default)" {
+        settings["sampler"] = sampler;
+        return;
+    }
+    let (ns, name) = instrumentation.split_once('/').unwrap();
+    for i in settings["instrumentations"].as_array_mut().unwrap() {
+        if i["metadata"]["namespace"] == ns && i["metadata"]["name"] == name {
+            i["spec"]["sampler"] = sampler.clone();
+        }
+    }
+}
+
+/// The pod as the API server stores it: its defaults written in (a fieldRef's apiVersion, a
+/// container's termination message and pull policy, a volume's mode, requests from limits, a
+/// claim's volume mode), quantities in its canonical form, another webhook's variable and mount
+/// in every container, a uid and a status.
+fn as_stored(pod: &Value) -> Value {
+    let mut pod = pod.clone();
+    pod["metadata"]["uid"] = "9c1b7a52-1f0e-4d3c-8b2a-0f9e8d7c6b5a".into();
+    pod["status"] = json!({"phase": "Running"});
+    let spec = &mut pod["spec"];
+    for list in ["initContainers", "containers"] {
+        for c in spec[list].as_array_mut().into_iter().flatten() {
+            container_defaults(c);
+        }
+    }
+    for v in spec["volumes"].as_array_mut().into_iter().flatten() {
+        for source in ["secret", "configMap"] {
+            if v[source].is_object() && v[source]["defaultMode"].is_null() {
+                v[source]["defaultMode"] = 420.into();
+            }
+        }
+        if let Some(claim) = v.pointer_mut("/ephemeral/volumeClaimTemplate/spec") {
+            claim["volumeMode"] = "Filesystem".into();
+        }
+    }
+    let volumes = spec["volumes"].as_array_mut();
+    if let Some(volumes) = volumes {
+        volumes.push(json!({"name": "tz", "hostPath": {"path": "/etc/localtime"}}));
+    }
+    pod
+}
+
+fn container_defaults(c: &mut Value) {
+    let image = c["image"].as_str().unwrap_or_default();
+    let no_image = image.is_empty();
+    let tag = image.rsplit('/').next().unwrap_or_default().split_once(':');
+    let policy = match tag {
+        Some((_, t)) if t != "latest" => "IfNotPresent",
+        None if image.contains('@') => "IfNotPresent",
+        _ => "Always",
+    };
+    for (field, value) in [
+        ("imagePullPolicy", policy),
+        ("terminationMessagePath", "/dev/termination-log"),
+        ("terminationMessagePolicy", "File"),
+    ] {
+        // A container without an image is never stored (the API server refuses the pod).
+        if c[field].is_null() && !(field == "imagePullPolicy" && no_image) {
+            c[field] = value.into();
+        }
+    }
+    for e in c["env"].as_array_mut().into_iter().flatten() {
+        if let Some(r) = e.pointer_mut("/valueFrom/fieldRef")
+            && r["apiVersion"].is_null()
+        {
+            r["apiVersion"] = "v1".into();
+        }
+    }
+    if let Some(limits) = c["resources"]["limits"].as_object().cloned() {
+        for (k, v) in limits {
+            if c["resources"]["requests"][&k].is_null() {
+                c["resources"]["requests"][&k] = v;
+            }
+        }
+    }
+    let env = c["env"].as_array_mut();
+    match env {
+        Some(env) => env.push(json!({"name": "TZ", "value": "UTC"})),
+        None => c["env"] = json!([{"name": "TZ", "value": "UTC"}]),
+    }
+    let mounts = c["volumeMounts"].as_array_mut();
+    let tz = json!({"name": "tz", "mountPath": "/etc/localtime", "readOnly": true});
+    match mounts {
+        Some(mounts) => mounts.push(tz),
+        None => c["volumeMounts"] = json!([tz]),
+    }
 }
 
 #[test]
@@ -1044,6 +1335,79 @@ fn mutations_are_valid_complete_deterministic_and_idempotent() {
     assert!(
         refused * 20 >= n,
         "only {refused} of {n} generated pods were refused"
+    );
+}
+
+/// JSON text of `v` with every object's members in another order (a rotation, reversed or not,
+/// drawn from the tape); lists keep their order.
+fn reordered(v: &Value, t: &Tape, out: &mut String) {
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            let turn = t.n(keys.len());
+            keys.rotate_left(turn);
+            if t.chance(50) {
+                keys.reverse();
+            }
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push(':');
+                reordered(&m[k], t, out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                reordered(item, t, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+/// The answer with the mutated object read as a document, so that two texts of one object compare
+/// equal.
+fn answer_value(payload: &[u8]) -> Value {
+    let mut answer = run(payload);
+    if let Some(text) = answer["mutated_object"].as_str().map(str::to_string) {
+        answer["mutated_object"] = serde_json::from_str(&text).unwrap();
+    }
+    answer
+}
+
+#[test]
+fn the_record_is_the_same_whatever_the_key_order_of_the_inputs() {
+    let recorded = AtomicUsize::new(0);
+    check((case(), tape()), |((pod, settings), t)| {
+        let plain = answer_value(&payload(&pod.request, &settings));
+        let mut text = String::from(r#"{"request":"#);
+        reordered(&pod.request, &t, &mut text);
+        text.push_str(r#","settings":"#);
+        reordered(&settings, &t, &mut text);
+        text.push('}');
+        let shuffled = answer_value(text.as_bytes());
+        if plain["mutated_object"]["metadata"]["annotations"][RECORD_INJECTED] == "true" {
+            recorded.fetch_add(1, Ordering::Relaxed);
+        }
+        ensure!(
+            plain == shuffled,
+            "another key order, another answer:\n{plain}\n{shuffled}"
+        );
+        Ok(())
+    });
+    let n = cases() as usize;
+    assert!(
+        recorded.load(Ordering::Relaxed) * 4 >= n,
+        "too few pods were injected"
     );
 }
 
@@ -1086,20 +1450,26 @@ fn in_cluster(pod: &PodInput, settings: &Value) -> (Value, common::Fake) {
 }
 
 /// An answer with the source's name written the same way in both modes, and the references
-/// that would work in one order (the cluster's are sorted, the settings' in their order).
+/// that would work in one order (the cluster's are sorted, the settings' in their order), wherever
+/// the answer says them (the message, a warning, the record's reason).
 fn same_source(answer: &Value) -> String {
     let text = answer.to_string().replace(
         "the cluster's Instrumentation resources",
         "the policy settings",
     );
     const START: &str = "References that would work: ";
-    let Some(at) = text.find(START).map(|i| i + START.len()) else {
-        return text;
-    };
-    let end = text[at..].find("; or").map_or(text.len(), |i| at + i);
-    let mut refs: Vec<&str> = text[at..end].split(", ").collect();
-    refs.sort();
-    format!("{}{}{}", &text[..at], refs.join(", "), &text[end..])
+    let mut out = String::new();
+    let mut rest = text.as_str();
+    while let Some(at) = rest.find(START).map(|i| i + START.len()) {
+        let end = rest[at..].find("; or").map_or(rest.len(), |i| at + i);
+        let mut refs: Vec<&str> = rest[at..end].split(", ").collect();
+        refs.sort();
+        out.push_str(&rest[..at]);
+        out.push_str(&refs.join(", "));
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 #[test]
@@ -1236,7 +1606,7 @@ fn workload_case(pod: &PodInput, settings: &Value, which: usize) -> Result<(), T
     let previewed = warnings(&w)
         .iter()
         .any(|x| x.contains(": pods will get OpenTelemetry"));
-    let injected = !p["mutated_object"].is_null();
+    let injected = p["mutated_object"]["metadata"]["annotations"][RECORD_INJECTED] == "true";
     ensure!(
         previewed == injected,
         "{kind}: previewed {previewed} but the pod mutated {injected}:\n  workload: {w}\n  pod:      {p}"

@@ -4,6 +4,7 @@
 #
 #   ps_start DIR POLICIES_YML        # -> PS_PID, PS_PORT, PS_READY_PORT, PS_URL, PS_CACERT, PS_LOG
 #   ps_post POLICY_ID REVIEW_FILE    # the AdmissionReview response body on stdout
+#   ps_audit POLICY_ID REVIEW_FILE   # the same through /audit, as Kubewarden's audit scanner posts
 #   ps_stop
 
 PS_MAX_SECONDS=${PS_MAX_SECONDS:-900}
@@ -51,6 +52,13 @@ ps_start() {
 ps_post() {
   curl -sS --fail-with-body --max-time 20 --cacert "${PS_CACERT}" \
     -H 'Content-Type: application/json' --data-binary "@$2" "${PS_URL}/validate/$1"
+}
+
+# POST an AdmissionReview file to /audit/POLICY_ID as Kubewarden's audit scanner does (the review
+# without apiVersion and kind, as the scanner sends it, is the caller's file).
+ps_audit() {
+  curl -sS --fail-with-body --max-time 20 --cacert "${PS_CACERT}" \
+    -H 'Content-Type: application/json' --data-binary "@$2" "${PS_URL}/audit/$1"
 }
 
 ps_stop() {

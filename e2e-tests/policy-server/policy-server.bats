@@ -6,8 +6,10 @@
 # One policy-server runs for the whole file (setup_file), on free ports of 127.0.0.1, with a
 # certificate made for the run and no cluster. Its policies.yml holds the README's
 # ClusterAdmissionPolicy (the id the Kubewarden controller gives it, `allowedToMutate: true`, the
-# article's settings), the same with `failureAction: admit`, and the same deployed as a
-# validating policy (`allowedToMutate: false`). Module: $ANNOTATED_POLICY_WASM, else
+# article's settings), the same with `failureAction: admit`, the same deployed as a
+# validating policy (`allowedToMutate: false`), and the audit role (`audit: true`, as the second
+# ClusterAdmissionPolicy of examples/ deploys it: `policyMode: monitor`, not mutating) with the
+# article's settings and with its endpoint changed. Module: $ANNOTATED_POLICY_WASM, else
 # annotated-policy.wasm at the repository root (`make annotate`).
 
 bats_require_minimum_version 1.5.0
@@ -54,6 +56,15 @@ write_policies() {
     echo "  allowedToMutate: false"
     echo "  settings:"
     indent "${settings}" 4
+    local id
+    for id in otel-audit otel-audit-endpoint-changed; do
+      echo "${id}:"
+      echo "  module: file://${MODULE}"
+      echo "  policyMode: monitor"
+      echo "  allowedToMutate: false"
+      echo "  settings:"
+      indent "${ROOT}/tests/inputs/settings/article-${id#otel-}.yaml" 4
+    done
   } >"${out}"
 }
 
@@ -104,6 +115,13 @@ decoded_patch() {
   [ "$(jq -r .OTEL_PROPAGATORS <<<"${env}")" = tracecontext,baggage ]
   [ "$(jq -r .OTEL_TRACES_SAMPLER <<<"${env}")" = parentbased_traceidratio ]
   [ "$(jq -r .OTEL_TRACES_SAMPLER_ARG <<<"${env}")" = 1 ]
+  # The record: what the pod got.
+  record="$(jq -c '[.[] | select(.path | startswith("/metadata/annotations/otel-python-policy.github.io~1")) | {(.path | sub(".*~1"; "")): .value}] | add' <<<"${patch}")"
+  echo "record = ${record}"
+  [ "$(jq -r .injected <<<"${record}")" = true ]
+  [ "$(jq -r .instrumentation <<<"${record}")" = monitor/python-instrumentation ]
+  [ "$(jq -r .image <<<"${record}")" = "$(jq -r .image <<<"${init}")" ]
+  [ "$(jq -r .containers <<<"${record}")" = hello-api ]
   # The warning the user sees with kubectl.
   [ "$(jq -r '.response.warnings | length' <<<"${output}")" = 1 ]
   [ "$(jq -r '.response.warnings[0]' <<<"${output}")" = \
@@ -135,16 +153,22 @@ decoded_patch() {
   [ "$(jq -r .response.status.message <<<"${output}")" = "${readme}" ]
 }
 
-@test "policy-server: with failureAction admit the typo is admitted unchanged, with the reason as a warning" {
+@test "policy-server: with failureAction admit the typo is admitted with its spec untouched, the reason as a warning and in its record" {
   run --separate-stderr ps_post otel-admit "$(review_with_reference monitor/python-instrumentaton)"
   echo "response = ${output}"
   [ "$status" -eq 0 ]
   [ "$(jq -r .response.allowed <<<"${output}")" = true ]
-  [ "$(jq -r '.response.patch // "none"' <<<"${output}")" = none ]
   [ "$(jq -r '.response.warnings | length' <<<"${output}")" = 1 ]
   warning="$(jq -r '.response.warnings[0]' <<<"${output}")"
   [[ "${warning}" == *'"python-instrumentaton" in namespace "monitor"'* ]]
   [[ "${warning}" == *'"monitor/python-instrumentation"'* ]]
+  # The patch adds the record and nothing else: "not injected", and the warning's reason.
+  patch="$(decoded_patch <<<"${output}")"
+  echo "patch = ${patch}"
+  [ "$(jq -r 'map(.path) | join(" ")' <<<"${patch}")" = \
+    "/metadata/annotations/otel-python-policy.github.io~1injected /metadata/annotations/otel-python-policy.github.io~1reason" ]
+  [ "$(jq -r '.[0].value' <<<"${patch}")" = false ]
+  [ "no instrumentation injected: $(jq -r '.[1].value' <<<"${patch}")" = "${warning}" ]
 }
 
 @test "policy-server: a pod without the annotation is admitted without a patch" {
@@ -194,4 +218,58 @@ decoded_patch() {
   fi
   cat "${dir}/start.err"
   grep -F 'Error: Policy settings are invalid: exporter.endpoint: "otel-collector:4318" is not accepted: it must start with http:// or https://' "${dir}/policy-server.log"
+}
+
+# ---- the audit role, as Kubewarden's audit scanner calls it ------------------------------------
+
+# The stored pod $1 (tests/inputs/requests/) as the audit scanner's AdmissionReview: the request
+# as the scanner builds it (uid the pod's, userInfo empty, CREATE, resource "Pod", the pod with its
+# status), with no apiVersion or kind on the review.
+scanner_review() {
+  local request="${FIX}/requests/$1.json"
+  [ "$(jq -r '.uid == .object.metadata.uid and .userInfo == {} and .operation == "CREATE" and .resource.resource == "Pod" and (.object.status | type) == "object"' "${request}")" = true ]
+  jq '{request: .}' "${request}" >"${BATS_TEST_TMPDIR}/$1.review.json"
+  echo "${BATS_TEST_TMPDIR}/$1.review.json"
+}
+
+STALE_MESSAGE='pod default/hello-deploy-7d9c8b6f5d-x2x9z is stale: instrumentation monitor/python-instrumentation changed since the pod got it (spec digest 9219f33404342fe7 → eabc8853b5298fcf); to give it the current instrumentation: kubectl rollout restart deployment/hello-deploy -n default'
+NO_RECORD_MESSAGE='pod default/hello-deploy-7d9c8b6f5d-x2x9z asks for OpenTelemetry Python instrumentation (instrumentation.opentelemetry.io/inject-python="monitor/python-instrumentation") but carries no record of it: it was created before the policy, or admitted without it; to give it the current instrumentation: kubectl rollout restart deployment/hello-deploy -n default'
+
+@test "policy-server audit: the article's current pod passes" {
+  review="$(scanner_review audit-article-pod)"
+  run --separate-stderr ps_audit otel-audit "${review}"
+  echo "response = ${output}"
+  [ "$status" -eq 0 ]
+  [ "$(jq -r .response.uid <<<"${output}")" = "$(jq -r .request.object.metadata.uid "${review}")" ]
+  [ "$(jq -r .response.allowed <<<"${output}")" = true ]
+  [ "$(jq -r '.response.patch // "none"' <<<"${output}")" = none ]
+  [ "$(jq -r '.response.status // "none"' <<<"${output}")" = none ]
+}
+
+@test "policy-server audit: the article's pod is stale once the endpoint changed, naming hello-deploy" {
+  run --separate-stderr ps_audit otel-audit-endpoint-changed "$(scanner_review audit-article-pod)"
+  echo "response = ${output}"
+  [ "$status" -eq 0 ]
+  [ "$(jq -r .response.allowed <<<"${output}")" = false ]
+  [ "$(jq -r .response.status.code <<<"${output}")" = 400 ]
+  [ "$(jq -r '.response.patch // "none"' <<<"${output}")" = none ]
+  [ "$(jq -r .response.status.message <<<"${output}")" = "${STALE_MESSAGE}" ]
+}
+
+@test "policy-server audit: a pod without a record is reported, naming hello-deploy" {
+  run --separate-stderr ps_audit otel-audit "$(scanner_review audit-article-pod-before-the-policy)"
+  echo "response = ${output}"
+  [ "$status" -eq 0 ]
+  [ "$(jq -r .response.allowed <<<"${output}")" = false ]
+  [ "$(jq -r .response.status.code <<<"${output}")" = 400 ]
+  [ "$(jq -r .response.status.message <<<"${output}")" = "${NO_RECORD_MESSAGE}" ]
+}
+
+@test "policy-server audit: in monitor mode the audit role blocks no real admission" {
+  # The same pod through /validate, as the API server would send it: monitor mode allows it.
+  run --separate-stderr ps_post otel-audit "$(scanner_review audit-article-pod-before-the-policy)"
+  echo "response = ${output}"
+  [ "$status" -eq 0 ]
+  [ "$(jq -r .response.allowed <<<"${output}")" = true ]
+  [ "$(jq -r '.response.patch // "none"' <<<"${output}")" = none ]
 }

@@ -11,6 +11,7 @@
 //! targets; a Pod gets the plan applied ([`crate::inject`]), a workload the preview
 //! ([`workload`]); [`response`] turns the decision into the host's answer.
 
+pub mod audit;
 pub mod object;
 pub mod request;
 pub mod response;
@@ -38,7 +39,7 @@ use crate::settings::view::{self, SettingsView};
 use crate::settings::{Options, Settings};
 use crate::syntax::json_text;
 use crate::target::{Role, Target};
-use crate::{app_image, checks, inject, reference};
+use crate::{app_image, checks, inject, record, reference};
 use object::{Ask, Head};
 use request::Request;
 
@@ -127,8 +128,40 @@ impl Admission<'_> {
             cluster: hosts.cluster,
             service_account: settings.options.service_account.clone(),
         };
-        self.resolve(pod, ask, &settings, &lookups, hosts.registry)
-            .under(settings.options.failure_action)
+        if settings.options.audit {
+            return audit::decide(self, pod, ask, &settings, &lookups, hosts.registry);
+        }
+        let decision = self
+            .resolve(pod, ask, &settings, &lookups, hosts.registry)
+            .under(settings.options.failure_action);
+        self.record_not_injected(decision)
+    }
+
+    /// A pod admitted without the instrumentation it asked for (`failureAction: admit`) records
+    /// why, and nothing else changes; a pod that records it already is admitted unchanged.
+    fn record_not_injected(&self, decision: Decision) -> Decision {
+        let Decision::Accept(notices) = decision else {
+            return decision;
+        };
+        let reason = match notices.first() {
+            Some(Notice::NotInjected {
+                refusal,
+                workload: false,
+            }) if self.target.role == Role::Pod => refusal.to_string(),
+            _ => return Decision::Accept(notices),
+        };
+        let changes = record::not_injected(&reason);
+        let path = [self.target.template, &["metadata", "annotations"]].concat();
+        let own = json_text::value_at(self.object.get(), &path)
+            .and_then(|a| serde_json::from_value(a).ok())
+            .unwrap_or_default();
+        if record::holds(&own, &changes) {
+            return Decision::Accept(notices);
+        }
+        match inject::annotate(self.object.get(), &self.target, &changes) {
+            Ok(object) => Decision::Mutate { object, notices },
+            Err(_) => Decision::Accept(notices),
+        }
     }
 
     /// The pod's effective annotation (its Namespace's too in cluster mode), resolved; then the
@@ -187,7 +220,7 @@ impl Admission<'_> {
             .collect()
     }
 
-    /// A Pod CREATE: the plan, written into the object (only here read whole).
+    /// A Pod CREATE: the plan and its record, written into the object (only here read whole).
     fn inject_pod(
         &self,
         pod: &mut PodView,
@@ -196,10 +229,17 @@ impl Admission<'_> {
         options: &Options,
         registry: &dyn Registry,
     ) -> Decision {
-        let (plan, findings) = match plan_with_image(pod, &subject, resolved, options, registry) {
+        let (mut plan, findings) = match plan_with_image(pod, &subject, resolved, options, registry)
+        {
             Ok(planned) => planned,
             Err(refusal) => return Decision::Refuse(refusal),
         };
+        if options.autoscaler_safe_to_evict {
+            plan.annotations
+                .extend(inject::autoscaler::safe_to_evict(pod, &plan));
+        }
+        let record = record::injected(&plan, resolved);
+        plan.annotations.extend(record);
         // Hosts read the answer with serde_json, whose recursion limit the object must respect.
         if json_text::deeper_than(self.object.get(), json_text::DEPTH_LIMIT) {
             let error = "recursion limit exceeded".to_string();

@@ -13,8 +13,8 @@ use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use super::lookups::{Listed, Lookups};
-use crate::catalog::{Catalog, Origin, Resolved};
+use super::lookups::{Listed, Lookups, RevisionMeta};
+use crate::catalog::{Catalog, Origin, Resolved, Revision};
 use crate::instrumentation::InstrumentationSpec;
 use crate::instrumentation::rules;
 use crate::keys::INSTRUMENTATION;
@@ -31,11 +31,17 @@ pub struct ClusterCatalog<'a> {
     listed: OnceCell<Result<Vec<Listed>, LookupFailure>>,
 }
 
+/// A `get` answer (masked to `spec`; metadata is never masked): the spec and the revision.
 #[derive(Deserialize)]
 struct SpecOnly {
     #[serde(default)]
+    metadata: RevisionMeta,
+    #[serde(default)]
     spec: Option<Box<RawValue>>,
 }
+
+/// A cluster Instrumentation's spec text and revision.
+type Found = (String, Option<Revision>);
 
 impl<'a> ClusterCatalog<'a> {
     /// A catalog for `subject`, reading the cluster through `lookups`.
@@ -70,13 +76,17 @@ impl<'a> ClusterCatalog<'a> {
         }
     }
 
-    /// The cluster's Instrumentation `namespace/name`, as its spec text (`None`: no such object).
-    fn cluster_spec(&self, namespace: &str, name: &str) -> Result<Option<String>, Refusal> {
+    /// The cluster's Instrumentation `namespace/name`, as its spec text and revision (`None`: no
+    /// such object).
+    fn cluster_spec(&self, namespace: &str, name: &str) -> Result<Option<Found>, Refusal> {
         if let Some(Ok(items)) = self.listed.get() {
             return Ok(items
                 .iter()
                 .find(|i| i.namespace == namespace && i.name == name)
-                .map(|i| i.spec.as_ref().map_or("{}", |s| s.get()).to_string()));
+                .map(|i| {
+                    let spec = i.spec.as_ref().map_or("{}", |s| s.get()).to_string();
+                    (spec, i.revision.clone())
+                }));
         }
         let Some(answer) = self
             .lookups
@@ -89,9 +99,8 @@ impl<'a> ClusterCatalog<'a> {
             let object = format!("{namespace}/{name}");
             self.lookup_refusal(self.lookups.unreadable(&INSTRUMENTATION, object, "get", e))
         })?;
-        Ok(Some(
-            object.spec.as_ref().map_or("{}", |s| s.get()).to_string(),
-        ))
+        let spec = object.spec.as_ref().map_or("{}", |s| s.get()).to_string();
+        Ok(Some((spec, object.metadata.revision())))
     }
 
     /// A cluster spec, checked and defaulted like one in the settings.
@@ -138,12 +147,13 @@ impl Catalog for ClusterCatalog<'_> {
                 name: name.to_string(),
             }),
             (Some(found), None) => Ok(Some(found)),
-            (None, Some(text)) => Ok(Some(Resolved {
+            (None, Some((text, revision))) => Ok(Some(Resolved {
                 origin: Origin::Named {
                     namespace: namespace.to_string(),
                     name: name.to_string(),
                 },
                 spec: self.checked(namespace, name, &text)?,
+                revision,
             })),
             (None, None) => Ok(None),
         }

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::Cluster;
+use crate::catalog::Revision;
 use crate::keys::{Kind, NAMESPACE, SUBJECT_ACCESS_REVIEW};
 use crate::pod::Owner;
 use crate::refusal::{Failure, LookupFailure};
@@ -100,13 +101,15 @@ struct AccessStatus {
     allowed: bool,
 }
 
-/// A listed object: its name, namespace and spec text.
+/// A listed object: its name, namespace, revision and spec text.
 #[derive(Debug, Clone)]
 pub struct Listed {
     /// Its namespace.
     pub namespace: String,
     /// Its name.
     pub name: String,
+    /// Its uid and generation (`None` when the answer lacks either).
+    pub revision: Option<Revision>,
     /// Its spec as the host sent it (`None`: absent).
     pub spec: Option<Box<RawValue>>,
 }
@@ -131,6 +134,34 @@ struct ObjectName {
     name: Option<String>,
     #[serde(default)]
     namespace: Option<String>,
+    #[serde(default)]
+    uid: Option<String>,
+    #[serde(default)]
+    generation: Option<i64>,
+}
+
+/// The metadata fields of an object's revision; the host never masks metadata, so every answer
+/// has them.
+#[derive(Deserialize, Default, Debug)]
+pub struct RevisionMeta {
+    #[serde(default)]
+    uid: Option<String>,
+    #[serde(default)]
+    generation: Option<i64>,
+}
+
+impl RevisionMeta {
+    /// The revision, when the metadata has both fields.
+    pub fn revision(self) -> Option<Revision> {
+        revision(self.uid, self.generation)
+    }
+}
+
+fn revision(uid: Option<String>, generation: Option<i64>) -> Option<Revision> {
+    Some(Revision {
+        uid: uid.filter(|u| !u.is_empty())?,
+        generation: generation?,
+    })
 }
 
 /// The lookups of one admission, through `cluster`, as the ServiceAccount `service_account`
@@ -267,6 +298,7 @@ impl Lookups<'_> {
                 Some(Listed {
                     namespace: o.metadata.namespace?,
                     name: o.metadata.name?,
+                    revision: revision(o.metadata.uid, o.metadata.generation),
                     spec: o.spec,
                 })
             })

@@ -63,7 +63,66 @@ pub fn apply(plan: &Plan, object: &str, target: &Target) -> Result<String, Apply
             &mut splices,
         );
     }
+    if !plan.annotations.is_empty() {
+        annotations(object, target, &plan.annotations, &mut splices)?;
+    }
     Ok(splice(object, splices))
+}
+
+/// The object text with the pod's annotations changed: each key set to its value (`Some`), or
+/// removed (`None`); every other annotation is kept.
+pub fn annotate(
+    object: &str,
+    target: &Target,
+    changes: &[(&str, Option<String>)],
+) -> Result<String, ApplyProblem> {
+    let mut splices = Vec::new();
+    annotations(object, target, changes, &mut splices)?;
+    Ok(splice(object, splices))
+}
+
+/// The splice that writes `changes` into the pod's `metadata.annotations`, which it creates when
+/// needed. The annotations object is written anew: the members that `changes` does not name, as
+/// they were (key and value), then the values set.
+fn annotations(
+    object: &str,
+    target: &Target,
+    changes: &[(&str, Option<String>)],
+    splices: &mut Vec<Splice>,
+) -> Result<(), ApplyProblem> {
+    let pod = raw_at(object, target.template)
+        .filter(|p| p.get().starts_with('{'))
+        .ok_or(ApplyProblem::SpecNotAnObject)?;
+    let pod_fields = entries(pod).ok_or(ApplyProblem::SpecNotAnObject)?;
+    let set_values = changes
+        .iter()
+        .filter_map(|(k, v)| Some(format!("{}:{}", to_json(k), to_json(v.as_ref()?))));
+    let metadata = last(&pod_fields, "metadata").filter(|m| m.get().starts_with('{'));
+    let Some(metadata) = metadata else {
+        let members: Vec<String> = set_values.collect();
+        let value = format!(r#"{{"annotations":{{{}}}}}"#, members.join(","));
+        set(object, pod, &pod_fields, "metadata", value, splices);
+        return Ok(());
+    };
+    let meta_fields = entries(metadata).ok_or(ApplyProblem::SpecNotAnObject)?;
+    let existing = last(&meta_fields, "annotations").filter(|a| a.get().starts_with('{'));
+    let kept = existing.and_then(entries).map(|e| e.0).unwrap_or_default();
+    let mut members: Vec<String> = kept
+        .iter()
+        .filter(|(k, _)| !changes.iter().any(|(c, _)| *k == **c))
+        .map(|(k, v)| format!("{}:{}", to_json(&k.as_str()), v.get()))
+        .collect();
+    members.extend(set_values);
+    let value = format!("{{{}}}", members.join(","));
+    set(
+        object,
+        metadata,
+        &meta_fields,
+        "annotations",
+        value,
+        splices,
+    );
+    Ok(())
 }
 
 /// A container's new env (its own entries kept verbatim, the policy's added) and mounts.
@@ -332,6 +391,8 @@ mod tests {
             source: "",
             notes: Vec::new(),
             pull_secrets: Vec::new(),
+            held_pull_secrets: Vec::new(),
+            annotations: Vec::new(),
         };
         let object = r#"{"spec":{"initContainers":[{"name":"a"},"migrate"],"containers":[{}]}}"#;
         let problem = apply(&plan, object, &Target::POD).unwrap_err();

@@ -71,6 +71,14 @@ impl Packages<'_> {
             .then(|| python::init_container(spec, self.image, pod, source))
     }
 
+    /// The settings' pull secrets, sorted: the pod lists each once injected.
+    pub fn held_pull_secrets(&self) -> Vec<String> {
+        let mut names = self.pull_secrets.to_vec();
+        names.sort();
+        names.dedup();
+        names
+    }
+
     /// The settings' pull secrets that the pod does not list yet, in the settings' order.
     pub fn missing_pull_secrets(&self, pod: &PodView) -> Vec<String> {
         let own = &pod.spec.image_pull_secrets;

@@ -5,17 +5,22 @@
 //! user's untouched originals, so that `inject::apply` writes those back byte-for-byte.
 
 use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, ObjectFieldSelector};
+use serde::{Serialize, Serializer};
 
+use crate::operator::configures_instrumentation;
 use crate::pod::EnvEntry;
 
-/// One entry of a container's env list while it is being extended.
-#[derive(Debug, Clone)]
+/// One entry of a container's env list while it is being extended; serialized as the variable.
+#[derive(Debug, Clone, Serialize)]
+#[serde(transparent)]
 pub struct Entry {
     /// The variable.
     pub var: EnvVar,
     /// Index in the container's original `env`, for entries the user wrote.
+    #[serde(skip)]
     pub origin: Option<usize>,
     /// Set when the policy rewrote a user's entry (PYTHONPATH, OTEL_RESOURCE_ATTRIBUTES).
+    #[serde(skip)]
     pub rewritten: bool,
 }
 
@@ -24,6 +29,20 @@ pub struct Entry {
 pub struct EnvList {
     /// The entries.
     pub entries: Vec<Entry>,
+}
+
+/// Serialized (for the record's hash) as the entries that configure the instrumentation
+/// (`PYTHONPATH` and the SDK's `OTEL_` variables, the user's and the policy's), in order: the
+/// other entries are the user's own, or another webhook's (some add a variable to every
+/// container), and say nothing about the instrumentation.
+impl Serialize for EnvList {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(
+            self.entries
+                .iter()
+                .filter(|e| configures_instrumentation(&e.var.name)),
+        )
+    }
 }
 
 /// One layer of variables below what is already in the list.
@@ -36,8 +55,8 @@ pub enum Layer<'a> {
 }
 
 impl EnvList {
-    /// The container's own entries, in order. Their `valueFrom` is only recorded as present:
-    /// `inject::apply` writes the user's entries back from the original JSON.
+    /// The container's own entries, in order (`inject::apply` writes them back from the original
+    /// JSON). A `valueFrom` of a shape Kubernetes would not accept reads as an empty source.
     pub fn from_original(env: &[EnvEntry]) -> Self {
         EnvList {
             entries: env
@@ -47,7 +66,10 @@ impl EnvList {
                     var: EnvVar {
                         name: v.name.clone(),
                         value: v.value.clone(),
-                        value_from: v.value_from.map(|_| EnvVarSource::default()),
+                        value_from: v
+                            .value_from
+                            .as_ref()
+                            .map(|raw| serde_json::from_str(raw.get()).unwrap_or_default()),
                     },
                     origin: Some(i),
                     rewritten: false,

@@ -8,6 +8,7 @@
 //! runs in the app's image before it starts.
 
 mod apply;
+pub mod autoscaler;
 mod common;
 mod conflicts;
 pub mod delivery;
@@ -24,7 +25,7 @@ use k8s_openapi::api::core::v1::{
 };
 use serde::Serialize;
 
-pub use apply::apply;
+pub use apply::{annotate, apply};
 pub use delivery::Packages;
 pub use python::restricted_security_context;
 
@@ -36,17 +37,48 @@ use crate::pod::{ContainerView, PodView, Slot};
 use crate::refusal::{AlreadyInstrumented, Notice, PlanProblem};
 use env::{EnvList, Layer};
 
-/// One target container's new env list and the mounts to append.
-#[derive(Debug)]
+/// One target container's new env list and the mounts to append. Serialized as what it writes
+/// (the record's hash): the container's name, its whole new env, the mounts it gets.
+#[derive(Debug, Serialize)]
 pub struct ContainerEdit {
     /// Where the container sits.
+    #[serde(skip)]
     pub slot: Slot,
     /// Its name.
     pub name: String,
     /// Its new env list.
     pub env: EnvList,
     /// The mounts appended to it.
+    #[serde(serialize_with = "packages_only")]
     pub mounts: Vec<VolumeMount>,
+}
+
+/// The packages' volume or mount, alone: only it is surely the injection's (a pod that has one of
+/// that name is refused). A TLS volume or mount of the name the injection would add may be the
+/// pod's own, which the injection then uses; the TLS names come from the spec (the record's
+/// version), the certificate variables are in the env.
+fn packages_only<S: serde::Serializer, T: Serialize + Named>(
+    items: &[T],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(items.iter().filter(|i| i.name() == VOLUME_NAME))
+}
+
+/// A volume or mount, by the volume's name.
+trait Named {
+    fn name(&self) -> &str;
+}
+
+impl Named for Volume {
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Named for VolumeMount {
+    fn name(&self) -> &str {
+        &self.name
+    }
 }
 
 /// A volume the injection adds, with the five sources it uses (the Kubernetes `Volume` has some
@@ -81,28 +113,56 @@ pub struct EphemeralVolume {
     pub volume_claim_template: ClaimTemplate,
 }
 
-/// Everything the injection adds to a pod.
-#[derive(Debug)]
+/// Everything the injection adds to a pod. Its serialization is what it writes into the pod
+/// spec, and nothing else (the record's hash, `crate::record`): a field that holds no written
+/// value is `#[serde(skip)]`, and a new part of the plan is in the hash by being serialized.
+#[derive(Debug, Serialize)]
 pub struct Plan {
     /// The target containers' edits, in the operator's order.
     pub edits: Vec<ContainerEdit>,
     /// Appended to `spec.volumes`, in order (TLS volumes first, then the packages' volume).
+    #[serde(serialize_with = "packages_only")]
     pub volumes: Vec<Volume>,
     /// The init container that copies the packages; none for an image volume.
     pub init_container: Option<Container>,
     /// The preflight init containers that follow it (`preflight`; none by default).
     pub preflight: Vec<Container>,
     /// Index in `spec.initContainers` to insert at: before the first targeted init container, else the end.
+    #[serde(skip)]
     pub init_position: Option<usize>,
     /// The tree the init container copies (glibc or musl).
+    #[serde(skip)]
     pub source: &'static str,
     /// Things the user should know that are not errors.
+    #[serde(skip)]
     pub notes: Vec<Notice>,
     /// Appended to `spec.imagePullSecrets`: the settings' secrets the pod lacks.
+    #[serde(skip)]
     pub pull_secrets: Vec<String>,
+    /// The settings' pull secrets, sorted: after the injection the pod lists each of them (what
+    /// the record's hash covers of `spec.imagePullSecrets`).
+    #[serde(rename = "pull_secrets")]
+    pub held_pull_secrets: Vec<String>,
+    /// Pod annotations set (`Some`) or removed (`None`) with the injection: metadata, which
+    /// anyone may edit later, so not part of what the record's hash covers.
+    #[serde(skip)]
+    pub annotations: Vec<(&'static str, Option<String>)>,
 }
 
 impl Plan {
+    /// The image the instrumentation's packages come from: the init container's, or the image
+    /// volume's reference.
+    pub fn image(&self) -> &str {
+        if let Some(init) = &self.init_container {
+            return init.image.as_deref().unwrap_or_default();
+        }
+        self.volumes
+            .iter()
+            .filter(|v| v.name == VOLUME_NAME)
+            .find_map(|v| v.image.as_ref()?.reference.as_deref())
+            .unwrap_or_default()
+    }
+
     /// The packages' image set to `image` (once its digest is known), wherever the plan uses it.
     pub fn set_image(&mut self, image: &str) {
         if let Some(init) = &mut self.init_container {
@@ -225,6 +285,8 @@ pub fn plan(
         source,
         notes,
         pull_secrets: packages.missing_pull_secrets(pod),
+        held_pull_secrets: packages.held_pull_secrets(),
+        annotations: Vec::new(),
     })
 }
 

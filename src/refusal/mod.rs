@@ -7,6 +7,7 @@
 //! registry lookups, the image options, warnings, settings and the spec rules' faults.
 
 mod app_image;
+mod audit;
 mod checks;
 mod image;
 mod lookup;
@@ -21,6 +22,7 @@ mod spec;
 use std::fmt::{self, Display, Formatter};
 
 pub use app_image::{AppImageNotice, AppImageRefusal};
+pub use audit::{AuditFault, AuditFinding, Restart};
 pub use checks::{
     Check, CheckNotice, CheckProblem, CheckRefusal, EnvSource, Finding, FindingKind, PreFork,
 };
@@ -157,6 +159,8 @@ pub enum Refusal {
         /// The name.
         name: String,
     },
+    /// The audit role: the pod's instrumentation is missing or stale.
+    Audit(Box<AuditFinding>),
 }
 
 impl Refusal {
@@ -191,6 +195,7 @@ impl Refusal {
             Refusal::Lookup(l) => l.subject.is_workload(),
             Refusal::ClusterSpec(c) => c.subject.is_workload(),
             Refusal::Image(i) => i.subject.is_workload(),
+            Refusal::Audit(a) => a.subject.is_workload(),
             Refusal::AppImage(a) => a.subject.is_workload(),
             Refusal::NoNamespace { kind } => *kind != "Pod",
             _ => false,
@@ -220,6 +225,7 @@ impl Display for Refusal {
             Refusal::Lookup(l) => l.fmt(f),
             Refusal::ClusterSpec(c) => c.fmt(f),
             Refusal::Image(i) => i.fmt(f),
+            Refusal::Audit(a) => a.fmt(f),
             Refusal::AppImage(a) => a.fmt(f),
             Refusal::DefinedTwice { namespace, name } => write!(
                 f,

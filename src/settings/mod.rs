@@ -232,6 +232,7 @@ fn resolved(named: &Named) -> Resolved {
             name: named.name.clone(),
         },
         spec: named.spec.clone(),
+        revision: None,
     }
 }
 
@@ -253,6 +254,7 @@ impl Catalog for Settings {
         Ok(self.default.as_ref().map(|spec| Resolved {
             origin: Origin::Default,
             spec: spec.clone(),
+            revision: None,
         }))
     }
     fn known(&self) -> Result<Vec<(String, String)>, Refusal> {

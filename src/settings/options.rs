@@ -7,8 +7,9 @@ use serde_json::Value;
 
 use crate::image::{Delivery, ImageOptions};
 use crate::keys::{
-    DEFAULT_SERVICE_ACCOUNT, OPT_ALLOW_CROSS_NAMESPACE, OPT_FAILURE_ACTION, OPT_INSPECT_APP_IMAGES,
-    OPT_INSTRUMENTATION_SOURCE, OPT_PREFLIGHT, OPT_SERVICE_ACCOUNT,
+    DEFAULT_SERVICE_ACCOUNT, OPT_ALLOW_CROSS_NAMESPACE, OPT_AUDIT, OPT_AUTOSCALER_SAFE_TO_EVICT,
+    OPT_FAILURE_ACTION, OPT_INSPECT_APP_IMAGES, OPT_INSTRUMENTATION_SOURCE, OPT_PREFLIGHT,
+    OPT_SERVICE_ACCOUNT,
 };
 use crate::refusal::{OptionFault, SettingsProblem};
 use crate::syntax::k8s_names::{is_dns1123_label, is_dns1123_subdomain};
@@ -52,6 +53,12 @@ pub struct Options {
     pub preflight: Preflight,
     /// `imageRewrites`, `imagePullSecrets`, `pinImageDigest` and `delivery`.
     pub image: ImageOptions,
+    /// `autoscalerSafeToEvict` (default true): the packages' `emptyDir` goes in the cluster
+    /// autoscaler's safe-to-evict list.
+    pub autoscaler_safe_to_evict: bool,
+    /// `audit` (default false): the audit role, which never patches and reports pods whose
+    /// instrumentation is missing or stale.
+    pub audit: bool,
     /// `inspectAppImages` (default false): read each instrumented container's image
     /// configuration at admission (see `crate::app_image`).
     pub inspect_app_images: bool,
@@ -66,6 +73,8 @@ impl Default for Options {
             service_account: DEFAULT_SERVICE_ACCOUNT.to_string(),
             preflight: Preflight::Off,
             image: ImageOptions::default(),
+            autoscaler_safe_to_evict: true,
+            audit: false,
             inspect_app_images: false,
         }
     }
@@ -73,7 +82,7 @@ impl Default for Options {
 
 impl Options {
     /// The keys these options are read from.
-    pub const KEYS: [&'static str; 10] = [
+    pub const KEYS: [&'static str; 12] = [
         OPT_FAILURE_ACTION,
         OPT_ALLOW_CROSS_NAMESPACE,
         OPT_INSTRUMENTATION_SOURCE,
@@ -83,6 +92,8 @@ impl Options {
         ImageOptions::KEYS[1],
         ImageOptions::KEYS[2],
         ImageOptions::KEYS[3],
+        OPT_AUTOSCALER_SAFE_TO_EVICT,
+        OPT_AUDIT,
         OPT_INSPECT_APP_IMAGES,
     ];
 
@@ -104,6 +115,10 @@ impl Options {
             OPT_ALLOW_CROSS_NAMESPACE => {
                 self.allow_cross_namespace_references = boolean(OPT_ALLOW_CROSS_NAMESPACE, v, true)?
             }
+            OPT_AUTOSCALER_SAFE_TO_EVICT => {
+                self.autoscaler_safe_to_evict = boolean(OPT_AUTOSCALER_SAFE_TO_EVICT, v, true)?
+            }
+            OPT_AUDIT => self.audit = boolean(OPT_AUDIT, v, false)?,
             OPT_INSTRUMENTATION_SOURCE => self.cluster_mode = cluster_mode(v)?,
             OPT_PREFLIGHT => self.preflight = preflight(v)?,
             OPT_INSPECT_APP_IMAGES => {
@@ -134,8 +149,7 @@ fn failure_action(v: &Value) -> Result<FailureAction, SettingsProblem> {
     }
 }
 
-/// A boolean option (`null`: its `default`): `allowCrossNamespaceReferences` (true),
-/// `inspectAppImages` (false).
+/// A boolean option `key` (`null`: its default).
 fn boolean(key: &str, v: &Value, default: bool) -> Result<bool, SettingsProblem> {
     match v {
         Value::Bool(b) => Ok(*b),

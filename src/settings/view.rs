@@ -154,6 +154,7 @@ impl Catalog for SettingsView<'_> {
                 name: name.to_string(),
             },
             spec,
+            revision: None,
         }))
     }
     fn names(&self, namespace: &str) -> Result<Vec<String>, Refusal> {
@@ -169,6 +170,7 @@ impl Catalog for SettingsView<'_> {
         Ok(Some(Resolved {
             origin: Origin::Default,
             spec: self.spec(Some(text))?,
+            revision: None,
         }))
     }
     fn known(&self) -> Result<Vec<(String, String)>, Refusal> {

@@ -48,9 +48,108 @@ pub fn parse(s: &str) -> Option<f64> {
     Some(sign * value * scale)
 }
 
+/// The exact value of a quantity, written one way whatever way it was written: `<digits>e<exp>`
+/// without leading or trailing zeros in the digits (`-` in front when negative), or `0`; `None`
+/// when `s` is not a valid quantity. `500m`, `0.5` and `5e-1` are all `5e-1`; `1536Mi` and
+/// `1.5Gi` are both `1610612736e0`. The API server writes a quantity in its own canonical form
+/// (`0.5` comes back as `500m`): this compares what a quantity means, not how it was written.
+pub fn canonical(s: &str) -> Option<String> {
+    parse(s)?;
+    let (negative, rest) = match s.as_bytes().first()? {
+        b'+' => (false, &s[1..]),
+        b'-' => (true, &s[1..]),
+        _ => (false, s),
+    };
+    let number_len = rest
+        .bytes()
+        .take_while(|c| c.is_ascii_digit() || *c == b'.')
+        .count();
+    let (number, suffix) = rest.split_at(number_len);
+    let fraction = number.split_once('.').map_or(0, |(_, f)| f.len());
+    let mut digits: Vec<u8> = number
+        .bytes()
+        .filter(u8::is_ascii_digit)
+        .map(|d| d - b'0')
+        .collect();
+    let mut exponent = -(fraction as i64);
+    let (decimal, binary) = match suffix {
+        "" => (0, 0),
+        "n" => (-9, 0),
+        "u" => (-6, 0),
+        "m" => (-3, 0),
+        "k" => (3, 0),
+        "M" => (6, 0),
+        "G" => (9, 0),
+        "T" => (12, 0),
+        "P" => (15, 0),
+        "E" => (18, 0),
+        "Ki" => (0, 1),
+        "Mi" => (0, 2),
+        "Gi" => (0, 3),
+        "Ti" => (0, 4),
+        "Pi" => (0, 5),
+        "Ei" => (0, 6),
+        exp => (exp[1..].parse::<i64>().ok()?, 0),
+    };
+    exponent += decimal;
+    for _ in 0..binary {
+        times(&mut digits, 1024);
+    }
+    let first = digits.iter().position(|d| *d != 0);
+    let Some(first) = first else {
+        return Some("0".to_string());
+    };
+    digits.drain(..first);
+    while digits.last() == Some(&0) {
+        digits.pop();
+        exponent += 1;
+    }
+    let text: String = digits.iter().map(|d| char::from(b'0' + d)).collect();
+    let sign = if negative { "-" } else { "" };
+    Some(format!("{sign}{text}e{exponent}"))
+}
+
+/// `digits` (decimal, most significant first) multiplied by `factor`, exactly.
+fn times(digits: &mut Vec<u8>, factor: u32) {
+    let mut carry = 0u32;
+    for d in digits.iter_mut().rev() {
+        let v = u32::from(*d) * factor + carry;
+        *d = (v % 10) as u8;
+        carry = v / 10;
+    }
+    while carry > 0 {
+        digits.insert(0, (carry % 10) as u8);
+        carry /= 10;
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::parse;
+    use super::{canonical, parse};
+
+    #[test]
+    fn canonical_values_are_equal_whatever_the_writing() {
+        for (a, b) in [
+            ("500m", "0.5"),
+            ("0.5", "5e-1"),
+            ("1", "1000m"),
+            ("1k", "1000"),
+            ("1536Mi", "1.5Gi"),
+            ("1Gi", "1024Mi"),
+            ("200Mi", "209715200"),
+            ("+2", "2"),
+            ("0", "0m"),
+            ("0.000", "0Gi"),
+        ] {
+            assert_eq!(canonical(a), canonical(b), "{a} and {b}");
+        }
+        assert_eq!(canonical("500m").as_deref(), Some("5e-1"));
+        assert_eq!(canonical("1.5Gi").as_deref(), Some("1610612736e0"));
+        assert_eq!(canonical("-1.20k").as_deref(), Some("-12e2"));
+        assert_eq!(canonical("0").as_deref(), Some("0"));
+        assert_ne!(canonical("1Mi"), canonical("1M"));
+        assert_eq!(canonical("1 Mi"), None);
+    }
 
     #[test]
     fn valid_quantities() {

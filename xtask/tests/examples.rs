@@ -178,3 +178,43 @@ fn air_gapped() {
         "{answer}"
     );
 }
+
+/// The audit role's example: the mutating policy's module, rules and settings with `audit: true`,
+/// deployed not mutating, in monitor mode, for the audit scanner; the article's pod created before
+/// the policy, as the scanner sends it, is reported (400: a failure, not an error).
+#[test]
+fn audit_role() {
+    let doc = example("audit.yaml");
+    let spec = &doc["spec"];
+    assert_eq!(spec["mutating"], false);
+    assert_eq!(spec["mode"], "monitor");
+    assert_eq!(spec["backgroundAudit"], true);
+    let mut as_mutating = doc.clone();
+    as_mutating["spec"]["mutating"] = true.into();
+    check_against_policy_yaml(&as_mutating, "ClusterAdmissionPolicy");
+    let mutating = example("cluster-admission-policy.yaml");
+    assert_ne!(doc["metadata"]["name"], mutating["metadata"]["name"]);
+    assert_eq!(spec["module"], mutating["spec"]["module"]);
+    let settings = &spec["settings"];
+    assert_eq!(settings["audit"], true);
+    assert_settings_valid(settings);
+    let mut same = settings.clone();
+    same.as_object_mut().unwrap().remove("audit");
+    assert_eq!(
+        same, mutating["spec"]["settings"],
+        "the audit compares pods with what the mutating policy injects"
+    );
+    let text = read_root("tests/inputs/requests/audit-article-pod-before-the-policy.json");
+    let request =
+        e2e_tests::input::admission_request(serde_json::from_str(&text).unwrap()).unwrap();
+    let host = e2e_tests::host::PolicyHost::new(policy_wasm()).unwrap();
+    let answer = host.validate(&request, settings).unwrap();
+    assert_eq!(
+        (&answer["accepted"], &answer["code"]),
+        (&false.into(), &400.into()),
+        "{answer}"
+    );
+    let message = answer["message"].as_str().unwrap_or_default();
+    assert!(message.contains("carries no record of it"), "{answer}");
+    assert!(answer["mutated_object"].is_null());
+}

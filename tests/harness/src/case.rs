@@ -35,6 +35,7 @@
 //!   env_contains: {container: ["NAME=value", ...]}             # lines that env has
 //!   containers: {name: {field: value}}         # fields of a container after the patch
 //!   spec: {field: value}                       # fields of the pod spec after the patch
+//!   annotations: {key: value}                  # the pod's annotations after the patch (null: absent)
 //! validate_expect: {allowed: false, code: 500, message: "..."}  # validate called although the
 //!                                              # settings are invalid (a host that skipped validate_settings)
 //! ```
@@ -153,6 +154,7 @@ pub struct Expect {
     pub env_contains: Option<Map<String, Value>>,
     pub containers: Option<Map<String, Value>>,
     pub spec: Option<Map<String, Value>>,
+    pub annotations: Option<Map<String, Value>>,
     /// The host calls, one [`crate::cluster::call_summary`] line each; `None`: not checked.
     pub calls: Option<Vec<String>>,
 }
@@ -364,11 +366,14 @@ fn check_shape(name: &str, f: &CaseFile) -> Result<()> {
     if outcomes > 1 {
         bail!("case {name}: give at most one of patch / object / no_patch");
     }
-    let details =
-        e.env.is_some() || e.env_contains.is_some() || e.containers.is_some() || e.spec.is_some();
+    let details = e.env.is_some()
+        || e.env_contains.is_some()
+        || e.containers.is_some()
+        || e.spec.is_some()
+        || e.annotations.is_some();
     if allowed && outcomes == 0 && !details {
         bail!(
-            "case {name}: an allowed case says what happens to the pod (patch, object, no_patch, env, env_contains, containers or spec)"
+            "case {name}: an allowed case says what happens to the pod (patch, object, no_patch, env, env_contains, containers, spec or annotations)"
         );
     }
     if !allowed && (e.patch.is_some() || e.object.is_some() || details) {

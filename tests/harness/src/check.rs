@@ -225,7 +225,8 @@ fn mutated(case: &Case, resp: &AdmissionResponse, errs: &mut Vec<String>) -> Opt
         || e.env.is_some()
         || e.env_contains.is_some()
         || e.containers.is_some()
-        || e.spec.is_some();
+        || e.spec.is_some()
+        || e.annotations.is_some();
     if expects_change && mutated.is_none() {
         errs.push("expected a mutated object, got no patch".into());
     }
@@ -309,12 +310,26 @@ fn pod_details(e: &Expect, pod: &Value, errs: &mut Vec<String>) {
             ));
         }
     }
+    for (key, want) in e.annotations.iter().flatten() {
+        let got = &pod["metadata"]["annotations"][key];
+        if got != want {
+            errs.push(format!("annotation {key} = {got}, expected {want}"));
+        }
+    }
 }
+
+/// The prefix of the policy's record on the pod (its annotations are the policy's to write).
+const RECORD_PREFIX: &str = "otel-python-policy.github.io/";
+/// The cluster autoscaler's list, which the policy extends.
+const SAFE_TO_EVICT: &str = "cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes";
 
 /// Every original container field other than env and volumeMounts is unchanged, every original
 /// env entry and mount is still there verbatim, except `PYTHONPATH` and `OTEL_RESOURCE_ATTRIBUTES`,
-/// whose new value contains the user's.
+/// whose new value contains the user's; every metadata field is unchanged but the annotations,
+/// where each of the pod's own is kept (the autoscaler's list keeps its entries) and only the
+/// policy's record may change.
 fn nothing_lost(original: &Value, mutated: &Value, errs: &mut Vec<String>) {
+    metadata_kept(&original["metadata"], &mutated["metadata"], errs);
     for list in ["initContainers", "containers"] {
         for orig in original["spec"][list].as_array().into_iter().flatten() {
             let name = orig["name"].as_str().unwrap_or_default();
@@ -358,6 +373,36 @@ fn nothing_lost(original: &Value, mutated: &Value, errs: &mut Vec<String>) {
     for v in original["spec"]["volumes"].as_array().into_iter().flatten() {
         if !volumes.contains(v) {
             errs.push(format!("volume {v} lost"));
+        }
+    }
+}
+
+fn metadata_kept(original: &Value, mutated: &Value, errs: &mut Vec<String>) {
+    for (k, v) in original.as_object().into_iter().flatten() {
+        if k != "annotations" && &mutated[k] != v {
+            errs.push(format!("metadata.{k} changed"));
+        }
+    }
+    let entries = |v: &Value| -> Vec<String> {
+        let list = v.as_str().unwrap_or_default().split(',');
+        list.map(|e| e.trim().to_string())
+            .filter(|e| !e.is_empty())
+            .collect()
+    };
+    for (k, v) in original["annotations"].as_object().into_iter().flatten() {
+        let now = &mutated["annotations"][k];
+        if k.starts_with(RECORD_PREFIX) {
+            continue;
+        }
+        if k == SAFE_TO_EVICT {
+            let kept = entries(now);
+            if !entries(v).iter().all(|e| kept.contains(e)) {
+                errs.push(format!(
+                    "annotation {k}: the pod's entries {v} are not all in {now}"
+                ));
+            }
+        } else if now != v {
+            errs.push(format!("annotation {k} = {v} became {now}"));
         }
     }
 }
@@ -458,6 +503,20 @@ mod tests {
         let mut errs = Vec::new();
         nothing_lost(&original, &mutated, &mut errs);
         assert_eq!(errs.len(), 2, "{errs:?}");
+    }
+
+    #[test]
+    fn a_lost_or_changed_annotation_is_found_and_the_record_is_the_policys() {
+        let original = json!({"metadata": {"name": "p", "annotations": {
+            "team": "a", SAFE_TO_EVICT: "cache", "otel-python-policy.github.io/injected": "false"}}});
+        let kept = json!({"metadata": {"name": "p", "annotations": {
+            "team": "a", SAFE_TO_EVICT: "cache,packages", "otel-python-policy.github.io/injected": "true"}}});
+        let mut errs = Vec::new();
+        nothing_lost(&original, &kept, &mut errs);
+        assert!(errs.is_empty(), "{errs:?}");
+        let lost = json!({"metadata": {"name": "q", "annotations": {SAFE_TO_EVICT: "packages"}}});
+        nothing_lost(&original, &lost, &mut errs);
+        assert_eq!(errs.len(), 3, "{errs:?}");
     }
 
     /// A guest that makes the host calls `calls` (operation, payload) through the case's cluster

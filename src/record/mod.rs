@@ -1,0 +1,213 @@
+//! What a pod records about its instrumentation: what it got, or why it got nothing.
+//!
+//! The record is a set of pod annotations under the policy's own prefix
+//! ([`crate::keys::RECORD_PREFIX`]), written whole with the injection (or, under
+//! `failureAction: admit`, instead of it) and read by the audit role:
+//!
+//! - injected: `injected: "true"`, the `instrumentation` (`namespace/name`, or `(default)`), its
+//!   `version` ([`version`]), the `hash` of what the plan wrote into the pod spec ([`hash`]), the
+//!   `image` and the `containers`;
+//! - asked but not injected: `injected: "false"` and the one-line `reason`.
+//!
+//! The hash is computed from the plan the policy applies ([`digest`] over the plan's
+//! serialization), and in the audit from the same parts of the pod the API server stored
+//! ([`carried`]): equal when the pod carries what was recorded.
+
+pub mod carried;
+pub mod digest;
+
+use std::collections::BTreeMap;
+
+use crate::catalog::{Origin, Resolved};
+use crate::inject::Plan;
+use crate::keys::{
+    RECORD_CONTAINERS, RECORD_HASH, RECORD_IMAGE, RECORD_INJECTED, RECORD_INSTRUMENTATION,
+    RECORD_KEYS, RECORD_REASON, RECORD_VERSION,
+};
+use crate::pod::PodView;
+
+/// How the record names the settings' top-level (default) instrumentation.
+pub const DEFAULT_INSTRUMENTATION: &str = "(default)";
+
+/// The longest reason recorded, in characters (a refusal that lists many references is cut).
+pub const REASON_MAX: usize = 512;
+
+/// Annotations to set (`Some`) or remove (`None`).
+pub type Changes = Vec<(&'static str, Option<String>)>;
+
+/// How the record names an instrumentation: `namespace/name`, or `(default)`.
+pub fn instrumentation(resolved: &Resolved) -> String {
+    match &resolved.origin {
+        Origin::Default => DEFAULT_INSTRUMENTATION.to_string(),
+        Origin::Named { namespace, name } => format!("{namespace}/{name}"),
+    }
+}
+
+/// The instrumentation's version: `<uid>/<generation>` of an object read from the cluster,
+/// `spec:<digest>` of the checked and defaulted spec of one in the settings (the Python part: the
+/// other languages' sections are not read, and do not change it).
+pub fn version(resolved: &Resolved) -> String {
+    match &resolved.revision {
+        Some(r) => format!("{}/{}", r.uid, r.generation),
+        None => format!("spec:{}", hex(digest::of(&*resolved.spec))),
+    }
+}
+
+/// The hash of what the plan writes into the pod spec (the plan's serialization).
+pub fn hash(plan: &Plan) -> String {
+    hex(digest::of(plan))
+}
+
+/// A digest as the record writes it: 16 lowercase hex digits.
+fn hex(digest: u64) -> String {
+    format!("{digest:016x}")
+}
+
+/// The record of `plan`, the injection of `resolved`.
+pub fn injected(plan: &Plan, resolved: &Resolved) -> Changes {
+    let containers: Vec<&str> = plan.edits.iter().map(|e| e.name.as_str()).collect();
+    whole(&[
+        (RECORD_INJECTED, "true".to_string()),
+        (RECORD_INSTRUMENTATION, instrumentation(resolved)),
+        (RECORD_VERSION, version(resolved)),
+        (RECORD_HASH, hash(plan)),
+        (RECORD_IMAGE, plan.image().to_string()),
+        (RECORD_CONTAINERS, containers.join(",")),
+    ])
+}
+
+/// The record of a pod admitted without instrumentation, and why.
+pub fn not_injected(reason: &str) -> Changes {
+    whole(&[
+        (RECORD_INJECTED, "false".to_string()),
+        (RECORD_REASON, one_line(reason)),
+    ])
+}
+
+/// Every key of the record: the ones given set, the others removed.
+fn whole(set: &[(&'static str, String)]) -> Changes {
+    RECORD_KEYS
+        .iter()
+        .map(|key| {
+            let value = set.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+            (*key, value)
+        })
+        .collect()
+}
+
+/// Whether `annotations` already hold exactly the record `changes` writes.
+pub fn holds(annotations: &BTreeMap<String, String>, changes: &Changes) -> bool {
+    changes
+        .iter()
+        .all(|(key, value)| annotations.get(*key) == value.as_ref())
+}
+
+/// `text` on one line (control characters and runs of spaces become one space), cut after
+/// [`REASON_MAX`] characters.
+pub fn one_line(text: &str) -> String {
+    let words = text
+        .split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|w| !w.is_empty());
+    let mut out = String::with_capacity(text.len().min(REASON_MAX + 4));
+    let mut count = 0;
+    for (i, word) in words.enumerate() {
+        let space = (i > 0).then_some(' ');
+        for c in space.into_iter().chain(word.chars()) {
+            if count == REASON_MAX {
+                out.push('…');
+                return out;
+            }
+            out.push(c);
+            count += 1;
+        }
+    }
+    out
+}
+
+/// An injection as a pod records it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Injected {
+    /// `namespace/name`, or `(default)`.
+    pub instrumentation: String,
+    /// [`version`] when it was injected.
+    pub version: String,
+    /// [`hash`] of what was written.
+    pub hash: String,
+    /// The image.
+    pub image: String,
+    /// The instrumented containers.
+    pub containers: Vec<String>,
+}
+
+/// What a pod's annotations say about its instrumentation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Recorded {
+    /// Nothing: the pod was not admitted through this policy (or before it recorded).
+    Nothing,
+    /// Admitted without instrumentation, for this reason.
+    NotInjected {
+        /// The recorded reason.
+        reason: String,
+    },
+    /// Injected.
+    Injected(Injected),
+}
+
+/// The record `pod` carries.
+pub fn read(pod: &PodView) -> Recorded {
+    let get = |key| pod.annotation(key).to_string();
+    match pod.annotation(RECORD_INJECTED) {
+        "true" => Recorded::Injected(Injected {
+            instrumentation: get(RECORD_INSTRUMENTATION),
+            version: get(RECORD_VERSION),
+            hash: get(RECORD_HASH),
+            image: get(RECORD_IMAGE),
+            containers: pod
+                .annotation(RECORD_CONTAINERS)
+                .split(',')
+                .filter(|c| !c.is_empty())
+                .map(str::to_string)
+                .collect(),
+        }),
+        "false" => Recorded::NotInjected {
+            reason: get(RECORD_REASON),
+        },
+        _ => Recorded::Nothing,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reason_is_one_line_and_short() {
+        assert_eq!(one_line("a\nb\t\tc  d\r\n"), "a b c d");
+        let long = "é".repeat(600);
+        let cut = one_line(&long);
+        assert_eq!(cut.chars().count(), REASON_MAX + 1);
+        assert!(cut.ends_with('…'));
+        assert_eq!(one_line(&"x".repeat(REASON_MAX)), "x".repeat(REASON_MAX));
+    }
+
+    #[test]
+    fn a_record_is_written_whole() {
+        let changes = not_injected("no such instrumentation");
+        assert_eq!(changes.len(), RECORD_KEYS.len());
+        let set: Vec<_> = changes.iter().filter(|(_, v)| v.is_some()).collect();
+        assert_eq!(set.len(), 2);
+        let mut annotations = BTreeMap::new();
+        annotations.insert(RECORD_INJECTED.to_string(), "false".to_string());
+        assert!(!holds(&annotations, &changes));
+        annotations.insert(
+            RECORD_REASON.to_string(),
+            "no such instrumentation".to_string(),
+        );
+        assert!(holds(&annotations, &changes));
+        annotations.insert(RECORD_HASH.to_string(), "0".to_string());
+        assert!(
+            !holds(&annotations, &changes),
+            "a key left from another record"
+        );
+    }
+}
