@@ -110,8 +110,11 @@ pub const OPT_DELIVERY: &str = "delivery";
 pub const OPT_AUTOSCALER_SAFE_TO_EVICT: &str = "autoscalerSafeToEvict";
 /// The audit role: never patch, report pods whose instrumentation is missing or stale.
 pub const OPT_AUDIT: &str = "audit";
+/// Whether the policy reads each instrumented container's image configuration (its `ENV`) from
+/// the registry, to keep the image's `PYTHONPATH` and check its `PYTHON_VERSION`.
+pub const OPT_INSPECT_APP_IMAGES: &str = "inspectAppImages";
 /// Every option, in the order messages list them.
-pub const OPTIONS: [&str; 12] = [
+pub const OPTIONS: [&str; 13] = [
     OPT_INSTRUMENTATIONS,
     OPT_FAILURE_ACTION,
     OPT_ALLOW_CROSS_NAMESPACE,
@@ -124,6 +127,7 @@ pub const OPTIONS: [&str; 12] = [
     OPT_DELIVERY,
     OPT_AUTOSCALER_SAFE_TO_EVICT,
     OPT_AUDIT,
+    OPT_INSPECT_APP_IMAGES,
 ];
 
 /// The PolicyServer's ServiceAccount in a default Kubewarden install (`namespace/name`).

@@ -16,6 +16,8 @@
 //! - [`checks`]: the doctor, what in a container would make the injection fail or send nothing;
 //! - [`instrumentation`]: the CRD's types and defaults, the spec rules;
 //! - [`image`]: the Python image a pod gets, rewritten to a mirror and pinned to a digest;
+//! - [`app_image`]: the app's own image read at admission (opt-in): its `PYTHONPATH` kept, its
+//!   `PYTHON_VERSION` checked;
 //! - [`inject`]: the operator's steps (the plan) and writing them into the object;
 //! - [`record`]: what a pod records of its instrumentation, and the digests it is made of;
 //! - [`refusal`]: every refusal, problem and warning, worded;
@@ -26,6 +28,7 @@
 #![deny(missing_docs)]
 
 pub mod admission;
+pub mod app_image;
 pub mod catalog;
 pub mod checks;
 pub mod cluster;

@@ -32,13 +32,14 @@ use crate::keys::{INJECT_PYTHON, is_off};
 use crate::oci::Registry;
 use crate::pod::{PodView, Slot};
 use crate::refusal::{
-    ImageProblem, ImageRefusal, Notice, PayloadProblem, PlanProblem, PlanRefusal, Refusal, Subject,
+    AppImageRefusal, ImageProblem, ImageRefusal, Notice, PayloadProblem, PlanProblem, PlanRefusal,
+    Refusal, Subject,
 };
 use crate::settings::view::{self, SettingsView};
 use crate::settings::{Options, Settings};
 use crate::syntax::json_text;
 use crate::target::{Role, Target};
-use crate::{checks, inject, record, reference};
+use crate::{app_image, checks, inject, record, reference};
 use object::{Ask, Head};
 use request::Request;
 
@@ -199,11 +200,11 @@ impl Admission<'_> {
         match self.target.role {
             Role::Pod if options.cluster_mode => {
                 match namespaces::look_up_owners(&mut pod, lookups, &subject) {
-                    Ok(()) => self.inject_pod(&pod, subject, &resolved, options, registry),
+                    Ok(()) => self.inject_pod(&mut pod, subject, &resolved, options, registry),
                     Err(refusal) => Decision::Refuse(refusal),
                 }
             }
-            Role::Pod => self.inject_pod(&pod, subject, &resolved, options, registry),
+            Role::Pod => self.inject_pod(&mut pod, subject, &resolved, options, registry),
             Role::Template => self.preview_workload(pod, subject, &resolved, &options.image),
         }
     }
@@ -222,7 +223,7 @@ impl Admission<'_> {
     /// A Pod CREATE: the plan and its record, written into the object (only here read whole).
     fn inject_pod(
         &self,
-        pod: &PodView,
+        pod: &mut PodView,
         subject: Subject,
         resolved: &Resolved,
         options: &Options,
@@ -309,10 +310,11 @@ impl Admission<'_> {
 }
 
 /// The plan for a pod, with the image the options give it and the preflight, and the doctor's
-/// findings: the image checked and rewritten first, pinned (the one step that may ask the
-/// registry) only once the pod is known to take the plan and pass the doctor.
+/// findings: the image checked and rewritten first; the registry asked (the app images read
+/// under `inspectAppImages`, the image pinned) only once the pod is known to take the plan and
+/// pass the doctor. An app image's `PYTHONPATH` joins the pod's env, and the plan is made again.
 fn plan_with_image(
-    pod: &PodView,
+    pod: &mut PodView,
     subject: &Subject,
     resolved: &Resolved,
     options: &Options,
@@ -327,10 +329,21 @@ fn plan_with_image(
         pull_secrets: &image_options.pull_secrets,
     };
     let spec = &resolved.spec;
-    let mut plan = inject::plan(pod, subject.namespace(), spec, &packages)
-        .map_err(|problem| plan_refusal(subject.clone(), resolved, problem))?;
+    let make_plan = |pod: &PodView| {
+        inject::plan(pod, subject.namespace(), spec, &packages)
+            .map_err(|problem| plan_refusal(subject.clone(), resolved, problem))
+    };
+    let mut plan = make_plan(pod)?;
     let targets: Vec<Slot> = plan.edits.iter().map(|e| e.slot).collect();
-    let findings = checks::verdict(pod, resolved, &targets, subject)?;
+    let mut findings = checks::verdict(pod, resolved, &targets, subject)?;
+    if options.inspect_app_images {
+        let inspected = inspect_app_images(pod, &targets, subject, resolved, registry)?;
+        if inspected.kept > 0 {
+            plan = make_plan(pod)?;
+        }
+        let notices = inspected.notices.into_iter();
+        findings.extend(notices.map(|n| Notice::AppImage(Box::new(n))));
+    }
     let mount = packages.mount(plan.source);
     plan.preflight = preflight::containers(options.preflight, spec, pod, &targets, &mount);
     if prepared.needs_digest {
@@ -338,6 +351,26 @@ fn plan_with_image(
         plan.set_image(&image);
     }
     Ok((plan, findings))
+}
+
+/// `inspectAppImages`: the configurations of the target containers' images read, an image's
+/// `PYTHONPATH` added to the env of a container that sets none.
+fn inspect_app_images(
+    pod: &mut PodView,
+    targets: &[Slot],
+    subject: &Subject,
+    resolved: &Resolved,
+    registry: &dyn Registry,
+) -> Result<app_image::Inspected, Refusal> {
+    let python_image = image::spec_image(&resolved.spec);
+    app_image::inspect(pod, targets, python_image, registry).map_err(|failed| {
+        Refusal::AppImage(Box::new(AppImageRefusal {
+            subject: subject.clone(),
+            label: resolved.label(),
+            container: failed.container,
+            failure: failed.failure,
+        }))
+    })
 }
 
 /// Cluster mode: the pod's annotations as its Namespace completes them. `true` when the inject

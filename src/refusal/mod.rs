@@ -6,6 +6,7 @@
 //! One file per family: the payload, references, the plan, the doctor's checks, cluster lookups,
 //! registry lookups, the image options, warnings, settings and the spec rules' faults.
 
+mod app_image;
 mod audit;
 mod checks;
 mod image;
@@ -20,6 +21,7 @@ mod spec;
 
 use std::fmt::{self, Display, Formatter};
 
+pub use app_image::{AppImageNotice, AppImageRefusal};
 pub use audit::{AuditFault, AuditFinding, Restart};
 pub use checks::{
     Check, CheckNotice, CheckProblem, CheckRefusal, EnvSource, Finding, FindingKind, PreFork,
@@ -148,6 +150,8 @@ pub enum Refusal {
     ClusterSpec(Box<ClusterSpecRefusal>),
     /// The image the instrumentation names cannot be given to the pod under the image options.
     Image(Box<ImageRefusal>),
+    /// `inspectAppImages`: a container's image configuration cannot be read.
+    AppImage(Box<AppImageRefusal>),
     /// Cluster mode: the settings and the cluster both define `namespace/name`.
     DefinedTwice {
         /// The namespace.
@@ -171,6 +175,7 @@ impl Refusal {
                 _ => MISCONFIGURED,
             },
             Refusal::Image(i) => i.problem.code(),
+            Refusal::AppImage(a) => a.failure.code(),
             _ => BAD_REQUEST,
         }
     }
@@ -191,6 +196,7 @@ impl Refusal {
             Refusal::ClusterSpec(c) => c.subject.is_workload(),
             Refusal::Image(i) => i.subject.is_workload(),
             Refusal::Audit(a) => a.subject.is_workload(),
+            Refusal::AppImage(a) => a.subject.is_workload(),
             Refusal::NoNamespace { kind } => *kind != "Pod",
             _ => false,
         }
@@ -220,6 +226,7 @@ impl Display for Refusal {
             Refusal::ClusterSpec(c) => c.fmt(f),
             Refusal::Image(i) => i.fmt(f),
             Refusal::Audit(a) => a.fmt(f),
+            Refusal::AppImage(a) => a.fmt(f),
             Refusal::DefinedTwice { namespace, name } => write!(
                 f,
                 "instrumentation {namespace}/{name} is defined twice: in the policy settings ({OPT_INSTRUMENTATIONS}) and in the cluster ({INSTRUMENTATION_KIND} {namespace}/{name}); remove one of them, for example the settings entry to use the cluster's"

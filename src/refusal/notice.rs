@@ -5,7 +5,7 @@
 
 use std::fmt::{self, Display, Formatter};
 
-use super::{CheckNotice, Refusal, Subject, quoted_list, shown};
+use super::{AppImageNotice, CheckNotice, Refusal, Subject, quoted_list, shown};
 use crate::keys::INJECT_PYTHON;
 use crate::operator::{INJECTED_SIDECAR, NODE_NAME_VAR, RESOURCE_ATTRIBUTES_VAR, VOLUME_NAME};
 
@@ -96,6 +96,8 @@ pub enum Notice {
     },
     /// The doctor found something that makes the injection less useful than it looks.
     Check(Box<CheckNotice>),
+    /// `inspectAppImages` found something in a container's image.
+    AppImage(Box<AppImageNotice>),
 }
 
 /// What shows that a pod is already instrumented.
@@ -172,6 +174,7 @@ impl Display for Notice {
             ),
             Notice::MisplacedAnnotation { subject, value } => misplaced(f, subject, value),
             Notice::Check(c) => c.fmt(f),
+            Notice::AppImage(a) => a.fmt(f),
         }
     }
 }

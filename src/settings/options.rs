@@ -8,7 +8,8 @@ use serde_json::Value;
 use crate::image::{Delivery, ImageOptions};
 use crate::keys::{
     DEFAULT_SERVICE_ACCOUNT, OPT_ALLOW_CROSS_NAMESPACE, OPT_AUDIT, OPT_AUTOSCALER_SAFE_TO_EVICT,
-    OPT_FAILURE_ACTION, OPT_INSTRUMENTATION_SOURCE, OPT_PREFLIGHT, OPT_SERVICE_ACCOUNT,
+    OPT_FAILURE_ACTION, OPT_INSPECT_APP_IMAGES, OPT_INSTRUMENTATION_SOURCE, OPT_PREFLIGHT,
+    OPT_SERVICE_ACCOUNT,
 };
 use crate::refusal::{OptionFault, SettingsProblem};
 use crate::syntax::k8s_names::{is_dns1123_label, is_dns1123_subdomain};
@@ -58,6 +59,9 @@ pub struct Options {
     /// `audit` (default false): the audit role, which never patches and reports pods whose
     /// instrumentation is missing or stale.
     pub audit: bool,
+    /// `inspectAppImages` (default false): read each instrumented container's image
+    /// configuration at admission (see `crate::app_image`).
+    pub inspect_app_images: bool,
 }
 
 impl Default for Options {
@@ -71,13 +75,14 @@ impl Default for Options {
             image: ImageOptions::default(),
             autoscaler_safe_to_evict: true,
             audit: false,
+            inspect_app_images: false,
         }
     }
 }
 
 impl Options {
     /// The keys these options are read from.
-    pub const KEYS: [&'static str; 11] = [
+    pub const KEYS: [&'static str; 12] = [
         OPT_FAILURE_ACTION,
         OPT_ALLOW_CROSS_NAMESPACE,
         OPT_INSTRUMENTATION_SOURCE,
@@ -89,6 +94,7 @@ impl Options {
         ImageOptions::KEYS[3],
         OPT_AUTOSCALER_SAFE_TO_EVICT,
         OPT_AUDIT,
+        OPT_INSPECT_APP_IMAGES,
     ];
 
     /// The options that cannot be taken together: `preflight: disable` needs the copied tree,
@@ -115,6 +121,9 @@ impl Options {
             OPT_AUDIT => self.audit = boolean(OPT_AUDIT, v, false)?,
             OPT_INSTRUMENTATION_SOURCE => self.cluster_mode = cluster_mode(v)?,
             OPT_PREFLIGHT => self.preflight = preflight(v)?,
+            OPT_INSPECT_APP_IMAGES => {
+                self.inspect_app_images = boolean(OPT_INSPECT_APP_IMAGES, v, false)?
+            }
             OPT_SERVICE_ACCOUNT => {
                 if let Some(sa) = service_account(v)? {
                     self.service_account = sa;

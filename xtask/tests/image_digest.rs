@@ -15,16 +15,15 @@
 
 mod common;
 
-use std::net::TcpListener;
 use std::process::Command;
 use std::sync::Arc;
 
 use case_harness::cluster::ClusterState;
 use case_harness::registry::RegistryState;
-use common::registry::{Registry, http_get};
+use common::registry::{Registry, closed_port, http_get, kwctl_run_insecure};
 use common::*;
 use e2e_tests::host::{AdmissionResponse, CompiledPolicy, HostCalls, admission_response};
-use e2e_tests::kwctl::{Kwctl, KwctlAnswer, RunOptions};
+use e2e_tests::kwctl::Kwctl;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use xtask::registry_host::RegistryHost;
@@ -80,12 +79,6 @@ fn registry_with_credentials(dir: &TempDir) -> Registry {
         "auth:\n  htpasswd:\n    realm: test\n    path: {}\n",
         path.display()
     ))
-}
-
-/// A loopback port nothing listens on.
-fn closed_port() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    format!("127.0.0.1:{}", listener.local_addr().unwrap().port())
 }
 
 fn request() -> Value {
@@ -157,9 +150,6 @@ fn a_tag_resolves_to_the_registrys_digest_and_failures_give_the_documented_refus
     let kwctl = Kwctl::for_tests();
     let module = dir.path("annotated-policy.wasm");
     std::fs::write(&module, annotated()).unwrap();
-    let sources = dir.path("sources.yaml");
-    let list: Vec<String> = insecure.iter().map(|s| format!("  - \"{s}\"\n")).collect();
-    std::fs::write(&sources, format!("insecure_sources:\n{}", list.concat())).unwrap();
 
     let cases = [
         (tagged.clone(), None),
@@ -203,16 +193,8 @@ fn a_tag_resolves_to_the_registrys_digest_and_failures_give_the_documented_refus
             "the fixture's words for {image}"
         );
         let Some(kwctl) = &kwctl else { continue };
-        let options = RunOptions {
-            sources_path: Some(sources.clone()),
-            ..RunOptions::default()
-        };
-        let KwctlAnswer::Response(response) = kwctl
-            .run_with(&module, &request(), &settings(&image), &options)
-            .unwrap()
-        else {
-            panic!("the settings are valid");
-        };
+        let run = (module.as_path(), &request(), &settings(&image));
+        let response = kwctl_run_insecure(kwctl, &dir, &insecure, run);
         assert_eq!(
             outcome(&response),
             host,

@@ -53,14 +53,14 @@
 //!
 //! `registry` names a fixture under `tests/inputs/registries/` (format: [`crate::registry`]): the
 //! registries that answer the `oci/v1/manifest_digest` and `oci/v1/oci_manifest_config` calls
-//! (`pinImageDigest: resolve`). With a `cluster` too, both answer through one host, whose log and
+//! (`pinImageDigest: resolve`, `inspectAppImages`). With a `cluster` too, both answer through one host, whose log and
 //! kwctl session hold their calls in the order made; without one, the case's `kubernetes` calls
 //! are not modelled.
 //!
 //! `calls` states what the policy asks its host, one line a call ([`crate::cluster::call_summary`]:
 //! the operation, then what it asks for, as `get_resource <apiVersion>/<kind> [<ns>/]<name>`,
 //! `list_resources_all <apiVersion>/<kind>`, `can_i <verb> <resource>.<group>`, with
-//! `masks=[spec]` when the payload masks, `manifest_digest <image>`; a call the host does not
+//! `masks=[spec]` when the payload masks, `manifest_digest <image>`, `oci_manifest_config <image>`; a call the host does not
 //! model shows its payload).
 //! Why: which calls, with which exact
 //! payloads, in which order is behaviour of its own in cluster mode; kwctl replays a session

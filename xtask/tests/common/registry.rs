@@ -167,3 +167,32 @@ pub fn http_get(addr: &str, path: &str, accept: &str) -> std::io::Result<Respons
         body,
     })
 }
+
+/// A loopback port nothing listens on.
+pub fn closed_port() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    format!("127.0.0.1:{}", listener.local_addr().unwrap().port())
+}
+
+/// The real `kwctl run` of `module` with the registries `insecure` reached over plain HTTP
+/// (a `--sources-path` file written in `dir`): its AdmissionResponse.
+pub fn kwctl_run_insecure(
+    kwctl: &e2e_tests::kwctl::Kwctl,
+    dir: &TempDir,
+    insecure: &[String],
+    (module, request, settings): (&std::path::Path, &serde_json::Value, &serde_json::Value),
+) -> e2e_tests::host::AdmissionResponse {
+    let sources = dir.path("sources.yaml");
+    let list: Vec<String> = insecure.iter().map(|s| format!("  - \"{s}\"\n")).collect();
+    std::fs::write(&sources, format!("insecure_sources:\n{}", list.concat())).unwrap();
+    let options = e2e_tests::kwctl::RunOptions {
+        sources_path: Some(sources),
+        ..Default::default()
+    };
+    match kwctl.run_with(module, request, settings, &options).unwrap() {
+        e2e_tests::kwctl::KwctlAnswer::Response(response) => response,
+        e2e_tests::kwctl::KwctlAnswer::SettingsRefused { message } => {
+            panic!("the settings are valid: {message}")
+        }
+    }
+}
