@@ -377,3 +377,23 @@ patch_but_version() {
     'pod default/hello-deploy-7d9c8b6f5d-x2x9z is stale: instrumentation monitor/python-instrumentation changed since the pod got it (generation 1 → 2); to give it the current instrumentation: kubectl rollout restart deployment/hello-deploy -n default' ]
   grep -Fx 'GET /apis/apps/v1/namespaces/default/replicasets/hello-deploy-7d9c8b6f5d -> 200' <(api_log changed)
 }
+
+@test "policy-server cluster mode audit: a pod whose Instrumentation no longer exists is reported, naming what the cluster lists" {
+  review="$(scanner_review audit-article-pod-cluster)"
+  PS_URL="${RENAMED_URL}" run --separate-stderr ps_audit otel-cluster-audit "${review}"
+  echo "response = ${output}"
+  echo "stand-in log:"; api_log renamed
+  [ "$status" -eq 0 ]
+  [ "$(jq -r .response.allowed <<<"${output}")" = false ]
+  [ "$(jq -r .response.status.code <<<"${output}")" = 400 ]
+  [ "$(jq -r .response.status.message <<<"${output}")" = \
+    'pod default/hello-deploy-7d9c8b6f5d-x2x9z: the instrumentation reference no longer resolves: annotation instrumentation.opentelemetry.io/inject-python="monitor/python-instrumentation" on a pod in namespace "default" cannot be honoured: the cluster'"'"'s Instrumentation resources define no instrumentation "python-instrumentation" in namespace "monitor". References that would work: "monitor/python-instrumentation-v2"; or "false" for no injection' ]
+  # The GET found nothing; the review of the PolicyServer's rights, then the reflector's LIST and WATCH.
+  grep -Fx 'GET /apis/opentelemetry.io/v1alpha1/namespaces/monitor/instrumentations/python-instrumentation -> 404' <(api_log renamed)
+  local verb
+  for verb in list watch; do
+    grep -Fx 'POST /apis/authorization.k8s.io/v1/subjectaccessreviews? -> 201 body={"apiVersion":"authorization.k8s.io/v1","kind":"SubjectAccessReview","metadata":{},"spec":{"resourceAttributes":{"group":"opentelemetry.io","resource":"instrumentations","verb":"'"${verb}"'"},"user":"system:serviceaccount:kubewarden:policy-server"}}' <(api_log renamed)
+  done
+  grep -E '^GET /apis/opentelemetry.io/v1alpha1/instrumentations\?.* -> 200 \(1 items\)$' <(api_log renamed)
+  grep -E '^GET /apis/opentelemetry.io/v1alpha1/instrumentations\?.*watch=true.* -> 200 \(watch held open, no events\)$' <(api_log renamed)
+}
