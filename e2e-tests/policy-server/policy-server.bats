@@ -4,7 +4,7 @@
 #   bats e2e-tests/policy-server/policy-server.bats     # policy-server on PATH, or POLICY_SERVER=...
 #
 # One policy-server runs for the whole file (setup_file), on free ports of 127.0.0.1, with a
-# certificate made for the run and no cluster. Its policies.yml holds the README's
+# certificate made for the run. Its policies.yml holds the README's
 # ClusterAdmissionPolicy (the id the Kubewarden controller gives it, `allowedToMutate: true`, the
 # article's settings), the same with `failureAction: admit`, the same deployed as a
 # validating policy (`allowedToMutate: false`), and the audit role (`audit: true`, as the second
@@ -14,7 +14,8 @@
 #
 # Cluster mode: the same server reads the cluster from the Kubernetes API stand-in
 # (kube-api.py, plain HTTP on 127.0.0.1) serving tests/inputs/clusters/article.yml, and serves the
-# policy with `instrumentationSource: cluster`, mutating and as the audit role. Two more
+# policy with `instrumentationSource: cluster` (the contextAwareResources policy.yaml declares,
+# host capabilities `kubernetes/*`), mutating and as the audit role. Two more
 # policy-servers serve the audit role against the article's cluster on day 2: its Instrumentation
 # edited (article-endpoint-changed.yml), and replaced under a new name (article-renamed.yml).
 # Each stand-in logs every request it gets to kube-api.log in its server's folder.
