@@ -281,6 +281,25 @@ scanner_review() {
   echo "${BATS_TEST_TMPDIR}/$1.review.json"
 }
 
+# The audit answer in $output for the review file $1 is a pass: the pod's uid, allowed, no patch,
+# no status.
+audit_passed() {
+  [ "$status" -eq 0 ]
+  [ "$(jq -r .response.uid <<<"${output}")" = "$(jq -r .request.object.metadata.uid "$1")" ]
+  [ "$(jq -r .response.allowed <<<"${output}")" = true ]
+  [ "$(jq -r '.response.patch // "none"' <<<"${output}")" = none ]
+  [ "$(jq -r '.response.status // "none"' <<<"${output}")" = none ]
+}
+
+# The audit answer in $output is the finding $1: refused with code 400 and that message, no patch.
+audit_found() {
+  [ "$status" -eq 0 ]
+  [ "$(jq -r .response.allowed <<<"${output}")" = false ]
+  [ "$(jq -r .response.status.code <<<"${output}")" = 400 ]
+  [ "$(jq -r '.response.patch // "none"' <<<"${output}")" = none ]
+  [ "$(jq -r .response.status.message <<<"${output}")" = "$1" ]
+}
+
 STALE_MESSAGE='pod default/hello-deploy-7d9c8b6f5d-x2x9z is stale: instrumentation monitor/python-instrumentation changed since the pod got it (spec digest 9219f33404342fe7 → eabc8853b5298fcf); to give it the current instrumentation: kubectl rollout restart deployment/hello-deploy -n default'
 NO_RECORD_MESSAGE='pod default/hello-deploy-7d9c8b6f5d-x2x9z asks for OpenTelemetry Python instrumentation (instrumentation.opentelemetry.io/inject-python="monitor/python-instrumentation") but carries no record of it: it was created before the policy, or admitted without it; to give it the current instrumentation: kubectl rollout restart deployment/hello-deploy -n default'
 
@@ -288,21 +307,13 @@ NO_RECORD_MESSAGE='pod default/hello-deploy-7d9c8b6f5d-x2x9z asks for OpenTeleme
   review="$(scanner_review audit-article-pod)"
   run --separate-stderr ps_audit otel-audit "${review}"
   echo "response = ${output}"
-  [ "$status" -eq 0 ]
-  [ "$(jq -r .response.uid <<<"${output}")" = "$(jq -r .request.object.metadata.uid "${review}")" ]
-  [ "$(jq -r .response.allowed <<<"${output}")" = true ]
-  [ "$(jq -r '.response.patch // "none"' <<<"${output}")" = none ]
-  [ "$(jq -r '.response.status // "none"' <<<"${output}")" = none ]
+  audit_passed "${review}"
 }
 
 @test "policy-server audit: the article's pod is stale once the endpoint changed, naming hello-deploy" {
   run --separate-stderr ps_audit otel-audit-endpoint-changed "$(scanner_review audit-article-pod)"
   echo "response = ${output}"
-  [ "$status" -eq 0 ]
-  [ "$(jq -r .response.allowed <<<"${output}")" = false ]
-  [ "$(jq -r .response.status.code <<<"${output}")" = 400 ]
-  [ "$(jq -r '.response.patch // "none"' <<<"${output}")" = none ]
-  [ "$(jq -r .response.status.message <<<"${output}")" = "${STALE_MESSAGE}" ]
+  audit_found "${STALE_MESSAGE}"
 }
 
 @test "policy-server audit: a pod without a record is reported, naming hello-deploy" {
@@ -358,11 +369,7 @@ patch_but_version() {
   run --separate-stderr ps_audit otel-cluster-audit "${review}"
   echo "response = ${output}"
   echo "stand-in log:"; api_log server
-  [ "$status" -eq 0 ]
-  [ "$(jq -r .response.uid <<<"${output}")" = "$(jq -r .request.object.metadata.uid "${review}")" ]
-  [ "$(jq -r .response.allowed <<<"${output}")" = true ]
-  [ "$(jq -r '.response.patch // "none"' <<<"${output}")" = none ]
-  [ "$(jq -r '.response.status // "none"' <<<"${output}")" = none ]
+  audit_passed "${review}"
 }
 
 @test "policy-server cluster mode audit: once the Instrumentation is edited the pod is stale, naming the Deployment its ReplicaSet names" {
@@ -370,12 +377,8 @@ patch_but_version() {
   PS_URL="${CHANGED_URL}" run --separate-stderr ps_audit otel-cluster-audit "${review}"
   echo "response = ${output}"
   echo "stand-in log:"; api_log changed
-  [ "$status" -eq 0 ]
-  [ "$(jq -r .response.allowed <<<"${output}")" = false ]
-  [ "$(jq -r .response.status.code <<<"${output}")" = 400 ]
-  [ "$(jq -r '.response.patch // "none"' <<<"${output}")" = none ]
-  [ "$(jq -r .response.status.message <<<"${output}")" = \
-    'pod default/hello-deploy-7d9c8b6f5d-x2x9z is stale: instrumentation monitor/python-instrumentation changed since the pod got it (generation 1 → 2); to give it the current instrumentation: kubectl rollout restart deployment/hello-deploy -n default' ]
+  audit_found \
+    'pod default/hello-deploy-7d9c8b6f5d-x2x9z is stale: instrumentation monitor/python-instrumentation changed since the pod got it (generation 1 → 2); to give it the current instrumentation: kubectl rollout restart deployment/hello-deploy -n default'
   grep -Fx 'GET /apis/apps/v1/namespaces/default/replicasets/hello-deploy-7d9c8b6f5d -> 200' <(api_log changed)
 }
 
@@ -384,11 +387,8 @@ patch_but_version() {
   PS_URL="${RENAMED_URL}" run --separate-stderr ps_audit otel-cluster-audit "${review}"
   echo "response = ${output}"
   echo "stand-in log:"; api_log renamed
-  [ "$status" -eq 0 ]
-  [ "$(jq -r .response.allowed <<<"${output}")" = false ]
-  [ "$(jq -r .response.status.code <<<"${output}")" = 400 ]
-  [ "$(jq -r .response.status.message <<<"${output}")" = \
-    'pod default/hello-deploy-7d9c8b6f5d-x2x9z: the instrumentation reference no longer resolves: annotation instrumentation.opentelemetry.io/inject-python="monitor/python-instrumentation" on a pod in namespace "default" cannot be honoured: the cluster'"'"'s Instrumentation resources define no instrumentation "python-instrumentation" in namespace "monitor". References that would work: "monitor/python-instrumentation-v2"; or "false" for no injection' ]
+  audit_found \
+    'pod default/hello-deploy-7d9c8b6f5d-x2x9z: the instrumentation reference no longer resolves: annotation instrumentation.opentelemetry.io/inject-python="monitor/python-instrumentation" on a pod in namespace "default" cannot be honoured: the cluster'"'"'s Instrumentation resources define no instrumentation "python-instrumentation" in namespace "monitor". References that would work: "monitor/python-instrumentation-v2"; or "false" for no injection'
   # The GET found nothing; the review of the PolicyServer's rights, then the reflector's LIST and WATCH.
   grep -Fx 'GET /apis/opentelemetry.io/v1alpha1/namespaces/monitor/instrumentations/python-instrumentation -> 404' <(api_log renamed)
   local verb
