@@ -219,7 +219,7 @@ bats: policy.wasm annotated-policy.wasm host-tools
 
 # The annotated module served by the real policy-server over HTTPS.
 server-tests: annotated-policy.wasm host-tools
-	@$(call apt,bats jq curl openssl)
+	@$(call apt,bats jq curl openssl python3-yaml)
 	@if [ -z "$(POLICY_SERVER)" ]; then $(call skipped,server-tests,policy-server not found: set POLICY_SERVER or put policy-server on PATH); \
 	else POLICY_RUN=$(POLICY_RUN) bats e2e-tests/policy-server/policy-server.bats && \
 	  $(call ran,server-tests,e2e-tests/policy-server/policy-server.bats with $$("$(POLICY_SERVER)" --version | head -n1)); fi

@@ -1,11 +1,15 @@
-# Start and stop a real policy-server on 127.0.0.1 with TLS and no cluster. Source it after
-# tools.bash. Each function is bounded in time; the server is started under `timeout`, so it
-# cannot outlive PS_MAX_SECONDS even if nobody stops it.
+# Start and stop a real policy-server on 127.0.0.1 with TLS, with no cluster or with the
+# Kubernetes API stand-in (policy-server/kube-api.py) serving a cluster fixture. Source it after
+# tools.bash. Each function is bounded in time; the server and the stand-in are started under
+# `timeout`, so they cannot outlive PS_MAX_SECONDS even if nobody stops them.
 #
+#   kube_api_start DIR CLUSTER_YML   # the stand-in; -> DIR/kubeconfig, DIR/kube-api.log, KUBE_API_PID
 #   ps_start DIR POLICIES_YML        # -> PS_PID, PS_PORT, PS_READY_PORT, PS_URL, PS_CACERT, PS_LOG
+#                                    #    (reads DIR/kubeconfig when there is one)
 #   ps_post POLICY_ID REVIEW_FILE    # the AdmissionReview response body on stdout
 #   ps_audit POLICY_ID REVIEW_FILE   # the same through /audit, as Kubewarden's audit scanner posts
 #   ps_stop
+#   kube_api_stop PID
 
 PS_MAX_SECONDS=${PS_MAX_SECONDS:-900}
 
@@ -20,8 +24,10 @@ ps_start() {
   PS_CACERT="${dir}/cert.pem"
   PS_LOG="${dir}/policy-server.log"
   mkdir -p "${dir}/policies" "${dir}/sigstore"
-  # Only what is given here: no KUBEWARDEN_* settings from the caller's environment.
-  env $(env | sed -n 's/^\(KUBEWARDEN_[A-Z_]*\)=.*/-u \1/p') RUST_BACKTRACE=0 NO_COLOR=1 \
+  # Only what is given here: no KUBEWARDEN_* settings and no cluster from the caller's environment.
+  local kube=(-u KUBECONFIG)
+  [ -f "${dir}/kubeconfig" ] && kube=(KUBECONFIG="${dir}/kubeconfig")
+  env $(env | sed -n 's/^\(KUBEWARDEN_[A-Z_]*\)=.*/-u \1/p') "${kube[@]}" RUST_BACKTRACE=0 NO_COLOR=1 \
     timeout "${PS_MAX_SECONDS}" "${POLICY_SERVER}" \
     --addr 127.0.0.1 --port "${PS_PORT}" --readiness-probe-port "${PS_READY_PORT}" \
     --cert-file "${dir}/cert.pem" --key-file "${dir}/key.pem" \
@@ -66,5 +72,50 @@ ps_stop() {
     kill "${PS_PID}" 2>/dev/null || true
     wait "${PS_PID}" 2>/dev/null || true
     PS_PID=
+  fi
+}
+
+# Start the Kubernetes API stand-in on a free port of 127.0.0.1, serving the cluster fixture
+# CLUSTER_YML (tests/inputs/clusters/, converted to JSON here), logging every request to
+# DIR/kube-api.log, and write DIR/kubeconfig naming it (plain HTTP, no credentials).
+kube_api_start() {
+  local dir=$1 cluster=$2
+  mkdir -p "${dir}"
+  python3 -c 'import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))' \
+    "${cluster}" >"${dir}/cluster.json" || return 1
+  rm -f "${dir}/kube-api.port"
+  timeout "${PS_MAX_SECONDS}" python3 "$(dirname "${BASH_SOURCE[0]}")/../policy-server/kube-api.py" \
+    "${dir}/cluster.json" "${dir}/kube-api.log" "${dir}/kube-api.port" 2>"${dir}/kube-api.err" &
+  KUBE_API_PID=$!
+  local deadline=$((SECONDS + 20))
+  until [ -s "${dir}/kube-api.port" ]; do
+    if ! kill -0 "${KUBE_API_PID}" 2>/dev/null || [ "${SECONDS}" -ge "${deadline}" ]; then
+      echo "the Kubernetes API stand-in did not start:" >&2
+      cat "${dir}/kube-api.err" >&2
+      kube_api_stop "${KUBE_API_PID}"
+      return 1
+    fi
+    sleep 0.1
+  done
+  cat >"${dir}/kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+  - name: stand-in
+    cluster: {server: "http://127.0.0.1:$(cat "${dir}/kube-api.port")"}
+users:
+  - name: policy-server
+    user: {}
+contexts:
+  - name: stand-in
+    context: {cluster: stand-in, user: policy-server}
+current-context: stand-in
+EOF
+}
+
+kube_api_stop() {
+  if [ -n "${1:-}" ]; then
+    kill "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
   fi
 }
