@@ -343,13 +343,13 @@ impl Display for OptionFault {
                 f,
                 "{value} is not accepted; use \"initContainer\" (an init container copies the packages into an emptyDir, as the operator does; the default) or \"imageVolume\" (the image is mounted as a read-only volume; Kubernetes 1.35, or 1.33 with the ImageVolume feature gate)"
             ),
-            OptionFault::DisableOnImageVolume => write!(
-                f,
-                "\"disable\" is not accepted with delivery \"imageVolume\": the packages are a read-only volume the preflight cannot move aside; use preflight \"fail\" (on a finding the pod does not start) or delivery \"initContainer\""
-            ),
+            OptionFault::DisableOnImageVolume => f.write_str(DISABLE_ON_IMAGE_VOLUME),
         }
     }
 }
+
+/// `preflight: disable` with `delivery: imageVolume`.
+const DISABLE_ON_IMAGE_VOLUME: &str = "\"disable\" is not accepted with delivery \"imageVolume\": the packages are a read-only volume the preflight cannot move aside; use preflight \"fail\" (on a finding the pod does not start) or delivery \"initContainer\"";
 
 /// The example prefixes of the `imageRewrites` messages.
 const REWRITE_FROM: &str = "ghcr.io/open-telemetry/opentelemetry-operator/";
