@@ -110,10 +110,16 @@ pub fn canonical(s: &str) -> Option<String> {
     }
     out.extend(digits.iter().map(|d| char::from(b'0' + d)));
     out.push('e');
-    if exponent < 0 {
+    push_int(&mut out, exponent);
+    Some(out)
+}
+
+/// `n` in decimal appended to `out`, as `format!` writes it.
+fn push_int(out: &mut String, n: i64) {
+    if n < 0 {
         out.push('-');
     }
-    let magnitude = exponent.unsigned_abs();
+    let magnitude = n.unsigned_abs();
     let mut place = 1;
     while place * 10 <= magnitude {
         place *= 10;
@@ -122,7 +128,6 @@ pub fn canonical(s: &str) -> Option<String> {
         out.push(char::from(b'0' + (magnitude / place % 10) as u8));
         place /= 10;
     }
-    Some(out)
 }
 
 /// `digits` (decimal, most significant first) multiplied by `factor`, exactly.
