@@ -14,7 +14,7 @@ use serde_json::value::RawValue;
 use super::env::Entry;
 use super::{ContainerEdit, Plan};
 use crate::refusal::ApplyProblem;
-use crate::syntax::json_text::{At, Entries, push_string};
+use crate::syntax::json_text::{At, Entries, Key, push_string};
 use crate::target::Target;
 
 /// A replacement of `object[start..end]`.
@@ -83,37 +83,34 @@ pub fn annotate(
 
 /// The splice that writes `changes` into the pod's `metadata.annotations`, which it creates when
 /// needed. The annotations object is written anew: the members that `changes` does not name, as
-/// they were (key and value), then the values set.
+/// they were (key and value), then the values set. The pod's members are read in one pass over
+/// the object; its text is read again only when it has no `metadata` object to write into.
 fn annotations(
     object: &str,
     target: &Target,
     changes: &[(&str, Option<String>)],
     splices: &mut Vec<Splice>,
 ) -> Result<(), ApplyProblem> {
-    let pod = raw_at(object, target.template)
-        .filter(|p| p.get().starts_with('{'))
+    let mut json = serde_json::Deserializer::from_str(object);
+    let pod_fields = At::<Entries<'_>>(target.template, PhantomData)
+        .deserialize(&mut json)
+        .ok()
+        .flatten()
         .ok_or(ApplyProblem::SpecNotAnObject)?;
-    let pod_fields = entries(pod).ok_or(ApplyProblem::SpecNotAnObject)?;
-    let set_values = changes
-        .iter()
-        .filter_map(|(k, v)| Some(format!("{}:{}", to_json(k), to_json(v.as_ref()?))));
     let metadata = last(&pod_fields, "metadata").filter(|m| m.get().starts_with('{'));
     let Some(metadata) = metadata else {
-        let members: Vec<String> = set_values.collect();
-        let value = format!(r#"{{"annotations":{{{}}}}}"#, members.join(","));
+        let pod = raw_at(object, target.template).ok_or(ApplyProblem::SpecNotAnObject)?;
+        let mut value = String::from(r#"{"annotations":"#);
+        annotations_value(&[], changes, &mut value);
+        value.push('}');
         set(object, pod, &pod_fields, "metadata", value, splices);
         return Ok(());
     };
     let meta_fields = entries(metadata).ok_or(ApplyProblem::SpecNotAnObject)?;
     let existing = last(&meta_fields, "annotations").filter(|a| a.get().starts_with('{'));
     let kept = existing.and_then(entries).map(|e| e.0).unwrap_or_default();
-    let mut members: Vec<String> = kept
-        .iter()
-        .filter(|(k, _)| !changes.iter().any(|(c, _)| *k == **c))
-        .map(|(k, v)| format!("{}:{}", to_json(&k.as_str()), v.get()))
-        .collect();
-    members.extend(set_values);
-    let value = format!("{{{}}}", members.join(","));
+    let mut value = String::new();
+    annotations_value(&kept, changes, &mut value);
     set(
         object,
         metadata,
@@ -123,6 +120,46 @@ fn annotations(
         splices,
     );
     Ok(())
+}
+
+/// The annotations object written into `out`: the members of `kept` that `changes` does not
+/// name, as they were, then the values `changes` sets.
+fn annotations_value(
+    kept: &[(Key<'_>, &RawValue)],
+    changes: &[(&str, Option<String>)],
+    out: &mut String,
+) {
+    let kept = kept
+        .iter()
+        .filter(|(k, _)| !changes.iter().any(|(c, _)| *k == **c));
+    let set = changes
+        .iter()
+        .filter_map(|(k, v)| Some((*k, v.as_deref()?)));
+    let size: usize = kept
+        .clone()
+        .map(|(k, v)| k.as_str().len() + v.get().len() + 4)
+        .sum();
+    let set_size: usize = set.clone().map(|(k, v)| k.len() + v.len() + 6).sum();
+    out.reserve(size + set_size + 2);
+    out.push('{');
+    let mut first = true;
+    for (key, value) in kept {
+        if !std::mem::take(&mut first) {
+            out.push(',');
+        }
+        push_string(out, key.as_str());
+        out.push(':');
+        out.push_str(value.get());
+    }
+    for (key, value) in set {
+        if !std::mem::take(&mut first) {
+            out.push(',');
+        }
+        push_string(out, key);
+        out.push(':');
+        push_string(out, value);
+    }
+    out.push('}');
 }
 
 /// A container's new env (its own entries kept verbatim, the policy's added) and mounts.

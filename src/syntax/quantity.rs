@@ -104,9 +104,30 @@ pub fn canonical(s: &str) -> Option<String> {
         digits.pop();
         exponent += 1;
     }
-    let text: String = digits.iter().map(|d| char::from(b'0' + d)).collect();
-    let sign = if negative { "-" } else { "" };
-    Some(format!("{sign}{text}e{exponent}"))
+    let mut out = String::with_capacity(digits.len() + 8);
+    if negative {
+        out.push('-');
+    }
+    out.extend(digits.iter().map(|d| char::from(b'0' + d)));
+    out.push('e');
+    push_int(&mut out, exponent);
+    Some(out)
+}
+
+/// `n` in decimal appended to `out`, as `format!` writes it.
+fn push_int(out: &mut String, n: i64) {
+    if n < 0 {
+        out.push('-');
+    }
+    let magnitude = n.unsigned_abs();
+    let mut place = 1;
+    while place * 10 <= magnitude {
+        place *= 10;
+    }
+    while place > 0 {
+        out.push(char::from(b'0' + (magnitude / place % 10) as u8));
+        place /= 10;
+    }
 }
 
 /// `digits` (decimal, most significant first) multiplied by `factor`, exactly.
