@@ -424,15 +424,7 @@ mod tests {
                 env: Default::default(),
                 mounts: Vec::new(),
             }],
-            volumes: Vec::new(),
-            init_container: Default::default(),
-            preflight: Vec::new(),
-            init_position: None,
-            source: "",
-            notes: Vec::new(),
-            pull_secrets: Vec::new(),
-            held_pull_secrets: Vec::new(),
-            annotations: Vec::new(),
+            ..Default::default()
         };
         let object = r#"{"spec":{"initContainers":[{"name":"a"},"migrate"],"containers":[{}]}}"#;
         let problem = apply(&plan, object, &Target::POD).unwrap_err();

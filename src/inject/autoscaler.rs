@@ -42,7 +42,6 @@ mod tests {
 
     fn plan(volumes: &[(&str, bool)]) -> Plan {
         Plan {
-            edits: Vec::new(),
             volumes: volumes
                 .iter()
                 .map(|(name, empty_dir)| Volume {
@@ -51,14 +50,7 @@ mod tests {
                     ..Default::default()
                 })
                 .collect(),
-            init_container: None,
-            preflight: Vec::new(),
-            init_position: None,
-            source: "",
-            notes: Vec::new(),
-            pull_secrets: Vec::new(),
-            held_pull_secrets: Vec::new(),
-            annotations: Vec::new(),
+            ..Default::default()
         }
     }
 

@@ -116,7 +116,7 @@ pub struct EphemeralVolume {
 /// Everything the injection adds to a pod. Its serialization is what it writes into the pod
 /// spec, and nothing else (the record's hash, `crate::record`): a field that holds no written
 /// value is `#[serde(skip)]`, and a new part of the plan is in the hash by being serialized.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 pub struct Plan {
     /// The target containers' edits, in the operator's order.
     pub edits: Vec<ContainerEdit>,
