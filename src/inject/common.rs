@@ -36,72 +36,81 @@ pub fn sdk_config(
     c: &ContainerView,
     tls: &TlsPlan,
 ) -> (EnvList, Option<Notice>) {
-    let above = env.find(RESOURCE_ATTRIBUTES_VAR).cloned();
-    let user = above
-        .as_ref()
-        .and_then(|v| v.value.as_deref())
-        .unwrap_or_default();
+    // Whether the env above sets OTEL_RESOURCE_ATTRIBUTES with `valueFrom`, and its literal value.
+    let above = env.find(RESOURCE_ATTRIBUTES_VAR).map(|v| {
+        (
+            v.value_from.is_some(),
+            v.value.as_deref().unwrap_or_default(),
+        )
+    });
+    let user = above.map_or("", |(_, value)| value);
     let resource = resource_attributes::for_container(spec, pod, namespace, c, user);
-    let mut generated = vec![literal(SERVICE_NAME_VAR, resource.service_name)];
-    generated.extend(exporter::env(spec, tls));
+    let mut generated = Vec::with_capacity(6 + resource.field_refs.len() + tls.env.len());
+    generated.push(literal(SERVICE_NAME_VAR, resource.service_name));
+    exporter::env(spec, tls, &mut generated);
     generated.extend(resource.field_refs);
     let mut note = None;
-    match &above {
+    match above {
         None => generated.push(literal(RESOURCE_ATTRIBUTES_VAR, resource.attributes)),
-        Some(v) if v.value_from.is_some() => {
+        Some((true, _)) => {
             note = Some(Notice::AttributesFromSource {
                 container: c.name.clone(),
             })
         }
         Some(_) if resource.attributes.is_empty() => {}
-        Some(_) => {
-            let joined = if user.is_empty() || user.ends_with(',') {
-                format!("{user}{}", resource.attributes)
-            } else {
-                format!("{user},{}", resource.attributes)
-            };
+        Some((false, user)) => {
+            let joined = extended(user, &resource.attributes);
             env.rewrite(RESOURCE_ATTRIBUTES_VAR, joined);
         }
     }
     if let Some(props) = spec.propagators.as_ref().filter(|p| !p.is_empty()) {
         generated.push(literal(PROPAGATORS_VAR, props.join(",")));
     }
-    generated.extend(sampler(spec, &env));
+    sampler(spec, &env, &mut generated);
     let mut env = env.layered(&[Layer::Back(&generated)]);
     env.move_to_end(RESOURCE_ATTRIBUTES_VAR);
     (env, note)
 }
 
-/// The `OTEL_SERVICE_NAME` that [`sdk_config`] leaves in `env`: the one set above the SDK
-/// configuration, else the generated one. What a preview shows, without the rest of the SDK's.
+/// The user's `OTEL_RESOURCE_ATTRIBUTES` value followed by the generated attributes.
+fn extended(user: &str, generated: &str) -> String {
+    let mut joined = String::with_capacity(user.len() + 1 + generated.len());
+    joined.push_str(user);
+    if !user.is_empty() && !user.ends_with(',') {
+        joined.push(',');
+    }
+    joined.push_str(generated);
+    joined
+}
+
+/// The `OTEL_SERVICE_NAME` that [`sdk_config`] leaves in the env: the one set above the SDK
+/// configuration (`set`, the first entry of that name: `None` for a `valueFrom` one), else the one
+/// generated below the `OTEL_RESOURCE_ATTRIBUTES` value `user` set above. What a preview shows,
+/// without the rest of the SDK's.
 pub fn service_name(
-    env: &EnvList,
+    set: Option<Option<&str>>,
+    user: &str,
     pod: &PodView,
     namespace: &str,
     spec: &InstrumentationSpec,
     c: &ContainerView,
 ) -> Option<String> {
-    if let Some(set) = env.find(SERVICE_NAME_VAR) {
-        return set.value.clone();
+    match set {
+        Some(set) => set.map(str::to_string),
+        None => Some(resource_attributes::service_name_for(
+            spec, pod, namespace, c, user,
+        )),
     }
-    let user = env
-        .find(RESOURCE_ATTRIBUTES_VAR)
-        .and_then(|v| v.value.as_deref())
-        .unwrap_or_default();
-    Some(resource_attributes::service_name_for(
-        spec, pod, namespace, c, user,
-    ))
 }
 
-/// The sampler and its argument, set together and only when the env sets neither.
-fn sampler(spec: &InstrumentationSpec, env: &EnvList) -> Vec<EnvVar> {
+/// The sampler and its argument, added to `out` together and only when the env sets neither.
+fn sampler(spec: &InstrumentationSpec, env: &EnvList, out: &mut Vec<EnvVar>) {
     let (sampler, argument) = (spec.sampler_type(), spec.sampler_argument());
     if sampler.is_empty() || env.has(SAMPLER_VAR) || env.has(SAMPLER_ARG_VAR) {
-        return Vec::new();
+        return;
     }
-    let mut out = vec![literal(SAMPLER_VAR, sampler)];
+    out.push(literal(SAMPLER_VAR, sampler));
     if !argument.is_empty() {
         out.push(literal(SAMPLER_ARG_VAR, argument));
     }
-    out
 }

@@ -22,15 +22,14 @@ pub struct TlsPlan {
     pub mounts: Vec<VolumeMount>,
 }
 
-/// The exporter's env vars, in the operator's order: the endpoint when set, then TLS's.
-pub fn env(spec: &InstrumentationSpec, tls: &TlsPlan) -> Vec<EnvVar> {
+/// The exporter's env vars added to `out`, in the operator's order: the endpoint when set, then
+/// TLS's.
+pub fn env(spec: &InstrumentationSpec, tls: &TlsPlan, out: &mut Vec<EnvVar>) {
     let endpoint = spec.endpoint();
-    let mut out = Vec::with_capacity(1 + tls.env.len());
     if !endpoint.is_empty() {
         out.push(literal(ENDPOINT_VAR, endpoint));
     }
     out.extend(tls.env.iter().cloned());
-    out
 }
 
 /// What the spec's `exporter.tls` adds (nothing without it).

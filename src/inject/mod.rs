@@ -31,7 +31,8 @@ pub use python::restricted_security_context;
 
 use crate::instrumentation::{ClaimTemplate, InstrumentationSpec};
 use crate::operator::{
-    COLLECTOR_SIDECAR, INJECTED_INIT_CONTAINERS, INJECTED_SIDECAR, NODE_NAME_VAR, VOLUME_NAME,
+    COLLECTOR_SIDECAR, INJECTED_INIT_CONTAINERS, INJECTED_SIDECAR, NODE_NAME_VAR,
+    RESOURCE_ATTRIBUTES_VAR, SERVICE_NAME_VAR, VOLUME_NAME,
 };
 use crate::pod::{ContainerView, PodView, Slot};
 use crate::refusal::{AlreadyInstrumented, Notice, PlanProblem};
@@ -240,7 +241,27 @@ pub fn service_name(
     checked: &Checked,
 ) -> Option<String> {
     let c = pod.container(*checked.targets.first()?);
-    common::service_name(&env_above_sdk(spec, c), pod, namespace, spec, c)
+    let user = set_above_sdk(spec, c, RESOURCE_ATTRIBUTES_VAR).flatten();
+    let set = set_above_sdk(spec, c, SERVICE_NAME_VAR);
+    common::service_name(set, user.unwrap_or_default(), pod, namespace, spec, c)
+}
+
+/// The value of the first entry named `name` in [`env_above_sdk`] (`Some(None)` for a
+/// `valueFrom` one), without building that list: for a variable that the policy's own layers
+/// there (`PYTHONPATH`, the IPs, the Python defaults) never set, that is the first of the
+/// container's env, `python.env` and `env`.
+fn set_above_sdk<'a>(
+    spec: &'a InstrumentationSpec,
+    c: &'a ContainerView,
+    name: &str,
+) -> Option<Option<&'a str>> {
+    let own = c.env.iter().map(|v| (v.name.as_str(), v.value.as_deref()));
+    let python_env = spec.python().env.as_deref().unwrap_or_default();
+    let spec_env = spec.env.as_deref().unwrap_or_default();
+    let layers = python_env.iter().chain(spec_env);
+    own.chain(layers.map(|v| (v.name.as_str(), v.value.as_deref())))
+        .find(|&(n, _)| n == name)
+        .map(|(_, value)| value)
 }
 
 /// Computes the injection of `spec` into `pod` (in `namespace`), with `packages` delivered, or
@@ -315,4 +336,45 @@ fn env_above_sdk(spec: &InstrumentationSpec, c: &ContainerView) -> EnvList {
     ]);
     pythonpath.wrap(&mut env);
     env
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn set_above_sdk_reads_what_env_above_sdk_holds() {
+        let spec: InstrumentationSpec = serde_json::from_value(json!({
+            "env": [
+                {"name": "OTEL_SERVICE_NAME", "value": "from-env"},
+                {"name": "OTEL_RESOURCE_ATTRIBUTES", "value": "a=env"}
+            ],
+            "python": {"env": [{"name": "OTEL_RESOURCE_ATTRIBUTES", "value": "a=python"}]}
+        }))
+        .unwrap();
+        let pod: PodView = serde_json::from_value(json!({"spec": {"containers": [
+            {"name": "bare"},
+            {"name": "own", "env": [
+                {"name": "OTEL_SERVICE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "x"}}},
+                {"name": "OTEL_SERVICE_NAME", "value": "second"},
+                {"name": "OTEL_RESOURCE_ATTRIBUTES", "value": "a=own"}
+            ]}
+        ]}}))
+        .unwrap();
+        let names = [
+            SERVICE_NAME_VAR,
+            RESOURCE_ATTRIBUTES_VAR,
+            "OTEL_SDK_DISABLED",
+        ];
+        for c in &pod.spec.containers {
+            let env = env_above_sdk(&spec, c);
+            for name in names {
+                let built = env.find(name).map(|v| v.value.as_deref());
+                assert_eq!(set_above_sdk(&spec, c, name), built, "{} {name}", c.name);
+            }
+        }
+        let own = &pod.spec.containers[1];
+        assert_eq!(set_above_sdk(&spec, own, SERVICE_NAME_VAR), Some(None));
+    }
 }

@@ -4,8 +4,10 @@
 //! operator's layering of the spec's attributes, Kubernetes facts, owner references and
 //! `resource.opentelemetry.io/*` annotations, always below what the container's own
 //! `OTEL_RESOURCE_ATTRIBUTES` already says (its `createResourceMap` and `injectCommonSDKConfig`).
+//! The attributes borrow their keys and values from the spec and the pod; only the final
+//! `key=value,...` text is written out.
 
-use std::collections::{BTreeMap, HashSet};
+use std::borrow::Cow;
 
 use k8s_openapi::api::core::v1::EnvVar;
 
@@ -15,7 +17,7 @@ use crate::keys::{
     RESOURCE_PREFIX, SERVICE_INSTANCE_ID, SERVICE_NAME, SERVICE_NAMESPACE, SERVICE_VERSION,
 };
 use crate::operator::{NODE_NAME_VAR, POD_NAME_VAR, POD_UID_VAR};
-use crate::pod::{ContainerView, PodView};
+use crate::pod::{ContainerView, Owner, PodView};
 use crate::syntax::image_ref;
 
 /// What one container gets: its service name, the downward-API variables that the attribute
@@ -30,6 +32,106 @@ pub struct ContainerResource {
     pub attributes: String,
 }
 
+/// An attribute's value, as it is written into `OTEL_RESOURCE_ATTRIBUTES`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Value<'a> {
+    /// Text from the spec, the pod or the namespace.
+    Text(&'a str),
+    /// `$(VAR)`: a downward-API variable the container gets.
+    Var(&'static str),
+    /// `<namespace>.$(POD_NAME_VAR).<container>`: the generated `service.instance.id`.
+    Instance(&'a str, &'a str),
+}
+
+impl Value<'_> {
+    fn is_empty(&self) -> bool {
+        matches!(self, Value::Text(""))
+    }
+
+    fn write_to(&self, out: &mut String) {
+        match *self {
+            Value::Text(text) => out.push_str(text),
+            Value::Var(var) => push_var(out, var),
+            Value::Instance(namespace, container) => {
+                out.push_str(namespace);
+                out.push('.');
+                push_var(out, POD_NAME_VAR);
+                out.push('.');
+                out.push_str(container);
+            }
+        }
+    }
+}
+
+/// `$(VAR)`.
+fn push_var(out: &mut String, var: &str) {
+    out.push_str("$(");
+    out.push_str(var);
+    out.push(')');
+}
+
+/// The attributes of one container, each key once (a later value replaces an earlier one, as in
+/// the operator's map), and the keys the user's `OTEL_RESOURCE_ATTRIBUTES` sets, which are never
+/// set again. A few dozen entries at most: a list beats a map.
+#[derive(Debug, Default)]
+struct Attributes<'a> {
+    entries: Vec<(&'a str, Value<'a>)>,
+    existing: Vec<&'a str>,
+}
+
+impl<'a> Attributes<'a> {
+    /// No attributes yet; `user` is the container's `OTEL_RESOURCE_ATTRIBUTES` value (literal).
+    fn below(user: &'a str) -> Self {
+        Attributes {
+            entries: Vec::with_capacity(16),
+            existing: existing_keys(user),
+        }
+    }
+
+    /// Sets `key` unless the user set it.
+    fn put(&mut self, key: &'a str, value: Value<'a>) {
+        if self.existing.contains(&key) {
+            return;
+        }
+        match self.entries.iter_mut().find(|(k, _)| *k == key) {
+            Some(entry) => entry.1 = value,
+            None => self.entries.push((key, value)),
+        }
+    }
+
+    /// Sets `key` to `value` when the value is not empty (and the user did not set the key).
+    fn put_text(&mut self, key: &'a str, value: &'a str) {
+        if !value.is_empty() {
+            self.put(key, Value::Text(value));
+        }
+    }
+
+    /// The value set for `key`.
+    fn get(&self, key: &str) -> Option<&Value<'a>> {
+        self.entries.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
+    }
+
+    /// Whether `key` is set, here or by the user.
+    fn has(&self, key: &str) -> bool {
+        self.get(key).is_some() || self.existing.contains(&key)
+    }
+
+    /// `k=v` pairs sorted by key, joined with ','.
+    fn into_text(mut self) -> String {
+        self.entries.sort_unstable_by_key(|&(k, _)| k);
+        let mut out = String::with_capacity(64 * self.entries.len());
+        for (k, v) in &self.entries {
+            if !out.is_empty() {
+                out.push(',');
+            }
+            out.push_str(k);
+            out.push('=');
+            v.write_to(&mut out);
+        }
+        out
+    }
+}
+
 /// The resource of `container` in `pod`. `user` is the `OTEL_RESOURCE_ATTRIBUTES` value already
 /// set for the container (literal), whose keys are never set again.
 pub fn for_container(
@@ -39,37 +141,30 @@ pub fn for_container(
     container: &ContainerView,
     user: &str,
 ) -> ContainerResource {
-    let existing = existing_keys(user);
-    let mut res = resource_map(spec, pod, namespace, &container.name, &existing);
+    let version = (!user.contains("service.version"))
+        .then(|| service_version(spec, pod, &container.image))
+        .flatten();
+    let mut res = resource_map(spec, pod, namespace, &container.name, user);
     let service_name = service_name(spec, pod, &res, &container.name);
-    let mut field_refs = vec![field_ref(POD_NAME_VAR, "metadata.name")];
+    let mut field_refs = Vec::with_capacity(3);
+    field_refs.push(field_ref(POD_NAME_VAR, "metadata.name"));
     // The `$(VAR)` entries come after the map; the user's keys still win.
-    let put = |res: &mut BTreeMap<String, String>, key: &str, value: String| {
-        if !existing.contains(key) {
-            res.insert(key.to_string(), value);
-        }
-    };
-    put(&mut res, "k8s.pod.name", format!("$({POD_NAME_VAR})"));
-    if spec.add_k8s_uid_attributes()
-        && !res.contains_key("k8s.pod.uid")
-        && !existing.contains("k8s.pod.uid")
-    {
+    res.put("k8s.pod.name", Value::Var(POD_NAME_VAR));
+    if spec.add_k8s_uid_attributes() && !res.has("k8s.pod.uid") {
         field_refs.push(field_ref(POD_UID_VAR, "metadata.uid"));
-        put(&mut res, "k8s.pod.uid", format!("$({POD_UID_VAR})"));
+        res.put("k8s.pod.uid", Value::Var(POD_UID_VAR));
     }
-    if !user.contains("service.version")
-        && let Some(version) = service_version(spec, pod, &container.image)
-    {
-        put(&mut res, "service.version", version);
+    if let Some(version) = &version {
+        res.put("service.version", Value::Text(version));
     }
-    if !res.contains_key("k8s.node.name") && !existing.contains("k8s.node.name") {
+    if !res.has("k8s.node.name") {
         field_refs.push(field_ref(NODE_NAME_VAR, "spec.nodeName"));
-        put(&mut res, "k8s.node.name", format!("$({NODE_NAME_VAR})"));
+        res.put("k8s.node.name", Value::Var(NODE_NAME_VAR));
     }
     ContainerResource {
         service_name,
         field_refs,
-        attributes: to_attribute_string(&res),
+        attributes: res.into_text(),
     }
 }
 
@@ -81,40 +176,33 @@ pub fn service_name_for(
     container: &ContainerView,
     user: &str,
 ) -> String {
-    let existing = existing_keys(user);
-    let res = resource_map(spec, pod, namespace, &container.name, &existing);
+    let res = resource_map(spec, pod, namespace, &container.name, user);
     service_name(spec, pod, &res, &container.name)
 }
 
 /// The keys a user's `OTEL_RESOURCE_ATTRIBUTES` value sets (pairs with exactly one '=').
-fn existing_keys(value: &str) -> HashSet<String> {
+fn existing_keys(value: &str) -> Vec<&str> {
     value
         .split(',')
         .filter_map(|kv| {
-            let kv = kv.trim();
-            let mut parts = kv.split('=');
+            let mut parts = kv.trim().split('=');
             match (parts.next(), parts.next(), parts.next()) {
-                (Some(k), Some(_), None) => Some(k.to_string()),
+                (Some(k), Some(_), None) => Some(k),
                 _ => None,
             }
         })
         .collect()
 }
 
-/// The attributes of one container, before the `$(VAR)` entries; keys in `existing` are left out.
-fn resource_map(
-    spec: &InstrumentationSpec,
-    pod: &PodView,
-    namespace: &str,
-    container: &str,
-    existing: &HashSet<String>,
-) -> BTreeMap<String, String> {
-    let mut res = BTreeMap::new();
-    let mut put = |k: &str, v: &str| {
-        if !v.is_empty() && !existing.contains(k) {
-            res.insert(k.to_string(), v.to_string());
-        }
-    };
+/// The attributes of one container, before the `$(VAR)` entries; keys `user` sets are left out.
+fn resource_map<'a>(
+    spec: &'a InstrumentationSpec,
+    pod: &'a PodView,
+    namespace: &'a str,
+    container: &'a str,
+    user: &'a str,
+) -> Attributes<'a> {
+    let mut res = Attributes::below(user);
     // 1. The spec's own attributes: the lowest layer.
     if let Some(attrs) = spec
         .resource
@@ -122,34 +210,29 @@ fn resource_map(
         .and_then(|r| r.resource_attributes.as_ref())
     {
         for (k, v) in attrs {
-            put(k, v);
+            res.put_text(k, v);
         }
     }
     // 2. Kubernetes facts and owners.
-    put("k8s.namespace.name", namespace);
-    put("k8s.container.name", container);
-    put("k8s.pod.name", pod.name());
-    put("k8s.pod.uid", pod.uid());
-    put("k8s.node.name", &pod.spec.node_name);
-    let instance = match pod.annotation(SERVICE_INSTANCE_ID) {
+    res.put_text("k8s.namespace.name", namespace);
+    res.put_text("k8s.container.name", container);
+    res.put_text("k8s.pod.name", pod.name());
+    res.put_text("k8s.pod.uid", pod.uid());
+    res.put_text("k8s.node.name", &pod.spec.node_name);
+    match pod.annotation(SERVICE_INSTANCE_ID) {
         "" if !namespace.is_empty() && !container.is_empty() => {
-            format!("{namespace}.$({POD_NAME_VAR}).{container}")
+            res.put("service.instance.id", Value::Instance(namespace, container))
         }
-        a => a.to_string(),
-    };
-    put("service.instance.id", &instance);
-    for (k, v) in owner_attributes(pod, spec.add_k8s_uid_attributes()) {
-        put(&k, &v);
+        a => res.put_text("service.instance.id", a),
     }
+    owner_attributes(pod, spec.add_k8s_uid_attributes(), &mut res);
     // 3. `resource.opentelemetry.io/<key>` annotations, except service.name (that one is OTEL_SERVICE_NAME).
-    if let Some(annotations) = &pod.metadata.annotations {
-        for (k, v) in annotations {
-            if let Some(key) = k.strip_prefix(RESOURCE_PREFIX)
-                && !key.is_empty()
-                && key != "service.name"
-            {
-                put(key, v);
-            }
+    for (k, v) in pod.metadata.annotations.iter().flatten() {
+        if let Some(key) = k.strip_prefix(RESOURCE_PREFIX)
+            && !key.is_empty()
+            && key != "service.name"
+        {
+            res.put_text(key, v);
         }
     }
     // 4. service.namespace: the annotation, else the pod's namespace.
@@ -157,43 +240,55 @@ fn resource_map(
         "" => namespace,
         a => a,
     };
-    put("service.namespace", service_ns);
+    res.put_text("service.namespace", service_ns);
     res
 }
+
+/// The owner kinds that give attributes (lowercase), with their name and uid keys.
+const OWNER_KINDS: [(&str, &str, &str); 6] = [
+    ("replicaset", "k8s.replicaset.name", "k8s.replicaset.uid"),
+    ("deployment", "k8s.deployment.name", "k8s.deployment.uid"),
+    ("statefulset", "k8s.statefulset.name", "k8s.statefulset.uid"),
+    ("daemonset", "k8s.daemonset.name", "k8s.daemonset.uid"),
+    ("job", "k8s.job.name", "k8s.job.uid"),
+    ("cronjob", "k8s.cronjob.name", "k8s.cronjob.uid"),
+];
 
 /// `k8s.<kind>.name` (and `.uid`) from owner references. A ReplicaSet's Deployment is derived from
 /// the ReplicaSet's name and the pod's `pod-template-hash` label in settings-only mode; cluster
 /// mode looks it up, as the operator does.
-fn owner_attributes(pod: &PodView, with_uid: bool) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for owner in pod.metadata.owner_references.iter().flatten() {
-        let kind = owner.kind.to_ascii_lowercase();
-        let kind = match kind.as_str() {
-            "replicaset" | "deployment" | "statefulset" | "daemonset" | "job" | "cronjob" => kind,
-            _ => continue,
-        };
-        out.push((format!("k8s.{kind}.name"), owner.name.clone()));
+fn owner_attributes<'a>(pod: &'a PodView, with_uid: bool, res: &mut Attributes<'a>) {
+    let keys = |owner: &Owner| {
+        OWNER_KINDS
+            .into_iter()
+            .find(|(kind, _, _)| owner.kind.eq_ignore_ascii_case(kind))
+    };
+    let put = |res: &mut Attributes<'a>, owner: &'a Owner, name_key, uid_key| {
+        res.put_text(name_key, &owner.name);
         if with_uid {
-            out.push((format!("k8s.{kind}.uid"), owner.uid.clone()));
+            res.put_text(uid_key, &owner.uid);
         }
+    };
+    for owner in pod.metadata.owner_references.iter().flatten() {
+        let Some((kind, name_key, uid_key)) = keys(owner) else {
+            continue;
+        };
+        put(res, owner, name_key, uid_key);
         if kind == "replicaset"
             && pod.metadata.owners_owner.is_none()
             && let Some(deployment) = deployment_of(&owner.name, pod.label("pod-template-hash"))
         {
-            out.push(("k8s.deployment.name".to_string(), deployment.to_string()));
+            res.put_text("k8s.deployment.name", deployment);
         }
     }
     // Cluster mode: the owners' owner, as the cluster says (the operator's lookup).
     for owner in pod.metadata.owners_owner.iter().flatten() {
-        let kind = owner.kind.to_ascii_lowercase();
-        if matches!(kind.as_str(), "deployment" | "cronjob") {
-            out.push((format!("k8s.{kind}.name"), owner.name.clone()));
-            if with_uid {
-                out.push((format!("k8s.{kind}.uid"), owner.uid.clone()));
-            }
+        if let Some((kind, name_key, uid_key)) = keys(owner)
+            && matches!(kind, "deployment" | "cronjob")
+        {
+            put(res, owner, name_key, uid_key);
         }
     }
-    out
 }
 
 /// `hello-deploy-7d9c8b6f5d` with hash `7d9c8b6f5d` → `hello-deploy`.
@@ -211,7 +306,7 @@ pub fn deployment_of<'a>(replicaset: &'a str, hash: &str) -> Option<&'a str> {
 fn service_name(
     spec: &InstrumentationSpec,
     pod: &PodView,
-    res: &BTreeMap<String, String>,
+    res: &Attributes<'_>,
     container: &str,
 ) -> String {
     let annotation = pod.annotation(SERVICE_NAME);
@@ -235,7 +330,9 @@ fn service_name(
         "k8s.pod.name",
     ] {
         if let Some(v) = res.get(key).filter(|v| !v.is_empty()) {
-            return v.clone();
+            let mut name = String::new();
+            v.write_to(&mut name);
+            return name;
         }
     }
     container.to_string()
@@ -243,29 +340,25 @@ fn service_name(
 
 /// `service.version`: the annotation, the `app.kubernetes.io/version` label (with labels on), or
 /// the container image's tag/digest.
-fn service_version(spec: &InstrumentationSpec, pod: &PodView, image: &str) -> Option<String> {
+fn service_version<'a>(
+    spec: &InstrumentationSpec,
+    pod: &'a PodView,
+    image: &str,
+) -> Option<Cow<'a, str>> {
     let annotation = pod.annotation(SERVICE_VERSION);
     if !annotation.is_empty() {
-        return Some(annotation.to_string());
+        return Some(Cow::Borrowed(annotation));
     }
-    if spec.use_labels() && !pod.label("app.kubernetes.io/version").is_empty() {
-        return Some(pod.label("app.kubernetes.io/version").to_string());
-    }
-    image_ref::parse(image).ok()?.service_version()
-}
-
-/// `k=v` pairs sorted by key, joined with ','.
-fn to_attribute_string(res: &BTreeMap<String, String>) -> String {
-    let mut out = String::new();
-    for (k, v) in res {
-        if !out.is_empty() {
-            out.push(',');
+    if spec.use_labels() {
+        let label = pod.label("app.kubernetes.io/version");
+        if !label.is_empty() {
+            return Some(Cow::Borrowed(label));
         }
-        out.push_str(k);
-        out.push('=');
-        out.push_str(v);
     }
-    out
+    image_ref::parse(image)
+        .ok()?
+        .service_version()
+        .map(Cow::Owned)
 }
 
 #[cfg(test)]
@@ -277,11 +370,19 @@ mod tests {
         serde_json::from_value(v).unwrap()
     }
 
+    /// The text of the value set for `key`.
+    fn text(res: &Attributes<'_>, key: &str) -> Option<String> {
+        res.get(key).map(|v| {
+            let mut out = String::new();
+            v.write_to(&mut out);
+            out
+        })
+    }
+
     #[test]
     fn existing_keys_take_only_single_equals_pairs() {
         let keys = existing_keys(" a=1 ,b=2=3,c,d=, =x");
-        assert!(keys.contains("a") && keys.contains("d") && keys.contains(""));
-        assert!(!keys.contains("b") && !keys.contains("c"));
+        assert_eq!(keys, ["a", "d", ""]);
     }
 
     #[test]
@@ -310,40 +411,30 @@ mod tests {
             },
             "spec": {"containers": [{"name": "app"}]}
         }));
-        let existing = existing_keys("env=staging");
-        let res = resource_map(&spec, &p, "shop", "app", &existing);
+        let res = resource_map(&spec, &p, "shop", "app", "env=staging");
         assert_eq!(
-            res.get("team").map(String::as_str),
-            Some("b"),
+            text(&res, "team"),
+            Some("b".into()),
             "annotations beat the spec"
         );
         assert_eq!(
-            res.get("k8s.namespace.name").map(String::as_str),
-            Some("shop"),
+            text(&res, "k8s.namespace.name"),
+            Some("shop".into()),
             "facts beat the spec"
         );
         assert!(
-            !res.contains_key("env"),
+            res.get("env").is_none(),
             "the user's own value is never overridden"
         );
-        assert!(!res.contains_key("service.name"));
+        assert!(res.get("service.name").is_none());
+        assert_eq!(text(&res, "k8s.replicaset.name"), Some("web-abc12".into()));
+        assert_eq!(text(&res, "k8s.deployment.name"), Some("web".into()));
         assert_eq!(
-            res.get("k8s.replicaset.name").map(String::as_str),
-            Some("web-abc12")
+            text(&res, "service.instance.id"),
+            Some("shop.$(OTEL_RESOURCE_ATTRIBUTES_POD_NAME).app".into())
         );
-        assert_eq!(
-            res.get("k8s.deployment.name").map(String::as_str),
-            Some("web")
-        );
-        assert_eq!(
-            res.get("service.instance.id").map(String::as_str),
-            Some("shop.$(OTEL_RESOURCE_ATTRIBUTES_POD_NAME).app")
-        );
-        assert_eq!(
-            res.get("service.namespace").map(String::as_str),
-            Some("shop")
-        );
-        assert!(!res.contains_key("k8s.replicaset.uid"));
+        assert_eq!(text(&res, "service.namespace"), Some("shop".into()));
+        assert!(res.get("k8s.replicaset.uid").is_none());
         assert_eq!(
             service_name(&spec, &p, &res, "app"),
             "ignored-here",
@@ -355,19 +446,19 @@ mod tests {
     fn service_name_order() {
         let spec = InstrumentationSpec::default();
         let p = pod(json!({"metadata": {"labels": {"app.kubernetes.io/name": "lbl"}}}));
-        let mut res = BTreeMap::new();
+        let mut res = Attributes::default();
         assert_eq!(service_name(&spec, &p, &res, "ctr"), "ctr");
-        res.insert("k8s.pod.name".to_string(), "pod-1".to_string());
+        res.put_text("k8s.pod.name", "pod-1");
         assert_eq!(service_name(&spec, &p, &res, "ctr"), "pod-1");
-        res.insert("k8s.job.name".to_string(), "job".to_string());
+        res.put_text("k8s.job.name", "job");
         assert_eq!(service_name(&spec, &p, &res, "ctr"), "job");
-        res.insert("k8s.cronjob.name".to_string(), "cron".to_string());
+        res.put_text("k8s.cronjob.name", "cron");
         assert_eq!(service_name(&spec, &p, &res, "ctr"), "cron");
-        res.insert("k8s.statefulset.name".to_string(), "sts".to_string());
+        res.put_text("k8s.statefulset.name", "sts");
         assert_eq!(service_name(&spec, &p, &res, "ctr"), "sts");
-        res.insert("k8s.replicaset.name".to_string(), "rs".to_string());
+        res.put_text("k8s.replicaset.name", "rs");
         assert_eq!(service_name(&spec, &p, &res, "ctr"), "rs");
-        res.insert("k8s.deployment.name".to_string(), "dep".to_string());
+        res.put_text("k8s.deployment.name", "dep");
         assert_eq!(service_name(&spec, &p, &res, "ctr"), "dep");
         let labelled: InstrumentationSpec =
             serde_json::from_value(json!({"defaults": {"useLabelsForResourceAttributes": true}}))
@@ -395,11 +486,20 @@ mod tests {
     }
 
     #[test]
-    fn attribute_string_is_sorted() {
-        let m = BTreeMap::from([
-            ("b".to_string(), "2".to_string()),
-            ("a".to_string(), "1".to_string()),
-        ]);
-        assert_eq!(to_attribute_string(&m), "a=1,b=2");
+    fn attributes_are_written_sorted_once_each_below_the_user() {
+        let mut res = Attributes::below("b=user,c=1=2");
+        res.put_text("z", "last");
+        res.put_text("a", "first");
+        res.put_text("a", "");
+        res.put_text("b", "policy");
+        res.put("c", Value::Var(POD_UID_VAR));
+        res.put("i", Value::Instance("ns", "ctr"));
+        res.put_text("a", "replaced");
+        assert!(res.has("b") && res.get("y").is_none());
+        assert_eq!(
+            res.into_text(),
+            "a=replaced,c=$(OTEL_RESOURCE_ATTRIBUTES_POD_UID),\
+             i=ns.$(OTEL_RESOURCE_ATTRIBUTES_POD_NAME).ctr,z=last"
+        );
     }
 }
