@@ -48,6 +48,18 @@ impl Value<'_> {
         matches!(self, Value::Text(""))
     }
 
+    /// The length of the written value.
+    fn len(&self) -> usize {
+        let var = |name: &str| name.len() + 3;
+        match *self {
+            Value::Text(text) => text.len(),
+            Value::Var(name) => var(name),
+            Value::Instance(namespace, container) => {
+                namespace.len() + var(POD_NAME_VAR) + container.len() + 2
+            }
+        }
+    }
+
     fn write_to(&self, out: &mut String) {
         match *self {
             Value::Text(text) => out.push_str(text),
@@ -83,7 +95,7 @@ impl<'a> Attributes<'a> {
     /// No attributes yet; `user` is the container's `OTEL_RESOURCE_ATTRIBUTES` value (literal).
     fn below(user: &'a str) -> Self {
         Attributes {
-            entries: Vec::with_capacity(16),
+            entries: Vec::with_capacity(12),
             existing: existing_keys(user),
         }
     }
@@ -119,7 +131,8 @@ impl<'a> Attributes<'a> {
     /// `k=v` pairs sorted by key, joined with ','.
     fn into_text(mut self) -> String {
         self.entries.sort_unstable_by_key(|&(k, _)| k);
-        let mut out = String::with_capacity(64 * self.entries.len());
+        let len = self.entries.iter().map(|(k, v)| k.len() + v.len() + 2);
+        let mut out = String::with_capacity(len.sum());
         for (k, v) in &self.entries {
             if !out.is_empty() {
                 out.push(',');
@@ -496,6 +509,11 @@ mod tests {
         res.put("i", Value::Instance("ns", "ctr"));
         res.put_text("a", "replaced");
         assert!(res.has("b") && res.get("y").is_none());
+        for (_, v) in &res.entries {
+            let mut written = String::new();
+            v.write_to(&mut written);
+            assert_eq!(v.len(), written.len(), "{written}");
+        }
         assert_eq!(
             res.into_text(),
             "a=replaced,c=$(OTEL_RESOURCE_ATTRIBUTES_POD_UID),\

@@ -83,8 +83,9 @@ fn named_containers(pod: &PodView) -> Result<Vec<&str>, SelectionProblem> {
 fn other_languages_need_names(pod: &PodView) -> Result<(), SelectionProblem> {
     let annotations: Vec<(String, String)> = INJECT_OTHER_LANGUAGES
         .iter()
-        .map(|key| (key.to_string(), pod.annotation(key).to_string()))
+        .map(|&key| (key, pod.annotation(key)))
         .filter(|(_, value)| !is_off(value))
+        .map(|(key, value)| (key.to_string(), value.to_string()))
         .collect();
     if annotations.is_empty() {
         Ok(())
