@@ -5,19 +5,37 @@
 //! endpoint) its `exporter.endpoint`. A value from `valueFrom` is not known at admission: the
 //! variable then reads as unknown, and no check judges it.
 
+use std::fmt;
+
 use k8s_openapi::api::core::v1::EnvVar;
 
 use crate::instrumentation::InstrumentationSpec;
 use crate::operator::ENDPOINT_VAR;
-use crate::pod::ContainerView;
+use crate::pod::{ContainerView, Slot};
 use crate::refusal::EnvSource;
+
+/// A container's path in the object (`spec.containers[0]`), written out only into a finding.
+#[derive(Debug, Clone, Copy)]
+pub struct ContainerPath<'a> {
+    /// Where the pod spec sits (`spec`, `spec.template.spec`).
+    pub spec: &'a str,
+    /// The container's place in it.
+    pub slot: Slot,
+}
+
+impl fmt::Display for ContainerPath<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (list, index) = (self.slot.list_key(), self.slot.index());
+        write!(f, "{}.{list}[{index}]", self.spec)
+    }
+}
 
 /// A container's environment as the injection will leave it, for the checks.
 pub struct Env<'a> {
     container: &'a ContainerView,
     spec: &'a InstrumentationSpec,
-    /// The container's path (`spec.containers[0]`), for messages.
-    path: &'a str,
+    /// The container's path, for messages.
+    path: ContainerPath<'a>,
 }
 
 /// A variable's known value and its source.
@@ -30,7 +48,11 @@ pub struct Setting<'a> {
 
 impl<'a> Env<'a> {
     /// The environment of `container` (at `path`) under `spec`.
-    pub fn new(container: &'a ContainerView, spec: &'a InstrumentationSpec, path: &'a str) -> Self {
+    pub fn new(
+        container: &'a ContainerView,
+        spec: &'a InstrumentationSpec,
+        path: ContainerPath<'a>,
+    ) -> Self {
         Env {
             container,
             spec,
@@ -39,7 +61,7 @@ impl<'a> Env<'a> {
     }
 
     /// The container's path, for messages.
-    pub fn path(&self) -> &'a str {
+    pub fn path(&self) -> ContainerPath<'a> {
         self.path
     }
 

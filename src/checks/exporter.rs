@@ -83,21 +83,22 @@ pub fn protocol(env: &Env<'_>, out: &mut Vec<FindingKind>) {
     }
 }
 
-/// The endpoint findings (warnings): each endpoint variable a signal uses, once.
+/// The endpoint findings (warnings): each endpoint variable a signal uses, once (a signal's own
+/// variable is its alone; the shared one is judged for the first signal that falls back to it).
 pub fn endpoint(env: &Env<'_>, out: &mut Vec<FindingKind>) {
-    let mut seen: Vec<&str> = Vec::new();
+    let mut shared_judged = false;
     for (_, _, _, endpoint_var) in SIGNALS {
         let (var, set) = match env.get(endpoint_var).filter(|s| !s.value.is_empty()) {
             Some(set) => (endpoint_var, set),
-            None => match env.get(ENDPOINT_VAR) {
-                Some(set) => (ENDPOINT_VAR, set),
-                None => continue,
-            },
+            None if shared_judged => continue,
+            None => {
+                shared_judged = true;
+                match env.get(ENDPOINT_VAR) {
+                    Some(set) => (ENDPOINT_VAR, set),
+                    None => continue,
+                }
+            }
         };
-        if seen.contains(&var) {
-            continue;
-        }
-        seen.push(var);
         if let Some(scheme) = grpc_like(set.value) {
             out.push(FindingKind::GrpcEndpoint {
                 var,

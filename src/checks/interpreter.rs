@@ -7,6 +7,7 @@
 //! passes `-S` to the app). The interpreter is `python`, `python3` or `python3.X`, by name or path.
 
 use super::argv::{Arg, Invocation};
+use super::env::ContainerPath;
 use crate::refusal::FindingKind;
 
 /// Whether `program` (a file name) is a CPython interpreter.
@@ -80,7 +81,7 @@ pub fn read<'i, 'a>(run: &'i Invocation<'a>) -> Python<'i, 'a> {
 }
 
 /// A finding per defeating flag of a Python `run`, the container's path prefixing the argument's.
-pub fn findings(python: &Python<'_, '_>, container_path: &str) -> Vec<FindingKind> {
+pub fn findings(python: &Python<'_, '_>, container_path: ContainerPath<'_>) -> Vec<FindingKind> {
     python
         .flags
         .iter()

@@ -19,13 +19,15 @@ pub mod interpreter;
 pub mod optout;
 pub mod prefork;
 
+use std::borrow::Cow;
+
 use crate::catalog::Resolved;
 use crate::instrumentation::InstrumentationSpec;
 use crate::pod::{PodView, Slot};
 use crate::refusal::{
     Check, CheckNotice, CheckProblem, CheckRefusal, Finding, Notice, Refusal, Subject,
 };
-use env::Env;
+use env::{ContainerPath, Env};
 use optout::Skipped;
 
 /// Every finding in the `targets` of `pod` under `spec`, those the pod turns off left out, in
@@ -40,13 +42,16 @@ pub fn examine(
     let mut findings = Vec::new();
     for &slot in targets {
         let c = pod.container(slot);
-        let path = format!("{spec_path}.{}[{}]", slot.list_key(), slot.index());
-        let env = Env::new(c, spec, &path);
+        let path = ContainerPath {
+            spec: spec_path,
+            slot,
+        };
+        let env = Env::new(c, spec, path);
         let runs = argv::invocations(c);
         let mut kinds = Vec::new();
         if skipped.runs(Check::InterpreterFlags) {
             for run in runs.iter().filter(|r| interpreter::is_python(r.program)) {
-                kinds.extend(interpreter::findings(&interpreter::read(run), &path));
+                kinds.extend(interpreter::findings(&interpreter::read(run), path));
             }
         }
         if skipped.runs(Check::ExporterProtocol) {
@@ -78,8 +83,8 @@ pub fn verdict(
     subject: &Subject,
 ) -> Result<Vec<Notice>, Refusal> {
     let spec_path = match subject {
-        Subject::Pod { .. } => "spec".to_string(),
-        Subject::Workload { template, .. } => format!("{template}.spec"),
+        Subject::Pod { .. } => Cow::Borrowed("spec"),
+        Subject::Workload { template, .. } => Cow::Owned(format!("{template}.spec")),
     };
     let refuse = |problem| {
         Refusal::Check(Box::new(CheckRefusal {
