@@ -117,8 +117,13 @@ fn grpc_like(url: &str) -> Option<bool> {
     if scheme.eq_ignore_ascii_case("grpc") || scheme.eq_ignore_ascii_case("grpcs") {
         return Some(true);
     }
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host_port = authority.rsplit('@').next().unwrap_or_default();
+    // The authority ends at the first '/', '?' or '#' (ASCII: a byte search finds the same place).
+    let end = rest
+        .bytes()
+        .position(|b| matches!(b, b'/' | b'?' | b'#'))
+        .unwrap_or(rest.len());
+    let authority = &rest[..end];
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
     let port = match host_port.rsplit_once(']') {
         Some((_, after)) => after.strip_prefix(':'),
         None => host_port.rsplit_once(':').map(|(_, p)| p),
@@ -142,5 +147,9 @@ mod tests {
         assert_eq!(grpc_like("http://collector/4317"), None);
         assert_eq!(grpc_like("http://[::1]"), None);
         assert_eq!(grpc_like("http://collector:$(PORT)"), None);
+        assert_eq!(grpc_like("http://collector:4317?a=b"), Some(false));
+        assert_eq!(grpc_like("http://u@collector:4317#x:1"), Some(false));
+        assert_eq!(grpc_like("http://collector?p=:4317"), None);
+        assert_eq!(grpc_like("http://hôte:4317"), Some(false));
     }
 }

@@ -48,15 +48,24 @@ pub fn pythonpath(own: &[EnvEntry], python_env: &[EnvVar]) -> PythonPath {
         .chain(python_env.iter().map(|v| (&v.name, &v.value)))
         .find(|(name, _)| *name == PYTHONPATH);
     match set {
-        None => PythonPath::Add(Box::new(literal(
-            PYTHONPATH,
-            format!("{PYTHONPATH_PREFIX}:{MOUNT_PATH}"),
-        ))),
-        Some((_, value)) => PythonPath::Wrap(format!(
-            "{PYTHONPATH_PREFIX}:{}:{MOUNT_PATH}",
-            value.as_deref().unwrap_or_default()
-        )),
+        None => PythonPath::Add(Box::new(literal(PYTHONPATH, wrapped(None)))),
+        Some((_, value)) => PythonPath::Wrap(wrapped(Some(value.as_deref().unwrap_or_default()))),
     }
+}
+
+/// `PYTHONPATH`'s value: the packages, the `user`'s paths when set, the packages' root.
+fn wrapped(user: Option<&str>) -> String {
+    let mut out = String::with_capacity(
+        PYTHONPATH_PREFIX.len() + MOUNT_PATH.len() + user.map_or(1, |u| u.len() + 2),
+    );
+    out.push_str(PYTHONPATH_PREFIX);
+    out.push(':');
+    if let Some(user) = user {
+        out.push_str(user);
+        out.push(':');
+    }
+    out.push_str(MOUNT_PATH);
+    out
 }
 
 /// The Python image's exporter defaults.
