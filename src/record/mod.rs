@@ -15,6 +15,7 @@
 
 pub mod carried;
 pub mod digest;
+pub mod typed;
 
 use std::collections::BTreeMap;
 
@@ -49,18 +50,38 @@ pub fn instrumentation(resolved: &Resolved) -> String {
 pub fn version(resolved: &Resolved) -> String {
     match &resolved.revision {
         Some(r) => format!("{}/{}", r.uid, r.generation),
-        None => format!("spec:{}", hex(digest::of(&*resolved.spec))),
+        None => {
+            let spec = &*resolved.spec;
+            let digest = typed::spec(spec);
+            debug_assert_eq!(digest, digest::of(spec), "the spec's two walks disagree");
+            let mut out = String::with_capacity(5 + 16);
+            out.push_str("spec:");
+            push_hex(&mut out, digest);
+            out
+        }
     }
 }
 
 /// The hash of what the plan writes into the pod spec (the plan's serialization).
 pub fn hash(plan: &Plan) -> String {
-    hex(digest::of(plan))
+    let digest = typed::plan(plan);
+    debug_assert_eq!(digest, digest::of(plan), "the plan's two walks disagree");
+    hex(digest)
 }
 
 /// A digest as the record writes it: 16 lowercase hex digits.
 fn hex(digest: u64) -> String {
-    format!("{digest:016x}")
+    let mut out = String::with_capacity(16);
+    push_hex(&mut out, digest);
+    out
+}
+
+/// `digest` appended to `out` as 16 lowercase hex digits.
+fn push_hex(out: &mut String, digest: u64) {
+    for shift in (0..16).rev() {
+        let nibble = (digest >> (shift * 4)) & 0xf;
+        out.push(char::from(b"0123456789abcdef"[nibble as usize]));
+    }
 }
 
 /// The record of `plan`, the injection of `resolved`.
