@@ -42,21 +42,28 @@ pub(super) fn value_at<T: Serialize + ?Sized>(name: &str, value: &T) -> Result<u
     Ok(value.serialize(Ser { ctx })?.hash)
 }
 
-/// The digest of the string `v`, the member `name` of an object whose own key has no rules and
+/// The digest of the string `v`, the member `name` of an object whose own key is `parent` and
 /// whose members before it implied the pull policy `pull_default`; and the pull policy `v`
 /// implies when `name` is an image's. What [`of`] computes for that member's value.
 pub(super) fn string_at(
+    parent: &str,
     name: &str,
     pull_default: Option<&'static str>,
     v: &str,
 ) -> (u64, Option<&'static str>) {
     let ctx = Ctx {
         key: Key::of(name),
+        parent: Key::of(parent),
         pull_default,
-        ..ROOT
+        limits: &[],
     };
     let out = Ser { ctx }.string(v);
     (out.hash, out.pull_default)
+}
+
+/// Whether the key `name` has no rules of its own (nor does its value).
+pub(super) fn plain(name: &str) -> bool {
+    Key::of(name) == Key::Other
 }
 
 /// What counts as nothing: absent, `null`, empty.
@@ -258,13 +265,13 @@ impl Out {
 /// The policy Kubernetes defaults a container's `imagePullPolicy` to: `Always` for the tag
 /// `latest` or no tag and no digest, else `IfNotPresent`.
 fn default_pull_policy(image: &str) -> &'static str {
-    let (name, digest) = image
-        .split_once('@')
-        .map_or((image, false), |(n, _)| (n, true));
-    let last = name.rsplit('/').next().unwrap_or(name);
-    match last.split_once(':') {
-        Some((_, "latest")) => "Always",
-        None if !digest => "Always",
+    let bytes = image.as_bytes();
+    let at = bytes.iter().position(|c| *c == b'@');
+    let name = &bytes[..at.unwrap_or(bytes.len())];
+    let last = &name[name.iter().rposition(|c| *c == b'/').map_or(0, |i| i + 1)..];
+    match last.iter().position(|c| *c == b':') {
+        Some(colon) if &last[colon + 1..] == b"latest" => "Always",
+        None if at.is_none() => "Always",
         _ => "IfNotPresent",
     }
 }
@@ -312,9 +319,10 @@ impl Ser<'_> {
             return Out::hash(NONE);
         }
         let mut out = if self.is_quantity() {
-            match quantity::canonical(v) {
-                Some(zero) if zero == "0" && self.ctx.key == Key::Divisor => Out::hash(NONE),
-                Some(value) => Out::hash(leaf(STR, value.as_bytes())),
+            let value = |c: &str| (c == "0", leaf(STR, c.as_bytes()));
+            match quantity::canonical_with(v, value) {
+                Some((true, _)) if self.ctx.key == Key::Divisor => Out::hash(NONE),
+                Some((_, hash)) => Out::hash(hash),
                 None => Out::hash(leaf(STR, v.as_bytes())),
             }
         } else {

@@ -14,6 +14,7 @@
 //! ([`carried`]): equal when the pod carries what was recorded.
 
 pub mod carried;
+mod core_types;
 pub mod digest;
 pub mod typed;
 

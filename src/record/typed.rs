@@ -9,9 +9,10 @@
 //! until it is hashed here too. A unit test compares both walks over generated plans and specs,
 //! and debug builds compare them on every digest the policy computes.
 
-use k8s_openapi::api::core::v1::{Container, EnvVar, VolumeMount};
+use k8s_openapi::api::core::v1::EmptyDirVolumeSource;
 use serde::Serialize;
 
+use super::core_types::{container, env_var, mount, resources};
 use super::digest::{self, Failed, List, NONE, Object, flag, key, text};
 use crate::inject::env::EnvList;
 use crate::inject::{ContainerEdit, Plan, Volume};
@@ -31,7 +32,7 @@ pub fn spec(spec: &InstrumentationSpec) -> u64 {
 }
 
 /// A list of `items`, each hashed by `item`.
-fn list<'a, T: 'a>(
+pub(super) fn list<'a, T: 'a>(
     items: impl IntoIterator<Item = &'a T>,
     item: impl Fn(&T) -> Result<u64, Failed>,
 ) -> Result<u64, Failed> {
@@ -43,7 +44,7 @@ fn list<'a, T: 'a>(
 }
 
 /// A list of strings.
-fn texts(items: &[String]) -> u64 {
+pub(super) fn texts(items: &[String]) -> u64 {
     let mut list = List::new();
     for i in items {
         list.push(text(i));
@@ -52,22 +53,46 @@ fn texts(items: &[String]) -> u64 {
 }
 
 /// The optional member `name` hashed by the serde walk.
-fn walked<T: Serialize>(object: &mut Object, name: &str, value: &Option<T>) -> Result<(), Failed> {
+pub(super) fn walked<T: Serialize>(
+    object: &mut Object,
+    name: &str,
+    value: &Option<T>,
+) -> Result<(), Failed> {
     if let Some(value) = value {
         object.member(key(name), digest::value_at(name, value)?);
     }
     Ok(())
 }
 
+/// The optional member `name`, hashed by `digest`.
+pub(super) fn opt_with<T>(
+    object: &mut Object,
+    name: u64,
+    value: &Option<T>,
+    digest: impl Fn(&T) -> Result<u64, Failed>,
+) -> Result<(), Failed> {
+    if let Some(value) = value {
+        object.member(name, digest(value)?);
+    }
+    Ok(())
+}
+
+/// An optional list of strings.
+pub(super) fn opt_texts(object: &mut Object, name: u64, value: &Option<Vec<String>>) {
+    if let Some(value) = value {
+        object.member(name, texts(value));
+    }
+}
+
 /// An optional string member without rules.
-fn opt_text(object: &mut Object, name: u64, value: &Option<String>) {
+pub(super) fn opt_text(object: &mut Object, name: u64, value: &Option<String>) {
     if let Some(value) = value {
         object.member(name, text(value));
     }
 }
 
 /// An optional boolean member.
-fn opt_flag(object: &mut Object, name: u64, value: Option<bool>) {
+pub(super) fn opt_flag(object: &mut Object, name: u64, value: Option<bool>) {
     if let Some(value) = value {
         object.member(name, flag(value));
     }
@@ -122,48 +147,6 @@ fn env_list(env: &EnvList) -> Result<u64, Failed> {
     )
 }
 
-fn env_var(var: &EnvVar) -> Result<u64, Failed> {
-    let EnvVar {
-        name,
-        value,
-        value_from,
-    } = var;
-    let mut object = Object::default();
-    object.member(const { key("name") }, text(name));
-    opt_text(&mut object, const { key("value") }, value);
-    walked(&mut object, "valueFrom", value_from)?;
-    Ok(object.finish())
-}
-
-fn mount(mount: &VolumeMount) -> Result<u64, Failed> {
-    let VolumeMount {
-        mount_path,
-        mount_propagation,
-        name,
-        read_only,
-        recursive_read_only,
-        sub_path,
-        sub_path_expr,
-    } = mount;
-    let mut object = Object::default();
-    object.member(const { key("mountPath") }, text(mount_path));
-    opt_text(
-        &mut object,
-        const { key("mountPropagation") },
-        mount_propagation,
-    );
-    object.member(const { key("name") }, text(name));
-    opt_flag(&mut object, const { key("readOnly") }, *read_only);
-    opt_text(
-        &mut object,
-        const { key("recursiveReadOnly") },
-        recursive_read_only,
-    );
-    opt_text(&mut object, const { key("subPath") }, sub_path);
-    opt_text(&mut object, const { key("subPathExpr") }, sub_path_expr);
-    Ok(object.finish())
-}
-
 fn volume(volume: &Volume) -> Result<u64, Failed> {
     let Volume {
         config_map,
@@ -175,102 +158,20 @@ fn volume(volume: &Volume) -> Result<u64, Failed> {
     } = volume;
     let mut object = Object::default();
     walked(&mut object, "configMap", config_map)?;
-    walked(&mut object, "emptyDir", empty_dir)?;
+    if let Some(EmptyDirVolumeSource { medium, size_limit }) = empty_dir {
+        let mut source = Object::default();
+        opt_text(&mut source, const { key("medium") }, medium);
+        if let Some(limit) = size_limit {
+            let hash = digest::string_at("", "sizeLimit", None, &limit.0).0;
+            source.member(const { key("sizeLimit") }, hash);
+        }
+        object.member(const { key("emptyDir") }, source.finish());
+    }
     walked(&mut object, "ephemeral", ephemeral)?;
     walked(&mut object, "image", image)?;
     object.member(const { key("name") }, text(name));
     walked(&mut object, "secret", secret)?;
     Ok(object.finish())
-}
-
-fn container(c: &Container) -> Result<u64, Failed> {
-    let Container {
-        args,
-        command,
-        env,
-        env_from,
-        image,
-        image_pull_policy,
-        lifecycle,
-        liveness_probe,
-        name,
-        ports,
-        readiness_probe,
-        resize_policy,
-        resources,
-        restart_policy,
-        restart_policy_rules,
-        security_context,
-        startup_probe,
-        stdin,
-        stdin_once,
-        termination_message_path,
-        termination_message_policy,
-        tty,
-        volume_devices,
-        volume_mounts,
-        working_dir,
-    } = c;
-    let mut object = Object::default();
-    if let Some(args) = args {
-        object.member(const { key("args") }, texts(args));
-    }
-    if let Some(command) = command {
-        object.member(const { key("command") }, texts(command));
-    }
-    if let Some(env) = env {
-        object.member(const { key("env") }, list(env, env_var)?);
-    }
-    walked(&mut object, "envFrom", env_from)?;
-    let pull_default = image_and_policy(&mut object, image, image_pull_policy);
-    walked(&mut object, "lifecycle", lifecycle)?;
-    walked(&mut object, "livenessProbe", liveness_probe)?;
-    object.member(const { key("name") }, text(name));
-    walked(&mut object, "ports", ports)?;
-    walked(&mut object, "readinessProbe", readiness_probe)?;
-    walked(&mut object, "resizePolicy", resize_policy)?;
-    walked(&mut object, "resources", resources)?;
-    opt_text(&mut object, const { key("restartPolicy") }, restart_policy);
-    walked(&mut object, "restartPolicyRules", restart_policy_rules)?;
-    walked(&mut object, "securityContext", security_context)?;
-    walked(&mut object, "startupProbe", startup_probe)?;
-    opt_flag(&mut object, const { key("stdin") }, *stdin);
-    opt_flag(&mut object, const { key("stdinOnce") }, *stdin_once);
-    for (name, value) in [
-        ("terminationMessagePath", termination_message_path),
-        ("terminationMessagePolicy", termination_message_policy),
-    ] {
-        if let Some(value) = value {
-            object.member(key(name), digest::string_at(name, pull_default, value).0);
-        }
-    }
-    opt_flag(&mut object, const { key("tty") }, *tty);
-    walked(&mut object, "volumeDevices", volume_devices)?;
-    if let Some(mounts) = volume_mounts {
-        object.member(const { key("volumeMounts") }, list(mounts, mount)?);
-    }
-    opt_text(&mut object, const { key("workingDir") }, working_dir);
-    Ok(object.finish())
-}
-
-/// A container's `image` and `imagePullPolicy` (the default for the image does not count); the
-/// pull policy the image implies.
-fn image_and_policy(
-    object: &mut Object,
-    image: &Option<String>,
-    policy: &Option<String>,
-) -> Option<&'static str> {
-    let mut pull_default = None;
-    if let Some(image) = image {
-        let (hash, implied) = digest::string_at("image", None, image);
-        object.member(const { key("image") }, hash);
-        pull_default = implied;
-    }
-    if let Some(policy) = policy {
-        let hash = digest::string_at("imagePullPolicy", pull_default, policy).0;
-        object.member(const { key("imagePullPolicy") }, hash);
-    }
-    pull_default
 }
 
 fn spec_digest(spec: &InstrumentationSpec) -> Result<u64, Failed> {
@@ -295,21 +196,20 @@ fn spec_digest(spec: &InstrumentationSpec) -> Result<u64, Failed> {
     if let Some(e) = exporter {
         object.member(const { key("exporter") }, exporter_digest(e));
     }
-    if let Some(p) = propagators {
-        object.member(const { key("propagators") }, texts(p));
-    }
+    opt_texts(&mut object, const { key("propagators") }, propagators);
     if let Some(Sampler { type_, argument }) = sampler {
         let mut s = Object::default();
         opt_text(&mut s, const { key("type") }, type_);
         opt_text(&mut s, const { key("argument") }, argument);
         object.member(const { key("sampler") }, s.finish());
     }
-    if let Some(env) = env {
-        object.member(const { key("env") }, list(env, env_var)?);
-    }
-    if let Some(r) = resource {
-        object.member(const { key("resource") }, resource_digest(r)?);
-    }
+    opt_with(&mut object, const { key("env") }, env, |e| list(e, env_var))?;
+    opt_with(
+        &mut object,
+        const { key("resource") },
+        resource,
+        resource_digest,
+    )?;
     if let Some(Defaults {
         use_labels_for_resource_attributes,
     }) = defaults
@@ -324,14 +224,12 @@ fn spec_digest(spec: &InstrumentationSpec) -> Result<u64, Failed> {
         object.member(const { key("defaults") }, d.finish());
     }
     if let Some(policy) = image_pull_policy {
-        let hash = digest::string_at("imagePullPolicy", None, policy).0;
+        let hash = digest::string_at("", "imagePullPolicy", None, policy).0;
         object.member(const { key("imagePullPolicy") }, hash);
     }
     let context = init_container_security_context;
     walked(&mut object, "initContainerSecurityContext", context)?;
-    if let Some(p) = python {
-        object.member(const { key("python") }, python_digest(p)?);
-    }
+    opt_with(&mut object, const { key("python") }, python, python_digest)?;
     Ok(object.finish())
 }
 
@@ -380,10 +278,14 @@ fn python_digest(python: &Python) -> Result<u64, Failed> {
     } = python;
     let mut object = Object::default();
     opt_text(&mut object, const { key("image") }, image);
-    if let Some(env) = env {
-        object.member(const { key("env") }, list(env, env_var)?);
-    }
-    walked(&mut object, "resourceRequirements", resource_requirements)?;
+    opt_with(&mut object, const { key("env") }, env, |e| list(e, env_var))?;
+    let requirements = resource_requirements;
+    opt_with(
+        &mut object,
+        const { key("resourceRequirements") },
+        requirements,
+        resources,
+    )?;
     walked(&mut object, "volumeLimitSize", volume_limit_size)?;
     walked(&mut object, "volumeClaimTemplate", volume_claim_template)?;
     Ok(object.finish())
@@ -393,6 +295,7 @@ fn python_digest(python: &Python) -> Result<u64, Failed> {
 mod tests {
     use std::collections::HashSet;
 
+    use k8s_openapi::api::core::v1::{Container, EnvVar};
     use serde_json::{Map, Value, json};
 
     use super::*;
@@ -452,7 +355,11 @@ mod tests {
     fn resources(g: &mut Gen) -> Value {
         let q = quantities();
         let map = |g: &mut Gen| g.object(&[("cpu", &q), ("memory", &q), ("nvidia.com/gpu", &q)]);
-        let (limits, requests) = (map(g), map(g));
+        let (limits, mut requests) = (map(g), map(g));
+        if g.below(10) == 0 {
+            // A resource named like a key with rules: the serde walk's way.
+            requests["divisor"] = "0".into();
+        }
         g.object(&[("limits", &[limits]), ("requests", &[requests])])
     }
 
@@ -464,6 +371,7 @@ mod tests {
             json!({"resourceFieldRef": {"resource": "limits.cpu", "divisor": "0"}}),
             json!({"resourceFieldRef": {"resource": "limits.cpu", "divisor": "1m"}}),
             json!({"secretKeyRef": {"name": "s", "key": "k", "optional": false}}),
+            json!({"configMapKeyRef": {"name": "c", "key": ""}, "fieldRef": {"fieldPath": "x"}}),
         ];
         let mut var = g.object(&[("value", &strings()), ("valueFrom", &from)]);
         var["name"] = g.pick(&names);
@@ -499,6 +407,8 @@ mod tests {
             json!({"runAsNonRoot": true, "procMount": "Default"}),
             json!({"procMount": "Unmasked", "capabilities": {"drop": ["ALL"]}}),
             json!({"allowPrivilegeEscalation": false, "seccompProfile": {"type": "RuntimeDefault"}}),
+            json!({"runAsUser": 0, "runAsGroup": 1000, "privileged": true, "readOnlyRootFilesystem": false,
+                "capabilities": {"add": ["NET_ADMIN"], "drop": []}, "seccompProfile": {"type": "Localhost", "localhostProfile": "p"}}),
         ];
         let probes = [json!({"exec": {"command": ["true"]}, "periodSeconds": 0})];
         let (env, mounts, res) = (g.list(4, env_var), g.list(3, mount), resources(g));
@@ -553,6 +463,8 @@ mod tests {
         let sources = [
             ("emptyDir", json!({"sizeLimit": "200Mi"})),
             ("emptyDir", json!({"sizeLimit": "209715200", "medium": ""})),
+            ("emptyDir", json!({"medium": "Memory"})),
+            ("emptyDir", json!({"sizeLimit": "0"})),
             (
                 "image",
                 json!({"reference": "python:3.12", "pullPolicy": "IfNotPresent"}),
