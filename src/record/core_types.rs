@@ -94,7 +94,7 @@ pub(super) fn mount(mount: &VolumeMount) -> Result<u64, Failed> {
 
 /// A container: what it runs here, how it runs in [`lifecycle`]. Taken apart whole here (the
 /// fields [`lifecycle`] hashes are named `_`).
-pub(super) fn container(c: &Container) -> Result<u64, Failed> {
+pub(super) fn container(c: &Container, known: Known<'_>) -> Result<u64, Failed> {
     let Container {
         args,
         command,
@@ -131,7 +131,9 @@ pub(super) fn container(c: &Container) -> Result<u64, Failed> {
     let pull_default = image_and_policy(o, image, image_pull_policy);
     o.member(const { key("name") }, text(name));
     walked(o, "ports", ports)?;
-    opt_with(o, const { key("resources") }, requirements, resources)?;
+    opt_with(o, const { key("resources") }, requirements, |r| {
+        known.resources(r)
+    })?;
     opt_with(
         o,
         const { key("securityContext") },
@@ -197,9 +199,29 @@ fn image_and_policy(
     pull_default
 }
 
+/// Resources already hashed: the spec's `python.resourceRequirements`, which the init container
+/// most often has too.
+#[derive(Clone, Copy, Default)]
+pub(super) struct Known<'a>(Option<(&'a ResourceRequirements, u64)>);
+
+impl<'a> Known<'a> {
+    /// `r`, hashed.
+    pub(super) fn new(r: &'a ResourceRequirements) -> Result<Self, Failed> {
+        Ok(Known(Some((r, resources(r)?))))
+    }
+
+    /// [`resources`] of `r`, hashed once when it is the one known.
+    pub(super) fn resources(self, r: &ResourceRequirements) -> Result<u64, Failed> {
+        match self.0 {
+            Some((known, digest)) if std::ptr::eq(known, r) || known == r => Ok(digest),
+            _ => resources(r),
+        }
+    }
+}
+
 /// Resources: quantities by value, a request equal to its limit not counted. A resource whose
 /// name has a rule of its own (no real one has) goes through the serde walk.
-pub(super) fn resources(r: &ResourceRequirements) -> Result<u64, Failed> {
+fn resources(r: &ResourceRequirements) -> Result<u64, Failed> {
     let ResourceRequirements {
         claims,
         limits,
@@ -211,14 +233,14 @@ pub(super) fn resources(r: &ResourceRequirements) -> Result<u64, Failed> {
     }
     let mut object = Object::default();
     walked(&mut object, "claims", claims)?;
-    let mut kept = Vec::new();
+    let mut kept = Vec::with_capacity(limits.as_ref().map_or(0, |l| l.len()));
     if let Some(limits) = limits {
         let mut members = Object::default();
         for (name, quantity) in limits {
-            let hash = digest::string_at("limits", name, None, &quantity.0).0;
-            if hash != digest::NONE {
-                kept.push((key(name), hash));
-                members.member(key(name), hash);
+            let pair = (key(name), digest::quantity(&quantity.0));
+            if pair.1 != digest::NONE {
+                kept.push(pair);
+                members.member(pair.0, pair.1);
             }
         }
         object.member(const { key("limits") }, members.finish());
@@ -226,10 +248,7 @@ pub(super) fn resources(r: &ResourceRequirements) -> Result<u64, Failed> {
     if let Some(requests) = requests {
         let mut members = Object::default();
         for (name, quantity) in requests {
-            let pair = (
-                key(name),
-                digest::string_at("requests", name, None, &quantity.0).0,
-            );
+            let pair = (key(name), digest::quantity(&quantity.0));
             if !kept.contains(&pair) {
                 members.member(pair.0, pair.1);
             }

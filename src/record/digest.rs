@@ -61,6 +61,23 @@ pub(super) fn string_at(
     (out.hash, out.pull_default)
 }
 
+/// The digest of the quantity `v` where its key has no other rules (a resource's, a
+/// `sizeLimit`): by its value, or as written when it is not a quantity; nothing when empty.
+pub(super) fn quantity(v: &str) -> u64 {
+    if v.is_empty() {
+        NONE
+    } else {
+        quantity_value(v).1
+    }
+}
+
+/// Whether the quantity `v` is zero, and its digest: by its value, or as written when it is not
+/// a quantity.
+fn quantity_value(v: &str) -> (bool, u64) {
+    let value = |c: &[u8]| (c == b"0", leaf(STR, c));
+    quantity::canonical_with(v, value).unwrap_or_else(|| (false, leaf(STR, v.as_bytes())))
+}
+
 /// Whether the key `name` has no rules of its own (nor does its value).
 pub(super) fn plain(name: &str) -> bool {
     Key::of(name) == Key::Other
@@ -319,11 +336,9 @@ impl Ser<'_> {
             return Out::hash(NONE);
         }
         let mut out = if self.is_quantity() {
-            let value = |c: &str| (c == "0", leaf(STR, c.as_bytes()));
-            match quantity::canonical_with(v, value) {
-                Some((true, _)) if self.ctx.key == Key::Divisor => Out::hash(NONE),
-                Some((_, hash)) => Out::hash(hash),
-                None => Out::hash(leaf(STR, v.as_bytes())),
+            match quantity_value(v) {
+                (true, _) if self.ctx.key == Key::Divisor => Out::hash(NONE),
+                (_, hash) => Out::hash(hash),
             }
         } else {
             Out::hash(leaf(STR, v.as_bytes()))

@@ -12,7 +12,7 @@
 use k8s_openapi::api::core::v1::EmptyDirVolumeSource;
 use serde::Serialize;
 
-use super::core_types::{container, env_var, mount, resources};
+use super::core_types::{Known, container, env_var, mount};
 use super::digest::{self, Failed, List, NONE, Object, flag, key, text};
 use crate::inject::env::EnvList;
 use crate::inject::{ContainerEdit, Plan, Volume};
@@ -23,12 +23,27 @@ use crate::operator::{VOLUME_NAME, configures_instrumentation};
 
 /// [`digest::of`] `plan`.
 pub fn plan(plan: &Plan) -> u64 {
-    plan_digest(plan).unwrap_or(NONE)
+    plan_digest(plan, Known::default()).unwrap_or(NONE)
 }
 
 /// [`digest::of`] `spec`.
 pub fn spec(spec: &InstrumentationSpec) -> u64 {
-    spec_digest(spec).unwrap_or(NONE)
+    spec_digest(spec, Known::default()).unwrap_or(NONE)
+}
+
+/// [`spec`] and [`plan`] of an injection of `spec`, together: the spec's
+/// `python.resourceRequirements`, which the init container most often has too, hashed once.
+pub fn spec_and_plan(spec: &InstrumentationSpec, plan: &Plan) -> (u64, u64) {
+    let python = spec.python.as_ref();
+    let known = match python.and_then(|p| p.resource_requirements.as_ref()) {
+        Some(r) => Known::new(r),
+        None => Ok(Known::default()),
+    };
+    let Ok(known) = known else {
+        return (NONE, plan_digest(plan, Known::default()).unwrap_or(NONE));
+    };
+    let spec = spec_digest(spec, known).unwrap_or(NONE);
+    (spec, plan_digest(plan, known).unwrap_or(NONE))
 }
 
 /// A list of `items`, each hashed by `item`.
@@ -98,7 +113,7 @@ pub(super) fn opt_flag(object: &mut Object, name: u64, value: Option<bool>) {
     }
 }
 
-fn plan_digest(plan: &Plan) -> Result<u64, Failed> {
+fn plan_digest(plan: &Plan, known: Known<'_>) -> Result<u64, Failed> {
     let Plan {
         edits,
         volumes,
@@ -116,9 +131,10 @@ fn plan_digest(plan: &Plan) -> Result<u64, Failed> {
     object.member(const { key("edits") }, list(edits, edit)?);
     object.member(const { key("volumes") }, list(ours, volume)?);
     if let Some(init) = init_container {
-        object.member(const { key("init_container") }, container(init)?);
+        object.member(const { key("init_container") }, container(init, known)?);
     }
-    object.member(const { key("preflight") }, list(preflight, container)?);
+    let preflight = list(preflight, |c| container(c, known))?;
+    object.member(const { key("preflight") }, preflight);
     object.member(const { key("pull_secrets") }, texts(held_pull_secrets));
     Ok(object.finish())
 }
@@ -162,7 +178,7 @@ fn volume(volume: &Volume) -> Result<u64, Failed> {
         let mut source = Object::default();
         opt_text(&mut source, const { key("medium") }, medium);
         if let Some(limit) = size_limit {
-            let hash = digest::string_at("", "sizeLimit", None, &limit.0).0;
+            let hash = digest::quantity(&limit.0);
             source.member(const { key("sizeLimit") }, hash);
         }
         object.member(const { key("emptyDir") }, source.finish());
@@ -174,7 +190,7 @@ fn volume(volume: &Volume) -> Result<u64, Failed> {
     Ok(object.finish())
 }
 
-fn spec_digest(spec: &InstrumentationSpec) -> Result<u64, Failed> {
+fn spec_digest(spec: &InstrumentationSpec, known: Known<'_>) -> Result<u64, Failed> {
     let InstrumentationSpec {
         exporter,
         propagators,
@@ -229,6 +245,7 @@ fn spec_digest(spec: &InstrumentationSpec) -> Result<u64, Failed> {
     }
     let context = init_container_security_context;
     walked(&mut object, "initContainerSecurityContext", context)?;
+    let python_digest = |p: &Python| python_digest(p, known);
     opt_with(&mut object, const { key("python") }, python, python_digest)?;
     Ok(object.finish())
 }
@@ -268,7 +285,7 @@ fn resource_digest(resource: &Resource) -> Result<u64, Failed> {
     Ok(object.finish())
 }
 
-fn python_digest(python: &Python) -> Result<u64, Failed> {
+fn python_digest(python: &Python, known: Known<'_>) -> Result<u64, Failed> {
     let Python {
         image,
         env,
@@ -279,7 +296,7 @@ fn python_digest(python: &Python) -> Result<u64, Failed> {
     let mut object = Object::default();
     opt_text(&mut object, const { key("image") }, image);
     opt_with(&mut object, const { key("env") }, env, |e| list(e, env_var))?;
-    let requirements = resource_requirements;
+    let (requirements, resources) = (resource_requirements, |r: &_| known.resources(r));
     opt_with(
         &mut object,
         const { key("resourceRequirements") },
@@ -603,6 +620,14 @@ mod tests {
             let s = generated_spec(&mut g);
             assert_eq!(spec(&s), digest::of(&s), "{s:#?}");
             specs.insert(spec(&s));
+            // Together, the init container with the spec's resources or others.
+            let mut p = p;
+            let python = s.python.as_ref();
+            if let (Some(init), true) = (&mut p.init_container, g.below(2) == 0) {
+                init.resources = python.and_then(|p| p.resource_requirements.clone());
+            }
+            let both = (digest::of(&s), digest::of(&p));
+            assert_eq!(spec_and_plan(&s, &p), both, "{s:#?} {p:#?}");
         }
         // The generated values differ in what they hash to: the comparison is not of constants.
         assert!(

@@ -118,12 +118,12 @@ fn written(s: &str) -> Option<Written<'_>> {
 /// `1.5Gi` are both `1610612736e0`. The API server writes a quantity in its own canonical form
 /// (`0.5` comes back as `500m`): this compares what a quantity means, not how it was written.
 pub fn canonical(s: &str) -> Option<String> {
-    canonical_with(s, str::to_string)
+    canonical_with(s, |text| text.iter().copied().map(char::from).collect())
 }
 
-/// `f` of [`canonical`]`(s)`, without a `String` when the value fits in 64 bits (any quantity
-/// a pod holds); `None` when `s` is not a valid quantity.
-pub fn canonical_with<R>(s: &str, f: impl FnOnce(&str) -> R) -> Option<R> {
+/// `f` of the text of [`canonical`]`(s)` (ASCII), without a `String` when the value fits in 64
+/// bits (any quantity a pod holds); `None` when `s` is not a valid quantity.
+pub fn canonical_with<R>(s: &str, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
     let w = written(s)?;
     let exponent = w.decimal - w.fraction as i64;
     let digits = w
@@ -133,7 +133,9 @@ pub fn canonical_with<R>(s: &str, f: impl FnOnce(&str) -> R) -> Option<R> {
         .map(|d| d - b'0');
     match small(digits.clone(), w.binary) {
         Some(value) => Some(f(written_out(&mut [0; SHORT], w.negative, value, exponent))),
-        None => Some(f(&large(w.negative, digits.collect(), w.binary, exponent))),
+        None => Some(f(
+            large(w.negative, digits.collect(), w.binary, exponent).as_bytes()
+        )),
     }
 }
 
@@ -155,9 +157,9 @@ fn written_out(
     negative: bool,
     mut value: u64,
     mut exponent: i64,
-) -> &str {
+) -> &[u8] {
     if value == 0 {
-        return "0";
+        return b"0";
     }
     while value % 10 == 0 {
         value /= 10;
@@ -175,7 +177,7 @@ fn written_out(
         at -= 1;
         buffer[at] = b'-';
     }
-    std::str::from_utf8(&buffer[at..]).unwrap_or_default()
+    &buffer[at..]
 }
 
 /// `n` in decimal written into `buffer` before `at`; where it starts.
