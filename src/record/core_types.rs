@@ -1,16 +1,18 @@
-//! The digests of the Kubernetes types the plan and the spec hold (a container, a variable, a
-//! mount, resources, a security context), walked field by field as [`super::typed`] walks the
-//! plan: the same values as [`digest::of`], with the rules of [`digest`] applied where a field has
-//! them. Each struct is taken apart whole, so a field Kubernetes adds does not compile until it
-//! is hashed here.
+//! The digests of the Kubernetes types the plan and the spec hold, walked field by field.
+//!
+//! A container, a variable, a mount, resources, a security context: walked as [`super::typed`]
+//! walks the plan, to the same values as [`digest::of`], with the rules of [`digest`] applied
+//! where a field has them. Each struct is taken apart whole, so a field Kubernetes adds does not
+//! compile until it is hashed here.
 
 use k8s_openapi::api::core::v1::{
     Capabilities, Container, EnvVar, EnvVarSource, ObjectFieldSelector, ResourceRequirements,
     SeccompProfile, SecurityContext, VolumeMount,
 };
 
-use super::digest::{self, Failed, Object, key, text};
-use super::typed::{list, opt_flag, opt_text, opt_texts, opt_with, walked};
+use super::digest::{
+    self, Failed, Object, key, list, opt_flag, opt_text, opt_texts, opt_with, text, walked,
+};
 
 /// A variable.
 pub(super) fn env_var(var: &EnvVar) -> Result<u64, Failed> {

@@ -200,6 +200,73 @@ impl List {
     }
 }
 
+/// A list of `items`, each hashed by `item`.
+pub(super) fn list<'a, T: 'a>(
+    items: impl IntoIterator<Item = &'a T>,
+    item: impl Fn(&T) -> Result<u64, Failed>,
+) -> Result<u64, Failed> {
+    let mut list = List::new();
+    for i in items {
+        list.push(item(i)?);
+    }
+    Ok(list.finish())
+}
+
+/// A list of strings.
+pub(super) fn texts(items: &[String]) -> u64 {
+    let mut list = List::new();
+    for i in items {
+        list.push(text(i));
+    }
+    list.finish()
+}
+
+/// The optional member `name` hashed by the serde walk.
+pub(super) fn walked<T: Serialize>(
+    object: &mut Object,
+    name: &str,
+    value: &Option<T>,
+) -> Result<(), Failed> {
+    if let Some(value) = value {
+        object.member(key(name), value_at(name, value)?);
+    }
+    Ok(())
+}
+
+/// The optional member `name`, hashed by `digest`.
+pub(super) fn opt_with<T>(
+    object: &mut Object,
+    name: u64,
+    value: &Option<T>,
+    digest: impl Fn(&T) -> Result<u64, Failed>,
+) -> Result<(), Failed> {
+    if let Some(value) = value {
+        object.member(name, digest(value)?);
+    }
+    Ok(())
+}
+
+/// An optional list of strings.
+pub(super) fn opt_texts(object: &mut Object, name: u64, value: &Option<Vec<String>>) {
+    if let Some(value) = value {
+        object.member(name, texts(value));
+    }
+}
+
+/// An optional string member without rules.
+pub(super) fn opt_text(object: &mut Object, name: u64, value: &Option<String>) {
+    if let Some(value) = value {
+        object.member(name, text(value));
+    }
+}
+
+/// An optional boolean member.
+pub(super) fn opt_flag(object: &mut Object, name: u64, value: Option<bool>) {
+    if let Some(value) = value {
+        object.member(name, flag(value));
+    }
+}
+
 /// The keys whose values have rules.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Key {

@@ -10,8 +10,8 @@
 //! - asked but not injected: `injected: "false"` and the one-line `reason`.
 //!
 //! The hash is computed from the plan the policy applies ([`digest`] over the plan's
-//! serialization), and in the audit from the same parts of the pod the API server stored
-//! ([`carried`]): equal when the pod carries what was recorded.
+//! serialization, walked field by field by [`typed`]), and in the audit from the same parts of
+//! the pod the API server stored ([`carried`]): equal when the pod carries what was recorded.
 
 pub mod carried;
 mod core_types;

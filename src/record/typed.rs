@@ -10,10 +10,12 @@
 //! and debug builds compare them on every digest the policy computes.
 
 use k8s_openapi::api::core::v1::EmptyDirVolumeSource;
-use serde::Serialize;
 
 use super::core_types::{Known, container, env_var, mount};
-use super::digest::{self, Failed, List, NONE, Object, flag, key, text};
+use super::digest::{
+    self, Failed, NONE, Object, key, list, opt_flag, opt_text, opt_texts, opt_with, text, texts,
+    walked,
+};
 use crate::inject::env::EnvList;
 use crate::inject::{ContainerEdit, Plan, Volume};
 use crate::instrumentation::{
@@ -44,73 +46,6 @@ pub fn spec_and_plan(spec: &InstrumentationSpec, plan: &Plan) -> (u64, u64) {
     };
     let spec = spec_digest(spec, known).unwrap_or(NONE);
     (spec, plan_digest(plan, known).unwrap_or(NONE))
-}
-
-/// A list of `items`, each hashed by `item`.
-pub(super) fn list<'a, T: 'a>(
-    items: impl IntoIterator<Item = &'a T>,
-    item: impl Fn(&T) -> Result<u64, Failed>,
-) -> Result<u64, Failed> {
-    let mut list = List::new();
-    for i in items {
-        list.push(item(i)?);
-    }
-    Ok(list.finish())
-}
-
-/// A list of strings.
-pub(super) fn texts(items: &[String]) -> u64 {
-    let mut list = List::new();
-    for i in items {
-        list.push(text(i));
-    }
-    list.finish()
-}
-
-/// The optional member `name` hashed by the serde walk.
-pub(super) fn walked<T: Serialize>(
-    object: &mut Object,
-    name: &str,
-    value: &Option<T>,
-) -> Result<(), Failed> {
-    if let Some(value) = value {
-        object.member(key(name), digest::value_at(name, value)?);
-    }
-    Ok(())
-}
-
-/// The optional member `name`, hashed by `digest`.
-pub(super) fn opt_with<T>(
-    object: &mut Object,
-    name: u64,
-    value: &Option<T>,
-    digest: impl Fn(&T) -> Result<u64, Failed>,
-) -> Result<(), Failed> {
-    if let Some(value) = value {
-        object.member(name, digest(value)?);
-    }
-    Ok(())
-}
-
-/// An optional list of strings.
-pub(super) fn opt_texts(object: &mut Object, name: u64, value: &Option<Vec<String>>) {
-    if let Some(value) = value {
-        object.member(name, texts(value));
-    }
-}
-
-/// An optional string member without rules.
-pub(super) fn opt_text(object: &mut Object, name: u64, value: &Option<String>) {
-    if let Some(value) = value {
-        object.member(name, text(value));
-    }
-}
-
-/// An optional boolean member.
-pub(super) fn opt_flag(object: &mut Object, name: u64, value: Option<bool>) {
-    if let Some(value) = value {
-        object.member(name, flag(value));
-    }
 }
 
 fn plan_digest(plan: &Plan, known: Known<'_>) -> Result<u64, Failed> {

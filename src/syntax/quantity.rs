@@ -161,7 +161,7 @@ fn written_out(
     if value == 0 {
         return b"0";
     }
-    while value % 10 == 0 {
+    while value.is_multiple_of(10) {
         value /= 10;
         exponent += 1;
     }
