@@ -9,7 +9,8 @@
 //! what was recorded hashes to the recorded hash, and a pod edited or copied after its injection
 //! does not.
 //!
-//! A new part of the plan is in the plan's hash by being serialized; it must be read here too,
+//! A new part of the plan is in the plan's hash by being serialized (and hashed in
+//! [`super::typed`], which does not compile until it is); it must be read here too,
 //! or no pod would carry its record (the property
 //! `the_record_is_what_the_mutated_pod_carries` in `tests/properties.rs` says so).
 

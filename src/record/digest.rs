@@ -32,8 +32,59 @@ pub fn of<T: Serialize + ?Sized>(value: &T) -> u64 {
     value.serialize(Ser::root()).map_or(NONE, |out| out.hash)
 }
 
+/// The digest of `value`, the member `name` of an object whose own key has no rules (`name`'s
+/// may apply). What [`of`] computes for that member's value.
+pub(super) fn value_at<T: Serialize + ?Sized>(name: &str, value: &T) -> Result<u64, Failed> {
+    let ctx = Ctx {
+        key: Key::of(name),
+        ..ROOT
+    };
+    Ok(value.serialize(Ser { ctx })?.hash)
+}
+
+/// The digest of the string `v`, the member `name` of an object whose own key is `parent` and
+/// whose members before it implied the pull policy `pull_default`; and the pull policy `v`
+/// implies when `name` is an image's. What [`of`] computes for that member's value.
+pub(super) fn string_at(
+    parent: &str,
+    name: &str,
+    pull_default: Option<&'static str>,
+    v: &str,
+) -> (u64, Option<&'static str>) {
+    let ctx = Ctx {
+        key: Key::of(name),
+        parent: Key::of(parent),
+        pull_default,
+        limits: &[],
+    };
+    let out = Ser { ctx }.string(v);
+    (out.hash, out.pull_default)
+}
+
+/// The digest of the quantity `v` where its key has no other rules (a resource's, a
+/// `sizeLimit`): by its value, or as written when it is not a quantity; nothing when empty.
+pub(super) fn quantity(v: &str) -> u64 {
+    if v.is_empty() {
+        NONE
+    } else {
+        quantity_value(v).1
+    }
+}
+
+/// Whether the quantity `v` is zero, and its digest: by its value, or as written when it is not
+/// a quantity.
+fn quantity_value(v: &str) -> (bool, u64) {
+    let value = |c: &[u8]| (c == b"0", leaf(STR, c));
+    quantity::canonical_with(v, value).unwrap_or_else(|| (false, leaf(STR, v.as_bytes())))
+}
+
+/// Whether the key `name` has no rules of its own (nor does its value).
+pub(super) fn plain(name: &str) -> bool {
+    Key::of(name) == Key::Other
+}
+
 /// What counts as nothing: absent, `null`, empty.
-const NONE: u64 = 0x6e6f_6e65_6e6f_6e65;
+pub(super) const NONE: u64 = 0x6e6f_6e65_6e6f_6e65;
 const K: u64 = 0x9e37_79b9_7f4a_7c15;
 const STR: u64 = 1;
 const INT: u64 = 2;
@@ -43,7 +94,7 @@ const SEQ: u64 = 5;
 const MAP: u64 = 6;
 
 /// splitmix64's finalizer.
-fn mix(mut x: u64) -> u64 {
+const fn mix(mut x: u64) -> u64 {
     x ^= x >> 30;
     x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9);
     x ^= x >> 27;
@@ -51,23 +102,169 @@ fn mix(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
-/// The hash of `bytes` of the kind `tag`.
-fn leaf(tag: u64, bytes: &[u8]) -> u64 {
+/// The hash of `bytes` of the kind `tag` (a `const fn`: the names of fields are hashed once, by
+/// the compiler, in [`key`]).
+const fn leaf(tag: u64, bytes: &[u8]) -> u64 {
     let mut h = tag.wrapping_mul(K) ^ bytes.len() as u64;
-    let mut words = bytes.chunks_exact(8);
-    for w in &mut words {
-        let word = u64::from_le_bytes(<[u8; 8]>::try_from(w).unwrap_or_default());
-        h = (h ^ word).wrapping_mul(K).rotate_left(29);
+    let mut rest = bytes;
+    while let Some((word, tail)) = rest.split_first_chunk::<8>() {
+        h = (h ^ u64::from_le_bytes(*word))
+            .wrapping_mul(K)
+            .rotate_left(29);
+        rest = tail;
     }
-    let rest = words.remainder();
     if !rest.is_empty() {
         let mut last = [0u8; 8];
-        last[..rest.len()].copy_from_slice(rest);
+        let mut i = 0;
+        while i < rest.len() {
+            last[i] = rest[i];
+            i += 1;
+        }
         h = (h ^ u64::from_le_bytes(last))
             .wrapping_mul(K)
             .rotate_left(29);
     }
     mix(h)
+}
+
+/// The digest of an object key (or of a field name): the digest of the string.
+pub(super) const fn key(name: &str) -> u64 {
+    leaf(STR, name.as_bytes())
+}
+
+/// The digest of a string where its key has no rules: nothing when empty.
+pub(super) fn text(v: &str) -> u64 {
+    if v.is_empty() {
+        NONE
+    } else {
+        leaf(STR, v.as_bytes())
+    }
+}
+
+/// The digest of a boolean: nothing when `false`.
+pub(super) fn flag(v: bool) -> u64 {
+    if v { leaf(BOOL, &[1]) } else { NONE }
+}
+
+/// An object's digest being summed: its members in any order, what counts as nothing left out.
+#[derive(Clone, Copy, Default)]
+pub(super) struct Object {
+    sum: u64,
+    len: u64,
+}
+
+impl Object {
+    /// The member `key` (its digest) of the value `value` (its digest).
+    pub(super) fn member(&mut self, key: u64, value: u64) {
+        if value != NONE {
+            self.sum = self.sum.wrapping_add(mix(key.wrapping_mul(K) ^ value));
+            self.len += 1;
+        }
+    }
+
+    /// The object's digest.
+    pub(super) fn finish(self) -> u64 {
+        if self.len == 0 {
+            NONE
+        } else {
+            mix(MAP.wrapping_mul(K) ^ self.sum ^ self.len.rotate_left(32))
+        }
+    }
+}
+
+/// A list's digest being computed: its items in order.
+pub(super) struct List {
+    acc: u64,
+    len: u64,
+}
+
+impl List {
+    /// An empty list.
+    pub(super) fn new() -> List {
+        List { acc: SEQ, len: 0 }
+    }
+
+    /// The next item (its digest).
+    pub(super) fn push(&mut self, item: u64) {
+        self.acc = mix(self.acc.rotate_left(7) ^ item);
+        self.len += 1;
+    }
+
+    /// The list's digest.
+    pub(super) fn finish(self) -> u64 {
+        if self.len == 0 {
+            NONE
+        } else {
+            mix(self.acc ^ self.len.wrapping_mul(K))
+        }
+    }
+}
+
+/// A list of `items`, each hashed by `item`.
+pub(super) fn list<'a, T: 'a>(
+    items: impl IntoIterator<Item = &'a T>,
+    item: impl Fn(&T) -> Result<u64, Failed>,
+) -> Result<u64, Failed> {
+    let mut list = List::new();
+    for i in items {
+        list.push(item(i)?);
+    }
+    Ok(list.finish())
+}
+
+/// A list of strings.
+pub(super) fn texts(items: &[String]) -> u64 {
+    let mut list = List::new();
+    for i in items {
+        list.push(text(i));
+    }
+    list.finish()
+}
+
+/// The optional member `name` hashed by the serde walk.
+pub(super) fn walked<T: Serialize>(
+    object: &mut Object,
+    name: &str,
+    value: &Option<T>,
+) -> Result<(), Failed> {
+    if let Some(value) = value {
+        object.member(key(name), value_at(name, value)?);
+    }
+    Ok(())
+}
+
+/// The optional member `name`, hashed by `digest`.
+pub(super) fn opt_with<T>(
+    object: &mut Object,
+    name: u64,
+    value: &Option<T>,
+    digest: impl Fn(&T) -> Result<u64, Failed>,
+) -> Result<(), Failed> {
+    if let Some(value) = value {
+        object.member(name, digest(value)?);
+    }
+    Ok(())
+}
+
+/// An optional list of strings.
+pub(super) fn opt_texts(object: &mut Object, name: u64, value: &Option<Vec<String>>) {
+    if let Some(value) = value {
+        object.member(name, texts(value));
+    }
+}
+
+/// An optional string member without rules.
+pub(super) fn opt_text(object: &mut Object, name: u64, value: &Option<String>) {
+    if let Some(value) = value {
+        object.member(name, text(value));
+    }
+}
+
+/// An optional boolean member.
+pub(super) fn opt_flag(object: &mut Object, name: u64, value: Option<bool>) {
+    if let Some(value) = value {
+        object.member(name, flag(value));
+    }
 }
 
 /// The keys whose values have rules.
@@ -152,13 +349,13 @@ impl Out {
 /// The policy Kubernetes defaults a container's `imagePullPolicy` to: `Always` for the tag
 /// `latest` or no tag and no digest, else `IfNotPresent`.
 fn default_pull_policy(image: &str) -> &'static str {
-    let (name, digest) = image
-        .split_once('@')
-        .map_or((image, false), |(n, _)| (n, true));
-    let last = name.rsplit('/').next().unwrap_or(name);
-    match last.split_once(':') {
-        Some((_, "latest")) => "Always",
-        None if !digest => "Always",
+    let bytes = image.as_bytes();
+    let at = bytes.iter().position(|c| *c == b'@');
+    let name = &bytes[..at.unwrap_or(bytes.len())];
+    let last = &name[name.iter().rposition(|c| *c == b'/').map_or(0, |i| i + 1)..];
+    match last.iter().position(|c| *c == b':') {
+        Some(colon) if &last[colon + 1..] == b"latest" => "Always",
+        None if at.is_none() => "Always",
         _ => "IfNotPresent",
     }
 }
@@ -199,6 +396,26 @@ impl Ser<'_> {
         Ok(Out::hash(leaf(INT, &v.to_le_bytes())))
     }
 
+    /// A string's digest (what its key's rules leave of it), and the pull policy it implies
+    /// when it is an image.
+    fn string(&self, v: &str) -> Out {
+        if v.is_empty() || self.is_default(v) {
+            return Out::hash(NONE);
+        }
+        let mut out = if self.is_quantity() {
+            match quantity_value(v) {
+                (true, _) if self.ctx.key == Key::Divisor => Out::hash(NONE),
+                (_, hash) => Out::hash(hash),
+            }
+        } else {
+            Out::hash(leaf(STR, v.as_bytes()))
+        };
+        if matches!(self.ctx.key, Key::Image | Key::Reference) {
+            out.pull_default = Some(default_pull_policy(v));
+        }
+        out
+    }
+
     fn is_quantity(&self) -> bool {
         matches!(self.ctx.key, Key::SizeLimit | Key::Divisor)
             || matches!(self.ctx.parent, Key::Limits | Key::Requests)
@@ -229,7 +446,7 @@ impl<'a> ser::Serializer for Ser<'a> {
     type SerializeStructVariant = MapSer<'a>;
 
     fn serialize_bool(self, v: bool) -> Result<Out, Failed> {
-        Ok(Out::hash(if v { leaf(BOOL, &[1]) } else { NONE }))
+        Ok(Out::hash(flag(v)))
     }
     fn serialize_i8(self, v: i8) -> Result<Out, Failed> {
         self.int(v.into())
@@ -271,22 +488,7 @@ impl<'a> ser::Serializer for Ser<'a> {
         self.serialize_str(v.encode_utf8(&mut [0; 4]))
     }
     fn serialize_str(self, v: &str) -> Result<Out, Failed> {
-        if v.is_empty() || self.is_default(v) {
-            return Ok(Out::hash(NONE));
-        }
-        let mut out = if self.is_quantity() {
-            match quantity::canonical(v) {
-                Some(zero) if zero == "0" && self.ctx.key == Key::Divisor => Out::hash(NONE),
-                Some(value) => Out::hash(leaf(STR, value.as_bytes())),
-                None => Out::hash(leaf(STR, v.as_bytes())),
-            }
-        } else {
-            Out::hash(leaf(STR, v.as_bytes()))
-        };
-        if matches!(self.ctx.key, Key::Image | Key::Reference) {
-            out.pull_default = Some(default_pull_policy(v));
-        }
-        Ok(out)
+        Ok(self.string(v))
     }
     fn serialize_bytes(self, v: &[u8]) -> Result<Out, Failed> {
         Ok(Out::hash(if v.is_empty() { NONE } else { leaf(STR, v) }))
@@ -330,7 +532,7 @@ impl<'a> ser::Serializer for Ser<'a> {
         ser::SerializeMap::end(map)
     }
     fn serialize_seq(self, _: Option<usize>) -> Result<SeqSer, Failed> {
-        Ok(SeqSer { acc: SEQ, len: 0 })
+        Ok(SeqSer(List::new()))
     }
     fn serialize_tuple(self, len: usize) -> Result<SeqSer, Failed> {
         self.serialize_seq(Some(len))
@@ -346,15 +548,14 @@ impl<'a> ser::Serializer for Ser<'a> {
         len: usize,
     ) -> Result<SeqSer, Failed> {
         let mut seq = self.serialize_seq(Some(len))?;
-        seq.push(leaf(STR, variant.as_bytes()));
+        seq.0.push(key(variant));
         Ok(seq)
     }
     fn serialize_map(self, _: Option<usize>) -> Result<MapSer<'a>, Failed> {
         Ok(MapSer {
             own: self.ctx.key,
             parent_limits: self.ctx.limits,
-            sum: 0,
-            len: 0,
+            object: Object::default(),
             key: (NONE, Key::Other),
             pull_default: None,
             limits: Vec::new(),
@@ -377,22 +578,11 @@ impl<'a> ser::Serializer for Ser<'a> {
 }
 
 /// A list: its items in order.
-struct SeqSer {
-    acc: u64,
-    len: u64,
-}
+struct SeqSer(List);
 
 impl SeqSer {
-    fn push(&mut self, item: u64) {
-        self.acc = mix(self.acc.rotate_left(7) ^ item);
-        self.len += 1;
-    }
     fn finish(self) -> Result<Out, Failed> {
-        Ok(Out::hash(if self.len == 0 {
-            NONE
-        } else {
-            mix(self.acc ^ self.len.wrapping_mul(K))
-        }))
+        Ok(Out::hash(self.0.finish()))
     }
 }
 
@@ -401,7 +591,7 @@ impl ser::SerializeSeq for SeqSer {
     type Error = Failed;
     fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Failed> {
         let item = value.serialize(Ser::root())?;
-        self.push(item.hash);
+        self.0.push(item.hash);
         Ok(())
     }
     fn end(self) -> Result<Out, Failed> {
@@ -448,8 +638,7 @@ struct MapSer<'a> {
     own: Key,
     /// The `limits` beside this object, when it is `requests`.
     parent_limits: &'a [(u64, u64)],
-    sum: u64,
-    len: u64,
+    object: Object,
     /// The key whose value comes next.
     key: (u64, Key),
     pull_default: Option<&'static str>,
@@ -491,8 +680,7 @@ impl MapSer<'_> {
         if self.own == Key::Limits {
             self.members.push(pair);
         }
-        self.sum = self.sum.wrapping_add(mix(key.0.wrapping_mul(K) ^ out.hash));
-        self.len += 1;
+        self.object.member(key.0, out.hash);
         Ok(())
     }
 
@@ -501,17 +689,10 @@ impl MapSer<'_> {
             && !policy.is_empty()
             && self.pull_default != Some(policy.as_str())
         {
-            let value = leaf(STR, policy.as_bytes());
-            self.sum = self.sum.wrapping_add(mix(key.wrapping_mul(K) ^ value));
-            self.len += 1;
+            self.object.member(key, text(&policy));
         }
-        let hash = if self.len == 0 {
-            NONE
-        } else {
-            mix(MAP.wrapping_mul(K) ^ self.sum ^ self.len.rotate_left(32))
-        };
         Ok(Out {
-            hash,
+            hash: self.object.finish(),
             pull_default: None,
             members: self.members,
         })
@@ -541,7 +722,7 @@ impl ser::SerializeStruct for MapSer<'_> {
         key: &'static str,
         value: &T,
     ) -> Result<(), Failed> {
-        self.member((leaf(STR, key.as_bytes()), Key::of(key)), value)
+        self.member((self::key(key), Key::of(key)), value)
     }
     fn end(self) -> Result<Out, Failed> {
         self.finish()
@@ -579,7 +760,7 @@ impl ser::Serializer for KeySer {
     type SerializeStructVariant = Impossible<(u64, Key), Failed>;
 
     fn serialize_str(self, v: &str) -> Result<(u64, Key), Failed> {
-        Ok((leaf(STR, v.as_bytes()), Key::of(v)))
+        Ok((key(v), Key::of(v)))
     }
     fn serialize_bool(self, v: bool) -> Result<(u64, Key), Failed> {
         self.serialize_str(if v { "true" } else { "false" })

@@ -10,16 +10,19 @@
 //! - asked but not injected: `injected: "false"` and the one-line `reason`.
 //!
 //! The hash is computed from the plan the policy applies ([`digest`] over the plan's
-//! serialization), and in the audit from the same parts of the pod the API server stored
-//! ([`carried`]): equal when the pod carries what was recorded.
+//! serialization, walked field by field by [`typed`]), and in the audit from the same parts of
+//! the pod the API server stored ([`carried`]): equal when the pod carries what was recorded.
 
 pub mod carried;
+mod core_types;
 pub mod digest;
+pub mod typed;
 
 use std::collections::BTreeMap;
 
 use crate::catalog::{Origin, Resolved};
 use crate::inject::Plan;
+use crate::instrumentation::InstrumentationSpec;
 use crate::keys::{
     RECORD_CONTAINERS, RECORD_HASH, RECORD_IMAGE, RECORD_INJECTED, RECORD_INSTRUMENTATION,
     RECORD_KEYS, RECORD_REASON, RECORD_VERSION,
@@ -39,7 +42,13 @@ pub type Changes = Vec<(&'static str, Option<String>)>;
 pub fn instrumentation(resolved: &Resolved) -> String {
     match &resolved.origin {
         Origin::Default => DEFAULT_INSTRUMENTATION.to_string(),
-        Origin::Named { namespace, name } => format!("{namespace}/{name}"),
+        Origin::Named { namespace, name } => {
+            let mut out = String::with_capacity(namespace.len() + 1 + name.len());
+            for part in [namespace.as_str(), "/", name] {
+                out.push_str(part);
+            }
+            out
+        }
     }
 }
 
@@ -49,28 +58,71 @@ pub fn instrumentation(resolved: &Resolved) -> String {
 pub fn version(resolved: &Resolved) -> String {
     match &resolved.revision {
         Some(r) => format!("{}/{}", r.uid, r.generation),
-        None => format!("spec:{}", hex(digest::of(&*resolved.spec))),
+        None => {
+            let spec = &*resolved.spec;
+            spec_version(typed::spec(spec), spec)
+        }
     }
+}
+
+/// The version `spec:<digest>` of `spec`, its digest computed field by field (debug builds check
+/// it against the serde walk).
+fn spec_version(digest: u64, spec: &InstrumentationSpec) -> String {
+    debug_assert_eq!(digest, digest::of(spec), "the spec's two walks disagree");
+    let mut out = String::with_capacity(5 + 16);
+    out.push_str("spec:");
+    push_hex(&mut out, digest);
+    out
 }
 
 /// The hash of what the plan writes into the pod spec (the plan's serialization).
 pub fn hash(plan: &Plan) -> String {
-    hex(digest::of(plan))
+    plan_hash(typed::plan(plan), plan)
+}
+
+/// [`hash`] of `plan` computed field by field (debug builds check it against the serde walk).
+fn plan_hash(digest: u64, plan: &Plan) -> String {
+    debug_assert_eq!(digest, digest::of(plan), "the plan's two walks disagree");
+    hex(digest)
+}
+
+/// [`version`] and [`hash`] of the injection of `resolved` that `plan` writes.
+fn version_and_hash(resolved: &Resolved, plan: &Plan) -> (String, String) {
+    if resolved.revision.is_some() {
+        return (version(resolved), hash(plan));
+    }
+    let spec = &*resolved.spec;
+    let (spec_digest, plan_digest) = typed::spec_and_plan(spec, plan);
+    (
+        spec_version(spec_digest, spec),
+        plan_hash(plan_digest, plan),
+    )
 }
 
 /// A digest as the record writes it: 16 lowercase hex digits.
 fn hex(digest: u64) -> String {
-    format!("{digest:016x}")
+    let mut out = String::with_capacity(16);
+    push_hex(&mut out, digest);
+    out
+}
+
+/// `digest` appended to `out` as 16 lowercase hex digits.
+fn push_hex(out: &mut String, digest: u64) {
+    for shift in (0..16).rev() {
+        let nibble = (digest >> (shift * 4)) & 0xf;
+        out.push(char::from(b"0123456789abcdef"[nibble as usize]));
+    }
 }
 
 /// The record of `plan`, the injection of `resolved`.
 pub fn injected(plan: &Plan, resolved: &Resolved) -> Changes {
     let containers: Vec<&str> = plan.edits.iter().map(|e| e.name.as_str()).collect();
-    whole(&[
+    let (version, hash) = version_and_hash(resolved, plan);
+    whole([
         (RECORD_INJECTED, "true".to_string()),
         (RECORD_INSTRUMENTATION, instrumentation(resolved)),
-        (RECORD_VERSION, version(resolved)),
-        (RECORD_HASH, hash(plan)),
+        (RECORD_VERSION, version),
+        (RECORD_HASH, hash),
         (RECORD_IMAGE, plan.image().to_string()),
         (RECORD_CONTAINERS, containers.join(",")),
     ])
@@ -78,19 +130,20 @@ pub fn injected(plan: &Plan, resolved: &Resolved) -> Changes {
 
 /// The record of a pod admitted without instrumentation, and why.
 pub fn not_injected(reason: &str) -> Changes {
-    whole(&[
+    whole([
         (RECORD_INJECTED, "false".to_string()),
         (RECORD_REASON, one_line(reason)),
     ])
 }
 
 /// Every key of the record: the ones given set, the others removed.
-fn whole(set: &[(&'static str, String)]) -> Changes {
+fn whole<const N: usize>(set: [(&'static str, String); N]) -> Changes {
+    let mut set = set.map(|(key, value)| (key, Some(value)));
     RECORD_KEYS
         .iter()
         .map(|key| {
-            let value = set.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
-            (*key, value)
+            let value = set.iter_mut().find(|(k, _)| k == key);
+            (*key, value.and_then(|(_, v)| v.take()))
         })
         .collect()
 }

@@ -48,13 +48,19 @@ pub fn parse(s: &str) -> Option<f64> {
     Some(sign * value * scale)
 }
 
-/// The exact value of a quantity, written one way whatever way it was written: `<digits>e<exp>`
-/// without leading or trailing zeros in the digits (`-` in front when negative), or `0`; `None`
-/// when `s` is not a valid quantity. `500m`, `0.5` and `5e-1` are all `5e-1`; `1536Mi` and
-/// `1.5Gi` are both `1610612736e0`. The API server writes a quantity in its own canonical form
-/// (`0.5` comes back as `500m`): this compares what a quantity means, not how it was written.
-pub fn canonical(s: &str) -> Option<String> {
-    parse(s)?;
+/// A quantity as written: its sign, its number (digits and at most one `.`), the power of ten
+/// and the power of 1024 of its suffix.
+struct Written<'a> {
+    negative: bool,
+    number: &'a str,
+    /// How many digits follow the `.`.
+    fraction: usize,
+    decimal: i64,
+    binary: u32,
+}
+
+/// `s` taken apart, or `None` when it is not a valid quantity (exactly when [`parse`] says so).
+fn written(s: &str) -> Option<Written<'_>> {
     let (negative, rest) = match s.as_bytes().first()? {
         b'+' => (false, &s[1..]),
         b'-' => (true, &s[1..]),
@@ -65,13 +71,12 @@ pub fn canonical(s: &str) -> Option<String> {
         .take_while(|c| c.is_ascii_digit() || *c == b'.')
         .count();
     let (number, suffix) = rest.split_at(number_len);
-    let fraction = number.split_once('.').map_or(0, |(_, f)| f.len());
-    let mut digits: Vec<u8> = number
-        .bytes()
-        .filter(u8::is_ascii_digit)
-        .map(|d| d - b'0')
-        .collect();
-    let mut exponent = -(fraction as i64);
+    let dot = number.bytes().position(|c| c == b'.');
+    let fraction = dot.map_or(0, |d| number.len() - d - 1);
+    let second_dot = || number.bytes().rev().take(fraction).any(|c| c == b'.');
+    if number.len() == usize::from(dot.is_some()) || second_dot() {
+        return None;
+    }
     let (decimal, binary) = match suffix {
         "" => (0, 0),
         "n" => (-9, 0),
@@ -89,15 +94,112 @@ pub fn canonical(s: &str) -> Option<String> {
         "Ti" => (0, 4),
         "Pi" => (0, 5),
         "Ei" => (0, 6),
-        exp => (exp[1..].parse::<i64>().ok()?, 0),
+        exp if exp.starts_with(['e', 'E']) => {
+            let digits = exp[1..].strip_prefix(['+', '-']).unwrap_or(&exp[1..]);
+            if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) {
+                return None;
+            }
+            (i64::from(exp[1..].parse::<i32>().ok()?), 0)
+        }
+        _ => return None,
     };
-    exponent += decimal;
+    Some(Written {
+        negative,
+        number,
+        fraction,
+        decimal,
+        binary,
+    })
+}
+
+/// The exact value of a quantity, written one way whatever way it was written: `<digits>e<exp>`
+/// without leading or trailing zeros in the digits (`-` in front when negative), or `0`; `None`
+/// when `s` is not a valid quantity. `500m`, `0.5` and `5e-1` are all `5e-1`; `1536Mi` and
+/// `1.5Gi` are both `1610612736e0`. The API server writes a quantity in its own canonical form
+/// (`0.5` comes back as `500m`): this compares what a quantity means, not how it was written.
+pub fn canonical(s: &str) -> Option<String> {
+    canonical_with(s, |text| text.iter().copied().map(char::from).collect())
+}
+
+/// `f` of the text of [`canonical`]`(s)` (ASCII), without a `String` when the value fits in 64
+/// bits (any quantity a pod holds); `None` when `s` is not a valid quantity.
+pub fn canonical_with<R>(s: &str, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
+    let w = written(s)?;
+    let exponent = w.decimal - w.fraction as i64;
+    let digits = w
+        .number
+        .bytes()
+        .filter(u8::is_ascii_digit)
+        .map(|d| d - b'0');
+    match small(digits.clone(), w.binary) {
+        Some(value) => Some(f(written_out(&mut [0; SHORT], w.negative, value, exponent))),
+        None => Some(f(
+            large(w.negative, digits.collect(), w.binary, exponent).as_bytes()
+        )),
+    }
+}
+
+/// Room for a canonical value of 64 bits: sign, 20 digits, `e`, sign, 20 digits.
+const SHORT: usize = 48;
+
+/// The value of `digits` times 1024^`binary`, when it fits in a `u64`.
+fn small(digits: impl Iterator<Item = u8>, binary: u32) -> Option<u64> {
+    let mut value: u64 = 0;
+    for d in digits {
+        value = value.checked_mul(10)?.checked_add(u64::from(d))?;
+    }
+    value.checked_mul(1u64 << (10 * binary))
+}
+
+/// `value`×10^`exponent` written as [`canonical`] writes it, at the end of `buffer`.
+fn written_out(
+    buffer: &mut [u8; SHORT],
+    negative: bool,
+    mut value: u64,
+    mut exponent: i64,
+) -> &[u8] {
+    if value == 0 {
+        return b"0";
+    }
+    while value.is_multiple_of(10) {
+        value /= 10;
+        exponent += 1;
+    }
+    let mut at = push_back(buffer, SHORT, exponent.unsigned_abs());
+    for (byte, wanted) in [(b'-', exponent < 0), (b'e', true)] {
+        if wanted {
+            at -= 1;
+            buffer[at] = byte;
+        }
+    }
+    at = push_back(buffer, at, value);
+    if negative {
+        at -= 1;
+        buffer[at] = b'-';
+    }
+    &buffer[at..]
+}
+
+/// `n` in decimal written into `buffer` before `at`; where it starts.
+fn push_back(buffer: &mut [u8], mut at: usize, mut n: u64) -> usize {
+    loop {
+        at -= 1;
+        buffer[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return at;
+        }
+    }
+}
+
+/// [`canonical`] of the decimal `digits` (most significant first) times 1024^`binary` and
+/// 10^`exponent`, whatever their length.
+fn large(negative: bool, mut digits: Vec<u8>, binary: u32, mut exponent: i64) -> String {
     for _ in 0..binary {
         times(&mut digits, 1024);
     }
-    let first = digits.iter().position(|d| *d != 0);
-    let Some(first) = first else {
-        return Some("0".to_string());
+    let Some(first) = digits.iter().position(|d| *d != 0) else {
+        return "0".to_string();
     };
     digits.drain(..first);
     while digits.last() == Some(&0) {
@@ -111,7 +213,7 @@ pub fn canonical(s: &str) -> Option<String> {
     out.extend(digits.iter().map(|d| char::from(b'0' + d)));
     out.push('e');
     push_int(&mut out, exponent);
-    Some(out)
+    out
 }
 
 /// `n` in decimal appended to `out`, as `format!` writes it.
@@ -119,9 +221,13 @@ fn push_int(out: &mut String, n: i64) {
     if n < 0 {
         out.push('-');
     }
-    let magnitude = n.unsigned_abs();
+    push_digits(out, n.unsigned_abs());
+}
+
+/// `magnitude` in decimal appended to `out`.
+fn push_digits(out: &mut String, magnitude: u64) {
     let mut place = 1;
-    while place * 10 <= magnitude {
+    while magnitude / place >= 10 {
         place *= 10;
     }
     while place > 0 {
@@ -146,7 +252,7 @@ fn times(digits: &mut Vec<u8>, factor: u32) {
 
 #[cfg(test)]
 mod tests {
-    use super::{canonical, parse};
+    use super::{canonical, large, parse, written};
 
     #[test]
     fn canonical_values_are_equal_whatever_the_writing() {
@@ -170,6 +276,79 @@ mod tests {
         assert_eq!(canonical("0").as_deref(), Some("0"));
         assert_ne!(canonical("1Mi"), canonical("1M"));
         assert_eq!(canonical("1 Mi"), None);
+    }
+
+    #[test]
+    fn the_short_and_the_long_way_agree() {
+        let numbers = [
+            "0",
+            "00",
+            "0.0",
+            "1",
+            "10",
+            "100.",
+            ".5",
+            "0.05",
+            "120.0300",
+            "007",
+            "99999",
+            "18446744073709551615",
+            "18446744073709551616",
+            "1000000000000000000000",
+            "0.0000000000000000000000001",
+            "12345678901234567890.5",
+            "4611686018427387904",
+        ];
+        let suffixes = [
+            "",
+            "n",
+            "u",
+            "m",
+            "k",
+            "M",
+            "G",
+            "T",
+            "P",
+            "E",
+            "Ki",
+            "Mi",
+            "Gi",
+            "Ti",
+            "Pi",
+            "Ei",
+            "e3",
+            "E-2",
+            "e+0",
+            "e2147483647",
+            "e2147483648",
+            "e",
+            "e-",
+            "mi",
+            "1",
+        ];
+        let mut valid = 0;
+        for sign in ["", "+", "-"] {
+            for number in numbers {
+                for suffix in suffixes {
+                    let s = format!("{sign}{number}{suffix}");
+                    let (w, short) = (written(&s), canonical(&s));
+                    assert_eq!(w.is_some(), parse(&s).is_some(), "{s}");
+                    let Some(w) = w else { continue };
+                    let fraction = w.fraction;
+                    let digits = w.number.bytes().filter(u8::is_ascii_digit);
+                    let digits = digits.map(|d| d - b'0').collect();
+                    let exponent = w.decimal - fraction as i64;
+                    let long = large(w.negative, digits, w.binary, exponent);
+                    assert_eq!(short.as_deref(), Some(long.as_str()), "{s}");
+                    valid += 1;
+                }
+            }
+        }
+        assert!(valid > 900, "{valid}");
+        for s in ["", "+", "-", ".", "1.2.3", "+-1", "Mi", "1 Mi", "1e1.5"] {
+            assert_eq!(written(s).is_some(), parse(s).is_some(), "{s:?}");
+            assert_eq!(canonical(s), None, "{s:?}");
+        }
     }
 
     #[test]
