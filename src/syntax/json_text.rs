@@ -418,6 +418,7 @@ impl<'a> Scan<'a> {
         let mut escaped = false;
         let mut i = self.at + 1;
         loop {
+            i += bytes.get(i..).map_or(0, plain_len);
             match *bytes.get(i)? {
                 b'"' => break,
                 b'\\' => {
@@ -480,24 +481,42 @@ impl<'a> Scan<'a> {
 /// the control characters): `s.len()` when [`push_string`] would copy `s` unchanged. Eight
 /// bytes are checked at a time.
 pub fn plain_prefix(s: &str) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    // Whether a byte of `w` is below `n` (`n` ≤ 128): exact for "any", as needed here.
-    let below = |w: u64, n: u8| w.wrapping_sub(ONES * u64::from(n)) & !w & HIGH != 0;
-    let bytes = s.as_bytes();
+    plain_len(s.as_bytes())
+}
+
+/// [`plain_prefix`] of bytes.
+fn plain_len(bytes: &[u8]) -> usize {
+    let marks = |w: u64| below(w, 0x20) | below(w ^ spread(b'"'), 1) | below(w ^ spread(b'\\'), 1);
+    first_marked(bytes, marks, |b| b < 0x20 || b == b'"' || b == b'\\')
+}
+
+/// `b` in every byte of a word.
+const fn spread(b: u8) -> u64 {
+    0x0101_0101_0101_0101 * b as u64
+}
+
+/// The high bit of each byte of `w` below `n` (`n` ≤ 128). A borrow may also mark a byte after
+/// one that is below `n`, never one before: the lowest mark is exact.
+fn below(w: u64, n: u8) -> u64 {
+    w.wrapping_sub(spread(n)) & !w & spread(0x80)
+}
+
+/// The index of the first byte that `marks` marks in its word (eight bytes at a time, as they
+/// are in memory) or, in the last bytes, that `is` accepts; the length when there is none.
+fn first_marked(bytes: &[u8], marks: impl Fn(u64) -> u64, is: impl Fn(u8) -> bool) -> usize {
     let mut i = 0;
     while let Some(chunk) = bytes.get(i..i + 8) {
         let mut word = [0u8; 8];
         word.copy_from_slice(chunk);
-        let w = u64::from_le_bytes(word);
-        if below(w, 0x20) || below(w ^ (ONES * 0x22), 1) || below(w ^ (ONES * 0x5c), 1) {
-            break;
+        let found = marks(u64::from_le_bytes(word));
+        if found != 0 {
+            return i + found.trailing_zeros() as usize / 8;
         }
         i += 8;
     }
     i + bytes[i..]
         .iter()
-        .position(|&b| b < 0x20 || b == b'"' || b == b'\\')
+        .position(|&b| is(b))
         .unwrap_or(bytes.len() - i)
 }
 
