@@ -5,7 +5,13 @@
 //! the policy does not model, their order, even their spacing), and no document is built. Only
 //! the policy's own entries are serialized from k8s-openapi types.
 
-use k8s_openapi::api::core::v1::Container;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use k8s_openapi::api::core::v1::{
+    Capabilities, Container, ResourceRequirements, SeccompProfile, SecurityContext, VolumeMount,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 use super::env::Entry;
 use super::{ContainerEdit, Plan};
@@ -188,7 +194,7 @@ fn edit_container(
     }
     env.push(']');
     set(object, container, &fields, "env", env, splices);
-    let mounts: Vec<String> = edit.mounts.iter().map(to_json).collect();
+    let mounts: Vec<String> = edit.mounts.iter().map(mount_json).collect();
     append(object, container, &fields, "volumeMounts", &mounts, splices);
     Ok(())
 }
@@ -264,6 +270,204 @@ fn push_json_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// The members of a JSON object written one by one, in the order given; absent values are
+/// skipped, as Kubernetes' types skip them.
+struct Object<'o> {
+    out: &'o mut String,
+    first: bool,
+}
+
+impl<'o> Object<'o> {
+    fn new(out: &'o mut String) -> Self {
+        out.push('{');
+        Object { out, first: true }
+    }
+
+    /// The key written (a plain one: the types' field names), ready for its value.
+    fn key(&mut self, key: &str) -> &mut String {
+        if !std::mem::take(&mut self.first) {
+            self.out.push(',');
+        }
+        self.out.push('"');
+        self.out.push_str(key);
+        self.out.push_str("\":");
+        self.out
+    }
+
+    fn string(&mut self, key: &str, value: Option<&str>) {
+        if let Some(value) = value {
+            push_json_string(self.key(key), value);
+        }
+    }
+
+    fn strings(&mut self, key: &str, values: Option<&[String]>) {
+        if let Some(values) = values {
+            let out = self.key(key);
+            out.push('[');
+            for (i, value) in values.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                push_json_string(out, value);
+            }
+            out.push(']');
+        }
+    }
+
+    fn bool(&mut self, key: &str, value: Option<bool>) {
+        if let Some(value) = value {
+            self.key(key).push_str(if value { "true" } else { "false" });
+        }
+    }
+
+    fn int(&mut self, key: &str, value: Option<i64>) {
+        if let Some(value) = value {
+            let _ = write!(self.key(key), "{value}");
+        }
+    }
+
+    fn end(self) {
+        self.out.push('}');
+    }
+}
+
+/// A container the policy adds, appended to `out` as its Kubernetes type writes it. The fields
+/// the injection's init containers use are written directly; a container with any other field
+/// is written through its type.
+fn push_container(out: &mut String, c: &Container) {
+    #[rustfmt::skip]
+    let Container {
+        args: None, command, env: None, env_from: None, image, image_pull_policy,
+        lifecycle: None, liveness_probe: None, name, ports: None, readiness_probe: None,
+        resize_policy: None, resources, restart_policy: None, restart_policy_rules: None,
+        security_context, startup_probe: None, stdin: None, stdin_once: None,
+        termination_message_path: None, termination_message_policy: None, tty: None,
+        volume_devices: None, volume_mounts, working_dir: None,
+    } = c
+    else {
+        return out.push_str(&to_json(c));
+    };
+    let mut object = Object::new(out);
+    object.strings("command", command.as_deref());
+    object.string("image", image.as_deref());
+    object.string("imagePullPolicy", image_pull_policy.as_deref());
+    object.string("name", Some(name));
+    if let Some(resources) = resources {
+        push_resources(object.key("resources"), resources);
+    }
+    if let Some(context) = security_context {
+        push_security_context(object.key("securityContext"), context);
+    }
+    if let Some(mounts) = volume_mounts {
+        let out = object.key("volumeMounts");
+        out.push('[');
+        for (i, mount) in mounts.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            push_mount(out, mount);
+        }
+        out.push(']');
+    }
+    object.end();
+}
+
+/// Resource requirements as their type writes them (limits and requests; with claims, through
+/// the type).
+fn push_resources(out: &mut String, resources: &ResourceRequirements) {
+    let ResourceRequirements {
+        claims: None,
+        limits,
+        requests,
+    } = resources
+    else {
+        return out.push_str(&to_json(resources));
+    };
+    let mut object = Object::new(out);
+    for (key, quantities) in [("limits", limits), ("requests", requests)] {
+        if let Some(quantities) = quantities {
+            push_quantities(object.key(key), quantities);
+        }
+    }
+    object.end();
+}
+
+fn push_quantities(out: &mut String, quantities: &BTreeMap<String, Quantity>) {
+    out.push('{');
+    for (i, (name, quantity)) in quantities.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_json_string(out, name);
+        out.push(':');
+        push_json_string(out, &quantity.0);
+    }
+    out.push('}');
+}
+
+/// A securityContext as its type writes it; one with AppArmor, SELinux or Windows options
+/// through the type.
+fn push_security_context(out: &mut String, context: &SecurityContext) {
+    #[rustfmt::skip]
+    let SecurityContext {
+        allow_privilege_escalation, app_armor_profile: None, capabilities, privileged,
+        proc_mount, read_only_root_filesystem, run_as_group, run_as_non_root, run_as_user,
+        se_linux_options: None, seccomp_profile, windows_options: None,
+    } = context
+    else {
+        return out.push_str(&to_json(context));
+    };
+    let mut object = Object::new(out);
+    object.bool("allowPrivilegeEscalation", *allow_privilege_escalation);
+    if let Some(Capabilities { add, drop }) = capabilities {
+        let mut inner = Object::new(object.key("capabilities"));
+        inner.strings("add", add.as_deref());
+        inner.strings("drop", drop.as_deref());
+        inner.end();
+    }
+    object.bool("privileged", *privileged);
+    object.string("procMount", proc_mount.as_deref());
+    object.bool("readOnlyRootFilesystem", *read_only_root_filesystem);
+    object.int("runAsGroup", *run_as_group);
+    object.bool("runAsNonRoot", *run_as_non_root);
+    object.int("runAsUser", *run_as_user);
+    if let Some(SeccompProfile {
+        localhost_profile,
+        type_,
+    }) = seccomp_profile
+    {
+        let mut inner = Object::new(object.key("seccompProfile"));
+        inner.string("localhostProfile", localhost_profile.as_deref());
+        inner.string("type", Some(type_));
+        inner.end();
+    }
+    object.end();
+}
+
+/// A volume mount as its type writes it.
+fn push_mount(out: &mut String, mount: &VolumeMount) {
+    #[rustfmt::skip]
+    let VolumeMount {
+        mount_path, mount_propagation, name, read_only, recursive_read_only, sub_path,
+        sub_path_expr,
+    } = mount;
+    let mut object = Object::new(out);
+    object.string("mountPath", Some(mount_path));
+    object.string("mountPropagation", mount_propagation.as_deref());
+    object.string("name", Some(name));
+    object.bool("readOnly", *read_only);
+    object.string("recursiveReadOnly", recursive_read_only.as_deref());
+    object.string("subPath", sub_path.as_deref());
+    object.string("subPathExpr", sub_path_expr.as_deref());
+    object.end();
+}
+
+fn mount_json(mount: &VolumeMount) -> String {
+    let mut out = String::with_capacity(96);
+    push_mount(&mut out, mount);
+    out
+}
+
 /// The policy's init containers (the copy, then the preflight's), before the first targeted
 /// init container or at the end.
 fn insert_init_containers(
@@ -274,7 +478,13 @@ fn insert_init_containers(
     plan: &Plan,
     splices: &mut Vec<Splice>,
 ) {
-    let init = inits.iter().map(to_json).collect::<Vec<_>>().join(",");
+    let mut init = String::with_capacity(1024 * inits.len());
+    for (i, container) in inits.iter().enumerate() {
+        if i > 0 {
+            init.push(',');
+        }
+        push_container(&mut init, container);
+    }
     let existing = last(fields, "initContainers").filter(|v| v.starts_with('['));
     let items = existing.and_then(elements).unwrap_or_default();
     match plan.init_position.and_then(|i| items.get(i)) {
@@ -476,5 +686,33 @@ mod tests {
             &mut s,
         );
         assert_eq!(splice(text, s), r#"{"v":[1],"v":[2]}"#);
+    }
+
+    /// The containers written directly are the text their types write.
+    #[test]
+    fn containers_are_written_as_their_types_write_them() {
+        let restricted = serde_json::json!({
+            "allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"], "add": []},
+            "readOnlyRootFilesystem": true, "runAsNonRoot": true, "runAsUser": 65532,
+            "runAsGroup": -1, "privileged": false, "procMount": "Default",
+            "seccompProfile": {"type": "Localhost", "localhostProfile": "p\"1"}});
+        let containers = [
+            serde_json::json!({"name": "c", "image": "i", "command": ["cp", "-r", "a\\b"],
+                "imagePullPolicy": "Always", "securityContext": restricted,
+                "resources": {"limits": {"cpu": "500m", "memory": "1Gi"}, "requests": {}},
+                "volumeMounts": [{"name": "v", "mountPath": "/p", "readOnly": true,
+                    "subPath": "s", "subPathExpr": "e", "mountPropagation": "None",
+                    "recursiveReadOnly": "Disabled"}, {"name": "w", "mountPath": "/q"}]}),
+            serde_json::json!({"name": "bare", "command": [], "volumeMounts": []}),
+            serde_json::json!({"name": "args", "args": ["x"], "image": "i"}),
+            serde_json::json!({"name": "claims", "resources": {"claims": [{"name": "gpu"}]}}),
+            serde_json::json!({"name": "se", "securityContext": {"seLinuxOptions": {"level": "s0"}}}),
+        ];
+        for container in containers {
+            let container: Container = serde_json::from_value(container).unwrap();
+            let mut out = String::new();
+            push_container(&mut out, &container);
+            assert_eq!(out, serde_json::to_string(&container).unwrap());
+        }
     }
 }
