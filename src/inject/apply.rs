@@ -2,8 +2,10 @@
 //!
 //! Writing a plan into the object's original JSON text at the target's place: the result is the
 //! user's text with the policy's additions spliced in, so every byte the user wrote stays (fields
-//! the policy does not model, their order, even their spacing), and no document is built. Only
-//! the policy's own entries are serialized from k8s-openapi types.
+//! the policy does not model, their order, even their spacing), and no document is built. The
+//! pod's text is followed with `json_text::members` (nothing decoded), and the policy's own
+//! entries are written as text exactly as their k8s-openapi types write them: directly for the
+//! shapes the injection makes, through the types for any other.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -302,15 +304,7 @@ impl<'o> Object<'o> {
 
     fn strings(&mut self, key: &str, values: Option<&[String]>) {
         if let Some(values) = values {
-            let out = self.key(key);
-            out.push('[');
-            for (i, value) in values.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                push_json_string(out, value);
-            }
-            out.push(']');
+            push_list(self.key(key), values, |out, v| push_json_string(out, v));
         }
     }
 
@@ -329,6 +323,18 @@ impl<'o> Object<'o> {
     fn end(self) {
         self.out.push('}');
     }
+}
+
+/// `items` appended to `out` as a JSON list, each written by `write`.
+fn push_list<T>(out: &mut String, items: &[T], write: impl Fn(&mut String, &T)) {
+    out.push('[');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write(out, item);
+    }
+    out.push(']');
 }
 
 /// A container the policy adds, appended to `out` as its Kubernetes type writes it. The fields
@@ -359,15 +365,7 @@ fn push_container(out: &mut String, c: &Container) {
         push_security_context(object.key("securityContext"), context);
     }
     if let Some(mounts) = volume_mounts {
-        let out = object.key("volumeMounts");
-        out.push('[');
-        for (i, mount) in mounts.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            push_mount(out, mount);
-        }
-        out.push(']');
+        push_list(object.key("volumeMounts"), mounts, push_mount);
     }
     object.end();
 }
