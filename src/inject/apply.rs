@@ -2,19 +2,23 @@
 //!
 //! Writing a plan into the object's original JSON text at the target's place: the result is the
 //! user's text with the policy's additions spliced in, so every byte the user wrote stays (fields
-//! the policy does not model, their order, even their spacing), and no document is built. Only
-//! the policy's own entries are serialized from k8s-openapi types.
+//! the policy does not model, their order, even their spacing), and no document is built. The
+//! pod's text is followed with `json_text::members` (nothing decoded), and the policy's own
+//! entries are written as text exactly as their k8s-openapi types write them: directly for the
+//! shapes the injection makes, through the types for any other.
 
-use std::marker::PhantomData;
+use std::collections::BTreeMap;
+use std::fmt::Write;
 
-use k8s_openapi::api::core::v1::Container;
-use serde::de::DeserializeSeed;
-use serde_json::value::RawValue;
+use k8s_openapi::api::core::v1::{
+    Capabilities, Container, ResourceRequirements, SeccompProfile, SecurityContext, VolumeMount,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 use super::env::Entry;
 use super::{ContainerEdit, Plan};
 use crate::refusal::ApplyProblem;
-use crate::syntax::json_text::{At, Entries, Key, push_string};
+use crate::syntax::json_text::{Member, elements, members, plain_prefix, push_string};
 use crate::target::Target;
 
 /// A replacement of `object[start..end]`.
@@ -24,20 +28,40 @@ struct Splice {
     text: String,
 }
 
+/// The pod (or pod template) in the object's text, and its members.
+struct Pod<'a> {
+    text: &'a str,
+    fields: Vec<Member<'a>>,
+}
+
+impl<'a> Pod<'a> {
+    /// The pod at `target` in `object`, which must be an object.
+    fn find(object: &'a str, target: &Target) -> Result<Self, ApplyProblem> {
+        let mut text = object;
+        for key in target.template {
+            text = members(text)
+                .and_then(|m| last(&m, key))
+                .ok_or(ApplyProblem::SpecNotAnObject)?;
+        }
+        let fields = members(text).ok_or(ApplyProblem::SpecNotAnObject)?;
+        Ok(Pod { text, fields })
+    }
+}
+
 /// The object text with `plan` written into the pod spec at `target`.
 pub fn apply(plan: &Plan, object: &str, target: &Target) -> Result<String, ApplyProblem> {
-    let path = [target.template, &["spec"]].concat();
-    let spec = raw_at(object, &path)
-        .filter(|s| s.get().starts_with('{'))
+    let pod = Pod::find(object, target)?;
+    let spec = last(&pod.fields, "spec")
+        .filter(|s| s.starts_with('{'))
         .ok_or(ApplyProblem::SpecNotAnObject)?;
-    let fields = entries(spec).ok_or(ApplyProblem::SpecNotAnObject)?;
+    let fields = members(spec).ok_or(ApplyProblem::SpecNotAnObject)?;
     let mut splices = Vec::new();
     for (list, edits) in [("initContainers", true), ("containers", false)] {
         let items = last(&fields, list).and_then(elements).unwrap_or_default();
         for edit in plan.edits.iter().filter(|e| e.slot.is_init() == edits) {
             let container = items
                 .get(edit.slot.index())
-                .filter(|c| c.get().starts_with('{'))
+                .filter(|c| c.starts_with('{'))
                 .ok_or_else(|| not_an_object(edit))?;
             edit_container(object, container, edit, &mut splices)?;
         }
@@ -52,7 +76,12 @@ pub fn apply(plan: &Plan, object: &str, target: &Target) -> Result<String, Apply
         let secrets: Vec<String> = plan
             .pull_secrets
             .iter()
-            .map(|name| format!(r#"{{"name":{}}}"#, to_json(name)))
+            .map(|name| {
+                let mut secret = String::from(r#"{"name":"#);
+                push_json_string(&mut secret, name);
+                secret.push('}');
+                secret
+            })
             .collect();
         append(
             object,
@@ -64,7 +93,7 @@ pub fn apply(plan: &Plan, object: &str, target: &Target) -> Result<String, Apply
         );
     }
     if !plan.annotations.is_empty() {
-        annotations(object, target, &plan.annotations, &mut splices)?;
+        annotations(object, &pod, &plan.annotations, &mut splices)?;
     }
     Ok(splice(object, splices))
 }
@@ -76,39 +105,32 @@ pub fn annotate(
     target: &Target,
     changes: &[(&str, Option<String>)],
 ) -> Result<String, ApplyProblem> {
+    let pod = Pod::find(object, target)?;
     let mut splices = Vec::new();
-    annotations(object, target, changes, &mut splices)?;
+    annotations(object, &pod, changes, &mut splices)?;
     Ok(splice(object, splices))
 }
 
 /// The splice that writes `changes` into the pod's `metadata.annotations`, which it creates when
 /// needed. The annotations object is written anew: the members that `changes` does not name, as
-/// they were (key and value), then the values set. The pod's members are read in one pass over
-/// the object; its text is read again only when it has no `metadata` object to write into.
+/// they were (key and value), then the values set.
 fn annotations(
     object: &str,
-    target: &Target,
+    pod: &Pod<'_>,
     changes: &[(&str, Option<String>)],
     splices: &mut Vec<Splice>,
 ) -> Result<(), ApplyProblem> {
-    let mut json = serde_json::Deserializer::from_str(object);
-    let pod_fields = At::<Entries<'_>>(target.template, PhantomData)
-        .deserialize(&mut json)
-        .ok()
-        .flatten()
-        .ok_or(ApplyProblem::SpecNotAnObject)?;
-    let metadata = last(&pod_fields, "metadata").filter(|m| m.get().starts_with('{'));
+    let metadata = last(&pod.fields, "metadata").filter(|m| m.starts_with('{'));
     let Some(metadata) = metadata else {
-        let pod = raw_at(object, target.template).ok_or(ApplyProblem::SpecNotAnObject)?;
         let mut value = String::from(r#"{"annotations":"#);
         annotations_value(&[], changes, &mut value);
         value.push('}');
-        set(object, pod, &pod_fields, "metadata", value, splices);
+        set(object, pod.text, &pod.fields, "metadata", value, splices);
         return Ok(());
     };
-    let meta_fields = entries(metadata).ok_or(ApplyProblem::SpecNotAnObject)?;
-    let existing = last(&meta_fields, "annotations").filter(|a| a.get().starts_with('{'));
-    let kept = existing.and_then(entries).map(|e| e.0).unwrap_or_default();
+    let meta_fields = members(metadata).ok_or(ApplyProblem::SpecNotAnObject)?;
+    let existing = last(&meta_fields, "annotations").filter(|a| a.starts_with('{'));
+    let kept = existing.and_then(members).unwrap_or_default();
     let mut value = String::new();
     annotations_value(&kept, changes, &mut value);
     set(
@@ -124,40 +146,33 @@ fn annotations(
 
 /// The annotations object written into `out`: the members of `kept` that `changes` does not
 /// name, as they were, then the values `changes` sets.
-fn annotations_value(
-    kept: &[(Key<'_>, &RawValue)],
-    changes: &[(&str, Option<String>)],
-    out: &mut String,
-) {
+fn annotations_value(kept: &[Member<'_>], changes: &[(&str, Option<String>)], out: &mut String) {
     let kept = kept
         .iter()
-        .filter(|(k, _)| !changes.iter().any(|(c, _)| *k == **c));
+        .filter(|m| !changes.iter().any(|(c, _)| m.key_is(c)));
     let set = changes
         .iter()
         .filter_map(|(k, v)| Some((*k, v.as_deref()?)));
-    let size: usize = kept
-        .clone()
-        .map(|(k, v)| k.as_str().len() + v.get().len() + 4)
-        .sum();
+    let size: usize = kept.clone().map(|m| m.key.len() + m.value.len() + 2).sum();
     let set_size: usize = set.clone().map(|(k, v)| k.len() + v.len() + 6).sum();
     out.reserve(size + set_size + 2);
     out.push('{');
     let mut first = true;
-    for (key, value) in kept {
+    for member in kept {
         if !std::mem::take(&mut first) {
             out.push(',');
         }
-        push_string(out, key.as_str());
+        member.push_key(out);
         out.push(':');
-        out.push_str(value.get());
+        out.push_str(member.value);
     }
     for (key, value) in set {
         if !std::mem::take(&mut first) {
             out.push(',');
         }
-        push_string(out, key);
+        push_json_string(out, key);
         out.push(':');
-        push_string(out, value);
+        push_json_string(out, value);
     }
     out.push('}');
 }
@@ -165,11 +180,11 @@ fn annotations_value(
 /// A container's new env (its own entries kept verbatim, the policy's added) and mounts.
 fn edit_container(
     object: &str,
-    container: &RawValue,
+    container: &str,
     edit: &ContainerEdit,
     splices: &mut Vec<Splice>,
 ) -> Result<(), ApplyProblem> {
-    let fields = entries(container).ok_or_else(|| not_an_object(edit))?;
+    let fields = members(container).ok_or_else(|| not_an_object(edit))?;
     let original = last(&fields, "env").and_then(elements).unwrap_or_default();
     let mut env = String::with_capacity(2 + 64 * edit.env.entries.len());
     env.push('[');
@@ -181,7 +196,7 @@ fn edit_container(
     }
     env.push(']');
     set(object, container, &fields, "env", env, splices);
-    let mounts: Vec<String> = edit.mounts.iter().map(to_json).collect();
+    let mounts: Vec<String> = edit.mounts.iter().map(mount_json).collect();
     append(object, container, &fields, "volumeMounts", &mounts, splices);
     Ok(())
 }
@@ -196,19 +211,20 @@ fn not_an_object(edit: &ContainerEdit) -> ApplyProblem {
 
 /// One entry of the new env list, appended to `out`: the user's own text, the user's entry with
 /// the policy's new `value` (PYTHONPATH, OTEL_RESOURCE_ATTRIBUTES), or the policy's entry.
-fn push_env_entry(out: &mut String, entry: &Entry, original: &[&RawValue]) {
-    let Some(orig) = entry.origin.and_then(|i| original.get(i)) else {
+fn push_env_entry(out: &mut String, entry: &Entry, original: &[&str]) {
+    let Some(orig) = entry.origin.and_then(|i| original.get(i).copied()) else {
         return push_new_env_entry(out, &entry.var);
     };
     if !entry.rewritten {
-        return out.push_str(orig.get());
+        return out.push_str(orig);
     }
-    let value = to_json(&entry.var.value.clone().unwrap_or_default());
+    let mut value = String::new();
+    push_json_string(&mut value, entry.var.value.as_deref().unwrap_or_default());
     let mut splices = Vec::new();
-    if let Some(fields) = entries(orig) {
-        set(orig.get(), orig, &fields, "value", value, &mut splices);
+    if let Some(fields) = members(orig) {
+        set(orig, orig, &fields, "value", value, &mut splices);
     }
-    out.push_str(&splice(orig.get(), splices));
+    out.push_str(&splice(orig, splices));
 }
 
 /// A variable the policy adds, as the operator writes it, appended to `out`. Literals and
@@ -228,42 +244,256 @@ fn push_new_env_entry(out: &mut String, var: &k8s_openapi::api::core::v1::EnvVar
     match (&var.value, field) {
         (Some(v), None) if var.value_from.is_none() => {
             out.push_str(r#"{"name":"#);
-            push_string(out, &var.name);
+            push_json_string(out, &var.name);
             out.push_str(r#","value":"#);
-            push_string(out, v);
+            push_json_string(out, v);
             out.push('}');
         }
         (None, Some(path)) => {
             out.push_str(r#"{"name":"#);
-            push_string(out, &var.name);
+            push_json_string(out, &var.name);
             out.push_str(r#","valueFrom":{"fieldRef":{"fieldPath":"#);
-            push_string(out, path);
+            push_json_string(out, path);
             out.push_str("}}}");
         }
         _ => out.push_str(&to_json(var)),
     }
 }
 
+/// Appends `s` as a JSON string: copied between quotes when nothing in it needs an escape (most
+/// values), else escaped by [`push_string`].
+fn push_json_string(out: &mut String, s: &str) {
+    if plain_prefix(s) < s.len() {
+        return push_string(out, s);
+    }
+    out.reserve(s.len() + 2);
+    out.push('"');
+    out.push_str(s);
+    out.push('"');
+}
+
+/// The members of a JSON object written one by one, in the order given; absent values are
+/// skipped, as Kubernetes' types skip them.
+struct Object<'o> {
+    out: &'o mut String,
+    first: bool,
+}
+
+impl<'o> Object<'o> {
+    fn new(out: &'o mut String) -> Self {
+        out.push('{');
+        Object { out, first: true }
+    }
+
+    /// The key written (a plain one: the types' field names), ready for its value.
+    fn key(&mut self, key: &str) -> &mut String {
+        if !std::mem::take(&mut self.first) {
+            self.out.push(',');
+        }
+        self.out.push('"');
+        self.out.push_str(key);
+        self.out.push_str("\":");
+        self.out
+    }
+
+    fn string(&mut self, key: &str, value: Option<&str>) {
+        if let Some(value) = value {
+            push_json_string(self.key(key), value);
+        }
+    }
+
+    fn strings(&mut self, key: &str, values: Option<&[String]>) {
+        if let Some(values) = values {
+            push_list(self.key(key), values, |out, v| push_json_string(out, v));
+        }
+    }
+
+    fn bool(&mut self, key: &str, value: Option<bool>) {
+        if let Some(value) = value {
+            self.key(key).push_str(if value { "true" } else { "false" });
+        }
+    }
+
+    fn int(&mut self, key: &str, value: Option<i64>) {
+        if let Some(value) = value {
+            let _ = write!(self.key(key), "{value}");
+        }
+    }
+
+    fn end(self) {
+        self.out.push('}');
+    }
+}
+
+/// `items` appended to `out` as a JSON list, each written by `write`.
+fn push_list<T>(out: &mut String, items: &[T], write: impl Fn(&mut String, &T)) {
+    out.push('[');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write(out, item);
+    }
+    out.push(']');
+}
+
+/// A container the policy adds, appended to `out` as its Kubernetes type writes it. The fields
+/// the injection's init containers use are written directly; a container with any other field
+/// is written through its type.
+fn push_container(out: &mut String, c: &Container) {
+    #[rustfmt::skip]
+    let Container {
+        args: None, command, env: None, env_from: None, image, image_pull_policy,
+        lifecycle: None, liveness_probe: None, name, ports: None, readiness_probe: None,
+        resize_policy: None, resources, restart_policy: None, restart_policy_rules: None,
+        security_context, startup_probe: None, stdin: None, stdin_once: None,
+        termination_message_path: None, termination_message_policy: None, tty: None,
+        volume_devices: None, volume_mounts, working_dir: None,
+    } = c
+    else {
+        return out.push_str(&to_json(c));
+    };
+    let mut object = Object::new(out);
+    object.strings("command", command.as_deref());
+    object.string("image", image.as_deref());
+    object.string("imagePullPolicy", image_pull_policy.as_deref());
+    object.string("name", Some(name));
+    if let Some(resources) = resources {
+        push_resources(object.key("resources"), resources);
+    }
+    if let Some(context) = security_context {
+        push_security_context(object.key("securityContext"), context);
+    }
+    if let Some(mounts) = volume_mounts {
+        push_list(object.key("volumeMounts"), mounts, push_mount);
+    }
+    object.end();
+}
+
+/// Resource requirements as their type writes them (limits and requests; with claims, through
+/// the type).
+fn push_resources(out: &mut String, resources: &ResourceRequirements) {
+    let ResourceRequirements {
+        claims: None,
+        limits,
+        requests,
+    } = resources
+    else {
+        return out.push_str(&to_json(resources));
+    };
+    let mut object = Object::new(out);
+    for (key, quantities) in [("limits", limits), ("requests", requests)] {
+        if let Some(quantities) = quantities {
+            push_quantities(object.key(key), quantities);
+        }
+    }
+    object.end();
+}
+
+fn push_quantities(out: &mut String, quantities: &BTreeMap<String, Quantity>) {
+    out.push('{');
+    for (i, (name, quantity)) in quantities.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_json_string(out, name);
+        out.push(':');
+        push_json_string(out, &quantity.0);
+    }
+    out.push('}');
+}
+
+/// A securityContext as its type writes it; one with AppArmor, SELinux or Windows options
+/// through the type.
+fn push_security_context(out: &mut String, context: &SecurityContext) {
+    #[rustfmt::skip]
+    let SecurityContext {
+        allow_privilege_escalation, app_armor_profile: None, capabilities, privileged,
+        proc_mount, read_only_root_filesystem, run_as_group, run_as_non_root, run_as_user,
+        se_linux_options: None, seccomp_profile, windows_options: None,
+    } = context
+    else {
+        return out.push_str(&to_json(context));
+    };
+    let mut object = Object::new(out);
+    object.bool("allowPrivilegeEscalation", *allow_privilege_escalation);
+    if let Some(Capabilities { add, drop }) = capabilities {
+        let mut inner = Object::new(object.key("capabilities"));
+        inner.strings("add", add.as_deref());
+        inner.strings("drop", drop.as_deref());
+        inner.end();
+    }
+    object.bool("privileged", *privileged);
+    object.string("procMount", proc_mount.as_deref());
+    object.bool("readOnlyRootFilesystem", *read_only_root_filesystem);
+    object.int("runAsGroup", *run_as_group);
+    object.bool("runAsNonRoot", *run_as_non_root);
+    object.int("runAsUser", *run_as_user);
+    if let Some(SeccompProfile {
+        localhost_profile,
+        type_,
+    }) = seccomp_profile
+    {
+        let mut inner = Object::new(object.key("seccompProfile"));
+        inner.string("localhostProfile", localhost_profile.as_deref());
+        inner.string("type", Some(type_));
+        inner.end();
+    }
+    object.end();
+}
+
+/// A volume mount as its type writes it.
+fn push_mount(out: &mut String, mount: &VolumeMount) {
+    #[rustfmt::skip]
+    let VolumeMount {
+        mount_path, mount_propagation, name, read_only, recursive_read_only, sub_path,
+        sub_path_expr,
+    } = mount;
+    let mut object = Object::new(out);
+    object.string("mountPath", Some(mount_path));
+    object.string("mountPropagation", mount_propagation.as_deref());
+    object.string("name", Some(name));
+    object.bool("readOnly", *read_only);
+    object.string("recursiveReadOnly", recursive_read_only.as_deref());
+    object.string("subPath", sub_path.as_deref());
+    object.string("subPathExpr", sub_path_expr.as_deref());
+    object.end();
+}
+
+fn mount_json(mount: &VolumeMount) -> String {
+    let mut out = String::with_capacity(96);
+    push_mount(&mut out, mount);
+    out
+}
+
 /// The policy's init containers (the copy, then the preflight's), before the first targeted
 /// init container or at the end.
 fn insert_init_containers(
     object: &str,
-    spec: &RawValue,
-    fields: &Entries<'_>,
+    spec: &str,
+    fields: &[Member<'_>],
     inits: &[&Container],
     plan: &Plan,
     splices: &mut Vec<Splice>,
 ) {
-    let init = inits.iter().map(to_json).collect::<Vec<_>>().join(",");
-    let existing = last(fields, "initContainers").filter(|v| v.get().starts_with('['));
+    let mut init = String::with_capacity(1024 * inits.len());
+    for (i, container) in inits.iter().enumerate() {
+        if i > 0 {
+            init.push(',');
+        }
+        push_container(&mut init, container);
+    }
+    let existing = last(fields, "initContainers").filter(|v| v.starts_with('['));
     let items = existing.and_then(elements).unwrap_or_default();
     match plan.init_position.and_then(|i| items.get(i)) {
         Some(before) => {
-            let at = offset(object, before.get());
+            let at = offset(object, before);
+            let mut text = init;
+            text.push(',');
             splices.push(Splice {
                 start: at,
                 end: at,
-                text: format!("{init},"),
+                text,
             });
         }
         None => append(object, spec, fields, "initContainers", &[init], splices),
@@ -273,33 +503,38 @@ fn insert_init_containers(
 /// `key` of the object `owner` set to `value`: its last occurrence replaced, or added.
 fn set(
     base: &str,
-    owner: &RawValue,
-    fields: &Entries<'_>,
+    owner: &str,
+    fields: &[Member<'_>],
     key: &str,
     value: String,
     splices: &mut Vec<Splice>,
 ) {
     match last(fields, key) {
         Some(old) => {
-            let start = offset(base, old.get());
+            let start = offset(base, old);
             splices.push(Splice {
                 start,
-                end: start + old.get().len(),
+                end: start + old.len(),
                 text: value,
             });
         }
         None => {
-            let end = offset(base, owner.get()) + owner.get().len() - 1;
+            let end = offset(base, owner) + owner.len() - 1;
             // A member before it: the object's own, or one added here already (an empty
             // container gets both `env` and `volumeMounts`).
             let after_member =
-                !fields.0.is_empty() || splices.iter().any(|s| s.start == end && s.end == end);
-            let comma = if after_member { "," } else { "" };
-            let key = to_json(&key);
+                !fields.is_empty() || splices.iter().any(|s| s.start == end && s.end == end);
+            let mut text = String::with_capacity(key.len() + value.len() + 4);
+            if after_member {
+                text.push(',');
+            }
+            push_json_string(&mut text, key);
+            text.push(':');
+            text.push_str(&value);
             splices.push(Splice {
                 start: end,
                 end,
-                text: format!("{comma}{key}:{value}"),
+                text,
             });
         }
     }
@@ -308,31 +543,45 @@ fn set(
 /// `items` appended to the list `key` of `owner`; a value that is not a list is replaced.
 fn append(
     base: &str,
-    owner: &RawValue,
-    fields: &Entries<'_>,
+    owner: &str,
+    fields: &[Member<'_>],
     key: &str,
     items: &[String],
     splices: &mut Vec<Splice>,
 ) {
-    let list = last(fields, key).filter(|v| v.get().starts_with('['));
+    let list = last(fields, key).filter(|v| v.starts_with('['));
     match list.and_then(|l| elements(l).map(|e| (l, e))) {
         Some((list, existing)) => {
-            let end = offset(base, list.get()) + list.get().len() - 1;
-            let comma = if existing.is_empty() { "" } else { "," };
+            let end = offset(base, list) + list.len() - 1;
+            let mut text = if existing.is_empty() {
+                String::new()
+            } else {
+                String::from(",")
+            };
+            push_joined(&mut text, items);
             splices.push(Splice {
                 start: end,
                 end,
-                text: format!("{comma}{}", items.join(",")),
+                text,
             });
         }
-        None => set(
-            base,
-            owner,
-            fields,
-            key,
-            format!("[{}]", items.join(",")),
-            splices,
-        ),
+        None => {
+            let mut text = String::from("[");
+            push_joined(&mut text, items);
+            text.push(']');
+            set(base, owner, fields, key, text, splices);
+        }
+    }
+}
+
+/// `items` appended to `out`, separated by commas.
+fn push_joined(out: &mut String, items: &[String]) {
+    out.reserve(items.iter().map(|i| i.len() + 1).sum());
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(item);
     }
 }
 
@@ -355,30 +604,9 @@ fn offset(base: &str, part: &str) -> usize {
     part.as_ptr() as usize - base.as_ptr() as usize
 }
 
-fn raw_at<'a>(text: &'a str, path: &[&str]) -> Option<&'a RawValue> {
-    let mut json = serde_json::Deserializer::from_str(text);
-    At::<&'a RawValue>(path, PhantomData)
-        .deserialize(&mut json)
-        .ok()
-        .flatten()
-}
-
-fn entries(object: &RawValue) -> Option<Entries<'_>> {
-    serde_json::from_str(object.get()).ok()
-}
-
-fn elements(list: &RawValue) -> Option<Vec<&RawValue>> {
-    serde_json::from_str(list.get()).ok()
-}
-
 /// The value of the last `key` (the one a JSON reader keeps).
-fn last<'a>(fields: &Entries<'a>, key: &str) -> Option<&'a RawValue> {
-    fields
-        .0
-        .iter()
-        .rev()
-        .find(|(k, _)| *k == *key)
-        .map(|(_, v)| *v)
+fn last<'a>(fields: &[Member<'a>], key: &str) -> Option<&'a str> {
+    fields.iter().rev().find(|m| m.key_is(key)).map(|m| m.value)
 }
 
 fn to_json<T: serde::Serialize>(t: &T) -> String {
@@ -392,19 +620,17 @@ mod tests {
     #[test]
     fn splices_keep_the_users_text_and_add_where_keys_are_missing() {
         let text = r#"{ "a" : 1 , "b": [ 1 ] }"#;
-        let raw: &RawValue = serde_json::from_str(text).unwrap();
-        let fields = entries(raw).unwrap();
+        let fields = members(text).unwrap();
         let mut s = Vec::new();
-        append(text, raw, &fields, "b", &["2".into()], &mut s);
-        append(text, raw, &fields, "c", &["3".into()], &mut s);
-        set(text, raw, &fields, "a", "9".into(), &mut s);
+        append(text, text, &fields, "b", &["2".into()], &mut s);
+        append(text, text, &fields, "c", &["3".into()], &mut s);
+        set(text, text, &fields, "a", "9".into(), &mut s);
         assert_eq!(splice(text, s), r#"{ "a" : 9 , "b": [ 1 ,2] ,"c":[3]}"#);
-        let empty: &RawValue = serde_json::from_str("{}").unwrap();
         let mut s = Vec::new();
         append(
             "{}",
-            empty,
-            &entries(empty).unwrap(),
+            "{}",
+            &members("{}").unwrap(),
             "v",
             &["1".into()],
             &mut s,
@@ -437,9 +663,8 @@ mod tests {
     #[test]
     fn keys_added_to_an_empty_object_are_separated() {
         let text = r#"{"c":{}}"#;
-        let outer: &RawValue = serde_json::from_str(text).unwrap();
-        let inner = last(&entries(outer).unwrap(), "c").unwrap();
-        let fields = entries(inner).unwrap();
+        let inner = last(&members(text).unwrap(), "c").unwrap();
+        let fields = members(inner).unwrap();
         let mut s = Vec::new();
         set(text, inner, &fields, "env", "[1]".into(), &mut s);
         append(text, inner, &fields, "volumeMounts", &["2".into()], &mut s);
@@ -449,16 +674,43 @@ mod tests {
     #[test]
     fn the_last_of_duplicate_keys_is_the_one_changed() {
         let text = r#"{"v":[1],"v":null}"#;
-        let raw: &RawValue = serde_json::from_str(text).unwrap();
         let mut s = Vec::new();
         append(
             text,
-            raw,
-            &entries(raw).unwrap(),
+            text,
+            &members(text).unwrap(),
             "v",
             &["2".into()],
             &mut s,
         );
         assert_eq!(splice(text, s), r#"{"v":[1],"v":[2]}"#);
+    }
+
+    /// The containers written directly are the text their types write.
+    #[test]
+    fn containers_are_written_as_their_types_write_them() {
+        let restricted = serde_json::json!({
+            "allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"], "add": []},
+            "readOnlyRootFilesystem": true, "runAsNonRoot": true, "runAsUser": 65532,
+            "runAsGroup": -1, "privileged": false, "procMount": "Default",
+            "seccompProfile": {"type": "Localhost", "localhostProfile": "p\"1"}});
+        let containers = [
+            serde_json::json!({"name": "c", "image": "i", "command": ["cp", "-r", "a\\b"],
+                "imagePullPolicy": "Always", "securityContext": restricted,
+                "resources": {"limits": {"cpu": "500m", "memory": "1Gi"}, "requests": {}},
+                "volumeMounts": [{"name": "v", "mountPath": "/p", "readOnly": true,
+                    "subPath": "s", "subPathExpr": "e", "mountPropagation": "None",
+                    "recursiveReadOnly": "Disabled"}, {"name": "w", "mountPath": "/q"}]}),
+            serde_json::json!({"name": "bare", "command": [], "volumeMounts": []}),
+            serde_json::json!({"name": "args", "args": ["x"], "image": "i"}),
+            serde_json::json!({"name": "claims", "resources": {"claims": [{"name": "gpu"}]}}),
+            serde_json::json!({"name": "se", "securityContext": {"seLinuxOptions": {"level": "s0"}}}),
+        ];
+        for container in containers {
+            let container: Container = serde_json::from_value(container).unwrap();
+            let mut out = String::new();
+            push_container(&mut out, &container);
+            assert_eq!(out, serde_json::to_string(&container).unwrap());
+        }
     }
 }

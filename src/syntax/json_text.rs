@@ -296,6 +296,230 @@ pub fn deeper_than(text: &str, limit: usize) -> bool {
     false
 }
 
+/// A member of a JSON object as written: its key (quotes and escapes included) and the text of
+/// its value, both borrowed from the object's text.
+#[derive(Debug, Clone, Copy)]
+pub struct Member<'a> {
+    /// The key as written, quotes included.
+    pub key: &'a str,
+    /// Whether the key holds an escape (`\`).
+    pub escaped: bool,
+    /// The value's text, from its first byte to its last.
+    pub value: &'a str,
+}
+
+impl Member<'_> {
+    /// Whether the key, its escapes decoded, is `key`.
+    pub fn key_is(&self, key: &str) -> bool {
+        if self.escaped {
+            return serde_json::from_str::<String>(self.key).is_ok_and(|k| k == key);
+        }
+        self.key.len() == key.len() + 2 && &self.key[1..self.key.len() - 1] == key
+    }
+
+    /// Appends the key as a JSON string, escaped as [`push_string`] escapes it.
+    pub fn push_key(&self, out: &mut String) {
+        let decoded = self
+            .escaped
+            .then(|| serde_json::from_str::<String>(self.key));
+        match decoded {
+            Some(Ok(key)) => push_string(out, &key),
+            _ => out.push_str(self.key),
+        }
+    }
+}
+
+/// The members of the JSON object `text`, in order, duplicates kept; `None` when `text` is not
+/// one object. One pass over the bytes and nothing decoded: the text is JSON the request's read
+/// accepted, so only its structure is followed (on other text the answer is `None` or
+/// meaningless, never a panic).
+pub fn members(text: &str) -> Option<Vec<Member<'_>>> {
+    let mut scan = Scan::new(text);
+    scan.expect(b'{')?;
+    let mut out = Vec::new();
+    if scan.next_is(b'}') {
+        return Some(out);
+    }
+    loop {
+        scan.space();
+        let start = scan.at;
+        let escaped = scan.string()?;
+        let key = text.get(start..scan.at)?;
+        scan.expect(b':')?;
+        let value = scan.value()?;
+        out.push(Member {
+            key,
+            escaped,
+            value,
+        });
+        if !scan.next_is(b',') {
+            return scan.next_is(b'}').then_some(out);
+        }
+    }
+}
+
+/// The elements of the JSON array `text` as their texts, in order; `None` when `text` is not
+/// one array. Read as [`members`] reads an object.
+pub fn elements(text: &str) -> Option<Vec<&str>> {
+    let mut scan = Scan::new(text);
+    scan.expect(b'[')?;
+    let mut out = Vec::new();
+    if scan.next_is(b']') {
+        return Some(out);
+    }
+    loop {
+        out.push(scan.value()?);
+        if !scan.next_is(b',') {
+            return scan.next_is(b']').then_some(out);
+        }
+    }
+}
+
+/// A cursor over JSON text that follows its structure: strings, nesting, the rest.
+struct Scan<'a> {
+    text: &'a str,
+    at: usize,
+}
+
+impl<'a> Scan<'a> {
+    fn new(text: &'a str) -> Self {
+        Scan { text, at: 0 }
+    }
+
+    fn byte(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.at).copied()
+    }
+
+    fn space(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.byte() {
+            self.at += 1;
+        }
+    }
+
+    /// Past `b` after any whitespace, or `None`.
+    fn expect(&mut self, b: u8) -> Option<()> {
+        self.next_is(b).then_some(())
+    }
+
+    /// Past `b` when it comes next after any whitespace.
+    fn next_is(&mut self, b: u8) -> bool {
+        self.space();
+        let is = self.byte() == Some(b);
+        self.at += usize::from(is);
+        is
+    }
+
+    /// Past the string that starts here; whether it holds an escape.
+    fn string(&mut self) -> Option<bool> {
+        let bytes = self.text.as_bytes();
+        if bytes.get(self.at) != Some(&b'"') {
+            return None;
+        }
+        let mut escaped = false;
+        let mut i = self.at + 1;
+        loop {
+            i += bytes.get(i..).map_or(0, plain_len);
+            match *bytes.get(i)? {
+                b'"' => break,
+                b'\\' => {
+                    escaped = true;
+                    i += 2;
+                }
+                _ => i += 1,
+            }
+        }
+        self.at = i + 1;
+        Some(escaped)
+    }
+
+    /// Past the value that comes next; its text.
+    fn value(&mut self) -> Option<&'a str> {
+        self.space();
+        let start = self.at;
+        match self.byte()? {
+            b'"' => {
+                self.string()?;
+            }
+            b'{' | b'[' => self.nested()?,
+            _ => {
+                while let Some(b) = self.byte() {
+                    if matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') {
+                        break;
+                    }
+                    self.at += 1;
+                }
+            }
+        }
+        self.text.get(start..self.at).filter(|v| !v.is_empty())
+    }
+
+    /// Past the object or array that starts here.
+    fn nested(&mut self) -> Option<()> {
+        let mut depth = 0usize;
+        loop {
+            match self.byte()? {
+                b'"' => {
+                    self.string()?;
+                    continue;
+                }
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        self.at += 1;
+                        return Some(());
+                    }
+                }
+                _ => {}
+            }
+            self.at += 1;
+        }
+    }
+}
+
+/// How many bytes `s` starts with that a JSON string holds as they are (none of `"`, `\` and
+/// the control characters): `s.len()` when [`push_string`] would copy `s` unchanged. Eight
+/// bytes are checked at a time.
+pub fn plain_prefix(s: &str) -> usize {
+    plain_len(s.as_bytes())
+}
+
+/// [`plain_prefix`] of bytes.
+fn plain_len(bytes: &[u8]) -> usize {
+    let marks = |w: u64| below(w, 0x20) | below(w ^ spread(b'"'), 1) | below(w ^ spread(b'\\'), 1);
+    first_marked(bytes, marks, |b| b < 0x20 || b == b'"' || b == b'\\')
+}
+
+/// `b` in every byte of a word.
+const fn spread(b: u8) -> u64 {
+    0x0101_0101_0101_0101 * b as u64
+}
+
+/// The high bit of each byte of `w` below `n` (`n` ≤ 128). A borrow may also mark a byte after
+/// one that is below `n`, never one before: the lowest mark is exact.
+fn below(w: u64, n: u8) -> u64 {
+    w.wrapping_sub(spread(n)) & !w & spread(0x80)
+}
+
+/// The index of the first byte that `marks` marks in its word (eight bytes at a time, as they
+/// are in memory) or, in the last bytes, that `is` accepts; the length when there is none.
+fn first_marked(bytes: &[u8], marks: impl Fn(u64) -> u64, is: impl Fn(u8) -> bool) -> usize {
+    let mut i = 0;
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let found = marks(u64::from_le_bytes(word));
+        if found != 0 {
+            return i + found.trailing_zeros() as usize / 8;
+        }
+        i += 8;
+    }
+    i + bytes[i..]
+        .iter()
+        .position(|&b| is(b))
+        .unwrap_or(bytes.len() - i)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -339,5 +563,61 @@ mod tests {
         assert_eq!(value_at(text, &["kind", "deeper"]), None);
         let entries: Entries = serde_json::from_str(text).unwrap();
         assert_eq!(entries.0.len(), 3);
+    }
+
+    #[test]
+    fn members_and_elements_are_the_texts_serde_json_reads() {
+        let text =
+            "{ \"a\" : [1, {\"x\": \"]}\"}] ,\"b\\u0041\":\"q\\\"\" , \"c\":-1.5e3,\"a\":null }";
+        let got = members(text).unwrap();
+        let raw: Entries = serde_json::from_str(text).unwrap();
+        assert_eq!(got.len(), raw.0.len());
+        for (m, (k, v)) in got.iter().zip(&raw.0) {
+            assert!(m.key_is(k.as_str()), "{}", m.key);
+            assert_eq!(m.value, v.get());
+            let mut key = String::new();
+            m.push_key(&mut key);
+            assert_eq!(key, serde_json::to_string(k.as_str()).unwrap());
+        }
+        assert!(got[1].escaped && got[1].key_is("bA") && !got[0].key_is("b"));
+        assert_eq!(
+            elements(" [ 1 , \"2\",[3] ] ").unwrap(),
+            ["1", "\"2\"", "[3]"]
+        );
+        assert_eq!(elements("[]").unwrap().len(), 0);
+        assert_eq!(members("{}").unwrap().len(), 0);
+        for bad in [
+            "",
+            "[1]",
+            "{\"a\"}",
+            "{\"a\":1",
+            "{\"a\":[1}",
+            "{\"é",
+            "{\"\\",
+            "{1:2}",
+        ] {
+            assert!(members(bad).is_none(), "{bad}");
+        }
+        for bad in ["", "{}", "[1", "[1 2]", "[\"]", "[,]", "[{]"] {
+            assert!(elements(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_plain_prefix_ends_at_the_first_byte_to_escape() {
+        for s in [
+            "",
+            "plain",
+            "0123456789abcdef",
+            "é ü 日本 \u{7f} 🎉 and more text",
+        ] {
+            assert_eq!(plain_prefix(s), s.len(), "{s:?}");
+        }
+        for at in 0..20 {
+            for bad in ['"', '\\', '\n', '\u{1f}', '\0'] {
+                let s = format!("{}{bad}tail", "x".repeat(at));
+                assert_eq!(plain_prefix(&s), at, "{s:?}");
+            }
+        }
     }
 }
