@@ -6,7 +6,6 @@
 
 use serde::Deserialize;
 use serde_json::Value;
-use serde_json::value::RawValue;
 
 use super::request::Request;
 use crate::keys::{INJECT_PYTHON, is_off};
@@ -86,11 +85,22 @@ struct ProbeAnnotations {
     inject: Option<Value>,
 }
 
+/// The object's JSON text, as the payload holds it (checked JSON).
+#[derive(Debug, Clone, Copy)]
+pub struct ObjectText<'a>(&'a str);
+
+impl<'a> ObjectText<'a> {
+    /// The text.
+    pub fn get(self) -> &'a str {
+        self.0
+    }
+}
+
 /// The object, which must be a JSON object of the target's kind, and its head.
 pub fn read_head<'a>(
     request: &Request<'a>,
     target: &Target,
-) -> Result<(&'a RawValue, Head), PayloadProblem> {
+) -> Result<(ObjectText<'a>, Head), PayloadProblem> {
     let kind = target.kind;
     let Some(raw) = request.object else {
         return Err(PayloadProblem::NoObject {
@@ -98,15 +108,15 @@ pub fn read_head<'a>(
             operation: request.operation_name(),
         });
     };
-    if raw.get().as_bytes().first() != Some(&b'{') {
+    if raw.as_bytes().first() != Some(&b'{') {
         return Err(PayloadProblem::ObjectNotAnObject { kind });
     }
     let head = match target.role {
-        Role::Pod => pod_head(raw.get()),
+        Role::Pod => pod_head(raw),
         Role::Template => {
-            let mut head: Head = serde_json::from_str(raw.get()).unwrap_or_default();
+            let mut head: Head = serde_json::from_str(raw).unwrap_or_default();
             let path = [target.template, &["metadata", "annotations", INJECT_PYTHON]].concat();
-            head.inject = value_at(raw.get(), &path);
+            head.inject = value_at(raw, &path);
             head
         }
     };
@@ -115,7 +125,7 @@ pub fn read_head<'a>(
             kind,
             object_kind: k.to_string(),
         }),
-        _ => Ok((raw, head)),
+        _ => Ok((ObjectText(raw), head)),
     }
 }
 
