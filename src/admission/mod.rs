@@ -276,7 +276,7 @@ impl Admission<'_> {
         else {
             return Decision::Accept(Vec::new());
         };
-        let name = self.head.metadata["name"].as_str().unwrap_or(name);
+        let name = self.head.metadata.name.as_deref().unwrap_or(name);
         let prepared = match image::prepare(&resolved.spec, options) {
             Ok(p) => p,
             Err(problem) => return refuse_image(subject, resolved, problem),

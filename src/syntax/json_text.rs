@@ -405,6 +405,26 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    /// The elements of the array that starts here: `element` must read each.
+    pub fn elements(&mut self, mut element: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+        self.eat(b'[')?;
+        if self.peek()? == b']' {
+            self.pos += 1;
+            return Some(());
+        }
+        loop {
+            element(self)?;
+            match self.peek()? {
+                b',' => self.pos += 1,
+                b']' => {
+                    self.pos += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
     /// `null`, consumed: `Some(true)`; any other value is left to read: `Some(false)`.
     pub fn null(&mut self) -> Option<bool> {
         if self.peek()? != b'n' {
