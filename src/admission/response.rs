@@ -93,10 +93,9 @@ impl Response {
     /// as it is: it is valid JSON by construction (`inject::apply` splices whole values into the
     /// request's text), and reading it again only to write it out would cost a pass over the pod.
     pub fn to_json(&self) -> Vec<u8> {
-        if self.accepted && self.message.is_none() && self.code.is_none() {
-            if let (None, None) = (&self.mutated_object, &self.warnings) {
-                return ACCEPTED.to_vec();
-            }
+        let plain = self.message.is_none() && self.code.is_none() && self.warnings.is_none();
+        if self.accepted && plain && self.mutated_object.is_none() {
+            return ACCEPTED.to_vec();
         }
         let object = self.mutated_object.as_deref();
         let mut out = Vec::with_capacity(96 + object.map_or(0, str::len));
