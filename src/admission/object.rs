@@ -11,7 +11,7 @@ use super::request::Request;
 use crate::keys::{INJECT_PYTHON, is_off};
 use crate::pod::PodView;
 use crate::refusal::{PayloadProblem, Subject};
-use crate::syntax::json_text::{Scanner, value_at};
+use crate::syntax::json_text::{Scanner, once, value_at};
 use crate::target::{Role, Target};
 
 /// What is read of the object before the pod: its kind, the pod's `inject-python` annotation,
@@ -271,15 +271,6 @@ fn scan_controlled(scan: &mut Scanner<'_>) -> Option<bool> {
         Some(())
     })?;
     Some(any)
-}
-
-/// Fills `slot` with the first value of a field; a second one is left to serde_json.
-fn once<T>(slot: &mut Option<T>, value: T) -> Option<()> {
-    if slot.is_some() {
-        return None;
-    }
-    *slot = Some(value);
-    Some(())
 }
 
 /// A workload's head, read by serde_json: its kind and metadata as documents, the template's

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::refusal::PayloadProblem;
-use crate::syntax::json_text::Scanner;
+use crate::syntax::json_text::{Scanner, once};
 use crate::target::Target;
 
 /// The `validate` payload: `{"request": AdmissionRequest, "settings": {...}}`.
@@ -208,15 +208,6 @@ fn scan_gvk<'a>(scan: &mut Scanner<'a>) -> Option<Option<ScannedGvk<'a>>> {
         _ => scan.skip_value(),
     })?;
     Some(Some((group, kind)))
-}
-
-/// Fills `slot` with the first value of a field; a second one is left to serde_json.
-fn once<T>(slot: &mut Option<T>, value: T) -> Option<()> {
-    if slot.is_some() {
-        return None;
-    }
-    *slot = Some(value);
-    Some(())
 }
 
 #[cfg(test)]

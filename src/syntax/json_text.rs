@@ -319,6 +319,17 @@ const STRING_STOP: [bool; 256] = {
     stop
 };
 
+/// Fills `slot` with the first value of a member a [`Scanner`] reads; a second one (which
+/// serde_json's derived readers refuse, and its documents read as the last) is `None`: left to
+/// serde_json.
+pub fn once<T>(slot: &mut Option<T>, value: T) -> Option<()> {
+    if slot.is_some() {
+        return None;
+    }
+    *slot = Some(value);
+    Some(())
+}
+
 /// The length of the run at the start of `bytes` before the first `"`, `\` or control
 /// character, eight bytes at a time (a byte is flagged when it is below 0x20, or equal to one of
 /// the two once xored with it; the lowest flag is exact).
