@@ -18,7 +18,6 @@ pub mod response;
 pub mod workload;
 
 use kubewarden_policy_sdk::settings::SettingsValidationResponse;
-use serde_json::value::RawValue;
 
 pub use response::{Decision, Response};
 
@@ -40,7 +39,7 @@ use crate::settings::{Options, Settings};
 use crate::syntax::json_text;
 use crate::target::{Role, Target};
 use crate::{app_image, checks, inject, record, reference};
-use object::{Ask, Head};
+use object::{Ask, Head, ObjectText};
 use request::Request;
 
 /// The decision without a host to ask (settings mode needs none).
@@ -75,12 +74,12 @@ pub fn validate_settings(payload: &[u8]) -> SettingsValidationResponse {
 struct Admission<'r> {
     request: &'r Request<'r>,
     target: Target,
-    object: &'r RawValue,
+    object: ObjectText<'r>,
     head: Head,
 }
 
 /// The decision for one request: most objects are answered from their head alone.
-fn decide(request: &Request<'_>, settings: Option<&RawValue>, hosts: Hosts<'_>) -> Decision {
+fn decide(request: &Request<'_>, settings: Option<&str>, hosts: Hosts<'_>) -> Decision {
     let Some(target) = request.target() else {
         return Decision::Accept(Vec::new());
     };
@@ -91,7 +90,7 @@ fn decide(request: &Request<'_>, settings: Option<&RawValue>, hosts: Hosts<'_>) 
     if target.role == Role::Template && workload::exempt(&head, &target) {
         return Decision::Accept(Vec::new());
     }
-    let settings = settings.map_or("null", RawValue::get);
+    let settings = settings.unwrap_or("null");
     let ask = head.ask(|| view::cluster_mode(settings));
     let admission = Admission {
         request,
@@ -277,7 +276,7 @@ impl Admission<'_> {
         else {
             return Decision::Accept(Vec::new());
         };
-        let name = self.head.metadata["name"].as_str().unwrap_or(name);
+        let name = self.head.metadata.name.as_deref().unwrap_or(name);
         let prepared = match image::prepare(&resolved.spec, options) {
             Ok(p) => p,
             Err(problem) => return refuse_image(subject, resolved, problem),

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::refusal::PayloadProblem;
+use crate::syntax::json_text::{Scanner, once};
 use crate::target::Target;
 
 /// The `validate` payload: `{"request": AdmissionRequest, "settings": {...}}`.
@@ -68,25 +69,32 @@ pub struct Request<'a> {
     /// The sub-resource (`""` for the object itself).
     pub sub_resource: String,
     /// The object, as the payload's JSON text.
-    pub object: Option<&'a RawValue>,
+    pub object: Option<&'a str>,
 }
 
 impl<'a> From<RawRequest<'a>> for Request<'a> {
     fn from(r: RawRequest<'a>) -> Self {
         let kind = r.kind.unwrap_or_default();
         Request {
-            operation: match r.operation.as_deref() {
-                Some("CREATE") => Operation::Create,
-                Some("UPDATE") => Operation::Update,
-                Some("DELETE") => Operation::Delete,
-                Some("CONNECT") => Operation::Connect,
-                _ => Operation::Other,
-            },
+            operation: Operation::of(r.operation.as_deref()),
             group: kind.group.unwrap_or_default(),
             kind: kind.kind.unwrap_or_default(),
             namespace: r.namespace.unwrap_or_default(),
             sub_resource: r.sub_resource.unwrap_or_default(),
-            object: r.object,
+            object: r.object.map(RawValue::get),
+        }
+    }
+}
+
+impl Operation {
+    /// The operation the API server writes as `name`.
+    fn of(name: Option<&str>) -> Operation {
+        match name {
+            Some("CREATE") => Operation::Create,
+            Some("UPDATE") => Operation::Update,
+            Some("DELETE") => Operation::Delete,
+            Some("CONNECT") => Operation::Connect,
+            _ => Operation::Other,
         }
     }
 }
@@ -118,7 +126,14 @@ impl Request<'_> {
 }
 
 /// The request and the settings text of a `validate` payload.
-pub fn read_payload(payload: &[u8]) -> Result<(Request<'_>, Option<&RawValue>), PayloadProblem> {
+///
+/// The payload is read by a [`Scanner`] in one pass that checks all of it; a payload the
+/// scanner leaves to serde_json (one it cannot read, or reads differently) is read by serde_json,
+/// whose error is the problem.
+pub fn read_payload(payload: &[u8]) -> Result<(Request<'_>, Option<&str>), PayloadProblem> {
+    if let Some(read) = std::str::from_utf8(payload).ok().and_then(scan_payload) {
+        return Ok(read);
+    }
     // serde would also read a struct from a JSON list; the envelope is always an object.
     let is_object = payload.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
     let parsed: Result<Payload, _> = if is_object {
@@ -129,5 +144,144 @@ pub fn read_payload(payload: &[u8]) -> Result<(Request<'_>, Option<&RawValue>), 
     let Payload { request, settings } = parsed.map_err(|e| PayloadProblem::Unreadable {
         error: e.to_string(),
     })?;
-    Ok((request.unwrap_or_default().into(), settings))
+    Ok((
+        request.unwrap_or_default().into(),
+        settings.map(RawValue::get),
+    ))
+}
+
+/// The payload as [`Payload`] reads it, by the scanner: `None` for anything it leaves to
+/// serde_json (a field given twice included, which serde_json refuses).
+fn scan_payload(text: &str) -> Option<(Request<'_>, Option<&str>)> {
+    let mut scan = Scanner::new(text);
+    let (mut request, mut settings) = (None, None);
+    scan.members(|scan, key| match key {
+        "request" => once(&mut request, scan_request(scan)?),
+        "settings" => once(&mut settings, scan.raw_value_or_null()?),
+        _ => scan.skip_value(),
+    })?;
+    scan.end()?;
+    let request = request
+        .flatten()
+        .unwrap_or_else(|| RawRequest::default().into());
+    Some((request, settings.flatten()))
+}
+
+/// `request`, as [`RawRequest`] reads it (`None`: `null`).
+fn scan_request<'a>(scan: &mut Scanner<'a>) -> Option<Option<Request<'a>>> {
+    if scan.null()? {
+        return Some(None);
+    }
+    let (mut kind, mut operation, mut namespace, mut sub_resource, mut object) =
+        (None, None, None, None, None);
+    scan.members(|scan, key| match key {
+        "kind" => once(&mut kind, scan_gvk(scan)?),
+        "operation" => once(&mut operation, scan.plain_string_or_null()?),
+        "namespace" => once(&mut namespace, scan.plain_string_or_null()?),
+        "subResource" => once(&mut sub_resource, scan.plain_string_or_null()?),
+        "object" => once(&mut object, scan.raw_value_or_null()?),
+        _ => scan.skip_value(),
+    })?;
+    let text = |field: Option<Option<&str>>| field.flatten().unwrap_or_default().to_string();
+    let (group, kind) = kind.flatten().unwrap_or_default();
+    Some(Some(Request {
+        operation: Operation::of(operation.flatten()),
+        group: text(group),
+        kind: text(kind),
+        namespace: text(namespace),
+        sub_resource: text(sub_resource),
+        object: object.flatten(),
+    }))
+}
+
+/// `request.kind`'s group and kind, as [`Gvk`] reads them (`None`: `null`).
+type ScannedGvk<'a> = (Option<Option<&'a str>>, Option<Option<&'a str>>);
+
+fn scan_gvk<'a>(scan: &mut Scanner<'a>) -> Option<Option<ScannedGvk<'a>>> {
+    if scan.null()? {
+        return Some(None);
+    }
+    let (mut group, mut kind) = (None, None);
+    scan.members(|scan, key| match key {
+        "group" => once(&mut group, scan.plain_string_or_null()?),
+        "kind" => once(&mut kind, scan.plain_string_or_null()?),
+        _ => scan.skip_value(),
+    })?;
+    Some(Some((group, kind)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What serde_json alone reads of `payload`.
+    fn by_serde(payload: &str) -> Option<String> {
+        let parsed: Payload = serde_json::from_str(payload).ok()?;
+        let request: Request = parsed.request.unwrap_or_default().into();
+        Some(format!(
+            "{request:?} {:?}",
+            parsed.settings.map(RawValue::get)
+        ))
+    }
+
+    #[test]
+    fn the_scanner_reads_what_serde_json_reads_or_leaves_it() {
+        let object = r#"{"kind":"Pod","metadata":{"annotations":{"a\"b":"x\\y\u00e9\n"}},"spec":{"containers":[{"name":"a","args":["-1.5e+3",0,-0.25,1E9,true,false,null,[],{}]}]}}"#;
+        let read = [
+            format!(
+                r#"{{"request":{{"uid":"u","kind":{{"group":"","kind":"Pod","version":"v1"}},"operation":"CREATE","namespace":"n","object":{object},"oldObject":null,"dryRun":false}},"settings":{{"a":[1,2]}}}}"#
+            ),
+            format!(
+                " {{ \"settings\" : null , \"request\" : {{ \"object\" : {object} , \"kind\":null }} }} \n"
+            ),
+            r#"{"request":null}"#.to_string(),
+            r#"{}"#.to_string(),
+            r#"{"request":{"subResource":"status","operation":"UPDATE","namespace":null}}"#
+                .to_string(),
+            r#"{"other":[{"deep":[[[]]]}],"request":{}}"#.to_string(),
+        ];
+        for payload in &read {
+            let scanned = scan_payload(payload).expect(payload);
+            let scanned = format!("{:?} {:?}", scanned.0, scanned.1);
+            assert_eq!(Some(scanned), by_serde(payload), "{payload}");
+        }
+        let left = [
+            r#"{"request":{},"request":{}}"#,
+            r#"{"request":{"kind":{"kind":"Pod","kind":"Job"}}}"#,
+            r#"{"request":{"namespace":"a\u0062"}}"#,
+            r#"{"requ\u0065st":{}}"#,
+            r#"{"request":[]}"#,
+            r#"{"request":{"namespace":5}}"#,
+            r#"{"request":{"object":{"a":01}}}"#,
+            r#"{"request":{"object":{"a":1.}}}"#,
+            r#"{"request":{"object":{"a":"\x"}}}"#,
+            r#"{"request":{"object":{"a":"	"}}}"#,
+            r#"{"request":{"object":{"a":[1,]}}}"#,
+            r#"{"request":{"object":{"a":1,}}}"#,
+            r#"{"request":{"object":{"a" 1}}}"#,
+            r#"{"request":{"object":{"a":tru}}}"#,
+            r#"{"request":{"object":[}}}"#,
+            r#"{"request":{}} x"#,
+            r#"{"request":{}"#,
+            r#"[]"#,
+        ];
+        for payload in left {
+            assert!(scan_payload(payload).is_none(), "{payload}");
+        }
+        let deep = format!(
+            r#"{{"request":{{"object":{}{}}}}}"#,
+            "[".repeat(101),
+            "]".repeat(101)
+        );
+        assert!(scan_payload(&deep).is_none());
+        let deep_enough = format!(
+            r#"{{"request":{{"object":{}{}}}}}"#,
+            "[".repeat(100),
+            "]".repeat(100)
+        );
+        assert_eq!(
+            scan_payload(&deep_enough).map(|r| format!("{:?} {:?}", r.0, r.1)),
+            by_serde(&deep_enough)
+        );
+    }
 }

@@ -5,12 +5,10 @@
 //! bad reference is refused at `kubectl apply`, and what those pods will get is shown. Nothing here
 //! writes to the object.
 
-use serde_json::Value;
-
 use super::object::Head;
 use crate::image::{Delivery, ImageOptions, Prepared};
 use crate::inject::{Checked, Packages};
-use crate::keys::{INJECT_PYTHON, is_off};
+use crate::keys::is_off;
 use crate::operator::{MUSL_SOURCE, PLATFORM_GLIBC, PLATFORM_MUSL};
 use crate::pod::{Owner, PodView};
 use crate::refusal::{Notice, Subject};
@@ -21,15 +19,12 @@ use crate::target::Target;
 /// finalizers must never be refused).
 pub fn exempt(head: &Head, target: &Target) -> bool {
     let meta = &head.metadata;
-    let controlled = meta["ownerReferences"]
-        .as_array()
-        .is_some_and(|owners| owners.iter().any(|o| o["controller"] == Value::Bool(true)));
-    (target.skip_when_controlled && controlled) || !meta["deletionTimestamp"].is_null()
+    (target.skip_when_controlled && meta.controlled) || meta.deleting
 }
 
 /// The annotation on the workload's own metadata, where the operator never reads it.
 pub fn misplaced_annotation(head: &Head, target: &Target, namespace: &str) -> Option<Notice> {
-    let value = head.metadata["annotations"][INJECT_PYTHON].as_str()?;
+    let value = head.metadata.inject.as_deref()?;
     (!is_off(value)).then(|| Notice::MisplacedAnnotation {
         subject: Subject::Workload {
             kind: target.kind,

@@ -418,7 +418,7 @@ impl<'a> Scan<'a> {
         let mut escaped = false;
         let mut i = self.at + 1;
         loop {
-            i += bytes.get(i..).map_or(0, plain_len);
+            i += bytes.get(i..).map_or(0, plain_run);
             match *bytes.get(i)? {
                 b'"' => break,
                 b'\\' => {
@@ -477,47 +477,337 @@ impl<'a> Scan<'a> {
     }
 }
 
+/// A strict reader of JSON text for the few members a request needs, in one pass that checks
+/// everything else without building it. It accepts only JSON that serde_json reads the same way
+/// (and refuses some that serde_json would read, such as a key with escapes or nesting deeper
+/// than [`Scanner::MAX_DEPTH`]): a caller whose scan returns `None` reads the text with
+/// serde_json, which then says what is wrong or reads what the scanner left to it.
+pub struct Scanner<'a> {
+    text: &'a str,
+    pos: usize,
+}
+
+/// The bytes that end the plain run of a string: `"`, `\` and the control characters.
+const STRING_STOP: [bool; 256] = {
+    let mut stop = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        stop[b] = true;
+        b += 1;
+    }
+    stop[b'"' as usize] = true;
+    stop[b'\\' as usize] = true;
+    stop
+};
+
+/// Fills `slot` with the first value of a member a [`Scanner`] reads; a second one (which
+/// serde_json's derived readers refuse, and its documents read as the last) is `None`: left to
+/// serde_json.
+pub fn once<T>(slot: &mut Option<T>, value: T) -> Option<()> {
+    if slot.is_some() {
+        return None;
+    }
+    *slot = Some(value);
+    Some(())
+}
+
+/// The length of the run at the start of `bytes` before the first `"`, `\` or control
+/// character, eight bytes at a time (a byte is flagged when it is below 0x20, or equal to one of
+/// the two once xored with it; the lowest flag is exact).
+fn plain_run(bytes: &[u8]) -> usize {
+    const ONES: u64 = u64::MAX / 255;
+    let mut chunks = bytes.chunks_exact(8);
+    let mut run = 0;
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        let below = |w: u64, n: u64| w.wrapping_sub(ONES * n) & !w;
+        let flags = (below(w, 0x20) | below(w ^ (ONES * 0x22), 1) | below(w ^ (ONES * 0x5c), 1))
+            & (ONES << 7);
+        if flags != 0 {
+            return run + (flags.trailing_zeros() / 8) as usize;
+        }
+        run += 8;
+    }
+    let rest = chunks.remainder();
+    run + rest
+        .iter()
+        .position(|&b| STRING_STOP[usize::from(b)])
+        .unwrap_or(rest.len())
+}
+
+impl<'a> Scanner<'a> {
+    /// The deepest nesting the scanner reads (serde_json's own limit is deeper).
+    pub const MAX_DEPTH: u32 = 100;
+
+    /// A scanner at the start of `text`.
+    pub fn new(text: &'a str) -> Self {
+        Scanner { text, pos: 0 }
+    }
+
+    fn byte(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.pos).copied()
+    }
+
+    /// The next byte that is not whitespace (as JSON counts it), not consumed.
+    pub fn peek(&mut self) -> Option<u8> {
+        while let Some(b) = self.byte() {
+            if !matches!(b, b' ' | b'\n' | b'\t' | b'\r') {
+                return Some(b);
+            }
+            self.pos += 1;
+        }
+        None
+    }
+
+    /// Consumes `b` (after whitespace).
+    fn eat(&mut self, b: u8) -> Option<()> {
+        (self.peek()? == b).then(|| self.pos += 1)
+    }
+
+    /// Only whitespace is left.
+    pub fn end(&mut self) -> Option<()> {
+        self.peek().is_none().then_some(())
+    }
+
+    /// The members of the object that starts here: `member` is called with each key (keys with
+    /// escapes are refused) and must read the value.
+    pub fn members(
+        &mut self,
+        mut member: impl FnMut(&mut Self, &'a str) -> Option<()>,
+    ) -> Option<()> {
+        self.eat(b'{')?;
+        if self.peek()? == b'}' {
+            self.pos += 1;
+            return Some(());
+        }
+        loop {
+            let key = self.plain_string()?;
+            self.eat(b':')?;
+            member(self, key)?;
+            match self.peek()? {
+                b',' => self.pos += 1,
+                b'}' => {
+                    self.pos += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// The elements of the array that starts here: `element` must read each.
+    pub fn elements(&mut self, mut element: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+        self.eat(b'[')?;
+        if self.peek()? == b']' {
+            self.pos += 1;
+            return Some(());
+        }
+        loop {
+            element(self)?;
+            match self.peek()? {
+                b',' => self.pos += 1,
+                b']' => {
+                    self.pos += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// `null`, consumed: `Some(true)`; any other value is left to read: `Some(false)`.
+    pub fn null(&mut self) -> Option<bool> {
+        if self.peek()? != b'n' {
+            return Some(false);
+        }
+        self.literal(b"null")?;
+        Some(true)
+    }
+
+    /// `null` (`None`) or a string without escapes.
+    pub fn plain_string_or_null(&mut self) -> Option<Option<&'a str>> {
+        if self.null()? {
+            return Some(None);
+        }
+        self.plain_string().map(Some)
+    }
+
+    /// `null` (`None`) or the text of any other value, checked.
+    pub fn raw_value_or_null(&mut self) -> Option<Option<&'a str>> {
+        if self.null()? {
+            return Some(None);
+        }
+        self.raw_value().map(Some)
+    }
+
+    /// A string without escapes, as its text.
+    pub fn plain_string(&mut self) -> Option<&'a str> {
+        self.eat(b'"')?;
+        let start = self.pos;
+        let bytes = self.text.as_bytes();
+        let end = start + plain_run(&bytes[start..]);
+        (*bytes.get(end)? == b'"').then_some(())?;
+        self.pos = end + 1;
+        // The bytes before are not ASCII-special: the quote is a character boundary.
+        self.text.get(start..end)
+    }
+
+    /// The text of the value that starts here, checked.
+    pub fn raw_value(&mut self) -> Option<&'a str> {
+        self.peek()?;
+        let start = self.pos;
+        self.skip_value()?;
+        self.text.get(start..self.pos)
+    }
+
+    /// Skips the value that starts here, checking it: strings (their escapes and control
+    /// characters), numbers, literals, and the nesting of arrays and objects.
+    pub fn skip_value(&mut self) -> Option<()> {
+        // One bit per open container, 1 for an object.
+        let (mut open, mut depth) = (0u128, 0u32);
+        loop {
+            match self.peek()? {
+                b'{' | b'[' if depth == Self::MAX_DEPTH => return None,
+                b'{' => {
+                    self.pos += 1;
+                    (open, depth) = (open << 1 | 1, depth + 1);
+                    if self.peek()? != b'}' {
+                        self.key()?;
+                        continue;
+                    }
+                }
+                b'[' => {
+                    self.pos += 1;
+                    (open, depth) = (open << 1, depth + 1);
+                    if self.peek()? != b']' {
+                        continue;
+                    }
+                }
+                b'"' => self.skip_string()?,
+                b't' => self.literal(b"true")?,
+                b'f' => self.literal(b"false")?,
+                b'n' => self.literal(b"null")?,
+                b'-' | b'0'..=b'9' => self.number()?,
+                _ => return None,
+            }
+            if depth == 0 {
+                return Some(());
+            }
+            if self.after_value(&mut open, &mut depth)? {
+                return Some(());
+            }
+        }
+    }
+
+    /// After a value inside a container (or an empty container's opening): closes the
+    /// containers that end here; `true` once the outermost is closed, `false` when a `,` asks
+    /// for the next value (a key first inside an object).
+    fn after_value(&mut self, open: &mut u128, depth: &mut u32) -> Option<bool> {
+        loop {
+            let in_object = *open & 1 == 1;
+            match self.peek()? {
+                b',' => {
+                    self.pos += 1;
+                    if in_object {
+                        self.key()?;
+                    }
+                    return Some(false);
+                }
+                b'}' if in_object => {}
+                b']' if !in_object => {}
+                _ => return None,
+            }
+            self.pos += 1;
+            (*open, *depth) = (*open >> 1, *depth - 1);
+            if *depth == 0 {
+                return Some(true);
+            }
+        }
+    }
+
+    /// A key and its colon.
+    fn key(&mut self) -> Option<()> {
+        if self.peek()? != b'"' {
+            return None;
+        }
+        self.skip_string()?;
+        self.eat(b':')
+    }
+
+    /// Skips a string, checking its escapes (`\u` with four hex digits, as serde_json checks
+    /// a string it skips) and that it holds no control character.
+    fn skip_string(&mut self) -> Option<()> {
+        let bytes = self.text.as_bytes();
+        let mut pos = self.pos + 1;
+        loop {
+            pos += plain_run(bytes.get(pos..)?);
+            match *bytes.get(pos)? {
+                b'"' => {
+                    self.pos = pos + 1;
+                    return Some(());
+                }
+                b'\\' => match *bytes.get(pos + 1)? {
+                    b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => pos += 2,
+                    b'u' => {
+                        let hex = bytes.get(pos + 2..pos + 6)?;
+                        hex.iter().all(u8::is_ascii_hexdigit).then_some(())?;
+                        pos += 6;
+                    }
+                    _ => return None,
+                },
+                _ => return None,
+            }
+        }
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
+        let end = self.pos + word.len();
+        (self.text.as_bytes().get(self.pos..end)? == word).then_some(())?;
+        self.pos = end;
+        Some(())
+    }
+
+    /// A number as JSON writes it: `-`, an integer without leading zeros, a fraction, an
+    /// exponent.
+    fn number(&mut self) -> Option<()> {
+        if self.byte() == Some(b'-') {
+            self.pos += 1;
+        }
+        match self.byte()? {
+            b'0' => self.pos += 1,
+            b'1'..=b'9' => self.digits(),
+            _ => return None,
+        }
+        if self.byte() == Some(b'.') {
+            self.pos += 1;
+            self.byte()?.is_ascii_digit().then_some(())?;
+            self.digits();
+        }
+        if matches!(self.byte(), Some(b'e' | b'E')) {
+            self.pos += 1;
+            if matches!(self.byte(), Some(b'+' | b'-')) {
+                self.pos += 1;
+            }
+            self.byte()?.is_ascii_digit().then_some(())?;
+            self.digits();
+        }
+        Some(())
+    }
+
+    fn digits(&mut self) {
+        while self.byte().is_some_and(|b| b.is_ascii_digit()) {
+            self.pos += 1;
+        }
+    }
+}
+
 /// How many bytes `s` starts with that a JSON string holds as they are (none of `"`, `\` and
 /// the control characters): `s.len()` when [`push_string`] would copy `s` unchanged. Eight
 /// bytes are checked at a time.
 pub fn plain_prefix(s: &str) -> usize {
-    plain_len(s.as_bytes())
-}
-
-/// [`plain_prefix`] of bytes.
-fn plain_len(bytes: &[u8]) -> usize {
-    let marks = |w: u64| below(w, 0x20) | below(w ^ spread(b'"'), 1) | below(w ^ spread(b'\\'), 1);
-    first_marked(bytes, marks, |b| b < 0x20 || b == b'"' || b == b'\\')
-}
-
-/// `b` in every byte of a word.
-const fn spread(b: u8) -> u64 {
-    0x0101_0101_0101_0101 * b as u64
-}
-
-/// The high bit of each byte of `w` below `n` (`n` ≤ 128). A borrow may also mark a byte after
-/// one that is below `n`, never one before: the lowest mark is exact.
-fn below(w: u64, n: u8) -> u64 {
-    w.wrapping_sub(spread(n)) & !w & spread(0x80)
-}
-
-/// The index of the first byte that `marks` marks in its word (eight bytes at a time, as they
-/// are in memory) or, in the last bytes, that `is` accepts; the length when there is none.
-fn first_marked(bytes: &[u8], marks: impl Fn(u64) -> u64, is: impl Fn(u8) -> bool) -> usize {
-    let mut i = 0;
-    while let Some(chunk) = bytes.get(i..i + 8) {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let found = marks(u64::from_le_bytes(word));
-        if found != 0 {
-            return i + found.trailing_zeros() as usize / 8;
-        }
-        i += 8;
-    }
-    i + bytes[i..]
-        .iter()
-        .position(|&b| is(b))
-        .unwrap_or(bytes.len() - i)
+    plain_run(s.as_bytes())
 }
 
 #[cfg(test)]
@@ -542,6 +832,25 @@ mod tests {
                 "{s:?}"
             );
         }
+    }
+
+    #[test]
+    fn plain_runs_end_at_the_first_special_byte() {
+        let bytes: Vec<u8> = (0u8..=255).collect();
+        for start in 0..bytes.len() {
+            for len in [0, 1, 7, 8, 9, 17, 40] {
+                let end = (start + len).min(bytes.len());
+                let text = &bytes[start..end];
+                let want = text
+                    .iter()
+                    .position(|&b| b < 0x20 || b == b'"' || b == b'\\')
+                    .unwrap_or(text.len());
+                assert_eq!(plain_run(text), want, "{text:?}");
+            }
+        }
+        let mut long = vec![b'a'; 30];
+        long.extend_from_slice("é\"".as_bytes());
+        assert_eq!(plain_run(&long), 32);
     }
 
     #[test]
