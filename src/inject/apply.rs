@@ -18,7 +18,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use super::env::Entry;
 use super::{ContainerEdit, Plan};
 use crate::refusal::ApplyProblem;
-use crate::syntax::json_text::{Member, elements, members, plain_prefix, push_string};
+use crate::syntax::json_text::{Member, elements, members, push_string};
 use crate::target::Target;
 
 /// A replacement of `object[start..end]`.
@@ -78,7 +78,7 @@ pub fn apply(plan: &Plan, object: &str, target: &Target) -> Result<String, Apply
             .iter()
             .map(|name| {
                 let mut secret = String::from(r#"{"name":"#);
-                push_json_string(&mut secret, name);
+                push_string(&mut secret, name);
                 secret.push('}');
                 secret
             })
@@ -170,9 +170,9 @@ fn annotations_value(kept: &[Member<'_>], changes: &[(&str, Option<String>)], ou
         if !std::mem::take(&mut first) {
             out.push(',');
         }
-        push_json_string(out, key);
+        push_string(out, key);
         out.push(':');
-        push_json_string(out, value);
+        push_string(out, value);
     }
     out.push('}');
 }
@@ -219,7 +219,7 @@ fn push_env_entry(out: &mut String, entry: &Entry, original: &[&str]) {
         return out.push_str(orig);
     }
     let mut value = String::new();
-    push_json_string(&mut value, entry.var.value.as_deref().unwrap_or_default());
+    push_string(&mut value, entry.var.value.as_deref().unwrap_or_default());
     let mut splices = Vec::new();
     if let Some(fields) = members(orig) {
         set(orig, orig, &fields, "value", value, &mut splices);
@@ -244,32 +244,20 @@ fn push_new_env_entry(out: &mut String, var: &k8s_openapi::api::core::v1::EnvVar
     match (&var.value, field) {
         (Some(v), None) if var.value_from.is_none() => {
             out.push_str(r#"{"name":"#);
-            push_json_string(out, &var.name);
+            push_string(out, &var.name);
             out.push_str(r#","value":"#);
-            push_json_string(out, v);
+            push_string(out, v);
             out.push('}');
         }
         (None, Some(path)) => {
             out.push_str(r#"{"name":"#);
-            push_json_string(out, &var.name);
+            push_string(out, &var.name);
             out.push_str(r#","valueFrom":{"fieldRef":{"fieldPath":"#);
-            push_json_string(out, path);
+            push_string(out, path);
             out.push_str("}}}");
         }
         _ => out.push_str(&to_json(var)),
     }
-}
-
-/// Appends `s` as a JSON string: copied between quotes when nothing in it needs an escape (most
-/// values), else escaped by [`push_string`].
-fn push_json_string(out: &mut String, s: &str) {
-    if plain_prefix(s) < s.len() {
-        return push_string(out, s);
-    }
-    out.reserve(s.len() + 2);
-    out.push('"');
-    out.push_str(s);
-    out.push('"');
 }
 
 /// The members of a JSON object written one by one, in the order given; absent values are
@@ -298,13 +286,13 @@ impl<'o> Object<'o> {
 
     fn string(&mut self, key: &str, value: Option<&str>) {
         if let Some(value) = value {
-            push_json_string(self.key(key), value);
+            push_string(self.key(key), value);
         }
     }
 
     fn strings(&mut self, key: &str, values: Option<&[String]>) {
         if let Some(values) = values {
-            push_list(self.key(key), values, |out, v| push_json_string(out, v));
+            push_list(self.key(key), values, |out, v| push_string(out, v));
         }
     }
 
@@ -396,9 +384,9 @@ fn push_quantities(out: &mut String, quantities: &BTreeMap<String, Quantity>) {
         if i > 0 {
             out.push(',');
         }
-        push_json_string(out, name);
+        push_string(out, name);
         out.push(':');
-        push_json_string(out, &quantity.0);
+        push_string(out, &quantity.0);
     }
     out.push('}');
 }
@@ -528,7 +516,7 @@ fn set(
             if after_member {
                 text.push(',');
             }
-            push_json_string(&mut text, key);
+            push_string(&mut text, key);
             text.push(':');
             text.push_str(&value);
             splices.push(Splice {

@@ -144,10 +144,16 @@ pub fn without_position(e: &serde_json::Error) -> String {
 /// Writing into one buffer spares a string per value.
 pub fn push_string(out: &mut String, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = s.as_bytes();
     out.reserve(s.len() + 2);
     out.push('"');
     let mut start = 0;
-    for (i, b) in s.bytes().enumerate() {
+    loop {
+        // The plain bytes up to the next one to escape, eight at a time.
+        let i = start + plain_run(&bytes[start..]);
+        // `bytes[i]`, when there is one, is ASCII: `i` is a character boundary.
+        out.push_str(&s[start..i]);
+        let Some(&b) = bytes.get(i) else { break };
         let short = match b {
             b'"' => "\\\"",
             b'\\' => "\\\\",
@@ -156,11 +162,8 @@ pub fn push_string(out: &mut String, s: &str) {
             b'\t' => "\\t",
             0x08 => "\\b",
             0x0c => "\\f",
-            0..=0x1f => "",
-            _ => continue,
+            _ => "",
         };
-        // `b` is ASCII: `i` is a character boundary.
-        out.push_str(&s[start..i]);
         if short.is_empty() {
             out.push_str("\\u00");
             out.push(char::from(HEX[usize::from(b >> 4)]));
@@ -170,7 +173,6 @@ pub fn push_string(out: &mut String, s: &str) {
         }
         start = i + 1;
     }
-    out.push_str(&s[start..]);
     out.push('"');
 }
 
@@ -803,13 +805,6 @@ impl<'a> Scanner<'a> {
     }
 }
 
-/// How many bytes `s` starts with that a JSON string holds as they are (none of `"`, `\` and
-/// the control characters): `s.len()` when [`push_string`] would copy `s` unchanged. Eight
-/// bytes are checked at a time.
-pub fn plain_prefix(s: &str) -> usize {
-    plain_run(s.as_bytes())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -913,19 +908,19 @@ mod tests {
     }
 
     #[test]
-    fn the_plain_prefix_ends_at_the_first_byte_to_escape() {
+    fn a_strings_plain_run_ends_at_the_first_byte_to_escape() {
         for s in [
             "",
             "plain",
             "0123456789abcdef",
             "é ü 日本 \u{7f} 🎉 and more text",
         ] {
-            assert_eq!(plain_prefix(s), s.len(), "{s:?}");
+            assert_eq!(plain_run(s.as_bytes()), s.len(), "{s:?}");
         }
         for at in 0..20 {
             for bad in ['"', '\\', '\n', '\u{1f}', '\0'] {
                 let s = format!("{}{bad}tail", "x".repeat(at));
-                assert_eq!(plain_prefix(&s), at, "{s:?}");
+                assert_eq!(plain_run(s.as_bytes()), at, "{s:?}");
             }
         }
     }
