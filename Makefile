@@ -254,16 +254,17 @@ bench: policy.wasm annotated-policy.wasm host-tools
 	$(BENCH) --module $(WASM) --module policy.wasm $(if $(PEERS_DIR),--peers $(PEERS_DIR)) \
 	  $(if $(KWCTL),--kwctl-module annotated-policy.wasm)
 
-# Instructions per fresh-instance call (callgrind): this policy and the peers, the README's figures.
+# Instructions per fresh-instance call (callgrind), the README's figures: with the peers (PEERS_DIR),
+# this policy next to them and each speed target met or missed; without, this policy alone.
 INSTRUCTION_CASES = article-pod.json:settings/article.yaml pod-no-annotation.json:settings/article.yaml \
   article-deployment.json:settings/article.yaml article-pod.json:settings/article-mirror.yaml
 instructions: policy.wasm host-tools
 	@command -v valgrind >/dev/null || { sudo_=""; [ "$$(id -u)" = 0 ] || sudo_=sudo; \
 	  $$sudo_ apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo_ apt-get install -y -qq valgrind >/dev/null; }
-	@for c in $(INSTRUCTION_CASES); do \
-	  r=tests/inputs/requests/$${c%%:*}; s=tests/inputs/$${c#*:}; \
-	  for m in policy.wasm $(if $(PEERS_DIR),$(PEERS_DIR)/noop.wasm $(PEERS_DIR)/pod-ndots.wasm); do \
-	    BENCH=$(BENCH) e2e-tests/bench/instructions.sh $$m $$r $$s; done; done
+	@if [ -n "$(PEERS_DIR)" ]; then BENCH=$(BENCH) e2e-tests/bench/instruction-targets.sh policy.wasm $(PEERS_DIR); \
+	else for c in $(INSTRUCTION_CASES); do \
+	  BENCH=$(BENCH) e2e-tests/bench/instructions.sh policy.wasm tests/inputs/requests/$${c%%:*} tests/inputs/$${c#*:}; \
+	done; echo "targets: not measured (no peers: set PEERS_DIR)"; fi
 
 # policy-server under load (wrk on loopback): this policy next to the peers, in one server.
 bench-server: annotated-policy.wasm

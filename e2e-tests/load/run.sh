@@ -138,6 +138,16 @@ else
       "| \($o.policy) vs | requests/s | p50 | p99 |", "|---|---|---|---|",
       (.[1:][] | "| \(.policy) | \($o.rps / .rps | r)x | \($o.p50 / .p50 | r)x | \($o.p99 / .p99 | r)x |")
     ' <<<"${table}"
+    # The targets: throughput at least pod-ndots', p99 no worse than pod-ndots'.
+    echo
+    jq -r '
+      def r: . * 100 | round / 100;
+      def verdict(met): if met then "met" else "**missed**" end;
+      .[0] as $o | (.[] | select(.policy == "pod-ndots")) as $n |
+      "| target | measured | result |", "|---|---|---|",
+      "| throughput at least pod-ndots\u0027 | \($o.rps / $n.rps | r)x | \(verdict($o.rps >= $n.rps)) |",
+      "| p99 at most pod-ndots\u0027 | \($o.p99 / $n.p99 | r)x | \(verdict($o.p99 <= $n.p99)) |"
+    ' <<<"${table}"
   fi
   echo
   echo "Load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)."

@@ -24,7 +24,9 @@
 //! 4. growth with pod size, fresh instance ([`GROWTH_CONTAINERS`] containers x [`GROWTH_ENVS`]
 //!    env vars);
 //! 5. every `--module` (e.g. the cargo build against `wasm-opt -O3`): size, compile, instantiate,
-//!    article pod fresh and warm.
+//!    article pod fresh and warm;
+//! 6. the speed targets ([`Row::target`], [`GROWTH_TARGET`]), each met or missed, with the ratio
+//!    measured in table 1 or the time in table 4.
 //!
 //! Every answer is checked against what its row expects ([`Expect`]) before it is timed: in the
 //! project's host, fresh and warm, for every module, and through `kwctl run` before `kwctl bench`.
@@ -91,6 +93,15 @@ struct Row {
     pod_ndots: Expect,
     /// noop's answer: it accepts everything unchanged.
     noop: Expect,
+    /// The speed target for this row, fresh instance: at most `at_most` times `peer`.
+    target: Option<Target>,
+}
+
+/// A speed target: this policy's fresh-instance median at most `at_most` times a peer's.
+#[derive(Clone, Copy, Debug)]
+struct Target {
+    peer: &'static str,
+    at_most: f64,
 }
 
 const ARTICLE_POD: &str = "requests/article-pod.json";
@@ -105,6 +116,10 @@ static ROWS: [Row; 5] = [
         ours: Expect::Patch,
         pod_ndots: Expect::Patch,
         noop: Expect::NoPatch,
+        target: Some(Target {
+            peer: "pod-ndots",
+            at_most: 1.0,
+        }),
     },
     Row {
         label: "article pod, article settings with imageRewrites",
@@ -113,6 +128,7 @@ static ROWS: [Row; 5] = [
         ours: Expect::Patch,
         pod_ndots: Expect::Patch,
         noop: Expect::NoPatch,
+        target: None,
     },
     Row {
         label: "pod without the annotation, article settings",
@@ -123,6 +139,10 @@ static ROWS: [Row; 5] = [
         ours: Expect::NoPatch,
         pod_ndots: Expect::Patch,
         noop: Expect::NoPatch,
+        target: Some(Target {
+            peer: "noop",
+            at_most: 1.2,
+        }),
     },
     Row {
         label: "pod with inject-python \"true\", only exporter.endpoint set",
@@ -135,6 +155,7 @@ static ROWS: [Row; 5] = [
         ours: Expect::Patch,
         pod_ndots: Expect::Patch,
         noop: Expect::NoPatch,
+        target: None,
     },
     Row {
         label: "the article's Deployment (checked, not patched), article settings",
@@ -143,6 +164,10 @@ static ROWS: [Row; 5] = [
         ours: Expect::NoPatch,
         pod_ndots: Expect::NoPatch,
         noop: Expect::NoPatch,
+        target: Some(Target {
+            peer: "noop",
+            at_most: 1.5,
+        }),
     },
 ];
 
@@ -175,6 +200,9 @@ const GROWTH_ENVS: [usize; 2] = [10, 100];
 const GROWTH_CONTAINERS: [usize; 3] = [1, 10, 50];
 const GROWTH_SETTINGS: SettingsFrom = ARTICLE_SETTINGS;
 const GROWTH_EXPECT: Expect = Expect::Patch;
+/// The growth table's target: the largest pod (50 containers x 100 env vars), fresh instance,
+/// under this many milliseconds.
+const GROWTH_TARGET: (usize, usize, f64) = (50, 100, 5.0);
 
 // ---- arguments ------------------------------------------------------------------------------
 
@@ -265,8 +293,10 @@ fn main() -> Result<()> {
     fresh_table(&policies, &measured);
     warm_table(&policies, &measured);
     kwctl_table(&opts, &policies, &work)?;
-    growth_table(&policies.ours, opts.iterations)?;
-    builds_table(&opts, &work[0])
+    let growth = growth_table(&policies.ours, opts.iterations)?;
+    builds_table(&opts, &work[0])?;
+    targets_table(&policies, &measured, &growth);
+    Ok(())
 }
 
 // ---- timing ---------------------------------------------------------------------------------
@@ -871,7 +901,7 @@ struct Growth {
     fresh: Stats,
 }
 
-fn growth_table(ours: &Module, n: usize) -> Result<()> {
+fn growth_table(ours: &Module, n: usize) -> Result<Vec<Growth>> {
     println!("### 4. Growth with pod size, fresh instance per call\n");
     println!(
         "| pod | payload | patch | instantiate + validate | warm validate | native floor | fresh vs floor |"
@@ -915,7 +945,7 @@ fn growth_table(ours: &Module, n: usize) -> Result<()> {
     }
     println!();
     growth_summary(&growth);
-    Ok(())
+    Ok(growth)
 }
 
 /// Cost per added container between the sizes of [`GROWTH_CONTAINERS`], and per payload KiB.
@@ -944,6 +974,43 @@ fn growth_summary(growth: &[Growth]) {
         );
     }
     println!();
+}
+
+// ---- table 6: the targets -------------------------------------------------------------------
+
+/// Each target, met or missed, from the medians measured above. A target whose peer was not found
+/// is reported as not measured.
+fn targets_table(p: &Policies, rows: &[Measured], growth: &[Growth]) {
+    println!("\n### 6. Targets (fresh instance, medians of this run)\n");
+    println!("| target | measured | result |");
+    println!("|---|---|---|");
+    for m in rows {
+        let Some(t) = m.work.row.target else { continue };
+        let goal = format!("{}: at most {:.1}x {}", m.work.row.label, t.at_most, t.peer);
+        match p.peers.iter().position(|peer| peer.spec.name == t.peer) {
+            Some(i) => {
+                let x = m.fresh.us() / m.fresh_peers[i].us();
+                println!("| {goal} | {x:.2}x | {} |", verdict(x <= t.at_most));
+            }
+            None => println!("| {goal} | | not measured: {} not found |", t.peer),
+        }
+    }
+    let (containers, envs, ms) = GROWTH_TARGET;
+    if let Some(g) = growth
+        .iter()
+        .find(|g| g.containers == containers && g.envs == envs)
+    {
+        let took = g.fresh.us() / 1000.0;
+        println!(
+            "| {containers} containers x {envs} env vars: under {ms:.0} ms | {took:.1} ms | {} |",
+            verdict(took < ms)
+        );
+    }
+    println!();
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met { "met" } else { "**missed**" }
 }
 
 // ---- table 5: the builds --------------------------------------------------------------------
