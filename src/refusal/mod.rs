@@ -19,7 +19,7 @@ mod registry;
 mod settings;
 mod spec;
 
-use std::fmt::{self, Display, Formatter};
+use std::fmt::{self, Display, Formatter, Write as _};
 
 pub use app_image::{AppImageNotice, AppImageRefusal};
 pub use audit::{AuditFault, AuditFinding, Restart};
@@ -65,13 +65,38 @@ pub fn shown(value: &str) -> String {
     }
 }
 
-/// `"a", "b", "c"`.
-fn quoted_list(items: &[String]) -> String {
-    items
-        .iter()
-        .map(|i| format!("{i:?}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+/// `"a", "b", "c"`, written where it is shown, without building a string.
+fn quoted_list(items: &[String]) -> QuotedList<'_> {
+    QuotedList(items)
+}
+
+/// Names quoted as Rust's `{:?}` quotes them, separated by `, `.
+struct QuotedList<'a>(&'a [String]);
+
+impl Display for QuotedList<'_> {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        for (i, item) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            quoted(f, item)?;
+        }
+        Ok(())
+    }
+}
+
+/// `s` as `{:?}` writes it; printable ASCII other than `"` and `\` is written as it is, which is
+/// what `{:?}` does with it, without its escaping machinery.
+fn quoted(f: &mut Formatter<'_>, s: &str) -> fmt::Result {
+    if s.bytes()
+        .all(|b| matches!(b, b' '..=b'~') && b != b'"' && b != b'\\')
+    {
+        f.write_char('"')?;
+        f.write_str(s)?;
+        f.write_char('"')
+    } else {
+        write!(f, "{s:?}")
+    }
 }
 
 /// What a message is about: the pod being created, or a workload whose pod template is checked.
@@ -113,13 +138,22 @@ impl Subject {
 impl Display for Subject {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         match self {
-            Subject::Pod { name, .. } => write!(f, "pod {name}"),
+            Subject::Pod { name, .. } => {
+                f.write_str("pod ")?;
+                f.write_str(name)
+            }
             Subject::Workload {
                 kind,
                 namespace,
                 name,
                 ..
-            } => write!(f, "{kind} {namespace}/{name}"),
+            } => {
+                // Piece by piece: it starts most workload messages.
+                for part in [kind, " ", namespace.as_str(), "/", name.as_str()] {
+                    f.write_str(part)?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -238,6 +272,30 @@ impl Display for Refusal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_quoted_list_quotes_each_name_as_debug_does() {
+        let names: Vec<String> = [
+            "app",
+            "",
+            "a b~",
+            "quo\"te",
+            "back\\slash",
+            "tab\t",
+            "nul\0",
+            "é",
+            "\u{301}x",
+            "\u{7f}",
+            "it's",
+        ]
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+        let debug: Vec<String> = names.iter().map(|n| format!("{n:?}")).collect();
+        assert_eq!(quoted_list(&names).to_string(), debug.join(", "));
+        assert_eq!(quoted_list(&names[..1]).to_string(), "\"app\"");
+        assert_eq!(quoted_list(&[]).to_string(), "");
+    }
 
     #[test]
     fn shown_quotes_short_values_and_cuts_long_ones_on_a_character_boundary() {
