@@ -6,9 +6,12 @@
 //! more of the object and the settings than a few fields, and a fresh instance (policy-server
 //! makes one per request) pays for every byte it builds.
 
+use std::cell::RefCell;
+
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::object::head::{self, Head};
 use crate::refusal::PayloadProblem;
 use crate::syntax::json_text::{Scanner, once};
 use crate::target::Target;
@@ -70,6 +73,8 @@ pub struct Request<'a> {
     pub sub_resource: String,
     /// The object, as the payload's JSON text.
     pub object: Option<&'a str>,
+    /// The object's head, when the payload's pass read it, for the target it was read for.
+    head: RefCell<Option<(Target, Head)>>,
 }
 
 impl<'a> From<RawRequest<'a>> for Request<'a> {
@@ -82,7 +87,20 @@ impl<'a> From<RawRequest<'a>> for Request<'a> {
             namespace: r.namespace.unwrap_or_default(),
             sub_resource: r.sub_resource.unwrap_or_default(),
             object: r.object.map(RawValue::get),
+            head: RefCell::default(),
         }
+    }
+}
+
+/// Where the pod sits for a request with these fields (see [`Request::target`]).
+fn target_of(operation: Operation, group: &str, kind: &str, sub_resource: &str) -> Option<Target> {
+    if !sub_resource.is_empty() {
+        return None;
+    }
+    match operation {
+        Operation::Create if group.is_empty() && kind == "Pod" => Some(Target::POD),
+        Operation::Create | Operation::Update => Target::workload(group, kind),
+        _ => None,
     }
 }
 
@@ -103,12 +121,14 @@ impl Request<'_> {
     /// Where the pod sits in this request's object, for the requests the policy acts on: a Pod
     /// CREATE, and a CREATE or UPDATE of a workload; never a sub-resource.
     pub fn target(&self) -> Option<Target> {
-        if !self.sub_resource.is_empty() {
-            return None;
-        }
-        match self.operation {
-            Operation::Create if self.group.is_empty() && self.kind == "Pod" => Some(Target::POD),
-            Operation::Create | Operation::Update => Target::workload(&self.group, &self.kind),
+        target_of(self.operation, &self.group, &self.kind, &self.sub_resource)
+    }
+
+    /// The object's head as the payload's pass read it for `target`, taken (a second call
+    /// finds none).
+    pub fn take_head(&self, target: &Target) -> Option<Head> {
+        match self.head.take() {
+            Some((read_for, head)) if read_for == *target => Some(head),
             _ => None,
         }
     }
@@ -167,7 +187,8 @@ fn scan_payload(text: &str) -> Option<(Request<'_>, Option<&str>)> {
     Some((request, settings.flatten()))
 }
 
-/// `request`, as [`RawRequest`] reads it (`None`: `null`).
+/// `request`, as [`RawRequest`] reads it (`None`: `null`); the object's head is read on the
+/// way when the kind, before the object, says where its pod is.
 fn scan_request<'a>(scan: &mut Scanner<'a>) -> Option<Option<Request<'a>>> {
     if scan.null()? {
         return Some(None);
@@ -179,19 +200,51 @@ fn scan_request<'a>(scan: &mut Scanner<'a>) -> Option<Option<Request<'a>>> {
         "operation" => once(&mut operation, scan.plain_string_or_null()?),
         "namespace" => once(&mut namespace, scan.plain_string_or_null()?),
         "subResource" => once(&mut sub_resource, scan.plain_string_or_null()?),
-        "object" => once(&mut object, scan.raw_value_or_null()?),
+        "object" => {
+            // The operation and the sub-resource may come after the object (a host that sorts
+            // the keys writes them there): the head is read for the target of a CREATE of
+            // this kind, and kept only when it is the request's target.
+            let (group, kind) = kind.flatten().unwrap_or_default();
+            let (group, kind) = (group.flatten(), kind.flatten());
+            let target = target_of(
+                Operation::Create,
+                group.unwrap_or_default(),
+                kind.unwrap_or_default(),
+                "",
+            );
+            once(&mut object, scan_object(scan, target)?)
+        }
         _ => scan.skip_value(),
     })?;
     let text = |field: Option<Option<&str>>| field.flatten().unwrap_or_default().to_string();
     let (group, kind) = kind.flatten().unwrap_or_default();
-    Some(Some(Request {
+    let (object, head) = object.unwrap_or_default();
+    let request = Request {
         operation: Operation::of(operation.flatten()),
         group: text(group),
         kind: text(kind),
         namespace: text(namespace),
         sub_resource: text(sub_resource),
-        object: object.flatten(),
-    }))
+        object,
+        head: RefCell::default(),
+    };
+    // The head counts only when the fields after the object left the target as it was.
+    *request.head.borrow_mut() = head.filter(|(read_for, _)| request.target() == Some(*read_for));
+    Some(Some(request))
+}
+
+/// The object's text (`None`: `null`), and its head when `target` says where to read it and
+/// the scanner reads it.
+type ScannedObject<'a> = (Option<&'a str>, Option<(Target, Head)>);
+
+fn scan_object<'a>(scan: &mut Scanner<'a>, target: Option<Target>) -> Option<ScannedObject<'a>> {
+    if let Some(target) = target.filter(|_| scan.peek() == Some(b'{')) {
+        let read = scan.read_spanned(|scan| head::read_in(scan, &target));
+        if let Some((text, head)) = read {
+            return Some((Some(text), Some((target, head))));
+        }
+    }
+    Some((scan.raw_value_or_null()?, None))
 }
 
 /// `request.kind`'s group and kind, as [`Gvk`] reads them (`None`: `null`).
@@ -239,9 +292,15 @@ mod tests {
             r#"{"request":{"subResource":"status","operation":"UPDATE","namespace":null}}"#
                 .to_string(),
             r#"{"other":[{"deep":[[[]]]}],"request":{}}"#.to_string(),
+            r#"{"request":{"kind":{"group":"apps","kind":"Deployment"},"operation":"UPDATE","object":{"kind":"Deployment","metadata":{"name":"d","ownerReferences":[{"controller":true}]},"spec":{"template":{"metadata":{"annotations":{"a":"b"}}}}}}}"#.to_string(),
+            r#"{"request":{"kind":{"kind":"Pod"},"operation":"CREATE","object":{"kind":"Pod","kind":"Job"}}}"#.to_string(),
         ];
         for payload in &read {
             let scanned = scan_payload(payload).expect(payload);
+            // The head read on the way is the head read from the object's text.
+            if let Some((target, head)) = scanned.0.head.take() {
+                assert_eq!(head, head::read(scanned.0.object.unwrap(), &target));
+            }
             let scanned = format!("{:?} {:?}", scanned.0, scanned.1);
             assert_eq!(Some(scanned), by_serde(payload), "{payload}");
         }
@@ -283,5 +342,38 @@ mod tests {
             scan_payload(&deep_enough).map(|r| format!("{:?} {:?}", r.0, r.1)),
             by_serde(&deep_enough)
         );
+    }
+
+    #[test]
+    fn the_head_is_read_on_the_way_when_the_kind_before_the_object_says_where() {
+        let inject = crate::keys::INJECT_PYTHON;
+        let object =
+            format!(r#"{{"kind":"Pod","metadata":{{"annotations":{{"{inject}":"true"}}}}}}"#);
+        let payload = |before: &str, after: &str| {
+            format!(r#"{{"request":{{{before}"object":{object}{after}}}}}"#)
+        };
+        let known = r#""kind":{"group":"","kind":"Pod"},"operation":"CREATE","#;
+        let text = payload(known, "");
+        let (request, _) = scan_payload(&text).unwrap();
+        let head = request.take_head(&Target::POD).expect("read on the way");
+        assert_eq!(head.inject, Some(serde_json::json!("true")));
+        assert!(request.take_head(&Target::POD).is_none(), "taken once");
+        let sorted = r#""kind":{"group":"","kind":"Pod"},"#;
+        let text = payload(sorted, r#","operation":"CREATE""#);
+        let (request, _) = scan_payload(&text).unwrap();
+        assert!(
+            request.take_head(&Target::POD).is_some(),
+            "operation after the object"
+        );
+        for (before, after) in [
+            (r#""operation":"CREATE","#, r#","kind":{"kind":"Pod"}"#),
+            (known, r#","subResource":"status""#),
+            (sorted, r#","operation":"UPDATE""#),
+        ] {
+            let text = payload(before, after);
+            let (request, _) = scan_payload(&text).unwrap();
+            assert!(request.take_head(&Target::POD).is_none(), "{text}");
+            assert_eq!(request.object, Some(object.as_str()));
+        }
     }
 }

@@ -803,6 +803,21 @@ impl<'a> Scanner<'a> {
             self.pos += 1;
         }
     }
+
+    /// Runs `read` on the value that starts here: the value's text and what `read` made of it;
+    /// on `None` the scanner is back before the value, for another reading of it.
+    pub fn read_spanned<T>(
+        &mut self,
+        read: impl FnOnce(&mut Self) -> Option<T>,
+    ) -> Option<(&'a str, T)> {
+        self.peek()?;
+        let start = self.pos;
+        let read = read(self).and_then(|value| Some((self.text.get(start..self.pos)?, value)));
+        if read.is_none() {
+            self.pos = start;
+        }
+        read
+    }
 }
 
 #[cfg(test)]
