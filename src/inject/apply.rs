@@ -11,12 +11,13 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, ResourceRequirements, SeccompProfile, SecurityContext, VolumeMount,
+    Capabilities, Container, EmptyDirVolumeSource, ImageVolumeSource, ResourceRequirements,
+    SeccompProfile, SecurityContext, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 use super::env::Entry;
-use super::{ContainerEdit, Plan};
+use super::{ContainerEdit, Plan, Volume};
 use crate::refusal::ApplyProblem;
 use crate::syntax::json_text::{Member, Walk, elements, members, push_string};
 use crate::target::Target;
@@ -175,7 +176,7 @@ pub fn apply(plan: &Plan, object: &str, target: &Target) -> Result<String, Apply
             edit_container(object, container, members, edit, &mut splices);
         }
     }
-    let volumes: Vec<String> = plan.volumes.iter().map(to_json).collect();
+    let volumes: Vec<String> = plan.volumes.iter().map(volume_json).collect();
     append(object, spec, fields, "volumes", &volumes, &mut splices);
     let inits: Vec<&Container> = plan.init_container.iter().chain(&plan.preflight).collect();
     if !inits.is_empty() {
@@ -548,6 +549,50 @@ fn push_mount(out: &mut String, mount: &VolumeMount) {
     object.end();
 }
 
+/// A volume the policy adds, as its type writes it: the packages' `emptyDir` or image volume
+/// directly, any other through the type.
+fn volume_json(volume: &Volume) -> String {
+    let mut out = String::with_capacity(96);
+    let mut object = Object::new(&mut out);
+    match volume {
+        Volume {
+            config_map: None,
+            empty_dir: Some(EmptyDirVolumeSource { medium, size_limit }),
+            ephemeral: None,
+            image: None,
+            name,
+            secret: None,
+        } => {
+            let mut inner = Object::new(object.key("emptyDir"));
+            inner.string("medium", medium.as_deref());
+            inner.string("sizeLimit", size_limit.as_ref().map(|q| q.0.as_str()));
+            inner.end();
+            object.string("name", Some(name));
+        }
+        Volume {
+            config_map: None,
+            empty_dir: None,
+            ephemeral: None,
+            image:
+                Some(ImageVolumeSource {
+                    pull_policy,
+                    reference,
+                }),
+            name,
+            secret: None,
+        } => {
+            let mut inner = Object::new(object.key("image"));
+            inner.string("pullPolicy", pull_policy.as_deref());
+            inner.string("reference", reference.as_deref());
+            inner.end();
+            object.string("name", Some(name));
+        }
+        _ => return to_json(volume),
+    }
+    object.end();
+    out
+}
+
 fn mount_json(mount: &VolumeMount) -> String {
     let mut out = String::with_capacity(96);
     push_mount(&mut out, mount);
@@ -797,6 +842,40 @@ mod tests {
             let mut out = String::new();
             push_container(&mut out, &container);
             assert_eq!(out, serde_json::to_string(&container).unwrap());
+        }
+    }
+
+    /// The volumes written directly are the text their type writes.
+    #[test]
+    fn volumes_are_written_as_their_type_writes_them() {
+        let volumes = [
+            serde_json::json!({"name": "v", "emptyDir": {"sizeLimit": "200Mi"}}),
+            serde_json::json!({"name": "v\"", "emptyDir": {"medium": "Memory", "sizeLimit": "1Gi"}}),
+            serde_json::json!({"name": "v", "emptyDir": {}}),
+            serde_json::json!({"name": "v", "image": {"reference": "r:1", "pullPolicy": "Always"}}),
+            serde_json::json!({"name": "v", "image": {}}),
+            serde_json::json!({"name": "s", "secret": {"secretName": "s"}}),
+            serde_json::json!({"name": "both", "emptyDir": {}, "secret": {"secretName": "s"}}),
+        ];
+        for volume in volumes {
+            let volume: Volume = serde_deserialize_volume(volume);
+            assert_eq!(
+                volume_json(&volume),
+                serde_json::to_string(&volume).unwrap()
+            );
+        }
+    }
+
+    /// A `Volume` from its JSON (the type is written, never read, by the policy).
+    fn serde_deserialize_volume(value: serde_json::Value) -> Volume {
+        let source = |key: &str| value.get(key).cloned();
+        let read = |key: &str| source(key).map(|v| serde_json::from_value(v).unwrap());
+        Volume {
+            name: value["name"].as_str().unwrap().to_string(),
+            empty_dir: source("emptyDir").map(|v| serde_json::from_value(v).unwrap()),
+            image: source("image").map(|v| serde_json::from_value(v).unwrap()),
+            secret: read("secret"),
+            ..Default::default()
         }
     }
 }

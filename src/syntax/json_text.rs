@@ -842,7 +842,7 @@ impl<'a> Walk<'a> {
         self.scan.space();
         let start = self.scan.at;
         self.scan.expect(b'{')?;
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(8);
         if !self.scan.next_is(b'}') {
             loop {
                 self.scan.space();
@@ -875,7 +875,7 @@ impl<'a> Walk<'a> {
         self.scan.space();
         let start = self.scan.at;
         self.scan.expect(b'[')?;
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(4);
         if !self.scan.next_is(b']') {
             loop {
                 out.push(element(self).filter(|v| !v.is_empty())?);
