@@ -839,31 +839,20 @@ impl<'a> Walk<'a> {
         &mut self,
         mut member: impl FnMut(&mut Self, &Member<'a>) -> Option<&'a str>,
     ) -> Option<(&'a str, Vec<Member<'a>>)> {
-        self.scan.space();
-        let start = self.scan.at;
-        self.scan.expect(b'{')?;
-        let mut out = Vec::with_capacity(8);
-        if !self.scan.next_is(b'}') {
-            loop {
-                self.scan.space();
-                let key_start = self.scan.at;
-                let escaped = self.scan.string()?;
-                let key = self.scan.text.get(key_start..self.scan.at)?;
-                self.scan.expect(b':')?;
-                let mut m = Member {
-                    key,
-                    escaped,
-                    value: "",
-                };
-                m.value = member(self, &m).filter(|v| !v.is_empty())?;
-                out.push(m);
-                if !self.scan.next_is(b',') {
-                    self.scan.expect(b'}')?;
-                    break;
-                }
-            }
-        }
-        Some((self.scan.text.get(start..self.scan.at)?, out))
+        self.items([b'{', b'}'], 8, |walk| {
+            walk.scan.space();
+            let key_start = walk.scan.at;
+            let escaped = walk.scan.string()?;
+            let key = walk.scan.text.get(key_start..walk.scan.at)?;
+            walk.scan.expect(b':')?;
+            let mut m = Member {
+                key,
+                escaped,
+                value: "",
+            };
+            m.value = member(walk, &m).filter(|v| !v.is_empty())?;
+            Some(m)
+        })
     }
 
     /// Past the array that comes next: `element` must read each element and return its text.
@@ -872,15 +861,28 @@ impl<'a> Walk<'a> {
         &mut self,
         mut element: impl FnMut(&mut Self) -> Option<&'a str>,
     ) -> Option<(&'a str, Vec<&'a str>)> {
+        self.items([b'[', b']'], 4, |walk| {
+            element(walk).filter(|v| !v.is_empty())
+        })
+    }
+
+    /// Past the object or array between `open` and `close` that comes next, each item read by
+    /// `item` (room made for `expected` of them); its text and its items.
+    fn items<T>(
+        &mut self,
+        [open, close]: [u8; 2],
+        expected: usize,
+        mut item: impl FnMut(&mut Self) -> Option<T>,
+    ) -> Option<(&'a str, Vec<T>)> {
         self.scan.space();
         let start = self.scan.at;
-        self.scan.expect(b'[')?;
-        let mut out = Vec::with_capacity(4);
-        if !self.scan.next_is(b']') {
+        self.scan.expect(open)?;
+        let mut out = Vec::with_capacity(expected);
+        if !self.scan.next_is(close) {
             loop {
-                out.push(element(self).filter(|v| !v.is_empty())?);
+                out.push(item(self)?);
                 if !self.scan.next_is(b',') {
-                    self.scan.expect(b']')?;
+                    self.scan.expect(close)?;
                     break;
                 }
             }
