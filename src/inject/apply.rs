@@ -11,14 +11,15 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, ResourceRequirements, SeccompProfile, SecurityContext, VolumeMount,
+    Capabilities, Container, EmptyDirVolumeSource, ImageVolumeSource, ResourceRequirements,
+    SeccompProfile, SecurityContext, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 use super::env::Entry;
-use super::{ContainerEdit, Plan};
+use super::{ContainerEdit, Plan, Volume};
 use crate::refusal::ApplyProblem;
-use crate::syntax::json_text::{Member, elements, members, push_string};
+use crate::syntax::json_text::{Member, Walk, elements, members, push_string};
 use crate::target::Target;
 
 /// A replacement of `object[start..end]`.
@@ -28,10 +29,30 @@ struct Splice {
     text: String,
 }
 
-/// The pod (or pod template) in the object's text, and its members.
+/// An object of the pod's text, and its members.
+struct Obj<'a> {
+    text: &'a str,
+    fields: Vec<Member<'a>>,
+}
+
+/// The pod (or pod template) in the object's text, read in one pass: its members, and inside
+/// them what the plan is written into (each the last of its key, the one a JSON reader keeps).
 struct Pod<'a> {
     text: &'a str,
     fields: Vec<Member<'a>>,
+    /// `metadata`, when an object, and its `annotations`, when an object.
+    metadata: Option<(Obj<'a>, Option<Obj<'a>>)>,
+    /// `spec`, when an object.
+    spec: Option<Spec<'a>>,
+}
+
+/// The pod's spec and its two lists of containers.
+struct Spec<'a> {
+    obj: Obj<'a>,
+    /// `initContainers`, when a list: its elements, with the members of those that are objects.
+    init_containers: Vec<(&'a str, Option<Vec<Member<'a>>>)>,
+    /// `containers`, as `init_containers`.
+    containers: Vec<(&'a str, Option<Vec<Member<'a>>>)>,
 }
 
 impl<'a> Pod<'a> {
@@ -43,34 +64,125 @@ impl<'a> Pod<'a> {
                 .and_then(|m| last(&m, key))
                 .ok_or(ApplyProblem::SpecNotAnObject)?;
         }
-        let fields = members(text).ok_or(ApplyProblem::SpecNotAnObject)?;
-        Ok(Pod { text, fields })
+        Self::read(text).ok_or(ApplyProblem::SpecNotAnObject)
     }
+
+    /// The pod `text`, which must be an object.
+    fn read(text: &'a str) -> Option<Self> {
+        let (mut metadata, mut spec) = (None, None);
+        let (text, fields) = Walk::new(text).object(|walk, m| {
+            let (is_metadata, is_spec) = (m.key_is("metadata"), m.key_is("spec"));
+            if !(is_metadata || is_spec) {
+                return walk.skip();
+            }
+            if walk.peek()? != b'{' {
+                if is_metadata {
+                    metadata = None;
+                } else {
+                    spec = None;
+                }
+                return walk.skip();
+            }
+            if is_metadata {
+                let read = read_metadata(walk)?;
+                let text = read.0.text;
+                metadata = Some(read);
+                return Some(text);
+            }
+            let read = read_spec(walk)?;
+            let text = read.obj.text;
+            spec = Some(read);
+            Some(text)
+        })?;
+        Some(Pod {
+            text,
+            fields,
+            metadata,
+            spec,
+        })
+    }
+}
+
+/// The object `metadata` that comes next, and its `annotations` when they are an object.
+fn read_metadata<'a>(walk: &mut Walk<'a>) -> Option<(Obj<'a>, Option<Obj<'a>>)> {
+    let mut annotations = None;
+    let (text, fields) = walk.object(|walk, m| {
+        if !m.key_is("annotations") {
+            return walk.skip();
+        }
+        if walk.peek()? != b'{' {
+            annotations = None;
+            return walk.skip();
+        }
+        let (text, fields) = walk.object(|w, _| w.skip())?;
+        annotations = Some(Obj { text, fields });
+        Some(text)
+    })?;
+    Some((Obj { text, fields }, annotations))
+}
+
+/// The object `spec` that comes next, with its lists of containers.
+fn read_spec<'a>(walk: &mut Walk<'a>) -> Option<Spec<'a>> {
+    let (mut init_containers, mut containers) = (Vec::new(), Vec::new());
+    let (text, fields) = walk.object(|walk, m| {
+        let list = if m.key_is("initContainers") {
+            &mut init_containers
+        } else if m.key_is("containers") {
+            &mut containers
+        } else {
+            return walk.skip();
+        };
+        list.clear();
+        if walk.peek()? != b'[' {
+            return walk.skip();
+        }
+        let (text, _) = walk.array(|w| {
+            if w.peek()? != b'{' {
+                let item = w.skip()?;
+                list.push((item, None));
+                return Some(item);
+            }
+            let (item, fields) = w.object(|w, _| w.skip())?;
+            list.push((item, Some(fields)));
+            Some(item)
+        })?;
+        Some(text)
+    })?;
+    Some(Spec {
+        obj: Obj { text, fields },
+        init_containers,
+        containers,
+    })
 }
 
 /// The object text with `plan` written into the pod spec at `target`.
 pub fn apply(plan: &Plan, object: &str, target: &Target) -> Result<String, ApplyProblem> {
     let pod = Pod::find(object, target)?;
-    let spec = last(&pod.fields, "spec")
-        .filter(|s| s.starts_with('{'))
-        .ok_or(ApplyProblem::SpecNotAnObject)?;
-    let fields = members(spec).ok_or(ApplyProblem::SpecNotAnObject)?;
+    let Some(Spec {
+        obj: Obj { text: spec, fields },
+        init_containers,
+        containers,
+    }) = &pod.spec
+    else {
+        return Err(ApplyProblem::SpecNotAnObject);
+    };
     let mut splices = Vec::new();
-    for (list, edits) in [("initContainers", true), ("containers", false)] {
-        let items = last(&fields, list).and_then(elements).unwrap_or_default();
+    for (items, edits) in [(init_containers, true), (containers, false)] {
         for edit in plan.edits.iter().filter(|e| e.slot.is_init() == edits) {
-            let container = items
+            let (container, members) = items
                 .get(edit.slot.index())
-                .filter(|c| c.starts_with('{'))
+                .and_then(|(text, members)| Some((*text, members.as_deref()?)))
                 .ok_or_else(|| not_an_object(edit))?;
-            edit_container(object, container, edit, &mut splices)?;
+            edit_container(object, container, members, edit, &mut splices);
         }
     }
-    let volumes: Vec<String> = plan.volumes.iter().map(to_json).collect();
-    append(object, spec, &fields, "volumes", &volumes, &mut splices);
+    let volumes: Vec<String> = plan.volumes.iter().map(volume_json).collect();
+    append(object, spec, fields, "volumes", &volumes, &mut splices);
     let inits: Vec<&Container> = plan.init_container.iter().chain(&plan.preflight).collect();
     if !inits.is_empty() {
-        insert_init_containers(object, spec, &fields, &inits, plan, &mut splices);
+        let at = plan.init_position.and_then(|i| init_containers.get(i));
+        let before = at.map(|(text, _)| *text);
+        insert_init_containers(object, spec, fields, &inits, before, &mut splices);
     }
     if !plan.pull_secrets.is_empty() {
         let secrets: Vec<String> = plan
@@ -86,14 +198,14 @@ pub fn apply(plan: &Plan, object: &str, target: &Target) -> Result<String, Apply
         append(
             object,
             spec,
-            &fields,
+            fields,
             "imagePullSecrets",
             &secrets,
             &mut splices,
         );
     }
     if !plan.annotations.is_empty() {
-        annotations(object, &pod, &plan.annotations, &mut splices)?;
+        annotations(object, &pod, &plan.annotations, &mut splices);
     }
     Ok(splice(object, splices))
 }
@@ -107,7 +219,7 @@ pub fn annotate(
 ) -> Result<String, ApplyProblem> {
     let pod = Pod::find(object, target)?;
     let mut splices = Vec::new();
-    annotations(object, &pod, changes, &mut splices)?;
+    annotations(object, &pod, changes, &mut splices);
     Ok(splice(object, splices))
 }
 
@@ -119,29 +231,19 @@ fn annotations(
     pod: &Pod<'_>,
     changes: &[(&str, Option<String>)],
     splices: &mut Vec<Splice>,
-) -> Result<(), ApplyProblem> {
-    let metadata = last(&pod.fields, "metadata").filter(|m| m.starts_with('{'));
-    let Some(metadata) = metadata else {
+) {
+    let Some((metadata, existing)) = &pod.metadata else {
         let mut value = String::from(r#"{"annotations":"#);
         annotations_value(&[], changes, &mut value);
         value.push('}');
         set(object, pod.text, &pod.fields, "metadata", value, splices);
-        return Ok(());
+        return;
     };
-    let meta_fields = members(metadata).ok_or(ApplyProblem::SpecNotAnObject)?;
-    let existing = last(&meta_fields, "annotations").filter(|a| a.starts_with('{'));
-    let kept = existing.and_then(members).unwrap_or_default();
+    let kept = existing.as_ref().map_or(&[][..], |a| &a.fields);
     let mut value = String::new();
-    annotations_value(&kept, changes, &mut value);
-    set(
-        object,
-        metadata,
-        &meta_fields,
-        "annotations",
-        value,
-        splices,
-    );
-    Ok(())
+    annotations_value(kept, changes, &mut value);
+    let fields = &metadata.fields;
+    set(object, metadata.text, fields, "annotations", value, splices);
 }
 
 /// The annotations object written into `out`: the members of `kept` that `changes` does not
@@ -181,11 +283,11 @@ fn annotations_value(kept: &[Member<'_>], changes: &[(&str, Option<String>)], ou
 fn edit_container(
     object: &str,
     container: &str,
+    fields: &[Member<'_>],
     edit: &ContainerEdit,
     splices: &mut Vec<Splice>,
-) -> Result<(), ApplyProblem> {
-    let fields = members(container).ok_or_else(|| not_an_object(edit))?;
-    let original = last(&fields, "env").and_then(elements).unwrap_or_default();
+) {
+    let original = last(fields, "env").and_then(elements).unwrap_or_default();
     let mut env = String::with_capacity(2 + 64 * edit.env.entries.len());
     env.push('[');
     for (i, entry) in edit.env.entries.iter().enumerate() {
@@ -195,10 +297,9 @@ fn edit_container(
         push_env_entry(&mut env, entry, &original);
     }
     env.push(']');
-    set(object, container, &fields, "env", env, splices);
+    set(object, container, fields, "env", env, splices);
     let mounts: Vec<String> = edit.mounts.iter().map(mount_json).collect();
-    append(object, container, &fields, "volumeMounts", &mounts, splices);
-    Ok(())
+    append(object, container, fields, "volumeMounts", &mounts, splices);
 }
 
 fn not_an_object(edit: &ContainerEdit) -> ApplyProblem {
@@ -448,6 +549,50 @@ fn push_mount(out: &mut String, mount: &VolumeMount) {
     object.end();
 }
 
+/// A volume the policy adds, as its type writes it: the packages' `emptyDir` or image volume
+/// directly, any other through the type.
+fn volume_json(volume: &Volume) -> String {
+    let mut out = String::with_capacity(96);
+    let mut object = Object::new(&mut out);
+    match volume {
+        Volume {
+            config_map: None,
+            empty_dir: Some(EmptyDirVolumeSource { medium, size_limit }),
+            ephemeral: None,
+            image: None,
+            name,
+            secret: None,
+        } => {
+            let mut inner = Object::new(object.key("emptyDir"));
+            inner.string("medium", medium.as_deref());
+            inner.string("sizeLimit", size_limit.as_ref().map(|q| q.0.as_str()));
+            inner.end();
+            object.string("name", Some(name));
+        }
+        Volume {
+            config_map: None,
+            empty_dir: None,
+            ephemeral: None,
+            image:
+                Some(ImageVolumeSource {
+                    pull_policy,
+                    reference,
+                }),
+            name,
+            secret: None,
+        } => {
+            let mut inner = Object::new(object.key("image"));
+            inner.string("pullPolicy", pull_policy.as_deref());
+            inner.string("reference", reference.as_deref());
+            inner.end();
+            object.string("name", Some(name));
+        }
+        _ => return to_json(volume),
+    }
+    object.end();
+    out
+}
+
 fn mount_json(mount: &VolumeMount) -> String {
     let mut out = String::with_capacity(96);
     push_mount(&mut out, mount);
@@ -455,13 +600,13 @@ fn mount_json(mount: &VolumeMount) -> String {
 }
 
 /// The policy's init containers (the copy, then the preflight's), before the first targeted
-/// init container or at the end.
+/// init container (the element `before`) or at the end.
 fn insert_init_containers(
     object: &str,
     spec: &str,
     fields: &[Member<'_>],
     inits: &[&Container],
-    plan: &Plan,
+    before: Option<&str>,
     splices: &mut Vec<Splice>,
 ) {
     let mut init = String::with_capacity(1024 * inits.len());
@@ -471,9 +616,7 @@ fn insert_init_containers(
         }
         push_container(&mut init, container);
     }
-    let existing = last(fields, "initContainers").filter(|v| v.starts_with('['));
-    let items = existing.and_then(elements).unwrap_or_default();
-    match plan.init_position.and_then(|i| items.get(i)) {
+    match before {
         Some(before) => {
             let at = offset(object, before);
             let mut text = init;
@@ -699,6 +842,40 @@ mod tests {
             let mut out = String::new();
             push_container(&mut out, &container);
             assert_eq!(out, serde_json::to_string(&container).unwrap());
+        }
+    }
+
+    /// The volumes written directly are the text their type writes.
+    #[test]
+    fn volumes_are_written_as_their_type_writes_them() {
+        let volumes = [
+            serde_json::json!({"name": "v", "emptyDir": {"sizeLimit": "200Mi"}}),
+            serde_json::json!({"name": "v\"", "emptyDir": {"medium": "Memory", "sizeLimit": "1Gi"}}),
+            serde_json::json!({"name": "v", "emptyDir": {}}),
+            serde_json::json!({"name": "v", "image": {"reference": "r:1", "pullPolicy": "Always"}}),
+            serde_json::json!({"name": "v", "image": {}}),
+            serde_json::json!({"name": "s", "secret": {"secretName": "s"}}),
+            serde_json::json!({"name": "both", "emptyDir": {}, "secret": {"secretName": "s"}}),
+        ];
+        for volume in volumes {
+            let volume: Volume = serde_deserialize_volume(volume);
+            assert_eq!(
+                volume_json(&volume),
+                serde_json::to_string(&volume).unwrap()
+            );
+        }
+    }
+
+    /// A `Volume` from its JSON (the type is written, never read, by the policy).
+    fn serde_deserialize_volume(value: serde_json::Value) -> Volume {
+        let source = |key: &str| value.get(key).cloned();
+        let read = |key: &str| source(key).map(|v| serde_json::from_value(v).unwrap());
+        Volume {
+            name: value["name"].as_str().unwrap().to_string(),
+            empty_dir: source("emptyDir").map(|v| serde_json::from_value(v).unwrap()),
+            image: source("image").map(|v| serde_json::from_value(v).unwrap()),
+            secret: read("secret"),
+            ..Default::default()
         }
     }
 }

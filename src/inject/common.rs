@@ -18,8 +18,8 @@ use crate::pod::{ContainerView, PodView};
 use crate::refusal::Notice;
 
 /// The node and pod IPs, put in front of the env (in this order).
-pub fn ip_env() -> [EnvVar; 2] {
-    [
+pub fn ip_env() -> Vec<EnvVar> {
+    vec![
         field_ref(NODE_IP_VAR, "status.hostIP"),
         field_ref(POD_IP_VAR, "status.podIP"),
     ]
@@ -67,7 +67,7 @@ pub fn sdk_config(
         generated.push(literal(PROPAGATORS_VAR, props.join(",")));
     }
     sampler(spec, &env, &mut generated);
-    let mut env = env.layered(&[Layer::Back(&generated)]);
+    let mut env = env.layered([Layer::BackOwned(generated)]);
     env.move_to_end(RESOURCE_ATTRIBUTES_VAR);
     (env, note)
 }

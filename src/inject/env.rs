@@ -4,6 +4,8 @@
 //! first wins; a layer only adds names nobody above it set) and a record of which entries are the
 //! user's untouched originals, so that `inject::apply` writes those back byte-for-byte.
 
+use std::borrow::Cow;
+
 use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, ObjectFieldSelector};
 use serde::{Serialize, Serializer};
 
@@ -45,62 +47,68 @@ impl Serialize for EnvList {
     }
 }
 
-/// One layer of variables below what is already in the list.
-#[derive(Debug, Clone, Copy)]
+/// One layer of variables below what is already in the list: borrowed ones are copied into the
+/// list, owned ones moved.
+#[derive(Debug, Clone)]
 pub enum Layer<'a> {
     /// Appended, in order.
     Back(&'a [EnvVar]),
-    /// Put in front, in order (so that values below may refer to them as `$(NAME)`).
-    Front(&'a [EnvVar]),
+    /// Appended, in order (moved in).
+    BackOwned(Vec<EnvVar>),
+    /// Put in front, in order (so that values below may refer to them as `$(NAME)`; moved in).
+    FrontOwned(Vec<EnvVar>),
 }
 
 impl EnvList {
     /// The container's own entries, in order (`inject::apply` writes them back from the original
     /// JSON). A `valueFrom` of a shape Kubernetes would not accept reads as an empty source.
     pub fn from_original(env: &[EnvEntry]) -> Self {
-        EnvList {
-            entries: env
-                .iter()
-                .enumerate()
-                .map(|(i, v)| Entry {
-                    var: EnvVar {
-                        name: v.name.clone(),
-                        value: v.value.clone(),
-                        value_from: v
-                            .value_from
-                            .as_ref()
-                            .map(|raw| serde_json::from_str(raw.get()).unwrap_or_default()),
-                    },
-                    origin: Some(i),
-                    rewritten: false,
-                })
-                .collect(),
-        }
+        // Room for what the injection adds (about a dozen variables).
+        let mut entries = Vec::with_capacity(env.len() + 16);
+        entries.extend(env.iter().enumerate().map(|(i, v)| {
+            Entry {
+                var: EnvVar {
+                    name: v.name.clone(),
+                    value: v.value.clone(),
+                    value_from: v
+                        .value_from
+                        .as_ref()
+                        .map(|raw| serde_json::from_str(raw.get()).unwrap_or_default()),
+                },
+                origin: Some(i),
+                rewritten: false,
+            }
+        }));
+        EnvList { entries }
     }
 
     /// Adds `layers`, highest precedence first: each variable only when no entry (the user's, or
     /// an earlier layer's) has its name. This is the only way variables are added.
-    pub fn layered(mut self, layers: &[Layer<'_>]) -> Self {
+    pub fn layered<'a>(mut self, layers: impl IntoIterator<Item = Layer<'a>>) -> Self {
         for layer in layers {
             match layer {
-                Layer::Back(vars) => {
-                    for v in *vars {
-                        if !self.has(&v.name) {
-                            self.entries.push(Entry::new(v.clone()));
-                        }
-                    }
-                }
-                Layer::Front(vars) => {
+                Layer::Back(vars) => self.back(vars.iter().map(Cow::Borrowed)),
+                Layer::BackOwned(vars) => self.back(vars.into_iter().map(Cow::Owned)),
+                Layer::FrontOwned(vars) => {
                     let new: Vec<Entry> = vars
-                        .iter()
+                        .into_iter()
                         .filter(|v| !self.has(&v.name))
-                        .map(|v| Entry::new(v.clone()))
+                        .map(Entry::new)
                         .collect();
                     self.entries.splice(0..0, new);
                 }
             }
         }
         self
+    }
+
+    /// `vars` appended, each unless an entry has its name.
+    fn back<'v>(&mut self, vars: impl Iterator<Item = Cow<'v, EnvVar>>) {
+        for v in vars {
+            if !self.has(&v.name) {
+                self.entries.push(Entry::new(v.into_owned()));
+            }
+        }
     }
 
     /// The first entry with that name, as Kubernetes' own lookups and the operator do.
@@ -185,18 +193,23 @@ mod tests {
 
     #[test]
     fn the_first_to_set_a_name_wins_and_keeps_its_place() {
-        let l = EnvList::from_original(&[user("A", "user"), user("B", "user")]).layered(&[
+        let l = EnvList::from_original(&[user("A", "user"), user("B", "user")]).layered([
             Layer::Back(&[literal("A", "policy"), literal("C", "one")]),
-            Layer::Front(&[
+            Layer::FrontOwned(vec![
                 literal("P", "policy"),
                 literal("Q", "policy"),
                 literal("B", "policy"),
             ]),
-            Layer::Back(&[literal("C", "two"), literal("D", "two")]),
+            Layer::BackOwned(vec![
+                literal("C", "two"),
+                literal("D", "two"),
+                literal("D", "three"),
+            ]),
         ]);
         assert_eq!(names(&l), ["P", "Q", "A", "B", "C", "D"]);
         assert_eq!(l.find("A").unwrap().value.as_deref(), Some("user"));
         assert_eq!(l.find("C").unwrap().value.as_deref(), Some("one"));
+        assert_eq!(l.find("D").unwrap().value.as_deref(), Some("two"));
         assert_eq!(l.entries[2].origin, Some(0));
         assert_eq!(l.entries[4].origin, None);
     }

@@ -31,7 +31,7 @@ pub use python::restricted_security_context;
 
 use crate::instrumentation::{ClaimTemplate, InstrumentationSpec};
 use crate::operator::{
-    COLLECTOR_SIDECAR, INJECTED_INIT_CONTAINERS, INJECTED_SIDECAR, NODE_NAME_VAR,
+    COLLECTOR_SIDECAR, INJECTED_INIT_CONTAINERS, INJECTED_SIDECAR, NODE_NAME_VAR, PYTHONPATH,
     RESOURCE_ATTRIBUTES_VAR, SERVICE_NAME_VAR, VOLUME_NAME,
 };
 use crate::pod::{ContainerView, PodView, Slot};
@@ -326,15 +326,17 @@ fn container_env(
 /// The env [`container_env`] puts above the SDK configuration: everything but the SDK's.
 fn env_above_sdk(spec: &InstrumentationSpec, c: &ContainerView) -> EnvList {
     let python_env = spec.python().env.as_deref().unwrap_or_default();
-    let pythonpath = python::pythonpath(&c.env, python_env);
-    let mut env = EnvList::from_original(&c.env).layered(&[
+    let (pythonpath, wrap) = python::pythonpath(&c.env, python_env).split();
+    let mut env = EnvList::from_original(&c.env).layered([
         Layer::Back(python_env),
-        Layer::Back(pythonpath.added()),
-        Layer::Front(&common::ip_env()),
+        Layer::BackOwned(pythonpath),
+        Layer::FrontOwned(common::ip_env()),
         Layer::Back(spec.env.as_deref().unwrap_or_default()),
-        Layer::Back(&python::default_env()),
+        Layer::BackOwned(python::default_env()),
     ]);
-    pythonpath.wrap(&mut env);
+    if let Some(value) = wrap {
+        env.rewrite(PYTHONPATH, value);
+    }
     env
 }
 

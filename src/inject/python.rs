@@ -9,7 +9,7 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
-use super::env::{EnvList, literal};
+use super::env::literal;
 use super::{EphemeralVolume, Volume};
 use crate::instrumentation::InstrumentationSpec;
 use crate::operator::{
@@ -26,15 +26,11 @@ pub enum PythonPath {
 }
 
 impl PythonPath {
-    pub fn added(&self) -> &[EnvVar] {
+    /// The variable to add (none or one), and the value to rewrite the one set above with.
+    pub fn split(self) -> (Vec<EnvVar>, Option<String>) {
         match self {
-            PythonPath::Add(v) => std::slice::from_ref(v),
-            PythonPath::Wrap(_) => &[],
-        }
-    }
-    pub fn wrap(self, env: &mut EnvList) {
-        if let PythonPath::Wrap(value) = self {
-            env.rewrite(PYTHONPATH, value);
+            PythonPath::Add(v) => (vec![*v], None),
+            PythonPath::Wrap(value) => (Vec::new(), Some(value)),
         }
     }
 }
@@ -69,8 +65,10 @@ fn wrapped(user: Option<&str>) -> String {
 }
 
 /// The Python image's exporter defaults.
-pub fn default_env() -> [EnvVar; 4] {
-    PYTHON_DEFAULT_ENV.map(|(name, value)| literal(name, value))
+pub fn default_env() -> Vec<EnvVar> {
+    PYTHON_DEFAULT_ENV
+        .map(|(name, value)| literal(name, value))
+        .into()
 }
 
 fn packages_mount() -> VolumeMount {

@@ -820,6 +820,92 @@ impl<'a> Scanner<'a> {
     }
 }
 
+/// A cursor over JSON text that the request's read accepted, followed as [`members`] and
+/// [`elements`] follow it (only its structure, nothing decoded), for a reader that descends into
+/// the values it needs and skips the others: one pass over the text where reading the members of
+/// an object, then of an object inside it, would go over the inner one twice.
+pub struct Walk<'a> {
+    scan: Scan<'a>,
+}
+
+impl<'a> Walk<'a> {
+    /// A cursor at the start of `text`.
+    pub fn new(text: &'a str) -> Self {
+        Walk {
+            scan: Scan::new(text),
+        }
+    }
+
+    /// The first byte of the value that comes next (after whitespace), not consumed.
+    pub fn peek(&mut self) -> Option<u8> {
+        self.scan.space();
+        self.scan.byte()
+    }
+
+    /// Past the value that comes next; its text.
+    pub fn skip(&mut self) -> Option<&'a str> {
+        self.scan.value()
+    }
+
+    /// Past the object that comes next: `member` is called with each member (its `value` empty:
+    /// not read yet), must read the value and return its text. The object's text and its members
+    /// as [`members`] gives them.
+    pub fn object(
+        &mut self,
+        mut member: impl FnMut(&mut Self, &Member<'a>) -> Option<&'a str>,
+    ) -> Option<(&'a str, Vec<Member<'a>>)> {
+        self.items([b'{', b'}'], 8, |walk| {
+            walk.scan.space();
+            let key_start = walk.scan.at;
+            let escaped = walk.scan.string()?;
+            let key = walk.scan.text.get(key_start..walk.scan.at)?;
+            walk.scan.expect(b':')?;
+            let mut m = Member {
+                key,
+                escaped,
+                value: "",
+            };
+            m.value = member(walk, &m).filter(|v| !v.is_empty())?;
+            Some(m)
+        })
+    }
+
+    /// Past the array that comes next: `element` must read each element and return its text.
+    /// The array's text and its elements as [`elements`] gives them.
+    pub fn array(
+        &mut self,
+        mut element: impl FnMut(&mut Self) -> Option<&'a str>,
+    ) -> Option<(&'a str, Vec<&'a str>)> {
+        self.items([b'[', b']'], 4, |walk| {
+            element(walk).filter(|v| !v.is_empty())
+        })
+    }
+
+    /// Past the object or array between `open` and `close` that comes next, each item read by
+    /// `item` (room made for `expected` of them); its text and its items.
+    fn items<T>(
+        &mut self,
+        [open, close]: [u8; 2],
+        expected: usize,
+        mut item: impl FnMut(&mut Self) -> Option<T>,
+    ) -> Option<(&'a str, Vec<T>)> {
+        self.scan.space();
+        let start = self.scan.at;
+        self.scan.expect(open)?;
+        let mut out = Vec::with_capacity(expected);
+        if !self.scan.next_is(close) {
+            loop {
+                out.push(item(self)?);
+                if !self.scan.next_is(b',') {
+                    self.scan.expect(close)?;
+                    break;
+                }
+            }
+        }
+        Some((self.scan.text.get(start..self.scan.at)?, out))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -937,6 +1023,39 @@ mod tests {
                 let s = format!("{}{bad}tail", "x".repeat(at));
                 assert_eq!(plain_run(s.as_bytes()), at, "{s:?}");
             }
+        }
+    }
+
+    /// A walk that descends reads what `members` and `elements` read, value by value.
+    #[test]
+    fn a_walk_reads_what_members_and_elements_read() {
+        fn walk_value<'a>(walk: &mut Walk<'a>, out: &mut Vec<String>) -> Option<&'a str> {
+            match walk.peek()? {
+                b'{' => {
+                    let (text, fields) = walk.object(|w, _| walk_value(w, out))?;
+                    assert_eq!(format!("{:?}", members(text)?), format!("{fields:?}"));
+                    out.push(text.to_string());
+                    Some(text)
+                }
+                b'[' => {
+                    let (text, items) = walk.array(|w| walk_value(w, out))?;
+                    assert_eq!(elements(text)?, items);
+                    out.push(text.to_string());
+                    Some(text)
+                }
+                _ => walk.skip(),
+            }
+        }
+        let text = r#" { "a" : [ 1 , { "b\"c" : "d,}" } , [ ] ] , "e" : { } , "f": null } "#;
+        let mut seen = Vec::new();
+        let whole = walk_value(&mut Walk::new(text), &mut seen).unwrap();
+        assert_eq!(whole, text.trim());
+        assert_eq!(seen.len(), 5, "{seen:?}");
+        for bad in ["{\"a\" 1}", "[1 2]", "{\"a\":1", "1"] {
+            let mut walk = Walk::new(bad);
+            let read = walk.object(|w, _| w.skip()).map(|_| ());
+            let read = read.or_else(|| Walk::new(bad).array(|w| w.skip()).map(|_| ()));
+            assert!(read.is_none(), "{bad}");
         }
     }
 }
