@@ -11,10 +11,13 @@ pub fn check_endpoint(s: &str) -> Result<(), String> {
     {
         return Err("it contains white space or control characters".into());
     }
-    let lower = s.to_ascii_lowercase();
-    let rest = if lower.starts_with("http://") {
+    let scheme = |scheme: &str| {
+        s.get(..scheme.len())
+            .is_some_and(|start| start.eq_ignore_ascii_case(scheme))
+    };
+    let rest = if scheme("http://") {
         &s[7..]
-    } else if lower.starts_with("https://") {
+    } else if scheme("https://") {
         &s[8..]
     } else {
         return Err("it must start with http:// or https:// (the Python image exports OTLP over HTTP, usually on port 4318)".into());
