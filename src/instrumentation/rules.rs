@@ -54,12 +54,16 @@ pub fn parse_spec(value: &Value, prefix: &str) -> Result<InstrumentationSpec, Pr
 }
 
 /// The spec at `text` for `validate`, which meets settings that `validate_settings` has already
-/// accepted: deserialized straight from the text, defaulted, every value checked, but without what
+/// accepted: read straight from the text (by the one-pass scan for the usual fields, else by
+/// serde_json), defaulted, every value checked, but without what
 /// only a settings report needs (the path of a field that does not deserialize, the typos inside
 /// Kubernetes types, which those types skip). `None` on any problem: the caller then gives the
 /// full report.
 pub fn read_spec(text: &str) -> Option<InstrumentationSpec> {
-    let mut spec: InstrumentationSpec = serde_json::from_str(text).ok()?;
+    let mut spec = match super::scan::read(text) {
+        Some(spec) => spec,
+        None => serde_json::from_str(text).ok()?,
+    };
     // Only whether there is a problem counts here. The defaults are valid by themselves (a test
     // checks it): a spec without init container resources is checked before they are put in,
     // which spares checking the constants; given resources are checked against the defaults
