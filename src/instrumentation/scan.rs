@@ -107,7 +107,10 @@ fn strings(scan: &mut Scanner<'_>) -> Option<Vec<String>> {
 fn exporter(scan: &mut Scanner<'_>) -> Option<Exporter> {
     let mut out = Exporter::default();
     fields(scan, &["endpoint", "tls"], |scan, key| match key {
-        "endpoint" => Some(out.endpoint = string(scan)?),
+        "endpoint" => {
+            out.endpoint = string(scan)?;
+            Some(())
+        }
         // TLS is left to serde_json.
         _ => scan.null()?.then_some(()),
     })?;
@@ -133,8 +136,14 @@ fn env(scan: &mut Scanner<'_>) -> Option<Vec<EnvVar>> {
     scan.elements(|scan| {
         let (mut name, mut value) = (None, None);
         fields(scan, &["name", "value"], |scan, key| match key {
-            "name" => Some(name = Some(scan.plain_string()?.to_string())),
-            _ => Some(value = string(scan)?),
+            "name" => {
+                name = Some(scan.plain_string()?.to_string());
+                Some(())
+            }
+            _ => {
+                value = string(scan)?;
+                Some(())
+            }
         })?;
         out.push(EnvVar {
             name: name?,
@@ -150,8 +159,14 @@ fn resource(scan: &mut Scanner<'_>) -> Option<Resource> {
     let mut out = Resource::default();
     let keys = ["resourceAttributes", "addK8sUIDAttributes"];
     fields(scan, &keys, |scan, key| match key {
-        "resourceAttributes" => Some(out.resource_attributes = nullable(scan, attributes)?),
-        _ => Some(out.add_k8s_uid_attributes = boolean(scan)?),
+        "resourceAttributes" => {
+            out.resource_attributes = nullable(scan, attributes)?;
+            Some(())
+        }
+        _ => {
+            out.add_k8s_uid_attributes = boolean(scan)?;
+            Some(())
+        }
     })?;
     Some(out)
 }
@@ -169,7 +184,8 @@ fn attributes(scan: &mut Scanner<'_>) -> Option<BTreeMap<String, String>> {
 fn defaults(scan: &mut Scanner<'_>) -> Option<Defaults> {
     let mut out = Defaults::default();
     fields(scan, &["useLabelsForResourceAttributes"], |scan, _| {
-        Some(out.use_labels_for_resource_attributes = boolean(scan)?)
+        out.use_labels_for_resource_attributes = boolean(scan)?;
+        Some(())
     })?;
     Some(out)
 }
@@ -178,8 +194,14 @@ fn defaults(scan: &mut Scanner<'_>) -> Option<Defaults> {
 fn python(scan: &mut Scanner<'_>) -> Option<Python> {
     let mut out = Python::default();
     fields(scan, &["image", "env"], |scan, key| match key {
-        "image" => Some(out.image = string(scan)?),
-        _ => Some(out.env = nullable(scan, env)?),
+        "image" => {
+            out.image = string(scan)?;
+            Some(())
+        }
+        _ => {
+            out.env = nullable(scan, env)?;
+            Some(())
+        }
     })?;
     Some(out)
 }
