@@ -20,6 +20,7 @@ use crate::operator::{
 };
 
 pub mod rules;
+mod scan;
 
 /// `spec` of an Instrumentation.
 #[derive(Serialize, Deserialize, Default, Clone, Debug, PartialEq)]

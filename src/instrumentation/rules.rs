@@ -5,7 +5,7 @@
 //! the one way from JSON to a usable spec: deserialize, refuse unknown fields, apply the operator's
 //! defaults, check every value. Every problem carries its full path, built from a prefix.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::EnvVar;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -54,15 +54,32 @@ pub fn parse_spec(value: &Value, prefix: &str) -> Result<InstrumentationSpec, Pr
 }
 
 /// The spec at `text` for `validate`, which meets settings that `validate_settings` has already
-/// accepted: deserialized straight from the text, defaulted, every value checked, but without what
+/// accepted: read straight from the text (by the one-pass scan for the usual fields, else by
+/// serde_json), defaulted, every value checked, but without what
 /// only a settings report needs (the path of a field that does not deserialize, the typos inside
 /// Kubernetes types, which those types skip). `None` on any problem: the caller then gives the
 /// full report.
 pub fn read_spec(text: &str) -> Option<InstrumentationSpec> {
-    let mut spec: InstrumentationSpec = serde_json::from_str(text).ok()?;
-    spec.apply_defaults();
+    let mut spec = match super::scan::read(text) {
+        Some(spec) => spec,
+        None => serde_json::from_str(text).ok()?,
+    };
+    // Only whether there is a problem counts here. The defaults are valid by themselves (a test
+    // checks it): a spec without init container resources is checked before they are put in,
+    // which spares checking the constants; given resources are checked against the defaults
+    // that complete them.
+    let given_resources = spec
+        .python
+        .as_ref()
+        .is_some_and(|p| p.resource_requirements.is_some());
+    if given_resources {
+        spec.apply_defaults();
+    }
     let mut problems = Vec::new();
     check_spec(&spec, "", &mut problems);
+    if !given_resources {
+        spec.apply_defaults();
+    }
     problems.is_empty().then_some(spec)
 }
 
@@ -243,17 +260,18 @@ pub fn check_spec(spec: &InstrumentationSpec, p: &str, problems: &mut Problems) 
     check_sampler(spec, p, problems);
     check_env(spec.env.as_deref(), p, "env", problems);
     check_resource_attributes(spec, p, problems);
-    let mut at = At::new(problems, p.to_string());
+    let path = || format!("{p}imagePullPolicy");
     match spec.image_pull_policy.as_deref() {
-        Some("") => at.push(
-            "imagePullPolicy",
+        Some("") => problems.push(SettingsProblem::new(
+            path(),
             Fault::Empty {
                 field: EmptyField::PullPolicy,
             },
-        ),
-        Some(pp) if !PULL_POLICIES.contains(&pp) => {
-            at.push("imagePullPolicy", SdkFault::PullPolicy { value: pp.into() })
-        }
+        )),
+        Some(pp) if !PULL_POLICIES.contains(&pp) => problems.push(SettingsProblem::new(
+            path(),
+            SdkFault::PullPolicy { value: pp.into() },
+        )),
         _ => {}
     }
     check_python(spec, p, problems);
@@ -289,23 +307,24 @@ fn check_exporter(spec: &InstrumentationSpec, p: &str, problems: &mut Problems) 
 
 fn check_propagators(props: Option<&[String]>, p: &str, problems: &mut Problems) {
     let Some(props) = props else { return };
-    let mut seen = HashSet::new();
     for (i, prop) in props.iter().enumerate() {
         let path = || format!("{p}propagators[{i}]");
-        let value = prop.clone();
         if !PROPAGATORS.contains(&prop.as_str()) {
+            let value = prop.clone();
             problems.push(SettingsProblem::new(
                 path(),
                 SdkFault::UnknownPropagator { value },
             ));
-        } else if !seen.insert(prop.as_str()) {
+        } else if props[..i].contains(prop) {
+            // An earlier equal one is a known one too.
+            let value = prop.clone();
             problems.push(SettingsProblem::new(
                 path(),
                 SdkFault::PropagatorTwice { value },
             ));
         }
     }
-    if props.len() > 1 && seen.contains("none") {
+    if props.len() > 1 && props.iter().any(|prop| prop == "none") {
         problems.push(SettingsProblem::new(
             format!("{p}propagators"),
             SdkFault::NoneCombined,
@@ -445,57 +464,55 @@ fn check_tls_fields(tls: &Tls, at: &mut At<'_>) {
 }
 
 fn check_sampler(spec: &InstrumentationSpec, p: &str, problems: &mut Problems) {
+    if let Some((field, fault)) = sampler_fault(spec) {
+        problems.push(SettingsProblem::new(format!("{p}sampler.{field}"), fault));
+    }
+}
+
+/// What is wrong with `sampler`, if anything: the field (`type`, `argument`) and why.
+fn sampler_fault(spec: &InstrumentationSpec) -> Option<(&'static str, Fault)> {
     let ty = spec.sampler.as_ref().and_then(|s| s.type_.as_deref());
-    let (sampler, value) = (
-        spec.sampler_type().to_string(),
-        spec.sampler_argument().to_string(),
-    );
-    let mut at = At::new(problems, format!("{p}sampler."));
+    let (sampler, value) = (spec.sampler_type(), spec.sampler_argument());
     if ty == Some("") {
-        at.push(
-            "type",
-            Fault::Empty {
-                field: EmptyField::SamplerType,
-            },
-        );
-        return;
+        let field = EmptyField::SamplerType;
+        return Some(("type", Fault::Empty { field }));
     }
     if sampler.is_empty() {
-        if !value.is_empty() {
-            at.push("argument", SdkFault::SamplerArgumentWithoutType { value });
-        }
-        return;
+        let value = (!value.is_empty()).then(|| value.to_string())?;
+        return Some((
+            "argument",
+            SdkFault::SamplerArgumentWithoutType { value }.into(),
+        ));
     }
-    if !SAMPLERS.contains(&sampler.as_str()) {
-        at.push("type", SdkFault::UnknownSampler { value: sampler });
-        return;
+    if !SAMPLERS.contains(&sampler) {
+        let value = sampler.to_string();
+        return Some(("type", SdkFault::UnknownSampler { value }.into()));
     }
     if value.is_empty() {
-        return;
+        return None;
     }
     let is_ratio = |v: &str| {
         v.trim()
             .parse::<f64>()
             .is_ok_and(|r| (0.0..=1.0).contains(&r))
     };
-    match sampler.as_str() {
-        "traceidratio" | "parentbased_traceidratio" if !is_ratio(&value) => {
-            at.push("argument", SdkFault::RatioArgument { value, sampler });
+    let fault = match sampler {
+        "traceidratio" | "parentbased_traceidratio" if !is_ratio(value) => {
+            let (value, sampler) = (value.to_string(), sampler.to_string());
+            SdkFault::RatioArgument { value, sampler }
         }
         "jaeger_remote" => {
-            if let Err(why) = check_jaeger_remote_argument(&value) {
-                at.push(
-                    "argument",
-                    SdkFault::JaegerArgument {
-                        value,
-                        sampler,
-                        why,
-                    },
-                );
+            let why = check_jaeger_remote_argument(value).err()?;
+            let (value, sampler) = (value.to_string(), sampler.to_string());
+            SdkFault::JaegerArgument {
+                value,
+                sampler,
+                why,
             }
         }
-        _ => {}
-    }
+        _ => return None,
+    };
+    Some(("argument", fault.into()))
 }
 
 fn check_jaeger_remote_argument(arg: &str) -> Result<(), String> {
@@ -527,8 +544,8 @@ fn check_jaeger_remote_argument(arg: &str) -> Result<(), String> {
 /// An env list at `{p}{list}`: valid, unique names, no PYTHONPATH from a source, value or
 /// valueFrom.
 fn check_env(env: Option<&[EnvVar]>, p: &str, list: &str, problems: &mut Problems) {
-    let mut seen = HashSet::new();
-    for (i, var) in env.unwrap_or_default().iter().enumerate() {
+    let env = env.unwrap_or_default();
+    for (i, var) in env.iter().enumerate() {
         let at = || format!("{p}{list}[{i}]");
         let name = || var.name.clone();
         if !k8s_names::is_env_var_name(&var.name) {
@@ -536,7 +553,8 @@ fn check_env(env: Option<&[EnvVar]>, p: &str, list: &str, problems: &mut Problem
                 format!("{}.name", at()),
                 PythonFault::EnvName { value: name() },
             ));
-        } else if !seen.insert(var.name.as_str()) {
+        } else if env[..i].iter().any(|v| v.name == var.name) {
+            // An earlier one of the same name is a valid name too.
             problems.push(SettingsProblem::new(
                 format!("{}.name", at()),
                 PythonFault::EnvTwice {
@@ -623,6 +641,26 @@ mod tests {
                 }
             )]
         );
+    }
+
+    #[test]
+    fn the_defaults_pass_every_check_by_themselves() {
+        // `read_spec` relies on it: it checks a spec without resources before the defaults.
+        let mut spec = InstrumentationSpec::default();
+        spec.apply_defaults();
+        let mut found = Vec::new();
+        check_spec(&spec, "", &mut found);
+        assert_eq!(found, []);
+        let with = |image: Option<&str>, limit: &str| {
+            let text = json!({"python": {"image": image,
+                "resourceRequirements": {"limits": {"cpu": limit}}}});
+            read_spec(&text.to_string()).is_some()
+        };
+        // Given resources are still checked against the defaults that complete them.
+        assert!(with(None, "1"));
+        assert!(!with(None, "10m"), "a default request above a given limit");
+        assert!(!with(Some("App:1"), "1"));
+        assert!(read_spec(r#"{"python": {"image": "App:1"}}"#).is_none());
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! which gets every check and default of `rules::read_spec`. Anything it cannot read or use
 //! is refused with the message `validate_settings` gives for the same settings.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use serde::Deserialize;
@@ -20,6 +21,8 @@ use crate::instrumentation::rules;
 use crate::keys::OPT_INSTRUMENTATIONS;
 use crate::refusal::{Fault, Refusal, SettingsErrors, SettingsProblem, Source};
 use crate::syntax::json_text::Entries;
+
+mod scan;
 
 /// Whether the settings text asks for cluster mode, read without the rest: what a pod that says
 /// nothing itself needs to know (in cluster mode its namespace may ask for it).
@@ -47,9 +50,10 @@ pub struct SettingsView<'a> {
 }
 
 struct Item<'a> {
-    namespace: String,
-    name: String,
-    spec: Option<&'a RawValue>,
+    namespace: Cow<'a, str>,
+    name: Cow<'a, str>,
+    /// The spec's text (`None`: absent or `null`).
+    spec: Option<&'a str>,
 }
 
 /// An `instrumentations` entry: only its names are read here.
@@ -73,17 +77,26 @@ impl<'a> SettingsView<'a> {
     /// Reads `raw` (the payload's settings, `null` for none). When they cannot be read, the
     /// refusal is the one `validate_settings` gives.
     pub fn read(raw: &'a str) -> Result<SettingsView<'a>, SettingsErrors> {
-        Self::try_read(raw).ok_or_else(|| full_problems(raw))
+        scan::read(raw)
+            .or_else(|| Self::try_read(raw))
+            .ok_or_else(|| full_problems(raw))
     }
 
-    fn try_read(raw: &'a str) -> Option<SettingsView<'a>> {
-        let Entries(entries) = serde_json::from_str(raw).ok()?;
-        let mut view = SettingsView {
+    /// No options set, nothing read yet.
+    fn empty(raw: &'a str) -> Self {
+        SettingsView {
             raw,
             options: Options::default(),
             default: None,
             instrumentations: Vec::new(),
-        };
+        }
+    }
+
+    /// The settings read with serde_json: what the one-pass scan leaves to it, and the reference
+    /// the scan is tested against.
+    fn try_read(raw: &'a str) -> Option<SettingsView<'a>> {
+        let Entries(entries) = serde_json::from_str(raw).ok()?;
+        let mut view = Self::empty(raw);
         let mut spec = Vec::new();
         for (key, value) in entries {
             match key.as_str() {
@@ -96,9 +109,9 @@ impl<'a> SettingsView<'a> {
                     for item in items.unwrap_or_default() {
                         let meta = item.metadata?;
                         view.instrumentations.push(Item {
-                            namespace: meta.namespace?,
-                            name: meta.name?,
-                            spec: item.spec,
+                            namespace: meta.namespace?.into(),
+                            name: meta.name?.into(),
+                            spec: item.spec.map(RawValue::get),
                         });
                     }
                 }
@@ -151,7 +164,7 @@ impl Catalog for SettingsView<'_> {
         let Some(item) = catalog::find(&self.instrumentations, namespace, name) else {
             return Ok(None);
         };
-        let spec = self.spec(item.spec.map(RawValue::get))?;
+        let spec = self.spec(item.spec)?;
         Ok(Some(Resolved {
             origin: Origin::Named {
                 namespace: namespace.to_string(),

@@ -106,15 +106,15 @@ fn check_name(name: &str) -> Result<(), String> {
     if name.len() > 255 {
         return Err("the repository name is longer than 255 characters".into());
     }
-    let mut parts: Vec<&str> = name.split('/').collect();
     // The first component is a registry host when it looks like one, as the distribution grammar says.
-    if parts.len() > 1 && is_domain(parts[0]) {
-        check_domain(parts.remove(0))?;
-    }
-    for p in parts {
-        check_path_component(p)?;
-    }
-    Ok(())
+    let path = match name.split_once('/') {
+        Some((first, rest)) if is_domain(first) => {
+            check_domain(first)?;
+            rest
+        }
+        _ => name,
+    };
+    path.split('/').try_for_each(check_path_component)
 }
 
 fn check_domain(domain: &str) -> Result<(), String> {

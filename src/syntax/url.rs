@@ -6,21 +6,24 @@
 /// `Ok(())` when `s` is an absolute http(s) URL with a host (and optional port, path, query);
 /// otherwise the reason.
 pub fn check_endpoint(s: &str) -> Result<(), String> {
-    if s.bytes()
-        .any(|c| c.is_ascii_whitespace() || c.is_ascii_control())
-    {
+    // ASCII white space and control characters: every byte up to ' ', and DEL.
+    if s.bytes().any(|c| c <= b' ' || c == 0x7f) {
         return Err("it contains white space or control characters".into());
     }
-    let lower = s.to_ascii_lowercase();
-    let rest = if lower.starts_with("http://") {
+    let scheme = |scheme: &str| {
+        s.get(..scheme.len())
+            .is_some_and(|start| start.eq_ignore_ascii_case(scheme))
+    };
+    let rest = if scheme("http://") {
         &s[7..]
-    } else if lower.starts_with("https://") {
+    } else if scheme("https://") {
         &s[8..]
     } else {
         return Err("it must start with http:// or https:// (the Python image exports OTLP over HTTP, usually on port 4318)".into());
     };
-    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
-    if authority.contains('@') {
+    let end = rest.bytes().position(|c| matches!(c, b'/' | b'?' | b'#'));
+    let authority = &rest[..end.unwrap_or(rest.len())];
+    if authority.bytes().any(|c| c == b'@') {
         return Err("credentials in the URL are not supported; pass exporter headers through `env` (OTEL_EXPORTER_OTLP_HEADERS)".into());
     }
     let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
@@ -101,6 +104,10 @@ mod tests {
             "",
         ] {
             assert!(check_endpoint(bad).is_err(), "{bad:?} must be refused");
+        }
+        for c in (0u8..=b' ').chain([0x7f]).map(char::from) {
+            let e = check_endpoint(&format!("grpc://a{c}b")).unwrap_err();
+            assert!(e.contains("white space or control"), "{c:?}: {e}");
         }
     }
 }
