@@ -17,6 +17,8 @@ use crate::syntax::json_text::{At, ObjectOnly, without_position};
 
 use crate::target::Target;
 
+mod scan;
+
 /// A pod, or a workload's pod template, as the injection reads it.
 #[derive(Deserialize, Default, Debug)]
 #[serde(rename_all = "camelCase")]
@@ -221,10 +223,19 @@ fn null_default<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(
 
 impl PodView {
     /// The pod (template) at `target`'s place in the object's JSON text, read in one pass that
-    /// skips the rest; absent or `null` reads as empty. The error names the dotted path: only a
-    /// pod that does not read is read again, tracking the path (which costs every pod that reads
-    /// about half as much again).
+    /// skips the rest; absent or `null` reads as empty. The strict scanner reads it; what the
+    /// scanner leaves to serde_json is read by the derived readers. The error names the dotted
+    /// path: only a pod that does not read is read again, tracking the path (which costs every
+    /// pod that reads about half as much again).
     pub fn read(object: &str, target: &Target) -> Result<PodView, ReadError> {
+        match scan::read(object, target.template) {
+            Some(pod) => Ok(pod),
+            None => Self::read_derived(object, target),
+        }
+    }
+
+    /// [`PodView::read`] by the derived serde readers.
+    fn read_derived(object: &str, target: &Target) -> Result<PodView, ReadError> {
         let at = At::<ObjectOnly<PodView>>(target.template, PhantomData);
         match at.deserialize(&mut serde_json::Deserializer::from_str(object)) {
             Ok(pod) => Ok(pod.and_then(|p| p.0).unwrap_or_default()),
