@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::EnvVar;
 
 use super::{Defaults, Exporter, InstrumentationSpec, Python, Resource, Sampler};
-use crate::syntax::json_text::Scanner;
+use crate::syntax::json_text::{Scanner, or_null};
 
 /// The spec at `text`, or `None` when serde_json is to read it.
 pub fn read(text: &str) -> Option<InstrumentationSpec> {
@@ -36,14 +36,14 @@ fn spec(scan: &mut Scanner<'_>) -> Option<InstrumentationSpec> {
     let mut spec = InstrumentationSpec::default();
     fields(scan, KEYS, |scan, key| {
         match key {
-            "exporter" => spec.exporter = nullable(scan, exporter)?,
-            "propagators" => spec.propagators = nullable(scan, strings)?,
-            "sampler" => spec.sampler = nullable(scan, sampler)?,
-            "env" => spec.env = nullable(scan, env)?,
-            "resource" => spec.resource = nullable(scan, resource)?,
-            "defaults" => spec.defaults = nullable(scan, defaults)?,
+            "exporter" => spec.exporter = or_null(scan, exporter)?,
+            "propagators" => spec.propagators = or_null(scan, strings)?,
+            "sampler" => spec.sampler = or_null(scan, sampler)?,
+            "env" => spec.env = or_null(scan, env)?,
+            "resource" => spec.resource = or_null(scan, resource)?,
+            "defaults" => spec.defaults = or_null(scan, defaults)?,
             "imagePullPolicy" => spec.image_pull_policy = string(scan)?,
-            _ => spec.python = nullable(scan, python)?,
+            _ => spec.python = or_null(scan, python)?,
         }
         Some(())
     })?;
@@ -66,17 +66,6 @@ fn fields<'a>(
         seen |= bit;
         field(scan, key)
     })
-}
-
-/// `null` (`None`) or the value `read` reads.
-fn nullable<'a, T>(
-    scan: &mut Scanner<'a>,
-    read: impl FnOnce(&mut Scanner<'a>) -> Option<T>,
-) -> Option<Option<T>> {
-    if scan.null()? {
-        return Some(None);
-    }
-    read(scan).map(Some)
 }
 
 /// `null` or a string.
@@ -160,7 +149,7 @@ fn resource(scan: &mut Scanner<'_>) -> Option<Resource> {
     let keys = ["resourceAttributes", "addK8sUIDAttributes"];
     fields(scan, &keys, |scan, key| match key {
         "resourceAttributes" => {
-            out.resource_attributes = nullable(scan, attributes)?;
+            out.resource_attributes = or_null(scan, attributes)?;
             Some(())
         }
         _ => {
@@ -199,7 +188,7 @@ fn python(scan: &mut Scanner<'_>) -> Option<Python> {
             Some(())
         }
         _ => {
-            out.env = nullable(scan, env)?;
+            out.env = or_null(scan, env)?;
             Some(())
         }
     })?;

@@ -12,7 +12,7 @@ use super::{
     ContainerView, EnvEntry, MountView, NamedItem, Owner, PodMeta, PodSecurityView, PodSpecView,
     PodView, VolumeView,
 };
-use crate::syntax::json_text::{Scanner, once};
+use crate::syntax::json_text::{Scanner, once, or_null};
 
 /// The pod at `path` (object keys from the root) in `object`, as `PodView::read` reads it;
 /// absent, `null` or not an object reads as empty.
@@ -35,17 +35,6 @@ fn at(scan: &mut Scanner<'_>, path: &[&str]) -> Option<Option<PodView>> {
         _ => scan.skip_value(),
     })?;
     Some(found.flatten())
-}
-
-/// `null` (`None`) or what `read` reads.
-fn or_null<'a, T>(
-    scan: &mut Scanner<'a>,
-    read: impl FnOnce(&mut Scanner<'a>) -> Option<T>,
-) -> Option<Option<T>> {
-    if scan.null()? {
-        return Some(None);
-    }
-    read(scan).map(Some)
 }
 
 /// An array (`null`: empty) of what `item` reads.

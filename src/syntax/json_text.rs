@@ -906,6 +906,17 @@ impl<'a> Walk<'a> {
     }
 }
 
+/// `null` (`None`) or what `read` reads of the value that starts here.
+pub fn or_null<'a, T>(
+    scan: &mut Scanner<'a>,
+    read: impl FnOnce(&mut Scanner<'a>) -> Option<T>,
+) -> Option<Option<T>> {
+    if scan.null()? {
+        return Some(None);
+    }
+    read(scan).map(Some)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
