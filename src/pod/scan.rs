@@ -12,7 +12,7 @@ use super::{
     ContainerView, EnvEntry, MountView, NamedItem, Owner, PodMeta, PodSecurityView, PodSpecView,
     PodView, VolumeView,
 };
-use crate::syntax::json_text::{Scanner, once, or_null};
+use crate::syntax::json_text::{Scanner, member, once, or_null};
 
 /// The pod at `path` (object keys from the root) in `object`, as `PodView::read` reads it;
 /// absent, `null` or not an object reads as empty.
@@ -29,12 +29,7 @@ fn at(scan: &mut Scanner<'_>, path: &[&str]) -> Option<Option<PodView>> {
     let Some((step, rest)) = path.split_first() else {
         return pod(scan).map(Some);
     };
-    let mut found = None;
-    scan.members(|scan, key| match key {
-        _ if key == *step => once(&mut found, at(scan, rest)?),
-        _ => scan.skip_value(),
-    })?;
-    Some(found.flatten())
+    member(scan, step, |scan| at(scan, rest))
 }
 
 /// An array (`null`: empty) of what `item` reads.

@@ -917,6 +917,21 @@ pub fn or_null<'a, T>(
     read(scan).map(Some)
 }
 
+/// The member `name` of the object that starts here, read by `read`, the other members skipped:
+/// `Some(None)` when it is absent or `null`; `None` when it is given twice (left to serde_json).
+pub fn member<'a, T>(
+    scan: &mut Scanner<'a>,
+    name: &str,
+    mut read: impl FnMut(&mut Scanner<'a>) -> Option<Option<T>>,
+) -> Option<Option<T>> {
+    let mut found = None;
+    scan.members(|scan, key| match key {
+        _ if key == name => once(&mut found, read(scan)?),
+        _ => scan.skip_value(),
+    })?;
+    Some(found.flatten())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

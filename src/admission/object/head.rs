@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::keys::{INJECT_PYTHON, is_off};
-use crate::syntax::json_text::{Scanner, once, value_at};
+use crate::syntax::json_text::{Scanner, member, once, value_at};
 use crate::target::{Role, Target};
 
 /// What is read of the object before the pod: its kind, the pod's `inject-python` annotation,
@@ -166,12 +166,7 @@ fn scan_at(scan: &mut Scanner<'_>, path: &[&str]) -> Option<Option<Value>> {
     if scan.null()? {
         return Some(None);
     }
-    let mut found = None;
-    scan.members(|scan, key| match key {
-        _ if key == *step => once(&mut found, scan_at(scan, rest)?),
-        _ => scan.skip_value(),
-    })?;
-    Some(found.flatten())
+    member(scan, step, |scan| scan_at(scan, rest))
 }
 
 /// A string without escapes; `None` for a value of another type.
