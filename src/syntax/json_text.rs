@@ -150,7 +150,7 @@ pub fn push_string(out: &mut String, s: &str) {
     let mut start = 0;
     loop {
         // The plain bytes up to the next one to escape, eight at a time.
-        let i = start + plain_run(&bytes[start..]);
+        let i = run_end(bytes, start);
         // `bytes[i]`, when there is one, is ASCII: `i` is a character boundary.
         out.push_str(&s[start..i]);
         let Some(&b) = bytes.get(i) else { break };
@@ -420,7 +420,7 @@ impl<'a> Scan<'a> {
         let mut escaped = false;
         let mut i = self.at + 1;
         loop {
-            i += bytes.get(i..).map_or(0, plain_run);
+            i = run_end(bytes, i);
             match *bytes.get(i)? {
                 b'"' => break,
                 b'\\' => {
@@ -513,30 +513,177 @@ pub fn once<T>(slot: &mut Option<T>, value: T) -> Option<()> {
     Some(())
 }
 
-/// The length of the run at the start of `bytes` before the first `"`, `\` or control
-/// character, eight bytes at a time (a byte is flagged when it is below 0x20, or equal to one of
-/// the two once xored with it; the lowest flag is exact).
-fn plain_run(bytes: &[u8]) -> usize {
+/// The position of the first `"`, `\` or control character of `bytes` from `i` on (the length
+/// when there is none), eight bytes at a time while eight are left (a byte is flagged when it is
+/// below 0x20, or equal to one of the two once xored with it; the lowest flag is exact), then
+/// byte by byte.
+fn run_end(bytes: &[u8], mut i: usize) -> usize {
     const ONES: u64 = u64::MAX / 255;
-    let mut chunks = bytes.chunks_exact(8);
-    let mut run = 0;
-    for chunk in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let w = u64::from_le_bytes(word);
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let w = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
         let below = |w: u64, n: u64| w.wrapping_sub(ONES * n) & !w;
         let flags = (below(w, 0x20) | below(w ^ (ONES * 0x22), 1) | below(w ^ (ONES * 0x5c), 1))
             & (ONES << 7);
         if flags != 0 {
-            return run + (flags.trailing_zeros() / 8) as usize;
+            return i + (flags.trailing_zeros() / 8) as usize;
         }
-        run += 8;
+        i += 8;
     }
-    let rest = chunks.remainder();
-    run + rest
-        .iter()
-        .position(|&b| STRING_STOP[usize::from(b)])
-        .unwrap_or(rest.len())
+    while let Some(&b) = bytes.get(i) {
+        if STRING_STOP[usize::from(b)] {
+            break;
+        }
+        i += 1;
+    }
+    i
+}
+
+/// The position past the closing quote of the string whose content starts at `i` in `bytes`,
+/// its escapes checked (`\u` with four hex digits, as serde_json checks a string it skips) and
+/// no control character in it; `None` for anything else.
+fn string_end(bytes: &[u8], mut i: usize) -> Option<usize> {
+    loop {
+        i = run_end(bytes, i);
+        match *bytes.get(i)? {
+            b'"' => return Some(i + 1),
+            b'\\' => i = escape_end(bytes, i)?,
+            _ => return None,
+        }
+    }
+}
+
+/// The position past the escape at `i` (its `\`), checked.
+#[cold]
+fn escape_end(bytes: &[u8], i: usize) -> Option<usize> {
+    match *bytes.get(i + 1)? {
+        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => Some(i + 2),
+        b'u' => {
+            let hex = bytes.get(i + 2..i + 6)?;
+            hex.iter().all(u8::is_ascii_hexdigit).then_some(i + 6)
+        }
+        _ => None,
+    }
+}
+
+/// The first byte at or after `*pos` that is not whitespace (as JSON counts it), `*pos` moved
+/// onto it, not past it. Every byte that may start or follow a value is above the space.
+#[inline(always)]
+fn peek_at(bytes: &[u8], pos: &mut usize) -> Option<u8> {
+    let b = *bytes.get(*pos)?;
+    if b > b' ' {
+        return Some(b);
+    }
+    peek_past_space(bytes, pos)
+}
+
+/// [`peek_at`] where the byte at `*pos` may be whitespace.
+fn peek_past_space(bytes: &[u8], pos: &mut usize) -> Option<u8> {
+    while let Some(&b) = bytes.get(*pos) {
+        if !matches!(b, b' ' | b'\n' | b'\t' | b'\r') {
+            return Some(b);
+        }
+        *pos += 1;
+    }
+    None
+}
+
+/// The position past the value that starts at `pos` (after whitespace) in `bytes`, checked as
+/// [`Scanner::skip_value`] checks it.
+fn value_end(bytes: &[u8], mut pos: usize) -> Option<usize> {
+    // One bit per open container, 1 for an object.
+    let (mut open, mut depth) = (0u128, 0u32);
+    loop {
+        match peek_at(bytes, &mut pos)? {
+            b'"' => pos = string_end(bytes, pos + 1)?,
+            b'{' | b'[' if depth == Scanner::MAX_DEPTH => return None,
+            b'{' => {
+                pos += 1;
+                (open, depth) = (open << 1 | 1, depth + 1);
+                if peek_at(bytes, &mut pos)? != b'}' {
+                    pos = key_end(bytes, pos)?;
+                    continue;
+                }
+            }
+            b'[' => {
+                pos += 1;
+                (open, depth) = (open << 1, depth + 1);
+                if peek_at(bytes, &mut pos)? != b']' {
+                    continue;
+                }
+            }
+            b't' => pos = literal_end(bytes, pos, b"true")?,
+            b'f' => pos = literal_end(bytes, pos, b"false")?,
+            b'n' => pos = literal_end(bytes, pos, b"null")?,
+            b'-' | b'0'..=b'9' => pos = number_end(bytes, pos)?,
+            _ => return None,
+        }
+        // After a value: the containers that end here close; a `,` asks for the next value (a
+        // key first inside an object).
+        loop {
+            if depth == 0 {
+                return Some(pos);
+            }
+            let in_object = open & 1 == 1;
+            match peek_at(bytes, &mut pos)? {
+                b',' => {
+                    pos += 1;
+                    if in_object {
+                        pos = key_end(bytes, pos)?;
+                    }
+                    break;
+                }
+                b'}' if in_object => {}
+                b']' if !in_object => {}
+                _ => return None,
+            }
+            pos += 1;
+            (open, depth) = (open >> 1, depth - 1);
+        }
+    }
+}
+
+/// The position past the key that starts at `pos` (after whitespace) and its colon.
+fn key_end(bytes: &[u8], mut pos: usize) -> Option<usize> {
+    if peek_at(bytes, &mut pos)? != b'"' {
+        return None;
+    }
+    pos = string_end(bytes, pos + 1)?;
+    (peek_at(bytes, &mut pos)? == b':').then_some(pos + 1)
+}
+
+/// The position past `word` when it is written at `pos`.
+fn literal_end(bytes: &[u8], pos: usize, word: &[u8]) -> Option<usize> {
+    let end = pos + word.len();
+    (bytes.get(pos..end)? == word).then_some(end)
+}
+
+/// The position past the number at `pos`, written as JSON writes one: `-`, an integer without
+/// leading zeros, a fraction, an exponent.
+fn number_end(bytes: &[u8], mut pos: usize) -> Option<usize> {
+    let digits = |mut pos: usize| {
+        while bytes.get(pos).is_some_and(u8::is_ascii_digit) {
+            pos += 1;
+        }
+        pos
+    };
+    pos += usize::from(bytes.get(pos) == Some(&b'-'));
+    pos = match *bytes.get(pos)? {
+        b'0' => pos + 1,
+        b'1'..=b'9' => digits(pos),
+        _ => return None,
+    };
+    if bytes.get(pos) == Some(&b'.') {
+        pos += 1;
+        bytes.get(pos)?.is_ascii_digit().then_some(())?;
+        pos = digits(pos);
+    }
+    if matches!(bytes.get(pos), Some(b'e' | b'E')) {
+        pos += 1;
+        pos += usize::from(matches!(bytes.get(pos), Some(b'+' | b'-')));
+        bytes.get(pos)?.is_ascii_digit().then_some(())?;
+        pos = digits(pos);
+    }
+    Some(pos)
 }
 
 impl<'a> Scanner<'a> {
@@ -548,19 +695,10 @@ impl<'a> Scanner<'a> {
         Scanner { text, pos: 0 }
     }
 
-    fn byte(&self) -> Option<u8> {
-        self.text.as_bytes().get(self.pos).copied()
-    }
-
     /// The next byte that is not whitespace (as JSON counts it), not consumed.
+    #[inline]
     pub fn peek(&mut self) -> Option<u8> {
-        while let Some(b) = self.byte() {
-            if !matches!(b, b' ' | b'\n' | b'\t' | b'\r') {
-                return Some(b);
-            }
-            self.pos += 1;
-        }
-        None
+        peek_at(self.text.as_bytes(), &mut self.pos)
     }
 
     /// Consumes `b` (after whitespace).
@@ -649,7 +787,7 @@ impl<'a> Scanner<'a> {
         self.eat(b'"')?;
         let start = self.pos;
         let bytes = self.text.as_bytes();
-        let end = start + plain_run(&bytes[start..]);
+        let end = run_end(bytes, start);
         (*bytes.get(end)? == b'"').then_some(())?;
         self.pos = end + 1;
         // The bytes before are not ASCII-special: the quote is a character boundary.
@@ -667,141 +805,13 @@ impl<'a> Scanner<'a> {
     /// Skips the value that starts here, checking it: strings (their escapes and control
     /// characters), numbers, literals, and the nesting of arrays and objects.
     pub fn skip_value(&mut self) -> Option<()> {
-        // One bit per open container, 1 for an object.
-        let (mut open, mut depth) = (0u128, 0u32);
-        loop {
-            match self.peek()? {
-                b'{' | b'[' if depth == Self::MAX_DEPTH => return None,
-                b'{' => {
-                    self.pos += 1;
-                    (open, depth) = (open << 1 | 1, depth + 1);
-                    if self.peek()? != b'}' {
-                        self.key()?;
-                        continue;
-                    }
-                }
-                b'[' => {
-                    self.pos += 1;
-                    (open, depth) = (open << 1, depth + 1);
-                    if self.peek()? != b']' {
-                        continue;
-                    }
-                }
-                b'"' => self.skip_string()?,
-                b't' => self.literal(b"true")?,
-                b'f' => self.literal(b"false")?,
-                b'n' => self.literal(b"null")?,
-                b'-' | b'0'..=b'9' => self.number()?,
-                _ => return None,
-            }
-            if depth == 0 {
-                return Some(());
-            }
-            if self.after_value(&mut open, &mut depth)? {
-                return Some(());
-            }
-        }
-    }
-
-    /// After a value inside a container (or an empty container's opening): closes the
-    /// containers that end here; `true` once the outermost is closed, `false` when a `,` asks
-    /// for the next value (a key first inside an object).
-    fn after_value(&mut self, open: &mut u128, depth: &mut u32) -> Option<bool> {
-        loop {
-            let in_object = *open & 1 == 1;
-            match self.peek()? {
-                b',' => {
-                    self.pos += 1;
-                    if in_object {
-                        self.key()?;
-                    }
-                    return Some(false);
-                }
-                b'}' if in_object => {}
-                b']' if !in_object => {}
-                _ => return None,
-            }
-            self.pos += 1;
-            (*open, *depth) = (*open >> 1, *depth - 1);
-            if *depth == 0 {
-                return Some(true);
-            }
-        }
-    }
-
-    /// A key and its colon.
-    fn key(&mut self) -> Option<()> {
-        if self.peek()? != b'"' {
-            return None;
-        }
-        self.skip_string()?;
-        self.eat(b':')
-    }
-
-    /// Skips a string, checking its escapes (`\u` with four hex digits, as serde_json checks
-    /// a string it skips) and that it holds no control character.
-    fn skip_string(&mut self) -> Option<()> {
-        let bytes = self.text.as_bytes();
-        let mut pos = self.pos + 1;
-        loop {
-            pos += plain_run(bytes.get(pos..)?);
-            match *bytes.get(pos)? {
-                b'"' => {
-                    self.pos = pos + 1;
-                    return Some(());
-                }
-                b'\\' => match *bytes.get(pos + 1)? {
-                    b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => pos += 2,
-                    b'u' => {
-                        let hex = bytes.get(pos + 2..pos + 6)?;
-                        hex.iter().all(u8::is_ascii_hexdigit).then_some(())?;
-                        pos += 6;
-                    }
-                    _ => return None,
-                },
-                _ => return None,
-            }
-        }
+        self.pos = value_end(self.text.as_bytes(), self.pos)?;
+        Some(())
     }
 
     fn literal(&mut self, word: &[u8]) -> Option<()> {
-        let end = self.pos + word.len();
-        (self.text.as_bytes().get(self.pos..end)? == word).then_some(())?;
-        self.pos = end;
+        self.pos = literal_end(self.text.as_bytes(), self.pos, word)?;
         Some(())
-    }
-
-    /// A number as JSON writes it: `-`, an integer without leading zeros, a fraction, an
-    /// exponent.
-    fn number(&mut self) -> Option<()> {
-        if self.byte() == Some(b'-') {
-            self.pos += 1;
-        }
-        match self.byte()? {
-            b'0' => self.pos += 1,
-            b'1'..=b'9' => self.digits(),
-            _ => return None,
-        }
-        if self.byte() == Some(b'.') {
-            self.pos += 1;
-            self.byte()?.is_ascii_digit().then_some(())?;
-            self.digits();
-        }
-        if matches!(self.byte(), Some(b'e' | b'E')) {
-            self.pos += 1;
-            if matches!(self.byte(), Some(b'+' | b'-')) {
-                self.pos += 1;
-            }
-            self.byte()?.is_ascii_digit().then_some(())?;
-            self.digits();
-        }
-        Some(())
-    }
-
-    fn digits(&mut self) {
-        while self.byte().is_some_and(|b| b.is_ascii_digit()) {
-            self.pos += 1;
-        }
     }
 
     /// Runs `read` on the value that starts here: the value's text and what `read` made of it;
@@ -967,12 +977,12 @@ mod tests {
                     .iter()
                     .position(|&b| b < 0x20 || b == b'"' || b == b'\\')
                     .unwrap_or(text.len());
-                assert_eq!(plain_run(text), want, "{text:?}");
+                assert_eq!(run_end(text, 0), want, "{text:?}");
             }
         }
         let mut long = vec![b'a'; 30];
         long.extend_from_slice("é\"".as_bytes());
-        assert_eq!(plain_run(&long), 32);
+        assert_eq!(run_end(&long, 0), 32);
     }
 
     #[test]
@@ -1042,12 +1052,12 @@ mod tests {
             "0123456789abcdef",
             "é ü 日本 \u{7f} 🎉 and more text",
         ] {
-            assert_eq!(plain_run(s.as_bytes()), s.len(), "{s:?}");
+            assert_eq!(run_end(s.as_bytes(), 0), s.len(), "{s:?}");
         }
         for at in 0..20 {
             for bad in ['"', '\\', '\n', '\u{1f}', '\0'] {
                 let s = format!("{}{bad}tail", "x".repeat(at));
-                assert_eq!(plain_run(s.as_bytes()), at, "{s:?}");
+                assert_eq!(run_end(s.as_bytes(), 0), at, "{s:?}");
             }
         }
     }
@@ -1082,6 +1092,273 @@ mod tests {
             let read = walk.object(|w, _| w.skip()).map(|_| ());
             let read = read.or_else(|| Walk::new(bad).array(|w| w.skip()).map(|_| ()));
             assert!(read.is_none(), "{bad}");
+        }
+    }
+
+    /// The scanner's reading as it was written before its loops were tuned, kept as the
+    /// reference the tuned one must match (what it accepts, where it stops, what it refuses).
+    mod reference {
+        pub struct Old<'a> {
+            pub text: &'a str,
+            pub pos: usize,
+        }
+
+        fn plain_run(bytes: &[u8]) -> usize {
+            const ONES: u64 = u64::MAX / 255;
+            let mut chunks = bytes.chunks_exact(8);
+            let mut run = 0;
+            for chunk in &mut chunks {
+                let w = u64::from_le_bytes(chunk.try_into().unwrap());
+                let below = |w: u64, n: u64| w.wrapping_sub(ONES * n) & !w;
+                let flags =
+                    (below(w, 0x20) | below(w ^ (ONES * 0x22), 1) | below(w ^ (ONES * 0x5c), 1))
+                        & (ONES << 7);
+                if flags != 0 {
+                    return run + (flags.trailing_zeros() / 8) as usize;
+                }
+                run += 8;
+            }
+            let rest = chunks.remainder();
+            run + rest
+                .iter()
+                .position(|&b| b < 0x20 || b == b'"' || b == b'\\')
+                .unwrap_or(rest.len())
+        }
+
+        impl<'a> Old<'a> {
+            fn byte(&self) -> Option<u8> {
+                self.text.as_bytes().get(self.pos).copied()
+            }
+
+            pub fn peek(&mut self) -> Option<u8> {
+                while let Some(b) = self.byte() {
+                    if !matches!(b, b' ' | b'\n' | b'\t' | b'\r') {
+                        return Some(b);
+                    }
+                    self.pos += 1;
+                }
+                None
+            }
+
+            fn eat(&mut self, b: u8) -> Option<()> {
+                (self.peek()? == b).then(|| self.pos += 1)
+            }
+
+            pub fn plain_string(&mut self) -> Option<&'a str> {
+                self.eat(b'"')?;
+                let start = self.pos;
+                let bytes = self.text.as_bytes();
+                let end = start + plain_run(&bytes[start..]);
+                (*bytes.get(end)? == b'"').then_some(())?;
+                self.pos = end + 1;
+                self.text.get(start..end)
+            }
+
+            pub fn skip_value(&mut self) -> Option<()> {
+                let (mut open, mut depth) = (0u128, 0u32);
+                loop {
+                    match self.peek()? {
+                        b'{' | b'[' if depth == 100 => return None,
+                        b'{' => {
+                            self.pos += 1;
+                            (open, depth) = (open << 1 | 1, depth + 1);
+                            if self.peek()? != b'}' {
+                                self.key()?;
+                                continue;
+                            }
+                        }
+                        b'[' => {
+                            self.pos += 1;
+                            (open, depth) = (open << 1, depth + 1);
+                            if self.peek()? != b']' {
+                                continue;
+                            }
+                        }
+                        b'"' => self.skip_string()?,
+                        b't' => self.literal(b"true")?,
+                        b'f' => self.literal(b"false")?,
+                        b'n' => self.literal(b"null")?,
+                        b'-' | b'0'..=b'9' => self.number()?,
+                        _ => return None,
+                    }
+                    if depth == 0 || self.after_value(&mut open, &mut depth)? {
+                        return Some(());
+                    }
+                }
+            }
+
+            fn after_value(&mut self, open: &mut u128, depth: &mut u32) -> Option<bool> {
+                loop {
+                    let in_object = *open & 1 == 1;
+                    match self.peek()? {
+                        b',' => {
+                            self.pos += 1;
+                            if in_object {
+                                self.key()?;
+                            }
+                            return Some(false);
+                        }
+                        b'}' if in_object => {}
+                        b']' if !in_object => {}
+                        _ => return None,
+                    }
+                    self.pos += 1;
+                    (*open, *depth) = (*open >> 1, *depth - 1);
+                    if *depth == 0 {
+                        return Some(true);
+                    }
+                }
+            }
+
+            fn key(&mut self) -> Option<()> {
+                if self.peek()? != b'"' {
+                    return None;
+                }
+                self.skip_string()?;
+                self.eat(b':')
+            }
+
+            fn skip_string(&mut self) -> Option<()> {
+                let bytes = self.text.as_bytes();
+                let mut pos = self.pos + 1;
+                loop {
+                    pos += plain_run(bytes.get(pos..)?);
+                    match *bytes.get(pos)? {
+                        b'"' => {
+                            self.pos = pos + 1;
+                            return Some(());
+                        }
+                        b'\\' => match *bytes.get(pos + 1)? {
+                            b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => pos += 2,
+                            b'u' => {
+                                let hex = bytes.get(pos + 2..pos + 6)?;
+                                hex.iter().all(u8::is_ascii_hexdigit).then_some(())?;
+                                pos += 6;
+                            }
+                            _ => return None,
+                        },
+                        _ => return None,
+                    }
+                }
+            }
+
+            fn literal(&mut self, word: &[u8]) -> Option<()> {
+                let end = self.pos + word.len();
+                (self.text.as_bytes().get(self.pos..end)? == word).then_some(())?;
+                self.pos = end;
+                Some(())
+            }
+
+            fn number(&mut self) -> Option<()> {
+                if self.byte() == Some(b'-') {
+                    self.pos += 1;
+                }
+                match self.byte()? {
+                    b'0' => self.pos += 1,
+                    b'1'..=b'9' => self.digits(),
+                    _ => return None,
+                }
+                if self.byte() == Some(b'.') {
+                    self.pos += 1;
+                    self.byte()?.is_ascii_digit().then_some(())?;
+                    self.digits();
+                }
+                if matches!(self.byte(), Some(b'e' | b'E')) {
+                    self.pos += 1;
+                    if matches!(self.byte(), Some(b'+' | b'-')) {
+                        self.pos += 1;
+                    }
+                    self.byte()?.is_ascii_digit().then_some(())?;
+                    self.digits();
+                }
+                Some(())
+            }
+
+            fn digits(&mut self) {
+                while self.byte().is_some_and(|b| b.is_ascii_digit()) {
+                    self.pos += 1;
+                }
+            }
+        }
+    }
+
+    /// Texts to scan: the seeds, every prefix of each (truncated input), and each with one ASCII
+    /// byte replaced by one that matters to the scanner.
+    fn made_texts() -> Vec<String> {
+        let padded = |n: usize, tail: &str| format!("\"{}{tail}", "a".repeat(n));
+        let mut seeds: Vec<String> = vec![
+            r#"{"a":[1,{"x":"]}"}],"b\u0041":"q\"","c":-1.5e3,"d":null,"e":true,"f":false}"#.into(),
+            r#" { "k" : [ 0 , -0.5 , 1E+9 , 2e-3 , "" , { } , [ ] ] } "#.into(),
+            "{\"\\u00e9\\/\\b\\f\\n\\r\\t\":\"é ü 日本 🎉 \\ud83c\"}".into(),
+            "[\"tab\there\",\"nl\nhere\",\"x\u{1}\"]".into(),
+            "\t\n\r 12 ".into(),
+            format!("{}{}", "[".repeat(100), "]".repeat(100)),
+            format!("{}{}", "[".repeat(101), "]".repeat(101)),
+            format!("{}1{}", "{\"a\":".repeat(100), "}".repeat(100)),
+        ];
+        for n in 0..=17 {
+            for tail in [
+                "\"",
+                "\\\"x\"",
+                "\\u12aF\"",
+                "\\u12g0\"",
+                "\\x\"",
+                "\u{1f}\"",
+                "é\"",
+                "日\"x",
+            ] {
+                seeds.push(padded(n, tail));
+                seeds.push(format!("{{{}:{}}}", padded(n, tail), padded(17 - n, "\"")));
+            }
+        }
+        let mut texts = Vec::new();
+        for seed in &seeds {
+            for end in (0..=seed.len()).filter(|&i| seed.is_char_boundary(i)) {
+                texts.push(seed[..end].to_string());
+            }
+            for (i, c) in seed.char_indices().filter(|(_, c)| c.is_ascii()) {
+                for b in "\"\\\n\u{1} ,:}]u0e.-".chars().filter(|&b| b != c) {
+                    let mut t = seed.clone();
+                    t.replace_range(i..i + 1, b.encode_utf8(&mut [0; 4]));
+                    texts.push(t);
+                }
+            }
+        }
+        texts
+    }
+
+    /// The tuned scanner reads every made text as the reference reads it: the same answer and
+    /// the same position after it, from every starting point.
+    #[test]
+    fn the_tuned_scanner_reads_what_the_reference_reads() {
+        let texts = made_texts();
+        assert!(texts.len() > 10_000, "{}", texts.len());
+        for text in &texts {
+            for start in (0..text.len())
+                .filter(|&i| text.is_char_boundary(i))
+                .take(40)
+            {
+                let (mut new, mut old) = (Scanner::new(text), reference::Old { text, pos: start });
+                new.pos = start;
+                let (read, want) = (new.skip_value(), old.skip_value());
+                assert_eq!(read, want, "skip {start} {text:?}");
+                if read.is_some() {
+                    assert_eq!(new.pos, old.pos, "skip {start} {text:?}");
+                }
+                let (mut new, mut old) = (Scanner::new(text), reference::Old { text, pos: start });
+                new.pos = start;
+                assert_eq!(new.plain_string(), old.plain_string(), "{start} {text:?}");
+                assert_eq!(new.peek(), old.peek(), "{start} {text:?}");
+                assert_eq!(new.pos, old.pos, "{start} {text:?}");
+            }
+            // What the scanner accepts whole, serde_json reads.
+            let mut whole = Scanner::new(text);
+            if whole.skip_value().and_then(|()| whole.end()).is_some() {
+                assert!(
+                    serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok(),
+                    "{text:?}"
+                );
+            }
         }
     }
 }
