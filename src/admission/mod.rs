@@ -522,14 +522,14 @@ mod tests {
     fn a_missing_endpoint_is_warned_about() {
         let r = run(&pod_request(json!({"propagators": ["tracecontext"]})));
         assert!(r.accepted && r.mutated_object.is_some());
-        assert!(r.warnings.unwrap().iter().any(
+        assert!(r.warnings().unwrap().iter().any(
             |w| w.contains("sets no exporter.endpoint") && w.contains("http://localhost:4318")
         ));
         let r = run(&pod_request(
             json!({"exporter": {"endpoint": "http://c:4318"}}),
         ));
         assert!(
-            !r.warnings
+            !r.warnings()
                 .unwrap()
                 .iter()
                 .any(|w| w.contains("exporter.endpoint"))
