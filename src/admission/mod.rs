@@ -292,17 +292,21 @@ impl Admission<'_> {
         };
         let service_name = inject::service_name(&pod, namespace, &resolved.spec, &checked);
         let label = resolved.label();
-        let mut notices = Vec::from(workload::preview(
-            &subject,
-            label.clone(),
+        let no_endpoint = resolved.spec.endpoint().is_empty();
+        let no_endpoint = no_endpoint.then(|| Notice::NoEndpoint {
+            label: label.clone(),
+        });
+        let image = workload::preview_image(&subject, &pod, &prepared, options);
+        let mut notices = Vec::with_capacity(3 + image.len() + findings.len());
+        notices.extend(workload::preview(
+            subject,
+            label,
             &pod,
             &checked,
             service_name,
         ));
-        notices.extend(workload::preview_image(&subject, &pod, &prepared, options));
-        if resolved.spec.endpoint().is_empty() {
-            notices.push(Notice::NoEndpoint { label });
-        }
+        notices.extend(image);
+        notices.extend(no_endpoint);
         notices.extend(findings);
         Decision::Accept(notices)
     }
