@@ -145,7 +145,6 @@ fn write_warnings(out: &mut String, notices: &[Notice]) {
 /// The answer to most requests: admitted unchanged, nothing to say.
 const ACCEPTED: &[u8] = br#"{"accepted":true,"message":null,"code":null,"mutated_object":null,"audit_annotations":null,"warnings":null}"#;
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,9 +195,7 @@ mod tests {
                 subject,
                 label: "monitor/python".into(),
             },
-            Notice::NoEndpoint {
-                label: "x".into(),
-            },
+            Notice::NoEndpoint { label: "x".into() },
         ];
         let refusal = Refusal::NoNamespace { kind: "Pod" };
         for decision in [
