@@ -305,7 +305,7 @@ impl PodView {
 pub fn display_name(name: Option<&str>, generate_name: Option<&str>) -> String {
     match (name, generate_name) {
         (Some(n), _) if !n.is_empty() => n.to_string(),
-        (_, Some(g)) if !g.is_empty() => format!("{g}*"),
+        (_, Some(g)) if !g.is_empty() => [g, "*"].concat(),
         _ => "(unnamed)".to_string(),
     }
 }

@@ -292,17 +292,21 @@ impl Admission<'_> {
         };
         let service_name = inject::service_name(&pod, namespace, &resolved.spec, &checked);
         let label = resolved.label();
-        let mut notices = Vec::from(workload::preview(
-            &subject,
-            label.clone(),
+        let no_endpoint = resolved.spec.endpoint().is_empty();
+        let no_endpoint = no_endpoint.then(|| Notice::NoEndpoint {
+            label: label.clone(),
+        });
+        let image = workload::preview_image(&subject, &pod, &prepared, options);
+        let mut notices = Vec::with_capacity(3 + image.len() + findings.len());
+        notices.extend(workload::preview(
+            subject,
+            label,
             &pod,
             &checked,
             service_name,
         ));
-        notices.extend(workload::preview_image(&subject, &pod, &prepared, options));
-        if resolved.spec.endpoint().is_empty() {
-            notices.push(Notice::NoEndpoint { label });
-        }
+        notices.extend(image);
+        notices.extend(no_endpoint);
         notices.extend(findings);
         Decision::Accept(notices)
     }
@@ -522,14 +526,14 @@ mod tests {
     fn a_missing_endpoint_is_warned_about() {
         let r = run(&pod_request(json!({"propagators": ["tracecontext"]})));
         assert!(r.accepted && r.mutated_object.is_some());
-        assert!(r.warnings.unwrap().iter().any(
+        assert!(r.warnings().unwrap().iter().any(
             |w| w.contains("sets no exporter.endpoint") && w.contains("http://localhost:4318")
         ));
         let r = run(&pod_request(
             json!({"exporter": {"endpoint": "http://c:4318"}}),
         ));
         assert!(
-            !r.warnings
+            !r.warnings()
                 .unwrap()
                 .iter()
                 .any(|w| w.contains("exporter.endpoint"))

@@ -42,20 +42,21 @@ pub fn misplaced_annotation(head: &Head, target: &Target, namespace: &str) -> Op
 /// `<deployment>-<hash>` with the `pod-template-hash` label; a CronJob's Job
 /// `<cronjob>-<time>`.
 pub fn pod_of(mut template: PodView, target: &Target, name: &str, namespace: &str) -> PodView {
-    let owner = match target.kind {
+    let suffix = match target.kind {
         "Deployment" => {
             template
                 .metadata
                 .labels
                 .get_or_insert_with(Default::default)
                 .insert("pod-template-hash".into(), "<hash>".into());
-            format!("{name}-<hash>")
+            "-<hash>"
         }
-        "CronJob" => format!("{name}-<time>"),
-        _ => name.to_string(),
+        "CronJob" => "-<time>",
+        _ => "",
     };
+    let owner = [name, suffix].concat();
     template.metadata.namespace = Some(namespace.to_string());
-    template.metadata.generate_name = Some(format!("{owner}-"));
+    template.metadata.generate_name = Some([&owner, "-"].concat());
     template.metadata.name = None;
     template.metadata.owner_references = Some(vec![Owner {
         kind: target.pod_owner.to_string(),
@@ -68,30 +69,32 @@ pub fn pod_of(mut template: PodView, target: &Target, name: &str, namespace: &st
 
 /// What the pods will get, for the response's warnings.
 pub fn preview(
-    subject: &Subject,
+    subject: Subject,
     label: String,
     pod: &PodView,
     checked: &Checked,
     service_name: Option<String>,
 ) -> [Notice; 2] {
+    let containers = checked
+        .targets
+        .iter()
+        .map(|&slot| pod.container(slot).name.clone())
+        .collect();
+    let platform = if checked.source == MUSL_SOURCE {
+        PLATFORM_MUSL
+    } else {
+        PLATFORM_GLIBC
+    };
     [
         Notice::Preview {
             subject: subject.clone(),
             label,
         },
         Notice::PreviewContainers {
-            subject: subject.clone(),
-            containers: checked
-                .targets
-                .iter()
-                .map(|&slot| pod.container(slot).name.clone())
-                .collect(),
+            subject,
+            containers,
             service_name,
-            platform: if checked.source == MUSL_SOURCE {
-                PLATFORM_MUSL
-            } else {
-                PLATFORM_GLIBC
-            },
+            platform,
         },
     ]
 }

@@ -123,16 +123,11 @@ impl Display for Notice {
                 label,
                 containers,
                 pod,
-            } => write!(
-                f,
-                "injected OpenTelemetry Python auto-instrumentation ({label}) into container{} {} of pod {pod}",
-                plural(containers),
-                quoted_list(containers)
-            ),
-            Notice::NoEndpoint { label } => write!(
-                f,
-                "{label} sets no exporter.endpoint, so the Python SDK sends telemetry to its default http://localhost:4318; set exporter.endpoint in the policy settings to reach a collector"
-            ),
+            } => injected(f, label, containers, pod),
+            Notice::NoEndpoint { label } => {
+                f.write_str(label)?;
+                f.write_str(" sets no exporter.endpoint, so the Python SDK sends telemetry to its default http://localhost:4318; set exporter.endpoint in the policy settings to reach a collector")
+            }
             Notice::AlreadyInstrumented { subject, why } if subject.is_workload() => write!(
                 f,
                 "the pod template of {subject} is already instrumented ({why}); its pods will be admitted unchanged"
@@ -146,10 +141,13 @@ impl Display for Notice {
                 "container {container:?} sets {RESOURCE_ATTRIBUTES_VAR} with valueFrom; it was kept as is and the Kubernetes resource attributes were not added to it"
             ),
             Notice::NotInjected { refusal, workload } => not_injected(f, refusal, *workload),
-            Notice::Preview { subject, label } => write!(
-                f,
-                "{subject}: pods will get OpenTelemetry Python auto-instrumentation ({label})"
-            ),
+            Notice::Preview { subject, label } => {
+                // Piece by piece, as the preview's other line: no formatting machinery.
+                subject.fmt(f)?;
+                f.write_str(": pods will get OpenTelemetry Python auto-instrumentation (")?;
+                f.write_str(label)?;
+                f.write_str(")")
+            }
             Notice::PreviewContainers {
                 subject,
                 containers,
@@ -194,6 +192,19 @@ fn not_injected(f: &mut Formatter<'_>, refusal: &Refusal, workload: bool) -> fmt
     }
 }
 
+/// The injection's warning, piece by piece (it ends most pod admissions): no formatting
+/// machinery.
+fn injected(f: &mut Formatter<'_>, label: &str, containers: &[String], pod: &str) -> fmt::Result {
+    f.write_str("injected OpenTelemetry Python auto-instrumentation (")?;
+    f.write_str(label)?;
+    f.write_str(") into container")?;
+    f.write_str(plural(containers))?;
+    f.write_str(" ")?;
+    quoted_list(containers).fmt(f)?;
+    f.write_str(" of pod ")?;
+    f.write_str(pod)
+}
+
 fn preview_containers(
     f: &mut Formatter<'_>,
     subject: &Subject,
@@ -201,16 +212,17 @@ fn preview_containers(
     service_name: Option<&str>,
     platform: &str,
 ) -> fmt::Result {
-    write!(
-        f,
-        "{subject}: in container{} {}",
-        plural(containers),
-        quoted_list(containers)
-    )?;
+    subject.fmt(f)?;
+    f.write_str(": in container")?;
+    f.write_str(plural(containers))?;
+    f.write_str(" ")?;
+    quoted_list(containers).fmt(f)?;
     if let Some(name) = service_name {
-        write!(f, ", OTEL_SERVICE_NAME={name}")?;
+        f.write_str(", OTEL_SERVICE_NAME=")?;
+        f.write_str(name)?;
     }
-    write!(f, ", platform {platform}")
+    f.write_str(", platform ")?;
+    f.write_str(platform)
 }
 
 /// The image a workload's pods will get, and how it reaches them.
