@@ -269,10 +269,14 @@ def path_of(name):
 
 def module_of(name, depth):
     """The module path of a function, at most `depth` segments: the path's segments before its
-    first type (a capitalised segment), else all but the last (the function's own name)."""
+    first type (a capitalised segment) or before the function holding a closure (`{{closure}}`),
+    else all but the last (the function's own name)."""
     path = path_of(name)
     segments = path.split("::")
     for i, seg in enumerate(segments):
+        if seg.startswith("{"):
+            segments = segments[: max(i - 1, 1)]
+            break
         if not seg or seg[0].isupper() or not (seg[0].isalpha() or seg[0] == "_"):
             segments = segments[:i]
             break
