@@ -410,6 +410,9 @@ def report(profile, perf_map, calls, module=b"", top=30, out=sys.stdout):
 # (`_start`, `wapc_init`) while instantiating.
 WAPC_CALL = ("__guest_call", "e2e_tests::host::PolicyHost::call")
 WAPC_INIT = "e2e_tests::host::CompiledPolicy::instantiate"
+# The bench's run (`fresh_calls` may be inlined into `main`) and what it does per call or before.
+RUN = ("bench::main", "bench::fresh_calls")
+FRESH = ("bench::Module::load", "bench::Module::fresh_call")
 
 
 def host_breakdown(r, profile, split, perf_map, names, run):
@@ -438,7 +441,14 @@ def host_breakdown(r, profile, split, perf_map, names, run):
     for owner, inside in entered.items():
         for name, cost in inside.items():
             r.row(cost, f"wasm entered: {name} (expected under {owner}, not called here)", "  ")
-    r.row(run - sum(callees.values()), "outside the fresh calls (reading the request and settings, first-use setup), spread over N")
+    r.row(run - sum(callees.values()), "outside the fresh calls, once per run, spread over N (what else bench::main calls:)")
+    others = defaultdict(int)
+    for (caller, callee), (_, cost) in profile.edges.items():
+        name = clean(profile.names[callee])
+        if clean(profile.names[caller]) in RUN and name not in RUN + FRESH:
+            others[name] += cost
+    for name, ir in sorted(others.items(), key=lambda kv: (-kv[1], kv[0]))[:5]:
+        r.row(ir, name, "    ")
 
 
 def main(argv):
