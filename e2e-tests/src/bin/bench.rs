@@ -269,6 +269,9 @@ fn parse_opts() -> Result<Opts> {
             other => bail!("unknown argument {other}\n{USAGE}"),
         }
     }
+    if o.perf_map && o.fresh_calls.is_none() {
+        bail!("--perf-map goes with --fresh-calls N and one --try\n{USAGE}");
+    }
     if o.modules.is_empty() {
         o.modules.push(module_path());
     }
