@@ -13,8 +13,10 @@ call (counts divided by CALLS):
 
 - the fresh call's total, as `instructions.sh` counts it (`bench::main` minus `bench::Module::load`);
 - the wasm code: instructions executed in the module's compiled code (self, exact);
-- native code the wasm code calls (wasmtime's libcalls such as `memory.copy`, the WASI and waPC
-  host functions), by the first native function called, inclusive;
+- native code the wasm code calls (wasmtime's libcalls such as `memory.copy` or filling a table
+  entry on the first indirect call through it, the WASI and waPC host functions), by the first
+  native function called, inclusive, with the number of calls, and which wasm functions call
+  wasmtime's builtins;
 - the host's own work outside wasm (instantiation, the waPC call, drop), by the fresh call's
   callees, inclusive, with the wasm entered under each shown apart, and what the run spends
   outside the fresh calls (reading the request and settings once), spread over the calls as
@@ -339,12 +341,19 @@ class Split:
                 self.unmapped += ir
         self.entries = defaultdict(int)  # wasm entered from native code: JIT function id -> cost
         self.calls_out = defaultdict(int)  # native code called from wasm, by native function
-        for (caller, callee), (_, cost) in profile.edges.items():
+        self.calls_out_count = defaultdict(int)  # how many times
+        self.builtin_callers = defaultdict(int)  # (wasmtime builtin, wasm caller) -> calls
+        for (caller, callee), (count, cost) in profile.edges.items():
             caller_jit, callee_jit = caller in self.jit_fns, callee in self.jit_fns
             if callee_jit and not caller_jit:
                 self.entries[callee] += cost
             elif caller_jit and not callee_jit:
                 self.calls_out[clean(profile.names[callee])] += cost
+                self.calls_out_count[clean(profile.names[callee])] += count
+            elif caller_jit and callee_jit:
+                name = jit_name(profile, perf_map, callee)
+                if name.startswith("wasmtime_builtin_"):
+                    self.builtin_callers[(name, jit_name(profile, perf_map, caller))] += count
 
 
 def jit_name(profile, perf_map, fid):
@@ -392,8 +401,18 @@ def report(profile, perf_map, calls, module=b"", top=30, out=sys.stdout):
         r.row(split.unmapped, "of which code callgrind could not name, outside the perf map (PLT, loader)", "    ")
     host_breakdown(r, profile, split, perf_map, names, run)
     r.say()
-    r.say("native code called from wasm, by the first native function (inclusive):")
-    r.rows(split.calls_out, top)
+    r.say("native code called from wasm, by the first native function (inclusive; calls per fresh call):")
+    counts = split.calls_out_count
+    r.rows({f"{n} ({counts[n] / calls:.1f})": ir for n, ir in split.calls_out.items()}, top)
+    if split.builtin_callers:
+        r.say()
+        r.say("wasm functions calling wasmtime's builtins (libcalls), calls per fresh call, top 8 each:")
+        by_builtin = defaultdict(lambda: defaultdict(int))
+        for (builtin, caller), n in split.builtin_callers.items():
+            by_builtin[builtin][display(caller, names)] += n
+        for builtin, callers in sorted(by_builtin.items()):
+            for caller, n in sorted(callers.items(), key=lambda kv: (-kv[1], kv[0]))[:8]:
+                r.say(f"{n / calls:>11,.1f}         {builtin} <- {caller}")
     r.say()
     r.say(f"wasm functions by self instructions (top {top} of {len(split.jit_self)}):")
     r.rows({display(n, names): ir for n, ir in split.jit_self.items()}, top)
