@@ -265,6 +265,26 @@ instructions: policy.wasm host-tools
 	else for c in $(INSTRUCTION_CASES); do \
 	  BENCH=$(BENCH) e2e-tests/bench/instructions.sh policy.wasm tests/inputs/requests/$${c%%:*} tests/inputs/$${c#*:}; \
 	done; echo "targets: not measured (no peers: set PEERS_DIR)"; fi
+	@echo "where they go, per wasm function: make wasm-profile [REQUEST=tests/inputs/requests/... SETTINGS=...]"
+
+# Where a fresh call's instructions go, per wasm function (callgrind over wasmtime's perf map,
+# e2e-tests/bench/wasm-profile.sh), for REQUEST with SETTINGS. cargo strips the name section from
+# the release module, so the profile is of the same build with its names kept: its own cargo
+# profile (`wasm-names`: release with strip off, output under $(TARGET_DIR)/wasm32-wasip1/wasm-names,
+# the release output untouched) and wasm-opt with policy.wasm's flags plus -g (keep the names).
+REQUEST ?= tests/inputs/requests/article-pod.json
+SETTINGS ?= tests/inputs/settings/article.yaml
+NAMED_WASM := $(TARGET_DIR)/named-policy.wasm
+.PHONY: named-policy.wasm wasm-profile
+named-policy.wasm: setup-rust | setup-binaryen
+	$(CARGO) build --target wasm32-wasip1 --profile wasm-names \
+	  --config 'profile.wasm-names.inherits="release"' --config profile.wasm-names.strip=false
+	wasm-opt --strip-dwarf $(WASM_OPT_FLAGS) -g $(TARGET_DIR)/wasm32-wasip1/wasm-names/otel_python_policy.wasm \
+	  -o $(NAMED_WASM)
+wasm-profile: named-policy.wasm host-tools
+	@command -v valgrind >/dev/null || { sudo_=""; [ "$$(id -u)" = 0 ] || sudo_=sudo; \
+	  $$sudo_ apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo_ apt-get install -y -qq valgrind >/dev/null; }
+	BENCH=$(BENCH) e2e-tests/bench/wasm-profile.sh $(NAMED_WASM) $(REQUEST) $(SETTINGS)
 
 # policy-server under load (wrk on loopback): this policy next to the peers, in one server.
 bench-server: annotated-policy.wasm

@@ -7,6 +7,8 @@
 #
 #   e2e-tests/bench/instructions.sh MODULE REQUEST SETTINGS     (N=300 calls by default)
 #   make instructions                                           (the README's figures)
+#
+# Where they go, per wasm function of the module: wasm-profile.sh (make wasm-profile).
 set -euo pipefail
 [ $# -eq 3 ] || { echo "usage: $0 MODULE REQUEST SETTINGS" >&2; exit 2; }
 command -v valgrind >/dev/null || { echo "$0: needs valgrind (apt-get install valgrind)" >&2; exit 2; }

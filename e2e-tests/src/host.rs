@@ -21,6 +21,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use wapc::{HostCallback, WapcHost};
+use wasmtime_provider::wasmtime::{Config, Engine, ProfilingStrategy};
 use wasmtime_provider::{WasmtimeEngineProviderBuilder, WasmtimeEngineProviderPre};
 
 use crate::cluster::ClusterState;
@@ -46,8 +47,31 @@ impl fmt::Debug for CompiledPolicy {
 impl CompiledPolicy {
     /// Compile a module from its bytes (a `.wasm` binary).
     pub fn compile(module: &[u8]) -> Result<Self> {
-        let pre = WasmtimeEngineProviderBuilder::new()
-            .module_bytes(module)
+        Self::build(WasmtimeEngineProviderBuilder::new().module_bytes(module))
+    }
+
+    /// [`CompiledPolicy::compile`] in an engine that also writes a perf map: each compiled
+    /// function's address, size and name (from the module's name section, else
+    /// `wasm[0]::function[N]`) appended to `/tmp/perf-<pid>.map` (wasmtime's
+    /// `ProfilingStrategy::PerfMap`), for profilers to name the JIT code (see
+    /// `e2e-tests/bench/wasm-profile.sh`). The engine's configuration is the one
+    /// [`CompiledPolicy::compile`] gets from the provider (wasmtime's default) with only the
+    /// profiler set, which registers the code after compiling it: the code and the instances are
+    /// the same.
+    pub fn compile_with_perf_map(module: &[u8]) -> Result<Self> {
+        let mut config = Config::default();
+        config.profiler(ProfilingStrategy::PerfMap);
+        let engine =
+            Engine::new(&config).map_err(|e| anyhow!("cannot create a wasmtime engine: {e}"))?;
+        Self::build(
+            WasmtimeEngineProviderBuilder::new()
+                .engine(engine)
+                .module_bytes(module),
+        )
+    }
+
+    fn build(builder: WasmtimeEngineProviderBuilder<'_>) -> Result<Self> {
+        let pre = builder
             .build_pre()
             .map_err(|e| anyhow!("cannot compile the policy module: {e}"))?;
         Ok(Self { pre })
