@@ -786,7 +786,7 @@ mod tests {
         let plan = Plan {
             edits: vec![ContainerEdit {
                 slot: Slot::Init(1),
-                name: "migrate".into(),
+                name: "migrate",
                 env: Default::default(),
                 mounts: Vec::new(),
             }],
