@@ -4,7 +4,7 @@
 //! the node and pod IPs, and the SDK configuration: service name, exporter, resource attributes,
 //! propagators and sampler.
 
-use super::env::{Entry, EnvList, Layer};
+use super::env::{Entry, EnvList};
 use super::exporter::{self, TlsPlan};
 use super::resource_attributes;
 use crate::instrumentation::InstrumentationSpec;
@@ -16,8 +16,8 @@ use crate::pod::{ContainerView, PodView};
 use crate::refusal::Notice;
 
 /// The node and pod IPs, put in front of the env (in this order).
-pub fn ip_env() -> Vec<Entry<'static>> {
-    vec![
+pub fn ip_env() -> [Entry<'static>; 2] {
+    [
         Entry::Field(NODE_IP_VAR, "status.hostIP"),
         Entry::Field(POD_IP_VAR, "status.podIP"),
     ]
@@ -62,7 +62,7 @@ pub fn sdk_config<'a>(
         generated.push(Entry::literal(PROPAGATORS_VAR, props.join(",")));
     }
     sampler(spec, &env, &mut generated);
-    let mut env = env.layered([Layer::BackOwned(generated)]);
+    env.back(generated);
     env.move_to_end(RESOURCE_ATTRIBUTES_VAR);
     (env, note)
 }

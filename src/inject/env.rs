@@ -59,17 +59,6 @@ impl Serialize for EnvList<'_> {
     }
 }
 
-/// One layer of variables below what is already in the list.
-#[derive(Debug, Clone)]
-pub enum Layer<'a> {
-    /// Appended, in order (borrowed).
-    Back(&'a [EnvVar]),
-    /// Appended, in order (moved in).
-    BackOwned(Vec<Entry<'a>>),
-    /// Put in front, in order (so that values below may refer to them as `$(NAME)`; moved in).
-    FrontOwned(Vec<Entry<'a>>),
-}
-
 impl<'a> EnvList<'a> {
     /// The container's own entries, in order (`inject::apply` writes them back from the original
     /// JSON).
@@ -80,28 +69,25 @@ impl<'a> EnvList<'a> {
         EnvList { entries }
     }
 
-    /// Adds `layers`, highest precedence first: each variable only when no entry (the user's, or
-    /// an earlier layer's) has its name. This is the only way variables are added.
-    pub fn layered(mut self, layers: impl IntoIterator<Item = Layer<'a>>) -> Self {
-        for layer in layers {
-            match layer {
-                Layer::Back(vars) => self.back(vars.iter().map(Entry::Spec)),
-                Layer::BackOwned(vars) => self.back(vars.into_iter()),
-                Layer::FrontOwned(vars) => {
-                    let new: Vec<Entry<'a>> =
-                        vars.into_iter().filter(|v| !self.has(v.name())).collect();
-                    self.entries.splice(0..0, new);
-                }
-            }
-        }
-        self
-    }
-
-    /// `vars` appended, each unless an entry has its name.
-    fn back(&mut self, vars: impl Iterator<Item = Entry<'a>>) {
+    /// `vars` appended, each unless an entry has its name (a layer below the list). Layers are
+    /// added highest precedence first, with this and [`EnvList::front`]: the only ways variables
+    /// are added.
+    pub fn back(&mut self, vars: impl IntoIterator<Item = Entry<'a>>) {
         for v in vars {
             if !self.has(v.name()) {
                 self.entries.push(v);
+            }
+        }
+    }
+
+    /// `vars` put in front, in order, each unless an entry of the list has its name (a layer
+    /// below the list, in front so that the values below may refer to them as `$(NAME)`).
+    pub fn front(&mut self, vars: impl IntoIterator<Item = Entry<'a>>) {
+        let mut added = 0;
+        for v in vars {
+            if !self.entries[added..].iter().any(|e| e.name() == v.name()) {
+                self.entries.insert(added, v);
+                added += 1;
             }
         }
     }
@@ -258,18 +244,17 @@ mod tests {
     fn the_first_to_set_a_name_wins_and_keeps_its_place() {
         let own = [user("A", "user"), user("B", "user")];
         let spec = [literal("A", "policy"), literal("C", "one")];
-        let l = EnvList::from_original(&own).layered([
-            Layer::Back(&spec),
-            Layer::FrontOwned(vec![
-                Entry::literal("P", "policy"),
-                Entry::literal("Q", "policy"),
-                Entry::literal("B", "policy"),
-            ]),
-            Layer::BackOwned(vec![
-                Entry::literal("C", "two"),
-                Entry::literal("D", "two"),
-                Entry::literal("D", "three"),
-            ]),
+        let mut l = EnvList::from_original(&own);
+        l.back(spec.iter().map(Entry::Spec));
+        l.front([
+            Entry::literal("P", "policy"),
+            Entry::literal("Q", "policy"),
+            Entry::literal("B", "policy"),
+        ]);
+        l.back([
+            Entry::literal("C", "two"),
+            Entry::literal("D", "two"),
+            Entry::literal("D", "three"),
         ]);
         assert_eq!(names(&l), ["P", "Q", "A", "B", "C", "D"]);
         assert_eq!(l.find("A").unwrap().value(), Some("user"));

@@ -36,7 +36,7 @@ use crate::operator::{
 };
 use crate::pod::{ContainerView, PodView, Slot};
 use crate::refusal::{AlreadyInstrumented, Notice, PlanProblem};
-use env::{EnvList, Layer};
+use env::{Entry, EnvList};
 
 /// One target container's new env list and the mounts to append. Serialized as what it writes
 /// (the record's hash): the container's name, its whole new env, the mounts it gets.
@@ -344,13 +344,13 @@ fn container_env<'a>(
 fn env_above_sdk<'a>(spec: &'a InstrumentationSpec, c: &'a ContainerView) -> EnvList<'a> {
     let python_env = spec.python().env.as_deref().unwrap_or_default();
     let (pythonpath, wrap) = python::pythonpath(&c.env, python_env).split();
-    let mut env = EnvList::from_original(&c.env).layered([
-        Layer::Back(python_env),
-        Layer::BackOwned(pythonpath),
-        Layer::FrontOwned(common::ip_env()),
-        Layer::Back(spec.env.as_deref().unwrap_or_default()),
-        Layer::BackOwned(python::default_env()),
-    ]);
+    let spec_env = spec.env.as_deref().unwrap_or_default();
+    let mut env = EnvList::from_original(&c.env);
+    env.back(python_env.iter().map(Entry::Spec));
+    env.back(pythonpath);
+    env.front(common::ip_env());
+    env.back(spec_env.iter().map(Entry::Spec));
+    env.back(python::default_env());
     if let Some(value) = wrap {
         env.rewrite(PYTHONPATH, value);
     }

@@ -27,10 +27,10 @@ pub enum PythonPath {
 
 impl PythonPath {
     /// The variable to add (none or one), and the value to rewrite the one set above with.
-    pub fn split(self) -> (Vec<Entry<'static>>, Option<String>) {
+    pub fn split(self) -> (Option<Entry<'static>>, Option<String>) {
         match self {
-            PythonPath::Add(v) => (vec![Entry::literal(PYTHONPATH, v)], None),
-            PythonPath::Wrap(value) => (Vec::new(), Some(value)),
+            PythonPath::Add(v) => (Some(Entry::literal(PYTHONPATH, v)), None),
+            PythonPath::Wrap(value) => (None, Some(value)),
         }
     }
 }
@@ -65,10 +65,8 @@ fn wrapped(user: Option<&str>) -> String {
 }
 
 /// The Python image's exporter defaults.
-pub fn default_env() -> Vec<Entry<'static>> {
-    PYTHON_DEFAULT_ENV
-        .map(|(name, value)| Entry::literal(name, value))
-        .into()
+pub fn default_env() -> [Entry<'static>; PYTHON_DEFAULT_ENV.len()] {
+    PYTHON_DEFAULT_ENV.map(|(name, value)| Entry::literal(name, value))
 }
 
 fn packages_mount() -> VolumeMount {
