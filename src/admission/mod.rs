@@ -228,11 +228,11 @@ impl Admission<'_> {
         options: &Options,
         registry: &dyn Registry,
     ) -> Decision {
-        let (mut plan, findings) = match plan_with_image(pod, &subject, resolved, options, registry)
-        {
-            Ok(planned) => planned,
-            Err(refusal) => return Decision::Refuse(refusal),
-        };
+        let (mut plan, findings, pod) =
+            match plan_with_image(pod, &subject, resolved, options, registry) {
+                Ok(planned) => planned,
+                Err(refusal) => return Decision::Refuse(refusal),
+            };
         if options.autoscaler_safe_to_evict {
             plan.annotations
                 .extend(inject::autoscaler::safe_to_evict(pod, &plan));
@@ -251,7 +251,7 @@ impl Admission<'_> {
         let label = resolved.label();
         let mut notices = vec![Notice::Injected {
             label: label.clone(),
-            containers: plan.edits.iter().map(|e| e.name.clone()).collect(),
+            containers: plan.edits.iter().map(|e| e.name.to_string()).collect(),
             pod: pod.display_name(),
         }];
         if resolved.spec.endpoint().is_empty() {
@@ -315,14 +315,15 @@ impl Admission<'_> {
 /// The plan for a pod, with the image the options give it and the preflight, and the doctor's
 /// findings: the image checked and rewritten first; the registry asked (the app images read
 /// under `inspectAppImages`, the image pinned) only once the pod is known to take the plan and
-/// pass the doctor. An app image's `PYTHONPATH` joins the pod's env, and the plan is made again.
-fn plan_with_image(
-    pod: &mut PodView,
+/// pass the doctor. An app image's `PYTHONPATH` joins the pod's env, and the pod is checked again.
+/// The plan borrows the pod, which is handed back for reading.
+fn plan_with_image<'p>(
+    pod: &'p mut PodView,
     subject: &Subject,
-    resolved: &Resolved,
+    resolved: &'p Resolved,
     options: &Options,
     registry: &dyn Registry,
-) -> Result<(inject::Plan, Vec<Notice>), Refusal> {
+) -> Result<(inject::Plan<'p>, Vec<Notice>, &'p PodView), Refusal> {
     let image_refusal = |problem| image_refusal(subject.clone(), resolved, problem);
     let image_options = &options.image;
     let prepared = image::prepare(&resolved.spec, image_options).map_err(image_refusal)?;
@@ -332,28 +333,31 @@ fn plan_with_image(
         pull_secrets: &image_options.pull_secrets,
     };
     let spec = &resolved.spec;
-    let make_plan = |pod: &PodView| {
-        inject::plan(pod, subject.namespace(), spec, &packages)
-            .map_err(|problem| plan_refusal(subject.clone(), resolved, problem))
-    };
-    let mut plan = make_plan(pod)?;
-    let targets: Vec<Slot> = plan.edits.iter().map(|e| e.slot).collect();
+    let plan_refused = |problem| plan_refusal(subject.clone(), resolved, problem);
+    let checked = inject::check(pod, spec).map_err(plan_refused)?;
+    let targets: Vec<Slot> = checked.targets.clone();
     let mut findings = checks::verdict(pod, resolved, &targets, subject)?;
+    let mut env_joined = false;
     if options.inspect_app_images {
         let inspected = inspect_app_images(pod, &targets, subject, resolved, registry)?;
-        if inspected.kept > 0 {
-            plan = make_plan(pod)?;
-        }
+        env_joined = inspected.kept > 0;
         let notices = inspected.notices.into_iter();
         findings.extend(notices.map(|n| Notice::AppImage(Box::new(n))));
     }
+    let pod: &'p PodView = pod;
+    let namespace = subject.namespace();
+    let mut plan = if env_joined {
+        inject::plan(pod, namespace, spec, &packages).map_err(plan_refused)?
+    } else {
+        inject::plan_checked(pod, namespace, spec, &packages, checked)
+    };
     let mount = packages.mount(plan.source);
     plan.preflight = preflight::containers(options.preflight, spec, pod, &targets, &mount);
     if prepared.needs_digest {
         let image = image::pin(prepared, registry).map_err(image_refusal)?;
         plan.set_image(&image);
     }
-    Ok((plan, findings))
+    Ok((plan, findings, pod))
 }
 
 /// `inspectAppImages`: the configurations of the target containers' images read, an image's

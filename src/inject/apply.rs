@@ -304,7 +304,7 @@ fn edit_container(
 
 fn not_an_object(edit: &ContainerEdit) -> ApplyProblem {
     ApplyProblem::ContainerNotAnObject {
-        container: edit.name.clone(),
+        container: edit.name.to_string(),
         list: edit.slot.list_key(),
         index: edit.slot.index(),
     }
@@ -313,19 +313,22 @@ fn not_an_object(edit: &ContainerEdit) -> ApplyProblem {
 /// One entry of the new env list, appended to `out`: the user's own text, the user's entry with
 /// the policy's new `value` (PYTHONPATH, OTEL_RESOURCE_ATTRIBUTES), or the policy's entry.
 fn push_env_entry(out: &mut String, entry: &Entry, original: &[&str]) {
-    let Some(orig) = entry.origin.and_then(|i| original.get(i).copied()) else {
-        return push_new_env_entry(out, &entry.var);
-    };
-    if !entry.rewritten {
-        return out.push_str(orig);
+    let orig = entry.origin().and_then(|i| original.get(i).copied());
+    match (entry, orig) {
+        (Entry::User(..), Some(orig)) => out.push_str(orig),
+        (Entry::Rewritten(_, _, new), Some(orig)) => {
+            let mut value = String::new();
+            push_string(&mut value, new);
+            let mut splices = Vec::new();
+            if let Some(fields) = members(orig) {
+                set(orig, orig, &fields, "value", value, &mut splices);
+            }
+            out.push_str(&splice(orig, splices));
+        }
+        (Entry::Literal(name, value), _) => push_literal(out, name, value),
+        (Entry::Field(name, path), _) => push_field_ref(out, name, path),
+        _ => push_new_env_entry(out, &entry.to_var()),
     }
-    let mut value = String::new();
-    push_string(&mut value, entry.var.value.as_deref().unwrap_or_default());
-    let mut splices = Vec::new();
-    if let Some(fields) = members(orig) {
-        set(orig, orig, &fields, "value", value, &mut splices);
-    }
-    out.push_str(&splice(orig, splices));
 }
 
 /// A variable the policy adds, as the operator writes it, appended to `out`. Literals and
@@ -343,22 +346,28 @@ fn push_new_env_entry(out: &mut String, var: &k8s_openapi::api::core::v1::EnvVar
         _ => None,
     });
     match (&var.value, field) {
-        (Some(v), None) if var.value_from.is_none() => {
-            out.push_str(r#"{"name":"#);
-            push_string(out, &var.name);
-            out.push_str(r#","value":"#);
-            push_string(out, v);
-            out.push('}');
-        }
-        (None, Some(path)) => {
-            out.push_str(r#"{"name":"#);
-            push_string(out, &var.name);
-            out.push_str(r#","valueFrom":{"fieldRef":{"fieldPath":"#);
-            push_string(out, path);
-            out.push_str("}}}");
-        }
+        (Some(v), None) if var.value_from.is_none() => push_literal(out, &var.name, v),
+        (None, Some(path)) => push_field_ref(out, &var.name, path),
         _ => out.push_str(&to_json(var)),
     }
+}
+
+/// A variable with a literal value, appended to `out`.
+fn push_literal(out: &mut String, name: &str, value: &str) {
+    out.push_str(r#"{"name":"#);
+    push_string(out, name);
+    out.push_str(r#","value":"#);
+    push_string(out, value);
+    out.push('}');
+}
+
+/// A downward-API variable (`fieldRef` without `apiVersion`), appended to `out`.
+fn push_field_ref(out: &mut String, name: &str, path: &str) {
+    out.push_str(r#"{"name":"#);
+    push_string(out, name);
+    out.push_str(r#","valueFrom":{"fieldRef":{"fieldPath":"#);
+    push_string(out, path);
+    out.push_str("}}}");
 }
 
 /// The members of a JSON object written one by one, in the order given; absent values are
@@ -777,7 +786,7 @@ mod tests {
         let plan = Plan {
             edits: vec![ContainerEdit {
                 slot: Slot::Init(1),
-                name: "migrate".into(),
+                name: "migrate",
                 env: Default::default(),
                 mounts: Vec::new(),
             }],

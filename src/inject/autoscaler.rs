@@ -40,7 +40,7 @@ mod tests {
     use crate::inject::Volume;
     use k8s_openapi::api::core::v1::EmptyDirVolumeSource;
 
-    fn plan(volumes: &[(&str, bool)]) -> Plan {
+    fn plan(volumes: &[(&str, bool)]) -> Plan<'static> {
         Plan {
             volumes: volumes
                 .iter()

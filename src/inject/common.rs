@@ -4,9 +4,7 @@
 //! the node and pod IPs, and the SDK configuration: service name, exporter, resource attributes,
 //! propagators and sampler.
 
-use k8s_openapi::api::core::v1::EnvVar;
-
-use super::env::{EnvList, Layer, field_ref, literal};
+use super::env::{Entry, EnvList};
 use super::exporter::{self, TlsPlan};
 use super::resource_attributes;
 use crate::instrumentation::InstrumentationSpec;
@@ -18,40 +16,37 @@ use crate::pod::{ContainerView, PodView};
 use crate::refusal::Notice;
 
 /// The node and pod IPs, put in front of the env (in this order).
-pub fn ip_env() -> Vec<EnvVar> {
-    vec![
-        field_ref(NODE_IP_VAR, "status.hostIP"),
-        field_ref(POD_IP_VAR, "status.podIP"),
+pub fn ip_env() -> [Entry<'static>; 2] {
+    [
+        Entry::Field(NODE_IP_VAR, "status.hostIP"),
+        Entry::Field(POD_IP_VAR, "status.podIP"),
     ]
 }
 
 /// The SDK configuration as the lowest layer of `env`, which holds everything above it. The
 /// container's `OTEL_RESOURCE_ATTRIBUTES` (set by the user or a layer above) is extended with the
 /// generated attributes, or kept as is when it comes from `valueFrom` (the note says so).
-pub fn sdk_config(
-    mut env: EnvList,
+pub fn sdk_config<'a>(
+    mut env: EnvList<'a>,
     pod: &PodView,
     namespace: &str,
-    spec: &InstrumentationSpec,
+    spec: &'a InstrumentationSpec,
     c: &ContainerView,
     tls: &TlsPlan,
-) -> (EnvList, Option<Notice>) {
+) -> (EnvList<'a>, Option<Notice>) {
     // Whether the env above sets OTEL_RESOURCE_ATTRIBUTES with `valueFrom`, and its literal value.
-    let above = env.find(RESOURCE_ATTRIBUTES_VAR).map(|v| {
-        (
-            v.value_from.is_some(),
-            v.value.as_deref().unwrap_or_default(),
-        )
-    });
+    let above = env
+        .find(RESOURCE_ATTRIBUTES_VAR)
+        .map(|v| (v.has_source(), v.value().unwrap_or_default()));
     let user = above.map_or("", |(_, value)| value);
     let resource = resource_attributes::for_container(spec, pod, namespace, c, user);
     let mut generated = Vec::with_capacity(6 + resource.field_refs.len() + tls.env.len());
-    generated.push(literal(SERVICE_NAME_VAR, resource.service_name));
+    generated.push(Entry::literal(SERVICE_NAME_VAR, resource.service_name));
     exporter::env(spec, tls, &mut generated);
     generated.extend(resource.field_refs);
     let mut note = None;
     match above {
-        None => generated.push(literal(RESOURCE_ATTRIBUTES_VAR, resource.attributes)),
+        None => generated.push(Entry::literal(RESOURCE_ATTRIBUTES_VAR, resource.attributes)),
         Some((true, _)) => {
             note = Some(Notice::AttributesFromSource {
                 container: c.name.clone(),
@@ -64,10 +59,10 @@ pub fn sdk_config(
         }
     }
     if let Some(props) = spec.propagators.as_ref().filter(|p| !p.is_empty()) {
-        generated.push(literal(PROPAGATORS_VAR, props.join(",")));
+        generated.push(Entry::literal(PROPAGATORS_VAR, props.join(",")));
     }
     sampler(spec, &env, &mut generated);
-    let mut env = env.layered([Layer::BackOwned(generated)]);
+    env.back(generated);
     env.move_to_end(RESOURCE_ATTRIBUTES_VAR);
     (env, note)
 }
@@ -104,13 +99,13 @@ pub fn service_name(
 }
 
 /// The sampler and its argument, added to `out` together and only when the env sets neither.
-fn sampler(spec: &InstrumentationSpec, env: &EnvList, out: &mut Vec<EnvVar>) {
+fn sampler<'a>(spec: &'a InstrumentationSpec, env: &EnvList, out: &mut Vec<Entry<'a>>) {
     let (sampler, argument) = (spec.sampler_type(), spec.sampler_argument());
     if sampler.is_empty() || env.has(SAMPLER_VAR) || env.has(SAMPLER_ARG_VAR) {
         return;
     }
-    out.push(literal(SAMPLER_VAR, sampler));
+    out.push(Entry::literal(SAMPLER_VAR, sampler));
     if !argument.is_empty() {
-        out.push(literal(SAMPLER_ARG_VAR, argument));
+        out.push(Entry::literal(SAMPLER_ARG_VAR, argument));
     }
 }

@@ -1,8 +1,10 @@
 //! A container's env list while it is extended, by the operator's precedence.
 //!
 //! A container's env list while it is being extended: the operator's precedence (what is set
-//! first wins; a layer only adds names nobody above it set) and a record of which entries are the
-//! user's untouched originals, so that `inject::apply` writes those back byte-for-byte.
+//! first wins; a layer only adds names nobody above it set). The entries borrow what they can:
+//! the user's own entries are the pod view's (and `inject::apply` writes them back byte-for-byte
+//! from the original JSON), the spec's are the spec's, and the policy's own variables hold their
+//! constant names and, for a downward-API reference, its constant path.
 
 use std::borrow::Cow;
 
@@ -13,110 +15,86 @@ use crate::operator::configures_instrumentation;
 use crate::pod::EnvEntry;
 
 /// One entry of a container's env list while it is being extended; serialized as the variable.
-#[derive(Debug, Clone, Serialize)]
-#[serde(transparent)]
-pub struct Entry {
-    /// The variable.
-    pub var: EnvVar,
-    /// Index in the container's original `env`, for entries the user wrote.
-    #[serde(skip)]
-    pub origin: Option<usize>,
-    /// Set when the policy rewrote a user's entry (PYTHONPATH, OTEL_RESOURCE_ATTRIBUTES).
-    #[serde(skip)]
-    pub rewritten: bool,
+#[derive(Debug, Clone)]
+pub enum Entry<'a> {
+    /// The user's entry at this index of the container's `env`, untouched.
+    User(usize, &'a EnvEntry),
+    /// The user's entry at this index with the literal value the policy gives it (PYTHONPATH,
+    /// OTEL_RESOURCE_ATTRIBUTES); the rest of it as written.
+    Rewritten(usize, &'a EnvEntry, String),
+    /// A variable of the spec (`env`, `python.env`), as written there.
+    Spec(&'a EnvVar),
+    /// A variable with a literal value.
+    Literal(&'a str, Cow<'a, str>),
+    /// A downward-API variable: a `fieldRef` to this path, without `apiVersion`.
+    Field(&'a str, &'static str),
+    /// Any other variable (a spec's `valueFrom` one given a literal value too).
+    Other(Box<EnvVar>),
+}
+
+impl Serialize for Entry<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.to_var().serialize(serializer)
+    }
 }
 
 /// A container's env list, in order.
 #[derive(Debug, Clone, Default)]
-pub struct EnvList {
+pub struct EnvList<'a> {
     /// The entries.
-    pub entries: Vec<Entry>,
+    pub entries: Vec<Entry<'a>>,
 }
 
 /// Serialized (for the record's hash) as the entries that configure the instrumentation
 /// (`PYTHONPATH` and the SDK's `OTEL_` variables, the user's and the policy's), in order: the
 /// other entries are the user's own, or another webhook's (some add a variable to every
 /// container), and say nothing about the instrumentation.
-impl Serialize for EnvList {
+impl Serialize for EnvList<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_seq(
             self.entries
                 .iter()
-                .filter(|e| configures_instrumentation(&e.var.name)),
+                .filter(|e| configures_instrumentation(e.name())),
         )
     }
 }
 
-/// One layer of variables below what is already in the list: borrowed ones are copied into the
-/// list, owned ones moved.
-#[derive(Debug, Clone)]
-pub enum Layer<'a> {
-    /// Appended, in order.
-    Back(&'a [EnvVar]),
-    /// Appended, in order (moved in).
-    BackOwned(Vec<EnvVar>),
-    /// Put in front, in order (so that values below may refer to them as `$(NAME)`; moved in).
-    FrontOwned(Vec<EnvVar>),
-}
-
-impl EnvList {
+impl<'a> EnvList<'a> {
     /// The container's own entries, in order (`inject::apply` writes them back from the original
-    /// JSON). A `valueFrom` of a shape Kubernetes would not accept reads as an empty source.
-    pub fn from_original(env: &[EnvEntry]) -> Self {
+    /// JSON).
+    pub fn from_original(env: &'a [EnvEntry]) -> Self {
         // Room for what the injection adds (about a dozen variables).
         let mut entries = Vec::with_capacity(env.len() + 16);
-        entries.extend(env.iter().enumerate().map(|(i, v)| {
-            Entry {
-                var: EnvVar {
-                    name: v.name.clone(),
-                    value: v.value.clone(),
-                    value_from: v
-                        .value_from
-                        .as_ref()
-                        .map(|raw| serde_json::from_str(raw.get()).unwrap_or_default()),
-                },
-                origin: Some(i),
-                rewritten: false,
-            }
-        }));
+        entries.extend(env.iter().enumerate().map(|(i, v)| Entry::User(i, v)));
         EnvList { entries }
     }
 
-    /// Adds `layers`, highest precedence first: each variable only when no entry (the user's, or
-    /// an earlier layer's) has its name. This is the only way variables are added.
-    pub fn layered<'a>(mut self, layers: impl IntoIterator<Item = Layer<'a>>) -> Self {
-        for layer in layers {
-            match layer {
-                Layer::Back(vars) => self.back(vars.iter().map(Cow::Borrowed)),
-                Layer::BackOwned(vars) => self.back(vars.into_iter().map(Cow::Owned)),
-                Layer::FrontOwned(vars) => {
-                    let new: Vec<Entry> = vars
-                        .into_iter()
-                        .filter(|v| !self.has(&v.name))
-                        .map(Entry::new)
-                        .collect();
-                    self.entries.splice(0..0, new);
-                }
+    /// `vars` appended, each unless an entry has its name (a layer below the list). Layers are
+    /// added highest precedence first, with this and [`EnvList::front`]: the only ways variables
+    /// are added.
+    pub fn back(&mut self, vars: impl IntoIterator<Item = Entry<'a>>) {
+        for v in vars {
+            if !self.has(v.name()) {
+                self.entries.push(v);
             }
         }
-        self
     }
 
-    /// `vars` appended, each unless an entry has its name.
-    fn back<'v>(&mut self, vars: impl Iterator<Item = Cow<'v, EnvVar>>) {
+    /// `vars` put in front, in order, each unless an entry of the list has its name (a layer
+    /// below the list, in front so that the values below may refer to them as `$(NAME)`).
+    pub fn front(&mut self, vars: impl IntoIterator<Item = Entry<'a>>) {
+        let mut added = 0;
         for v in vars {
-            if !self.has(&v.name) {
-                self.entries.push(Entry::new(v.into_owned()));
+            if !self.entries[added..].iter().any(|e| e.name() == v.name()) {
+                self.entries.insert(added, v);
+                added += 1;
             }
         }
     }
 
     /// The first entry with that name, as Kubernetes' own lookups and the operator do.
-    pub fn find(&self, name: &str) -> Option<&EnvVar> {
-        self.entries
-            .iter()
-            .find(|e| e.var.name == name)
-            .map(|e| &e.var)
+    pub fn find(&self, name: &str) -> Option<&Entry<'a>> {
+        self.entries.iter().find(|e| e.name() == name)
     }
 
     /// Whether an entry has that name.
@@ -126,27 +104,99 @@ impl EnvList {
 
     /// Replaces the literal value of the first entry named `name`.
     pub fn rewrite(&mut self, name: &str, value: String) {
-        if let Some(e) = self.entries.iter_mut().find(|e| e.var.name == name) {
-            e.var.value = Some(value);
-            e.rewritten = true;
+        if let Some(e) = self.entries.iter_mut().find(|e| e.name() == name) {
+            *e = std::mem::replace(e, Entry::Literal("", Cow::Borrowed(""))).with_value(value);
         }
     }
 
     /// Moves the first entry named `name` to the end, so that its `$(VAR)` references resolve.
     pub fn move_to_end(&mut self, name: &str) {
-        if let Some(i) = self.entries.iter().position(|e| e.var.name == name) {
+        if let Some(i) = self.entries.iter().position(|e| e.name() == name) {
             let e = self.entries.remove(i);
             self.entries.push(e);
         }
     }
 }
 
-impl Entry {
-    fn new(var: EnvVar) -> Self {
-        Entry {
-            var,
-            origin: None,
-            rewritten: false,
+impl<'a> Entry<'a> {
+    /// A variable with a literal value.
+    pub fn literal(name: &'a str, value: impl Into<Cow<'a, str>>) -> Self {
+        Entry::Literal(name, value.into())
+    }
+
+    /// The variable's name.
+    pub fn name(&self) -> &str {
+        match self {
+            Entry::User(_, e) | Entry::Rewritten(_, e, _) => &e.name,
+            Entry::Spec(v) => &v.name,
+            Entry::Literal(name, _) | Entry::Field(name, _) => name,
+            Entry::Other(v) => &v.name,
+        }
+    }
+
+    /// Its literal value, if any.
+    pub fn value(&self) -> Option<&str> {
+        match self {
+            Entry::User(_, e) => e.value.as_deref(),
+            Entry::Rewritten(_, _, value) => Some(value),
+            Entry::Spec(v) => v.value.as_deref(),
+            Entry::Literal(_, value) => Some(value),
+            Entry::Field(..) => None,
+            Entry::Other(v) => v.value.as_deref(),
+        }
+    }
+
+    /// Whether it has a `valueFrom`.
+    pub fn has_source(&self) -> bool {
+        match self {
+            Entry::User(_, e) | Entry::Rewritten(_, e, _) => e.value_from.is_some(),
+            Entry::Spec(v) => v.value_from.is_some(),
+            Entry::Literal(..) => false,
+            Entry::Field(..) => true,
+            Entry::Other(v) => v.value_from.is_some(),
+        }
+    }
+
+    /// The same variable with the literal `value`, the rest of it kept.
+    fn with_value(self, value: String) -> Self {
+        match self {
+            Entry::User(i, e) | Entry::Rewritten(i, e, _) => Entry::Rewritten(i, e, value),
+            Entry::Spec(v) if v.value_from.is_none() => Entry::Literal(&v.name, value.into()),
+            Entry::Literal(name, _) => Entry::Literal(name, value.into()),
+            other => {
+                let mut var = other.to_var().into_owned();
+                var.value = Some(value);
+                Entry::Other(Box::new(var))
+            }
+        }
+    }
+
+    /// The variable as its Kubernetes type. A user's `valueFrom` of a shape Kubernetes would not
+    /// accept reads as an empty source.
+    pub fn to_var(&self) -> Cow<'_, EnvVar> {
+        let user = |e: &EnvEntry, value: Option<String>| EnvVar {
+            name: e.name.clone(),
+            value,
+            value_from: e
+                .value_from
+                .as_ref()
+                .map(|raw| serde_json::from_str(raw.get()).unwrap_or_default()),
+        };
+        match self {
+            Entry::User(_, e) => Cow::Owned(user(e, e.value.clone())),
+            Entry::Rewritten(_, e, value) => Cow::Owned(user(e, Some(value.clone()))),
+            Entry::Spec(v) => Cow::Borrowed(v),
+            Entry::Literal(name, value) => Cow::Owned(literal(name, value.as_ref())),
+            Entry::Field(name, path) => Cow::Owned(field_ref(name, path)),
+            Entry::Other(v) => Cow::Borrowed(v),
+        }
+    }
+
+    /// Index in the container's original `env`, for entries the user wrote.
+    pub fn origin(&self) -> Option<usize> {
+        match self {
+            Entry::User(i, _) | Entry::Rewritten(i, _, _) => Some(*i),
+            _ => None,
         }
     }
 }
@@ -174,13 +224,12 @@ pub fn field_ref(name: &str, field_path: &str) -> EnvVar {
         }),
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn names(l: &EnvList) -> Vec<&str> {
-        l.entries.iter().map(|e| e.var.name.as_str()).collect()
+    fn names<'l>(l: &'l EnvList) -> Vec<&'l str> {
+        l.entries.iter().map(|e| e.name()).collect()
     }
 
     fn user(name: &str, value: &str) -> EnvEntry {
@@ -193,34 +242,36 @@ mod tests {
 
     #[test]
     fn the_first_to_set_a_name_wins_and_keeps_its_place() {
-        let l = EnvList::from_original(&[user("A", "user"), user("B", "user")]).layered([
-            Layer::Back(&[literal("A", "policy"), literal("C", "one")]),
-            Layer::FrontOwned(vec![
-                literal("P", "policy"),
-                literal("Q", "policy"),
-                literal("B", "policy"),
-            ]),
-            Layer::BackOwned(vec![
-                literal("C", "two"),
-                literal("D", "two"),
-                literal("D", "three"),
-            ]),
+        let own = [user("A", "user"), user("B", "user")];
+        let spec = [literal("A", "policy"), literal("C", "one")];
+        let mut l = EnvList::from_original(&own);
+        l.back(spec.iter().map(Entry::Spec));
+        l.front([
+            Entry::literal("P", "policy"),
+            Entry::literal("Q", "policy"),
+            Entry::literal("B", "policy"),
+        ]);
+        l.back([
+            Entry::literal("C", "two"),
+            Entry::literal("D", "two"),
+            Entry::literal("D", "three"),
         ]);
         assert_eq!(names(&l), ["P", "Q", "A", "B", "C", "D"]);
-        assert_eq!(l.find("A").unwrap().value.as_deref(), Some("user"));
-        assert_eq!(l.find("C").unwrap().value.as_deref(), Some("one"));
-        assert_eq!(l.find("D").unwrap().value.as_deref(), Some("two"));
-        assert_eq!(l.entries[2].origin, Some(0));
-        assert_eq!(l.entries[4].origin, None);
+        assert_eq!(l.find("A").unwrap().value(), Some("user"));
+        assert_eq!(l.find("C").unwrap().value(), Some("one"));
+        assert_eq!(l.find("D").unwrap().value(), Some("two"));
+        assert_eq!(l.entries[2].origin(), Some(0));
+        assert_eq!(l.entries[4].origin(), None);
     }
 
     #[test]
     fn rewrite_and_move_mark_the_users_entry() {
-        let mut l = EnvList::from_original(&[user("X", "1"), user("Y", "2")]);
+        let own = [user("X", "1"), user("Y", "2")];
+        let mut l = EnvList::from_original(&own);
         l.rewrite("X", "new".into());
         l.move_to_end("X");
         assert_eq!(names(&l), ["Y", "X"]);
-        assert!(l.entries[1].rewritten && l.entries[1].origin == Some(0));
-        assert!(!l.entries[0].rewritten);
+        assert!(matches!(l.entries[1], Entry::Rewritten(0, _, _)));
+        assert!(matches!(l.entries[0], Entry::User(1, _)));
     }
 }

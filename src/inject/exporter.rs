@@ -3,10 +3,10 @@
 //! The exporter (the operator's `exporter.go`): the endpoint, and for TLS the Secret/ConfigMap
 //! volumes, their read-only mounts and the certificate env vars.
 
-use k8s_openapi::api::core::v1::{ConfigMapVolumeSource, EnvVar, SecretVolumeSource, VolumeMount};
+use k8s_openapi::api::core::v1::{ConfigMapVolumeSource, SecretVolumeSource, VolumeMount};
 
 use super::Volume;
-use super::env::literal;
+use super::env::Entry;
 use crate::instrumentation::{InstrumentationSpec, Tls};
 use crate::operator::{
     CERTIFICATE_VAR, CLIENT_CERTIFICATE_VAR, CLIENT_KEY_VAR, ENDPOINT_VAR,
@@ -17,19 +17,20 @@ use crate::operator::{
 /// What TLS adds: env vars (in the operator's order), pod volumes and container mounts.
 #[derive(Debug, Default)]
 pub struct TlsPlan {
-    pub env: Vec<EnvVar>,
+    pub env: Vec<(&'static str, String)>,
     pub volumes: Vec<Volume>,
     pub mounts: Vec<VolumeMount>,
 }
 
 /// The exporter's env vars added to `out`, in the operator's order: the endpoint when set, then
 /// TLS's.
-pub fn env(spec: &InstrumentationSpec, tls: &TlsPlan, out: &mut Vec<EnvVar>) {
+pub fn env<'a>(spec: &'a InstrumentationSpec, tls: &TlsPlan, out: &mut Vec<Entry<'a>>) {
     let endpoint = spec.endpoint();
     if !endpoint.is_empty() {
-        out.push(literal(ENDPOINT_VAR, endpoint));
+        out.push(Entry::literal(ENDPOINT_VAR, endpoint));
     }
-    out.extend(tls.env.iter().cloned());
+    let certificates = tls.env.iter();
+    out.extend(certificates.map(|(name, value)| Entry::literal(name, value.clone())));
 }
 
 /// What the spec's `exporter.tls` adds (nothing without it).
@@ -95,7 +96,11 @@ impl TlsPlan {
 /// The certificate variables, in the operator's order: the CA (from the ConfigMap when there is
 /// one, else the Secret), the client certificate and key (from the Secret). Absolute paths are
 /// kept as they are.
-fn certificate_env(tls: &Tls, secret_mount: &str, config_map_mount: &str) -> Vec<EnvVar> {
+fn certificate_env(
+    tls: &Tls,
+    secret_mount: &str,
+    config_map_mount: &str,
+) -> Vec<(&'static str, String)> {
     let file_in = |dir: &str, file: &str| {
         if file.starts_with('/') {
             file.to_string()
@@ -110,13 +115,13 @@ fn certificate_env(tls: &Tls, secret_mount: &str, config_map_mount: &str) -> Vec
     };
     let mut env = Vec::new();
     if let Some(ca) = non_empty(&tls.ca_file) {
-        env.push(literal(CERTIFICATE_VAR, file_in(ca_dir, ca)));
+        env.push((CERTIFICATE_VAR, file_in(ca_dir, ca)));
     }
     if let Some(cert) = non_empty(&tls.cert_file) {
-        env.push(literal(CLIENT_CERTIFICATE_VAR, file_in(secret_mount, cert)));
+        env.push((CLIENT_CERTIFICATE_VAR, file_in(secret_mount, cert)));
     }
     if let Some(key) = non_empty(&tls.key_file) {
-        env.push(literal(CLIENT_KEY_VAR, file_in(secret_mount, key)));
+        env.push((CLIENT_KEY_VAR, file_in(secret_mount, key)));
     }
     env
 }
@@ -153,7 +158,7 @@ mod tests {
     fn env(p: &TlsPlan) -> Vec<(String, String)> {
         p.env
             .iter()
-            .map(|e| (e.name.clone(), e.value.clone().unwrap()))
+            .map(|(name, value)| (name.to_string(), value.clone()))
             .collect()
     }
 

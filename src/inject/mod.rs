@@ -36,19 +36,19 @@ use crate::operator::{
 };
 use crate::pod::{ContainerView, PodView, Slot};
 use crate::refusal::{AlreadyInstrumented, Notice, PlanProblem};
-use env::{EnvList, Layer};
+use env::{Entry, EnvList};
 
 /// One target container's new env list and the mounts to append. Serialized as what it writes
 /// (the record's hash): the container's name, its whole new env, the mounts it gets.
 #[derive(Debug, Serialize)]
-pub struct ContainerEdit {
+pub struct ContainerEdit<'a> {
     /// Where the container sits.
     #[serde(skip)]
     pub slot: Slot,
     /// Its name.
-    pub name: String,
+    pub name: &'a str,
     /// Its new env list.
-    pub env: EnvList,
+    pub env: EnvList<'a>,
     /// The mounts appended to it.
     #[serde(serialize_with = "packages_only")]
     pub mounts: Vec<VolumeMount>,
@@ -118,9 +118,9 @@ pub struct EphemeralVolume {
 /// spec, and nothing else (the record's hash, `crate::record`): a field that holds no written
 /// value is `#[serde(skip)]`, and a new part of the plan is in the hash by being serialized.
 #[derive(Debug, Default, Serialize)]
-pub struct Plan {
+pub struct Plan<'a> {
     /// The target containers' edits, in the operator's order.
-    pub edits: Vec<ContainerEdit>,
+    pub edits: Vec<ContainerEdit<'a>>,
     /// Appended to `spec.volumes`, in order (TLS volumes first, then the packages' volume).
     #[serde(serialize_with = "packages_only")]
     pub volumes: Vec<Volume>,
@@ -150,7 +150,7 @@ pub struct Plan {
     pub annotations: Vec<(&'static str, Option<String>)>,
 }
 
-impl Plan {
+impl Plan<'_> {
     /// The image the instrumentation's packages come from: the init container's, or the image
     /// volume's reference.
     pub fn image(&self) -> &str {
@@ -266,17 +266,34 @@ fn set_above_sdk<'a>(
 
 /// Computes the injection of `spec` into `pod` (in `namespace`), with `packages` delivered, or
 /// says why it cannot be done.
-pub fn plan(
-    pod: &PodView,
+pub fn plan<'a>(
+    pod: &'a PodView,
     namespace: &str,
-    spec: &InstrumentationSpec,
+    spec: &'a InstrumentationSpec,
     packages: &Packages<'_>,
-) -> Result<Plan, PlanProblem> {
+) -> Result<Plan<'a>, PlanProblem> {
+    Ok(plan_checked(
+        pod,
+        namespace,
+        spec,
+        packages,
+        check(pod, spec)?,
+    ))
+}
+
+/// [`plan`] of a pod that passed [`check`].
+pub fn plan_checked<'a>(
+    pod: &'a PodView,
+    namespace: &str,
+    spec: &'a InstrumentationSpec,
+    packages: &Packages<'_>,
+    checked: Checked,
+) -> Plan<'a> {
     let Checked {
         targets,
         source,
         tls,
-    } = check(pod, spec)?;
+    } = checked;
     let mut volumes = conflicts::new_volumes(pod, &tls.volumes);
     let mut edits = Vec::with_capacity(targets.len());
     let mut notes = Vec::new();
@@ -286,13 +303,13 @@ pub fn plan(
         notes.extend(note);
         edits.push(ContainerEdit {
             slot,
-            name: c.name.clone(),
+            name: &c.name,
             env,
             mounts: python::container_mounts(c, packages.mount(source), &tls.mounts),
         });
     }
     volumes.push(packages.volume(spec));
-    Ok(Plan {
+    Plan {
         edits,
         volumes,
         init_container: packages.init_container(spec, pod, source),
@@ -306,34 +323,34 @@ pub fn plan(
         pull_secrets: packages.missing_pull_secrets(pod),
         held_pull_secrets: packages.held_pull_secrets(),
         annotations: Vec::new(),
-    })
+    }
 }
 
 /// A target container's env. The operator's precedence, highest first: what the container sets,
 /// `python.env`, the generated `PYTHONPATH`, the node and pod IPs, `env`, the Python defaults,
 /// then the SDK configuration computed from all of those. Two values the user set are changed
 /// rather than kept: a literal `PYTHONPATH` is wrapped and `OTEL_RESOURCE_ATTRIBUTES` extended.
-fn container_env(
+fn container_env<'a>(
     pod: &PodView,
     namespace: &str,
-    spec: &InstrumentationSpec,
-    c: &ContainerView,
+    spec: &'a InstrumentationSpec,
+    c: &'a ContainerView,
     tls: &exporter::TlsPlan,
-) -> (EnvList, Option<Notice>) {
+) -> (EnvList<'a>, Option<Notice>) {
     common::sdk_config(env_above_sdk(spec, c), pod, namespace, spec, c, tls)
 }
 
 /// The env [`container_env`] puts above the SDK configuration: everything but the SDK's.
-fn env_above_sdk(spec: &InstrumentationSpec, c: &ContainerView) -> EnvList {
+fn env_above_sdk<'a>(spec: &'a InstrumentationSpec, c: &'a ContainerView) -> EnvList<'a> {
     let python_env = spec.python().env.as_deref().unwrap_or_default();
     let (pythonpath, wrap) = python::pythonpath(&c.env, python_env).split();
-    let mut env = EnvList::from_original(&c.env).layered([
-        Layer::Back(python_env),
-        Layer::BackOwned(pythonpath),
-        Layer::FrontOwned(common::ip_env()),
-        Layer::Back(spec.env.as_deref().unwrap_or_default()),
-        Layer::BackOwned(python::default_env()),
-    ]);
+    let spec_env = spec.env.as_deref().unwrap_or_default();
+    let mut env = EnvList::from_original(&c.env);
+    env.back(python_env.iter().map(Entry::Spec));
+    env.back(pythonpath);
+    env.front(common::ip_env());
+    env.back(spec_env.iter().map(Entry::Spec));
+    env.back(python::default_env());
     if let Some(value) = wrap {
         env.rewrite(PYTHONPATH, value);
     }
@@ -372,7 +389,7 @@ mod tests {
         for c in &pod.spec.containers {
             let env = env_above_sdk(&spec, c);
             for name in names {
-                let built = env.find(name).map(|v| v.value.as_deref());
+                let built = env.find(name).map(|v| v.value());
                 assert_eq!(set_above_sdk(&spec, c, name), built, "{} {name}", c.name);
             }
         }

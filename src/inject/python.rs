@@ -9,7 +9,7 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
-use super::env::literal;
+use super::env::Entry;
 use super::{EphemeralVolume, Volume};
 use crate::instrumentation::InstrumentationSpec;
 use crate::operator::{
@@ -21,16 +21,16 @@ use crate::pod::{ContainerView, EnvEntry, PodView};
 /// What happens to `PYTHONPATH`: added, or the value set above wrapped (the packages first, so
 /// that their `sitecustomize` runs, the user's paths kept, the packages' root last).
 pub enum PythonPath {
-    Add(Box<EnvVar>),
+    Add(String),
     Wrap(String),
 }
 
 impl PythonPath {
     /// The variable to add (none or one), and the value to rewrite the one set above with.
-    pub fn split(self) -> (Vec<EnvVar>, Option<String>) {
+    pub fn split(self) -> (Option<Entry<'static>>, Option<String>) {
         match self {
-            PythonPath::Add(v) => (vec![*v], None),
-            PythonPath::Wrap(value) => (Vec::new(), Some(value)),
+            PythonPath::Add(v) => (Some(Entry::literal(PYTHONPATH, v)), None),
+            PythonPath::Wrap(value) => (None, Some(value)),
         }
     }
 }
@@ -44,7 +44,7 @@ pub fn pythonpath(own: &[EnvEntry], python_env: &[EnvVar]) -> PythonPath {
         .chain(python_env.iter().map(|v| (&v.name, &v.value)))
         .find(|(name, _)| *name == PYTHONPATH);
     match set {
-        None => PythonPath::Add(Box::new(literal(PYTHONPATH, wrapped(None)))),
+        None => PythonPath::Add(wrapped(None)),
         Some((_, value)) => PythonPath::Wrap(wrapped(Some(value.as_deref().unwrap_or_default()))),
     }
 }
@@ -65,10 +65,8 @@ fn wrapped(user: Option<&str>) -> String {
 }
 
 /// The Python image's exporter defaults.
-pub fn default_env() -> Vec<EnvVar> {
-    PYTHON_DEFAULT_ENV
-        .map(|(name, value)| literal(name, value))
-        .into()
+pub fn default_env() -> [Entry<'static>; PYTHON_DEFAULT_ENV.len()] {
+    PYTHON_DEFAULT_ENV.map(|(name, value)| Entry::literal(name, value))
 }
 
 fn packages_mount() -> VolumeMount {

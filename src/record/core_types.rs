@@ -14,6 +14,28 @@ use super::digest::{
     self, Failed, Object, key, list, opt_flag, opt_text, opt_texts, opt_with, text, walked,
 };
 
+/// A variable of these parts: its name, its literal value, its `valueFrom`'s digest.
+pub(super) fn env_var_of(name: &str, value: Option<&str>, source: Option<u64>) -> u64 {
+    let mut object = Object::default();
+    object.member(const { key("name") }, text(name));
+    if let Some(value) = value {
+        object.member(const { key("value") }, text(value));
+    }
+    if let Some(source) = source {
+        object.member(const { key("valueFrom") }, source);
+    }
+    object.finish()
+}
+
+/// [`var_source`] of a `fieldRef` to `path` without `apiVersion`.
+pub(super) fn field_source(path: &str) -> u64 {
+    let mut selector = Object::default();
+    selector.member(const { key("fieldPath") }, text(path));
+    let mut object = Object::default();
+    object.member(const { key("fieldRef") }, selector.finish());
+    object.finish()
+}
+
 /// A variable.
 pub(super) fn env_var(var: &EnvVar) -> Result<u64, Failed> {
     let EnvVar {
@@ -21,16 +43,8 @@ pub(super) fn env_var(var: &EnvVar) -> Result<u64, Failed> {
         value,
         value_from,
     } = var;
-    let mut object = Object::default();
-    object.member(const { key("name") }, text(name));
-    opt_text(&mut object, const { key("value") }, value);
-    opt_with(
-        &mut object,
-        const { key("valueFrom") },
-        value_from,
-        var_source,
-    )?;
-    Ok(object.finish())
+    let source = value_from.as_ref().map(var_source).transpose()?;
+    Ok(env_var_of(name, value.as_deref(), source))
 }
 
 /// A variable's `valueFrom`: a `fieldRef` here (its `apiVersion: v1` is the API server's

@@ -116,7 +116,7 @@ fn push_hex(out: &mut String, digest: u64) {
 
 /// The record of `plan`, the injection of `resolved`.
 pub fn injected(plan: &Plan, resolved: &Resolved) -> Changes {
-    let containers: Vec<&str> = plan.edits.iter().map(|e| e.name.as_str()).collect();
+    let containers: Vec<&str> = plan.edits.iter().map(|e| e.name).collect();
     let (version, hash) = version_and_hash(resolved, plan);
     whole([
         (RECORD_INJECTED, "true".to_string()),

@@ -11,12 +11,12 @@
 
 use k8s_openapi::api::core::v1::EmptyDirVolumeSource;
 
-use super::core_types::{Known, container, env_var, mount};
+use super::core_types::{Known, container, env_var, env_var_of, field_source, mount};
 use super::digest::{
     self, Failed, NONE, Object, key, list, opt_flag, opt_text, opt_texts, opt_with, text, texts,
     walked,
 };
-use crate::inject::env::EnvList;
+use crate::inject::env::{Entry, EnvList};
 use crate::inject::{ContainerEdit, Plan, Volume};
 use crate::instrumentation::{
     Defaults, Exporter, InstrumentationSpec, Python, Resource, Sampler, Tls,
@@ -91,11 +91,18 @@ fn edit(edit: &ContainerEdit) -> Result<u64, Failed> {
 
 /// The variables of `env` that configure the instrumentation, as `EnvList` serializes.
 fn env_list(env: &EnvList) -> Result<u64, Failed> {
-    let ours = env.entries.iter().map(|e| &e.var);
-    list(
-        ours.filter(|v| configures_instrumentation(&v.name)),
-        env_var,
-    )
+    let ours = env.entries.iter();
+    list(ours.filter(|e| configures_instrumentation(e.name())), entry)
+}
+
+/// A variable of the list: the policy's literals and downward-API references hashed where they
+/// are, the others as their Kubernetes type.
+fn entry(entry: &Entry) -> Result<u64, Failed> {
+    match entry {
+        Entry::Literal(name, value) => Ok(env_var_of(name, Some(value), None)),
+        Entry::Field(name, path) => Ok(env_var_of(name, None, Some(field_source(path)))),
+        other => env_var(&other.to_var()),
+    }
 }
 
 fn volume(volume: &Volume) -> Result<u64, Failed> {
@@ -458,7 +465,12 @@ mod tests {
         v
     }
 
-    fn generated_plan(g: &mut Gen) -> Plan {
+    /// A generated string kept for the test's duration (a plan borrows its entries' names).
+    fn leak(s: String) -> &'static str {
+        Box::leak(s.into_boxed_str())
+    }
+
+    fn generated_plan(g: &mut Gen) -> Plan<'static> {
         let edits = (0..g.below(3))
             .map(|i| {
                 let env = g.list(5, env_var);
@@ -466,14 +478,15 @@ mod tests {
                 let mounts = g.list(3, mount);
                 ContainerEdit {
                     slot: Slot::Regular(i),
-                    name: g.pick(&strings()).as_str().unwrap().to_string(),
+                    name: leak(g.pick(&strings()).as_str().unwrap().to_string()),
                     env: EnvList {
                         entries: entries
                             .into_iter()
-                            .map(|var| Entry {
-                                var,
-                                origin: None,
-                                rewritten: false,
+                            .map(|var| match (&var.value, &var.value_from) {
+                                (Some(value), None) if g.below(2) == 0 => {
+                                    Entry::Literal(leak(var.name), leak(value.clone()).into())
+                                }
+                                _ => Entry::Other(Box::new(var)),
                             })
                             .collect(),
                     },
