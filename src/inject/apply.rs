@@ -8,7 +8,6 @@
 //! shapes the injection makes, through the types for any other.
 
 use std::collections::BTreeMap;
-use std::fmt::Write;
 
 use k8s_openapi::api::core::v1::{
     Capabilities, Container, EmptyDirVolumeSource, ImageVolumeSource, ResourceRequirements,
@@ -19,7 +18,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use super::env::Entry;
 use super::{ContainerEdit, Plan, Volume};
 use crate::refusal::ApplyProblem;
-use crate::syntax::json_text::{Member, Walk, elements, members, push_string};
+use crate::syntax::json_text::{self, Member, Walk, elements, members, push_string};
 use crate::target::Target;
 
 /// A replacement of `object[start..end]`.
@@ -414,7 +413,7 @@ impl<'o> Object<'o> {
 
     fn int(&mut self, key: &str, value: Option<i64>) {
         if let Some(value) = value {
-            let _ = write!(self.key(key), "{value}");
+            json_text::push_integer(self.key(key), value);
         }
     }
 

@@ -942,9 +942,40 @@ pub fn member<'a, T>(
     Some(found.flatten())
 }
 
+/// `value` in decimal, as `{value}` writes it, without the formatting machinery (whose first use
+/// in a fresh instance costs more than the digits).
+pub fn push_integer(out: &mut String, value: i64) {
+    if value < 0 {
+        out.push('-');
+    }
+    let mut digits = [0u8; 20];
+    let mut rest = value.unsigned_abs();
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    for &d in &digits[start..] {
+        out.push(char::from(d));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn integers_are_written_as_display_writes_them() {
+        for value in [0, 7, -7, 10, 65532, -100, i64::MAX, i64::MIN] {
+            let mut out = String::from("x");
+            push_integer(&mut out, value);
+            assert_eq!(out, format!("x{value}"));
+        }
+    }
 
     #[test]
     fn strings_are_escaped_as_serde_json_escapes_them() {
