@@ -4,8 +4,6 @@
 //! message, the code, the mutated object and the warnings, and `failureAction: admit` turns a
 //! refusal that may be admitted into a warning.
 
-use std::fmt::Write;
-
 use serde_json::Value;
 
 use crate::refusal::{Notice, Refusal};
@@ -135,8 +133,7 @@ fn write_warnings(out: &mut String, notices: &[Notice]) {
     for (i, notice) in notices.iter().enumerate() {
         out.push(if i == 0 { '[' } else { ',' });
         text.clear();
-        // Writing into a String cannot fail.
-        let _ = write!(text, "{notice}");
+        notice.write_to(&mut text);
         json_text::push_string(out, &text);
     }
     out.push(']');

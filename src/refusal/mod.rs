@@ -19,7 +19,7 @@ mod registry;
 mod settings;
 mod spec;
 
-use std::fmt::{self, Display, Formatter, Write as _};
+use std::fmt::{self, Display, Formatter};
 
 pub use app_image::{AppImageNotice, AppImageRefusal};
 pub use audit::{AuditFault, AuditFinding, Restart};
@@ -75,11 +75,18 @@ struct QuotedList<'a>(&'a [String]);
 
 impl Display for QuotedList<'_> {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        self.write_to(f)
+    }
+}
+
+impl QuotedList<'_> {
+    /// The list, written into any writer: into a `String` without the formatting machinery.
+    fn write_to<W: fmt::Write>(&self, out: &mut W) -> fmt::Result {
         for (i, item) in self.0.iter().enumerate() {
             if i > 0 {
-                f.write_str(", ")?;
+                out.write_str(", ")?;
             }
-            quoted(f, item)?;
+            quoted(out, item)?;
         }
         Ok(())
     }
@@ -87,15 +94,15 @@ impl Display for QuotedList<'_> {
 
 /// `s` as `{:?}` writes it; printable ASCII other than `"` and `\` is written as it is, which is
 /// what `{:?}` does with it, without its escaping machinery.
-fn quoted(f: &mut Formatter<'_>, s: &str) -> fmt::Result {
+fn quoted<W: fmt::Write>(out: &mut W, s: &str) -> fmt::Result {
     if s.bytes()
         .all(|b| matches!(b, b' '..=b'~') && b != b'"' && b != b'\\')
     {
-        f.write_char('"')?;
-        f.write_str(s)?;
-        f.write_char('"')
+        out.write_char('"')?;
+        out.write_str(s)?;
+        out.write_char('"')
     } else {
-        write!(f, "{s:?}")
+        write!(out, "{s:?}")
     }
 }
 
@@ -137,10 +144,18 @@ impl Subject {
 
 impl Display for Subject {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        self.write_to(f)
+    }
+}
+
+impl Subject {
+    /// How messages name it, written into any writer: piece by piece (it starts most workload
+    /// messages), and into a `String` without the formatting machinery.
+    fn write_to<W: fmt::Write>(&self, out: &mut W) -> fmt::Result {
         match self {
             Subject::Pod { name, .. } => {
-                f.write_str("pod ")?;
-                f.write_str(name)
+                out.write_str("pod ")?;
+                out.write_str(name)
             }
             Subject::Workload {
                 kind,
@@ -148,9 +163,8 @@ impl Display for Subject {
                 name,
                 ..
             } => {
-                // Piece by piece: it starts most workload messages.
                 for part in [kind, " ", namespace.as_str(), "/", name.as_str()] {
-                    f.write_str(part)?;
+                    out.write_str(part)?;
                 }
                 Ok(())
             }

@@ -3,7 +3,7 @@
 //! What an admitted request's warnings say: what was injected or will be, what was not and why,
 //! and what the user should know.
 
-use std::fmt::{self, Display, Formatter};
+use std::fmt::{self, Display, Formatter, Write as _};
 
 use super::{AppImageNotice, CheckNotice, Refusal, Subject, quoted_list, shown};
 use crate::keys::INJECT_PYTHON;
@@ -116,6 +116,32 @@ pub enum AlreadyInstrumented {
     },
 }
 
+impl Notice {
+    /// The warning's text appended to `out`. The warnings that end most admissions (what was
+    /// injected or will be, and a missing endpoint) are written piece by piece, without the
+    /// formatting machinery, whose first use costs a fresh instance more than the text; the
+    /// others through their `Display`.
+    pub fn write_to(&self, out: &mut String) {
+        // Writing into a String cannot fail.
+        let _ = match self {
+            Notice::Injected {
+                label,
+                containers,
+                pod,
+            } => injected(out, label, containers, pod),
+            Notice::NoEndpoint { label } => no_endpoint(out, label),
+            Notice::Preview { subject, label } => preview(out, subject, label),
+            Notice::PreviewContainers {
+                subject,
+                containers,
+                service_name,
+                platform,
+            } => preview_containers(out, subject, containers, service_name.as_deref(), platform),
+            _ => write!(out, "{self}"),
+        };
+    }
+}
+
 impl Display for Notice {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         match self {
@@ -124,10 +150,7 @@ impl Display for Notice {
                 containers,
                 pod,
             } => injected(f, label, containers, pod),
-            Notice::NoEndpoint { label } => {
-                f.write_str(label)?;
-                f.write_str(" sets no exporter.endpoint, so the Python SDK sends telemetry to its default http://localhost:4318; set exporter.endpoint in the policy settings to reach a collector")
-            }
+            Notice::NoEndpoint { label } => no_endpoint(f, label),
             Notice::AlreadyInstrumented { subject, why } if subject.is_workload() => write!(
                 f,
                 "the pod template of {subject} is already instrumented ({why}); its pods will be admitted unchanged"
@@ -141,13 +164,7 @@ impl Display for Notice {
                 "container {container:?} sets {RESOURCE_ATTRIBUTES_VAR} with valueFrom; it was kept as is and the Kubernetes resource attributes were not added to it"
             ),
             Notice::NotInjected { refusal, workload } => not_injected(f, refusal, *workload),
-            Notice::Preview { subject, label } => {
-                // Piece by piece, as the preview's other line: no formatting machinery.
-                subject.fmt(f)?;
-                f.write_str(": pods will get OpenTelemetry Python auto-instrumentation (")?;
-                f.write_str(label)?;
-                f.write_str(")")
-            }
+            Notice::Preview { subject, label } => preview(f, subject, label),
             Notice::PreviewContainers {
                 subject,
                 containers,
@@ -192,31 +209,48 @@ fn not_injected(f: &mut Formatter<'_>, refusal: &Refusal, workload: bool) -> fmt
     }
 }
 
-/// The injection's warning, piece by piece (it ends most pod admissions): no formatting
-/// machinery.
-fn injected(f: &mut Formatter<'_>, label: &str, containers: &[String], pod: &str) -> fmt::Result {
+/// The injection's warning (it ends most pod admissions).
+fn injected<W: fmt::Write>(
+    f: &mut W,
+    label: &str,
+    containers: &[String],
+    pod: &str,
+) -> fmt::Result {
     f.write_str("injected OpenTelemetry Python auto-instrumentation (")?;
     f.write_str(label)?;
     f.write_str(") into container")?;
     f.write_str(plural(containers))?;
     f.write_str(" ")?;
-    quoted_list(containers).fmt(f)?;
+    quoted_list(containers).write_to(f)?;
     f.write_str(" of pod ")?;
     f.write_str(pod)
 }
 
-fn preview_containers(
-    f: &mut Formatter<'_>,
+fn no_endpoint<W: fmt::Write>(f: &mut W, label: &str) -> fmt::Result {
+    f.write_str(label)?;
+    f.write_str(" sets no exporter.endpoint, so the Python SDK sends telemetry to its default http://localhost:4318; set exporter.endpoint in the policy settings to reach a collector")
+}
+
+/// A workload's preview (it ends most workload admissions), with its containers next.
+fn preview<W: fmt::Write>(f: &mut W, subject: &Subject, label: &str) -> fmt::Result {
+    subject.write_to(f)?;
+    f.write_str(": pods will get OpenTelemetry Python auto-instrumentation (")?;
+    f.write_str(label)?;
+    f.write_str(")")
+}
+
+fn preview_containers<W: fmt::Write>(
+    f: &mut W,
     subject: &Subject,
     containers: &[String],
     service_name: Option<&str>,
     platform: &str,
 ) -> fmt::Result {
-    subject.fmt(f)?;
+    subject.write_to(f)?;
     f.write_str(": in container")?;
     f.write_str(plural(containers))?;
     f.write_str(" ")?;
-    quoted_list(containers).fmt(f)?;
+    quoted_list(containers).write_to(f)?;
     if let Some(name) = service_name {
         f.write_str(", OTEL_SERVICE_NAME=")?;
         f.write_str(name)?;
