@@ -43,16 +43,9 @@ impl<'h> Hosts<'h> {
 pub struct WapcHost;
 
 impl WapcHost {
-    /// One host call in `namespace`. waPC's error says `Host error: <the host's message>`; the
-    /// message is the host's part.
+    /// One host call in `namespace`: the host's answer, or its error message.
     fn call(namespace: &str, operation: &str, payload: &[u8]) -> Result<Vec<u8>, String> {
-        wapc_guest::host_call("kubewarden", namespace, operation, payload).map_err(|e| {
-            let text = e.to_string();
-            match text.strip_prefix("Host error: ") {
-                Some(message) => message.to_string(),
-                None => text,
-            }
-        })
+        crate::wapc::host_call(namespace, operation, payload)
     }
 }
 

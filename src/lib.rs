@@ -23,7 +23,8 @@
 //! - [`refusal`]: every refusal, problem and warning, worded;
 //! - [`keys`] and [`operator`]: the names read by and the names written, each once;
 //! - [`syntax`]: the text formats (names, image references, quantities, URLs, JSON text);
-//! - [`heap`]: the module's allocator, an arena for each call.
+//! - [`heap`]: the module's allocator, an arena for each call;
+//! - [`wapc`]: the waPC protocol on the module's side, the operations and the host calls.
 
 #![deny(missing_docs)]
 
@@ -48,31 +49,24 @@ pub mod settings;
 pub mod syntax;
 pub mod target;
 
-use guest::prelude::*;
-use kubewarden_policy_sdk::wapc_guest as guest;
+pub mod wapc;
 
-/// The waPC entry point: registers `validate`, `validate_settings` and `protocol_version`.
+/// The waPC entry point the host calls once per instance: the panic hook. The operations are
+/// answered by [`wapc::dispatch`].
 #[unsafe(no_mangle)]
 pub extern "C" fn wapc_init() {
     std::panic::set_hook(Box::new(report_panic));
-    register_function("validate", validate);
-    register_function("validate_settings", validate_settings);
-    register_function(
-        "protocol_version",
-        kubewarden_policy_sdk::protocol_version_guest,
-    );
 }
 
-fn validate(payload: &[u8]) -> CallResult {
-    Ok(heap::for_one_call(|| {
-        admission::validate_with(payload, host::Hosts::WAPC).to_json()
-    }))
+/// The answer to `validate`.
+pub fn validate(payload: &[u8]) -> Vec<u8> {
+    heap::for_one_call(|| admission::validate_with(payload, host::Hosts::WAPC).to_json())
 }
 
-fn validate_settings(payload: &[u8]) -> CallResult {
-    Ok(heap::for_one_call(|| {
-        serde_json::to_vec(&admission::validate_settings(payload))
-    })?)
+/// The answer to `validate_settings`, or why it could not be written.
+pub fn validate_settings(payload: &[u8]) -> Result<Vec<u8>, String> {
+    heap::for_one_call(|| serde_json::to_vec(&admission::validate_settings(payload)))
+        .map_err(|e| e.to_string())
 }
 
 /// The module is built with `panic = "abort"`: a panic traps, and the host answers the request
@@ -94,5 +88,5 @@ fn report_panic(info: &std::panic::PanicHookInfo<'_>) {
         "line": location.map(|l| l.line()),
         "column": location.map(|l| l.column()),
     });
-    let _ = guest::host_call("kubewarden", "tracing", "log", event.to_string().as_bytes());
+    let _ = wapc::host_call("tracing", "log", event.to_string().as_bytes());
 }

@@ -17,8 +17,6 @@ pub mod request;
 pub mod response;
 pub mod workload;
 
-use kubewarden_policy_sdk::settings::SettingsValidationResponse;
-
 pub use response::{Decision, Response};
 
 use crate::catalog::Resolved;
@@ -41,6 +39,16 @@ use crate::target::{Role, Target};
 use crate::{app_image, checks, inject, record, reference};
 use object::{Ask, Head, ObjectText};
 use request::Request;
+
+/// The answer to `validate_settings`, as Kubewarden reads it: `{"valid":true,"message":null}`, or
+/// `valid: false` with why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SettingsValidationResponse {
+    /// Whether the settings are accepted.
+    pub valid: bool,
+    /// Why they are not (`null` when they are).
+    pub message: Option<String>,
+}
 
 /// The decision without a host to ask (settings mode needs none).
 pub fn validate(payload: &[u8]) -> Response {
