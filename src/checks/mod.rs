@@ -84,7 +84,7 @@ pub fn verdict(
 ) -> Result<Vec<Notice>, Refusal> {
     let spec_path = match subject {
         Subject::Pod { .. } => Cow::Borrowed("spec"),
-        Subject::Workload { template, .. } => Cow::Owned(format!("{template}.spec")),
+        Subject::Workload { template, .. } => Cow::Owned([template.as_str(), ".spec"].concat()),
     };
     let refuse = |problem| {
         Refusal::Check(Box::new(CheckRefusal {
