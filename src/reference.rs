@@ -61,11 +61,12 @@ fn check_name(name: &str) -> Result<(), Malformation> {
 }
 
 /// Resolves the annotation `value` of the subject's pods against `catalog`, in the subject's
-/// namespace. `Ok(None)`: no injection wanted.
-pub fn resolve(
+/// namespace. `Ok(None)`: no injection wanted. Generic over the catalog: a call through a trait
+/// object costs a fresh instance a function-table entry on first use (`make wasm-profile`).
+pub fn resolve<C: Catalog>(
     value: &str,
     subject: &Subject,
-    catalog: &dyn Catalog,
+    catalog: &C,
     allow_cross_namespace: bool,
 ) -> Result<Option<Resolved>, Refusal> {
     let r = Resolution {
@@ -92,14 +93,14 @@ pub fn resolve(
 }
 
 /// One value being resolved for one subject.
-struct Resolution<'a> {
+struct Resolution<'a, C> {
     value: &'a str,
     subject: &'a Subject,
-    catalog: &'a dyn Catalog,
+    catalog: &'a C,
     allow_cross_namespace: bool,
 }
 
-impl Resolution<'_> {
+impl<C: Catalog> Resolution<'_, C> {
     fn refuse(&self, fault: ReferenceFault) -> Refusal {
         Refusal::Reference(Box::new(ReferenceRefusal {
             value: self.value.to_string(),
