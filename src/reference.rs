@@ -61,12 +61,11 @@ fn check_name(name: &str) -> Result<(), Malformation> {
 }
 
 /// Resolves the annotation `value` of the subject's pods against `catalog`, in the subject's
-/// namespace. `Ok(None)`: no injection wanted. Generic over the catalog: a call through a trait
-/// object costs a fresh instance a function-table entry on first use (`make wasm-profile`).
-pub fn resolve<C: Catalog>(
+/// namespace. `Ok(None)`: no injection wanted.
+pub fn resolve(
     value: &str,
     subject: &Subject,
-    catalog: &C,
+    catalog: &dyn Catalog,
     allow_cross_namespace: bool,
 ) -> Result<Option<Resolved>, Refusal> {
     let r = Resolution {
@@ -93,14 +92,14 @@ pub fn resolve<C: Catalog>(
 }
 
 /// One value being resolved for one subject.
-struct Resolution<'a, C> {
+struct Resolution<'a> {
     value: &'a str,
     subject: &'a Subject,
-    catalog: &'a C,
+    catalog: &'a dyn Catalog,
     allow_cross_namespace: bool,
 }
 
-impl<C: Catalog> Resolution<'_, C> {
+impl Resolution<'_> {
     fn refuse(&self, fault: ReferenceFault) -> Refusal {
         Refusal::Reference(Box::new(ReferenceRefusal {
             value: self.value.to_string(),
