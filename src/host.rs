@@ -42,22 +42,15 @@ impl<'h> Hosts<'h> {
 /// The host of a wasm module: Kubewarden's policy-server or kwctl, through waPC.
 pub struct WapcHost;
 
-impl WapcHost {
-    /// One host call in `namespace`: the host's answer, or its error message.
-    fn call(namespace: &str, operation: &str, payload: &[u8]) -> Result<Vec<u8>, String> {
-        crate::wapc::host_call(namespace, operation, payload)
-    }
-}
-
 impl Cluster for WapcHost {
     fn call(&self, operation: &str, payload: &[u8]) -> Result<Vec<u8>, String> {
-        WapcHost::call("kubernetes", operation, payload)
+        crate::wapc::host_call("kubernetes", operation, payload)
     }
 }
 
 impl Registry for WapcHost {
     fn call(&self, operation: &str, payload: &[u8]) -> Result<Vec<u8>, String> {
-        WapcHost::call("oci", operation, payload)
+        crate::wapc::host_call("oci", operation, payload)
     }
 }
 
