@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::marker::PhantomData;
+use std::ops::Range;
 
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
@@ -228,7 +229,23 @@ impl PodView {
     /// path: only a pod that does not read is read again, tracking the path (which costs every
     /// pod that reads about half as much again).
     pub fn read(object: &str, target: &Target) -> Result<PodView, ReadError> {
-        match scan::read(object, target.template) {
+        Self::read_placed(object, target, None)
+    }
+
+    /// [`PodView::read`] where the object's head says which bytes of `object` the template is
+    /// (`template`, an object's text): the scanner reads only those. Read as the whole object
+    /// reads, so a template the scanner leaves to serde_json is read (and its error's path named)
+    /// from the whole object.
+    pub fn read_placed(
+        object: &str,
+        target: &Target,
+        template: Option<Range<usize>>,
+    ) -> Result<PodView, ReadError> {
+        let scanned = match template.and_then(|at| object.get(at)) {
+            Some(text) => scan::read(text, &[]),
+            None => scan::read(object, target.template),
+        };
+        match scanned {
             Some(pod) => Ok(pod),
             None => Self::read_derived(object, target),
         }

@@ -701,6 +701,11 @@ impl<'a> Scanner<'a> {
         peek_at(self.text.as_bytes(), &mut self.pos)
     }
 
+    /// The byte offset of the scanner in its text.
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
     /// Consumes `b` (after whitespace).
     fn eat(&mut self, b: u8) -> Option<()> {
         (self.peek()? == b).then(|| self.pos += 1)

@@ -5,6 +5,8 @@
 //! target is known by then (so the object is scanned once), else from the object's text; serde_json
 //! reads what the scanner leaves to it.
 
+use std::ops::Range;
+
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -22,6 +24,10 @@ pub struct Head {
     pub metadata: OwnMeta,
     /// The pod's (template's) `inject-python` annotation, any JSON value.
     pub inject: Option<Value>,
+    /// Where a workload's template sits in the object's text (byte offsets), when the scanner
+    /// read the head and the template is an object: the pod is then read from there, without
+    /// walking the rest of the object again.
+    pub template: Option<Range<usize>>,
 }
 
 /// What the policy reads of a workload's own metadata (a field of another type reads as absent).
@@ -133,15 +139,19 @@ fn scan_head(object: &str, target: &Target) -> Option<Head> {
 /// The head of the object that starts at `scan`, read as [`read`] reads it by the scanner,
 /// past the object: `None` for anything the scanner leaves to serde_json.
 pub fn read_in(scan: &mut Scanner<'_>, target: &Target) -> Option<Head> {
-    let (mut kind, mut metadata, mut inject) = (None, None, None);
-    let annotation = ["metadata", "annotations", INJECT_PYTHON];
-    let (first, rest) = match target.template.split_first() {
-        Some((first, rest)) => (*first, [rest, &annotation].concat()),
-        None => ("metadata", annotation[1..].to_vec()),
-    };
+    scan.peek()?;
+    let origin = scan.position();
+    let (mut kind, mut metadata, mut inject, mut template) = (None, None, None, None);
+    let (first, steps) = target.template.split_first().unwrap_or((&"metadata", &[]));
     scan.members(|scan, key| match key {
         "kind" => once(&mut kind, scan_text(scan)?),
-        _ if key == first => once(&mut inject, scan_at(scan, &rest)?),
+        _ if key == *first => {
+            let read = match target.role {
+                Role::Pod => scan_at(scan, &ANNOTATION[1..])?,
+                Role::Template => scan_template(scan, steps, origin, &mut template)?,
+            };
+            once(&mut inject, read)
+        }
         "metadata" => once(&mut metadata, scan_own_meta(scan)?),
         _ => scan.skip_value(),
     })?;
@@ -149,6 +159,32 @@ pub fn read_in(scan: &mut Scanner<'_>, target: &Target) -> Option<Head> {
         kind: kind.flatten().map(str::to_string),
         metadata: metadata.unwrap_or_default(),
         inject: inject.flatten(),
+        template,
+    })
+}
+
+/// Where a pod keeps its `inject-python` annotation.
+const ANNOTATION: [&str; 3] = ["metadata", "annotations", INJECT_PYTHON];
+
+/// The template's annotation, the template `steps` below here (every step an object or `null`),
+/// and the template's place in the object's text (offsets from `origin`) when it is an object.
+fn scan_template(
+    scan: &mut Scanner<'_>,
+    steps: &[&str],
+    origin: usize,
+    template: &mut Option<Range<usize>>,
+) -> Option<Option<Value>> {
+    let Some((step, rest)) = steps.split_first() else {
+        let start = (scan.peek()? == b'{').then(|| scan.position());
+        let inject = scan_at(scan, &ANNOTATION)?;
+        *template = start.map(|start| start - origin..scan.position() - origin);
+        return Some(inject);
+    };
+    if scan.null()? {
+        return Some(None);
+    }
+    member(scan, step, |scan| {
+        scan_template(scan, rest, origin, template)
     })
 }
 
@@ -251,11 +287,12 @@ fn workload_head(object: &str, target: &Target) -> Head {
         metadata: Value,
     }
     let raw: Raw = serde_json::from_str(object).unwrap_or_default();
-    let path = [target.template, &["metadata", "annotations", INJECT_PYTHON]].concat();
+    let path = [target.template, &ANNOTATION].concat();
     Head {
         kind: raw.kind.as_str().map(str::to_string),
         metadata: OwnMeta::of(&raw.metadata),
         inject: value_at(object, &path),
+        template: None,
     }
 }
 
@@ -270,6 +307,7 @@ fn pod_head(object: &str) -> Head {
                 .metadata
                 .and_then(|m| m.annotations)
                 .and_then(|a| a.inject),
+            template: None,
         },
         Err(_) => Head {
             inject: Some(Value::Bool(true)),
@@ -305,12 +343,25 @@ mod tests {
             r#"{"metadata":{"ownerReferences":{"controller":true},"deletionTimestamp":null},"spec":null}"#.to_string(),
             r#"{}"#.to_string(),
         ];
+        let mut placed_count = 0;
         for object in &read {
             for target in [&Target::POD, &deployment, &cronjob] {
-                let scanned = scan_head(object, target).expect(object);
+                let mut scanned = scan_head(object, target).expect(object);
+                // The template's place: the bytes of the value at its path, when an object.
+                let at = value_at(object, target.template).filter(Value::is_object);
+                let placed = scanned.template.take().map(|r| {
+                    serde_json::from_str::<Value>(&object[r]).expect("the template's text")
+                });
+                let template_read = target.role == Role::Template && at.is_some();
+                placed_count += usize::from(placed.is_some());
+                assert_eq!(placed, at.filter(|_| template_read), "{object} {target:?}");
                 assert_eq!(scanned, by_serde(object, target), "{object} {target:?}");
             }
         }
+        assert_eq!(
+            placed_count, 2,
+            "a Deployment's and a CronJob's template placed"
+        );
         let left = [
             r#"{"kind":"Pod","kind":"Job"}"#.to_string(),
             r#"{"metadata":{},"metadata":{}}"#.to_string(),
