@@ -31,6 +31,9 @@ pub const SERVICE_INSTANCE_ID: &str = "resource.opentelemetry.io/service.instanc
 /// check names; see `crate::checks`).
 pub const SKIP_CHECKS: &str = "otel-python.kubewarden.io/skip-checks";
 
+/// What every language's inject annotation starts with: the language's name follows.
+pub const INJECT_PREFIX: &str = "instrumentation.opentelemetry.io/inject-";
+
 /// The other languages' inject annotations, in the operator's order. When one of them is on, the
 /// operator needs container names to tell the languages' containers apart.
 pub const INJECT_OTHER_LANGUAGES: [&str; 7] = [

@@ -1,7 +1,10 @@
 //! Which containers get instrumented, and from which platform's package tree.
 
+use std::collections::BTreeMap;
+
 use crate::keys::{
-    CONTAINER_NAMES, INJECT_OTHER_LANGUAGES, PYTHON_CONTAINER_NAMES, PYTHON_PLATFORM, is_off,
+    CONTAINER_NAMES, INJECT_OTHER_LANGUAGES, INJECT_PREFIX, PYTHON_CONTAINER_NAMES,
+    PYTHON_PLATFORM, is_off,
 };
 use crate::operator::{GLIBC_SOURCE, MUSL_SOURCE, PLATFORM_GLIBC, PLATFORM_MUSL};
 use crate::pod::{PodView, Slot};
@@ -81,6 +84,15 @@ fn named_containers(pod: &PodView) -> Result<Vec<&str>, SelectionProblem> {
 /// With another language asked for too, "the first container" may be that language's: the
 /// operator then refuses to choose, and so does the policy.
 fn other_languages_need_names(pod: &PodView) -> Result<(), SelectionProblem> {
+    // The pod's own few annotations first: the seven lookups, whose keys share a long prefix
+    // (compared byte by byte), are made only when one of its keys may be another language's.
+    let mut keys = pod.metadata.annotations.iter().flat_map(BTreeMap::keys);
+    if !keys.any(|k| {
+        k.strip_prefix(INJECT_PREFIX)
+            .is_some_and(|lang| lang != "python")
+    }) {
+        return Ok(());
+    }
     let annotations: Vec<(String, String)> = INJECT_OTHER_LANGUAGES
         .iter()
         .map(|&key| (key, pod.annotation(key)))
@@ -108,6 +120,7 @@ pub fn platform_source(pod: &PodView) -> Result<&'static str, PlanProblem> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keys::INJECT_PYTHON;
     use serde_json::json;
 
     fn pod(annotations: serde_json::Value) -> PodView {
@@ -185,6 +198,21 @@ mod tests {
                 annotations: vec![(nodejs.into(), "true".into())]
             })
         );
+        // Each of them, next to the Python one; two in the operator's order, not the pod's.
+        for key in INJECT_OTHER_LANGUAGES {
+            let both = json!({INJECT_PYTHON: "true", key: "true"});
+            let annotations = vec![(key.to_string(), "true".to_string())];
+            let problem = SelectionProblem::OtherLanguages { annotations };
+            assert_eq!(targets(&pod(both)), Err(problem), "{key}");
+        }
+        let [java, .., sdk] = INJECT_OTHER_LANGUAGES;
+        let Err(SelectionProblem::OtherLanguages { annotations }) =
+            targets(&pod(json!({sdk: "true", java: "true"})))
+        else {
+            panic!("two other languages are refused");
+        };
+        let keys: Vec<&str> = annotations.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, [java, sdk]);
         // Off, or with the Python containers named, the other language does not matter.
         assert_eq!(
             targets(&pod(json!({nodejs: "False"}))),
