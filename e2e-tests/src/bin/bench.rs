@@ -26,7 +26,9 @@
 //! 5. every `--module` (e.g. the cargo build against `wasm-opt -O3`): size, compile, instantiate,
 //!    article pod fresh and warm;
 //! 6. the speed targets ([`Row::target`], [`GROWTH_TARGET`]), each met or missed, with the ratio
-//!    measured in table 1 or the time in table 4.
+//!    measured in table 1 or the time in table 4;
+//! 7. the host's share of each answer: what policy-server does with the answer of this policy and
+//!    of each peer (parse, diff against `mutated_object`, patch, response), natively.
 //!
 //! Every answer is checked against what its row expects ([`Expect`]) before it is timed: in the
 //! project's host, fresh and warm, for every module, and through `kwctl run` before `kwctl bench`.
@@ -310,6 +312,7 @@ fn main() -> Result<()> {
     let growth = growth_table(&policies.ours, opts.iterations)?;
     builds_table(&opts, &work[0])?;
     targets_table(&policies, &measured, &growth);
+    answers_table(&policies, &work, opts.iterations, opts.warmup());
     Ok(())
 }
 
@@ -1030,6 +1033,57 @@ fn targets_table(p: &Policies, rows: &[Measured], growth: &[Growth]) {
 
 fn verdict(met: bool) -> &'static str {
     if met { "met" } else { "**missed**" }
+}
+
+// ---- table 7: the host's share of each answer ----------------------------------------------
+
+/// What policy-server does with a policy's answer before it writes the response, natively, as
+/// the case harness does it (after policy-evaluator): parse the answer, diff the object against
+/// `mutated_object`, encode the patch, serialise the AdmissionResponse.
+fn host_share(request: &Value, answer: &[u8]) {
+    let answer: Value = serde_json::from_slice(black_box(answer)).unwrap();
+    let response = admission_response(black_box(request), &answer).unwrap();
+    black_box(serde_json::to_vec(&response).unwrap());
+}
+
+/// Table 7: per request, each policy's answer (size) and the host's share of it, measured in
+/// interleaved rounds.
+fn answers_table(p: &Policies, work: &[Workload], n: usize, warmup: usize) {
+    println!(
+        "### 7. The host's share of each answer
+"
+    );
+    println!(
+        "What policy-server does with a policy's answer before it writes the response: parse it, \
+         diff the object against `mutated_object`, encode the patch, serialise the \
+         AdmissionResponse. Done natively as the case harness does it, medians of single calls \
+         (p90 in brackets). It grows with the patch, outside the module.\n"
+    );
+    let columns: String = p
+        .peers
+        .iter()
+        .map(|peer| format!(" {0}: answer | {0}: host's share |", peer.spec.name))
+        .collect();
+    println!("| request | this policy: answer | this policy: host's share |{columns}");
+    println!("|---|---|---|{}", "---|---|".repeat(p.peers.len()));
+    for w in work {
+        let mut answers = vec![p.ours.fresh_call(&w.payload)];
+        for peer in &p.peers {
+            let payload = validate_payload(&w.request, &peer.settings);
+            answers.push(peer.module.fresh_call(&payload));
+        }
+        let mut fs: Vec<Box<dyn FnMut() + '_>> = answers
+            .iter()
+            .map(|a| Box::new(|| host_share(&w.request, a)) as Box<dyn FnMut()>)
+            .collect();
+        let s = interleaved(warmup, n, &mut fs);
+        print!("| {} |", w.row.label);
+        for (answer, s) in answers.iter().zip(&s) {
+            print!(" {} B | {} |", answer.len(), cell(s));
+        }
+        println!();
+    }
+    println!();
 }
 
 // ---- table 5: the builds --------------------------------------------------------------------
