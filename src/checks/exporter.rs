@@ -10,6 +10,7 @@
 use super::env::Env;
 use crate::operator::ENDPOINT_VAR;
 use crate::refusal::FindingKind;
+use crate::syntax::ascii::rsplit_once;
 
 /// Each signal with its exporter, protocol and endpoint variables.
 const SIGNALS: [(&str, &str, &str, &str); 3] = [
@@ -123,10 +124,10 @@ fn grpc_like(url: &str) -> Option<bool> {
         .position(|b| matches!(b, b'/' | b'?' | b'#'))
         .unwrap_or(rest.len());
     let authority = &rest[..end];
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
-    let port = match host_port.rsplit_once(']') {
+    let host_port = rsplit_once(authority, b'@').map_or(authority, |(_, hp)| hp);
+    let port = match rsplit_once(host_port, b']') {
         Some((_, after)) => after.strip_prefix(':'),
-        None => host_port.rsplit_once(':').map(|(_, p)| p),
+        None => rsplit_once(host_port, b':').map(|(_, p)| p),
     };
     (port == Some("4317")).then_some(false)
 }

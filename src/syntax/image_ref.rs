@@ -5,6 +5,8 @@
 //! and the image prefixes of `imageRewrites`, with the name an image has in full
 //! ([`full_name`]: `busybox` is `docker.io/library/busybox`), which prefixes are matched against.
 
+use super::ascii::{parts, rfind, split_once};
+
 /// The tag and digest of a valid image reference.
 #[derive(Debug, PartialEq, Eq)]
 pub struct ImageRef<'a> {
@@ -31,15 +33,15 @@ pub fn parse(s: &str) -> Result<ImageRef<'_>, String> {
     if s.is_empty() {
         return Err("it is empty".into());
     }
-    let (name_tag, digest) = match s.split_once('@') {
+    let (name_tag, digest) = match split_once(s, b'@') {
         Some((n, d)) => {
             check_digest(d)?;
             (n, Some(d))
         }
         None => (s, None),
     };
-    let last_slash = name_tag.rfind('/').map_or(0, |i| i + 1);
-    let (name, tag) = match name_tag[last_slash..].rfind(':') {
+    let last_slash = rfind(name_tag, b'/').map_or(0, |i| i + 1);
+    let (name, tag) = match rfind(&name_tag[last_slash..], b':') {
         Some(i) => {
             let i = last_slash + i;
             let tag = &name_tag[i + 1..];
@@ -55,7 +57,7 @@ pub fn parse(s: &str) -> Result<ImageRef<'_>, String> {
 /// Whether the first component of a name with more than one is a registry host, as the
 /// distribution grammar tells them apart: it has a `.` or a `:` (a port), or is `localhost`.
 fn is_domain(first: &str) -> bool {
-    first.contains(['.', ':'])
+    first.bytes().any(|c| c == b'.' || c == b':')
         || first == "localhost"
         || first.bytes().any(|c| c.is_ascii_uppercase())
 }
@@ -107,14 +109,14 @@ fn check_name(name: &str) -> Result<(), String> {
         return Err("the repository name is longer than 255 characters".into());
     }
     // The first component is a registry host when it looks like one, as the distribution grammar says.
-    let path = match name.split_once('/') {
+    let path = match split_once(name, b'/') {
         Some((first, rest)) if is_domain(first) => {
             check_domain(first)?;
             rest
         }
         _ => name,
     };
-    path.split('/').try_for_each(check_path_component)
+    parts(path, b'/').try_for_each(check_path_component)
 }
 
 fn check_domain(domain: &str) -> Result<(), String> {
@@ -133,14 +135,14 @@ fn check_domain(domain: &str) -> Result<(), String> {
             None => return Err(format!("registry host {domain:?} is malformed")),
         }
     } else {
-        match domain.split_once(':') {
+        match split_once(domain, b':') {
             Some((h, p)) => (h, Some(p)),
             None => (domain, None),
         }
     };
     if !domain.starts_with('[') {
         let ok = !host.is_empty()
-            && host.split('.').all(|c| {
+            && parts(host, b'.').all(|c| {
                 !c.is_empty()
                     && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
                     && !c.starts_with('-')

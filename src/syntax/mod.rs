@@ -4,6 +4,7 @@
 //! value at a path, an object's members) without building a document. Leaves: nothing here
 //! knows about pods or instrumentations.
 
+pub mod ascii;
 pub mod image_ref;
 pub mod json_text;
 pub mod k8s_names;
