@@ -21,7 +21,9 @@ call (counts divided by CALLS):
   callees, inclusive, with the wasm entered under each shown apart, and what the run spends
   outside the fresh calls (reading the request and settings once), spread over the calls as
   instructions.sh spreads it;
-- the top wasm functions by self instructions, then rolled up by crate and by module path.
+- the top wasm functions by self instructions, then by inclusive instructions (the cost of the
+  calls to each from other functions, with how many there are), then the self instructions rolled
+  up by crate and by module path.
 
 The demangling is callgrind's (native code) and wasmtime's (the name section); only Rust's
 hashes (`::h<hash>` tails, `crate[<hash>]`) are dropped here. Plain Python 3, no packages.
@@ -416,6 +418,16 @@ def report(profile, perf_map, calls, module=b"", top=30, out=sys.stdout):
     r.say()
     r.say(f"wasm functions by self instructions (top {top} of {len(split.jit_self)}):")
     r.rows({display(n, names): ir for n, ir in split.jit_self.items()}, top)
+    r.say()
+    r.say(f"wasm functions by inclusive instructions, calls per fresh call (top {top}; what their")
+    r.say("calls from other functions cost, so a function re-entered through another counts twice):")
+    called, entered = defaultdict(int), defaultdict(int)
+    for (caller, callee), (count, cost) in profile.edges.items():
+        if callee in split.jit_fns and caller != callee:
+            name = display(jit_name(profile, perf_map, callee), names)
+            called[name] += cost
+            entered[name] += count
+    r.rows({f"{n} ({entered[n] / calls:.1f})": ir for n, ir in called.items()}, top)
     for title, key in (("crate", lambda n: rollup_key(n).split("::")[0]), ("module path", rollup_key)):
         groups = defaultdict(int)
         for name, ir in split.jit_self.items():
