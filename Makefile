@@ -61,7 +61,7 @@ endef
 .PHONY: all setup setup-rust setup-apt setup-binaryen cargo-wasm example example-kwctl example-policy-run \
         example-python-runner python-runner \
         host-tools xtask annotate artifacthub push pull fmt lint check unit-tests e2e-tests packaging-tests \
-        kwctl-tests bats server-tests load-check telemetry-tests test summary-reset bench bench-server instructions \
+        kwctl-tests bats server-tests load-check telemetry-tests test summary-reset bench bench-server instructions extras \
         stress fuzz fuzz-check clean
 
 all: policy.wasm
@@ -266,6 +266,13 @@ instructions: policy.wasm host-tools
 	  BENCH=$(BENCH) e2e-tests/bench/instructions.sh policy.wasm tests/inputs/requests/$${c%%:*} tests/inputs/$${c#*:}; \
 	done; echo "targets: not measured (no peers: set PEERS_DIR)"; fi
 	@echo "where they go, per wasm function: make wasm-profile [REQUEST=tests/inputs/requests/... SETTINGS=...]"
+
+# What the doctor and the pod record cost over the bare injection on the article's pod, in
+# instructions per fresh call (e2e-tests/bench/extras.sh: the bare module is built from HEAD).
+extras: policy.wasm host-tools | setup-binaryen
+	@command -v valgrind >/dev/null || { sudo_=""; [ "$$(id -u)" = 0 ] || sudo_=sudo; \
+	  $$sudo_ apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo_ apt-get install -y -qq valgrind >/dev/null; }
+	BENCH=$(BENCH) WASM_OPT_FLAGS="$(WASM_OPT_FLAGS)" e2e-tests/bench/extras.sh policy.wasm
 
 # Where a fresh call's instructions go, per wasm function (callgrind over wasmtime's perf map,
 # e2e-tests/bench/wasm-profile.sh), for REQUEST with SETTINGS. cargo strips the name section from

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# What the policy's own additions cost over the bare injection on the article's pod, in exact
+# instructions per fresh call (instructions.sh): MODULE against the same sources built without
+# the doctor (`checks::verdict`) and without the pod record (`record::injected`), counted in one
+# session. The target: the additions together (the doctor, the record, the image options, the
+# workload preview) at most 5% over the bare injection. With the article's settings the image
+# options change nothing and a pod gets no preview, so the two taken out are all the pod pays for.
+#
+#   e2e-tests/bench/extras.sh MODULE     (make extras: MODULE is policy.wasm, built from the work
+#                                         tree; the bare module is built from HEAD, so commit first)
+#
+# WASM_OPT_FLAGS: wasm-opt's flags for the bare module (make passes policy.wasm's).
+set -euo pipefail
+[ $# -eq 1 ] || { echo "usage: $0 MODULE" >&2; exit 2; }
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+inputs="$root/tests/inputs"
+module="$1"
+export N="${N:-50}"
+work="$(mktemp -d)"
+cleanup() { git -C "$root" worktree remove --force "$work/src" >/dev/null 2>&1 || true; rm -rf "$work"; }
+trap cleanup EXIT
+git -C "$root" worktree add -q --detach "$work/src" HEAD
+python3 - "$work/src/src/admission/mod.rs" <<'PY'
+import sys
+path = sys.argv[1]
+text = open(path).read()
+cuts = [
+    # the doctor: no findings
+    ("    let mut findings = checks::verdict(pod, resolved, &targets, subject)?;\n",
+     "    let mut findings: Vec<Notice> = Vec::new();\n"),
+    # the record: no annotations of its own
+    ("        let record = record::injected(&plan, resolved);\n        plan.annotations.extend(record);\n",
+     ""),
+]
+for old, new in cuts:
+    if text.count(old) != 1:
+        sys.exit(f"extras.sh: {old.strip()!r} is not in {path} once: update the script's cuts")
+    text = text.replace(old, new)
+open(path, "w").write(text)
+PY
+target="${CARGO_TARGET_DIR:-$root/target}/bare"
+(cd "$work/src" && CARGO_TARGET_DIR="$target" cargo build -q --target wasm32-wasip1 --release 2>/dev/null)
+# shellcheck disable=SC2086 # the flags are words
+wasm-opt --strip-dwarf ${WASM_OPT_FLAGS:--O3} "$target/wasm32-wasip1/release/otel_python_policy.wasm" \
+  -o "$work/bare.wasm"
+count() { "$here/instructions.sh" "$1" "$inputs/requests/article-pod.json" "$inputs/settings/article.yaml" | cut -d' ' -f1; }
+bare="$(count "$work/bare.wasm")"
+ours="$(count "$module")"
+echo "| article pod, article settings | instructions per fresh call |"
+echo "|---|---|"
+echo "| bare injection (no doctor, no record) | $bare |"
+echo "| this policy | $ours |"
+awk -v o="$ours" -v b="$bare" 'BEGIN {
+  x = (o - b) / b * 100
+  printf "\n| target | measured | result |\n|---|---|---|\n"
+  printf "| the additions at most 5%% over the bare injection | +%d (+%.1f%%) | %s |\n",
+    o - b, x, (x <= 5 ? "met" : "**missed**")
+}'
