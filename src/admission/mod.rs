@@ -115,18 +115,17 @@ fn decide(request: &Request<'_>, settings: Option<&str>, hosts: Hosts<'_>) -> De
 impl Admission<'_> {
     /// The pod and the settings are read; the settings' `failureAction` applies from here on.
     fn decide(&self, ask: Ask, settings: &str, hosts: Hosts<'_>) -> Decision {
-        let pod =
-            match PodView::read_placed(self.object.get(), &self.target, self.head.template.clone())
-            {
-                Ok(pod) => pod,
-                Err(e) => {
-                    return Decision::Refuse(Refusal::Payload(PayloadProblem::InvalidObject {
-                        kind: self.target.kind,
-                        path: e.path,
-                        error: e.error,
-                    }));
-                }
-            };
+        let template = self.head.template.clone();
+        let pod = match PodView::read_placed(self.object.get(), &self.target, template) {
+            Ok(pod) => pod,
+            Err(e) => {
+                return Decision::Refuse(Refusal::Payload(PayloadProblem::InvalidObject {
+                    kind: self.target.kind,
+                    path: e.path,
+                    error: e.error,
+                }));
+            }
+        };
         let settings = match SettingsView::read(settings) {
             Ok(s) => s,
             // Only cluster mode reads the settings of an object that asks for nothing itself.

@@ -1049,10 +1049,7 @@ fn host_share(request: &Value, answer: &[u8]) {
 /// Table 7: per request, each policy's answer (size) and the host's share of it, measured in
 /// interleaved rounds.
 fn answers_table(p: &Policies, work: &[Workload], n: usize, warmup: usize) {
-    println!(
-        "### 7. The host's share of each answer
-"
-    );
+    println!("### 7. The host's share of each answer\n");
     println!(
         "What policy-server does with a policy's answer before it writes the response: parse it, \
          diff the object against `mutated_object`, encode the patch, serialise the \
