@@ -25,7 +25,7 @@ use crate::inject::Plan;
 use crate::instrumentation::InstrumentationSpec;
 use crate::keys::{
     RECORD_CONTAINERS, RECORD_HASH, RECORD_IMAGE, RECORD_INJECTED, RECORD_INSTRUMENTATION,
-    RECORD_KEYS, RECORD_REASON, RECORD_VERSION,
+    RECORD_REASON, RECORD_VERSION,
 };
 use crate::pod::PodView;
 
@@ -116,36 +116,74 @@ fn push_hex(out: &mut String, digest: u64) {
 
 /// The record of `plan`, the injection of `resolved`.
 pub fn injected(plan: &Plan, resolved: &Resolved) -> Changes {
-    let containers: Vec<&str> = plan.edits.iter().map(|e| e.name).collect();
+    let mut containers = String::new();
+    for (i, edit) in plan.edits.iter().enumerate() {
+        if i > 0 {
+            containers.push(',');
+        }
+        containers.push_str(edit.name);
+    }
     let (version, hash) = version_and_hash(resolved, plan);
-    whole([
-        (RECORD_INJECTED, "true".to_string()),
-        (RECORD_INSTRUMENTATION, instrumentation(resolved)),
-        (RECORD_VERSION, version),
-        (RECORD_HASH, hash),
-        (RECORD_IMAGE, plan.image().to_string()),
-        (RECORD_CONTAINERS, containers.join(",")),
-    ])
+    Record {
+        injected: "true",
+        instrumentation: Some(instrumentation(resolved)),
+        version: Some(version),
+        hash: Some(hash),
+        image: Some(plan.image().to_string()),
+        containers: Some(containers),
+        reason: None,
+    }
+    .changes()
 }
 
 /// The record of a pod admitted without instrumentation, and why.
 pub fn not_injected(reason: &str) -> Changes {
-    whole([
-        (RECORD_INJECTED, "false".to_string()),
-        (RECORD_REASON, one_line(reason)),
-    ])
+    Record {
+        injected: "false",
+        instrumentation: None,
+        version: None,
+        hash: None,
+        image: None,
+        containers: None,
+        reason: Some(one_line(reason)),
+    }
+    .changes()
 }
 
-/// Every key of the record: the ones given set, the others removed.
-fn whole<const N: usize>(set: [(&'static str, String); N]) -> Changes {
-    let mut set = set.map(|(key, value)| (key, Some(value)));
-    RECORD_KEYS
-        .iter()
-        .map(|key| {
-            let value = set.iter_mut().find(|(k, _)| k == key);
-            (*key, value.and_then(|(_, v)| v.take()))
-        })
-        .collect()
+/// The values of a record, one per key: every key is written, the ones without a value removed.
+struct Record {
+    injected: &'static str,
+    instrumentation: Option<String>,
+    version: Option<String>,
+    hash: Option<String>,
+    image: Option<String>,
+    containers: Option<String>,
+    reason: Option<String>,
+}
+
+impl Record {
+    /// Every key of the record with its value, in the order of [`RECORD_KEYS`] (each key is named
+    /// where its value is: no search by key).
+    fn changes(self) -> Changes {
+        let Record {
+            injected,
+            instrumentation,
+            version,
+            hash,
+            image,
+            containers,
+            reason,
+        } = self;
+        vec![
+            (RECORD_INJECTED, Some(injected.to_string())),
+            (RECORD_INSTRUMENTATION, instrumentation),
+            (RECORD_VERSION, version),
+            (RECORD_HASH, hash),
+            (RECORD_IMAGE, image),
+            (RECORD_CONTAINERS, containers),
+            (RECORD_REASON, reason),
+        ]
+    }
 }
 
 /// Whether `annotations` already hold exactly the record `changes` writes.
@@ -232,6 +270,7 @@ pub fn read(pod: &PodView) -> Recorded {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keys::RECORD_KEYS;
 
     #[test]
     fn a_reason_is_one_line_and_short() {
@@ -246,7 +285,11 @@ mod tests {
     #[test]
     fn a_record_is_written_whole() {
         let changes = not_injected("no such instrumentation");
-        assert_eq!(changes.len(), RECORD_KEYS.len());
+        let keys: Vec<&str> = changes.iter().map(|(k, _)| *k).collect();
+        assert_eq!(
+            keys, RECORD_KEYS,
+            "every key, in the order the audit lists them"
+        );
         let set: Vec<_> = changes.iter().filter(|(_, v)| v.is_some()).collect();
         assert_eq!(set.len(), 2);
         let mut annotations = BTreeMap::new();
