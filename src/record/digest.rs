@@ -25,6 +25,10 @@ use std::fmt;
 use serde::Serialize;
 use serde::ser::{self, Impossible};
 
+use crate::operator::{
+    DEFAULT_LIMIT_CPU, DEFAULT_LIMIT_MEMORY, DEFAULT_REQUEST_CPU, DEFAULT_REQUEST_MEMORY,
+    DEFAULT_VOLUME_SIZE_LIMIT,
+};
 use crate::syntax::quantity;
 
 /// The digest of `value`.
@@ -74,9 +78,35 @@ pub(super) fn quantity(v: &str) -> u64 {
 /// Whether the quantity `v` is zero, and its digest: by its value, or as written when it is not
 /// a quantity.
 fn quantity_value(v: &str) -> (bool, u64) {
+    if let Some((_, digest)) = DEFAULT_QUANTITIES.iter().find(|(text, _)| *text == v) {
+        return (false, *digest);
+    }
     let value = |c: &[u8]| (c == b"0", leaf(STR, c));
     quantity::canonical_with(v, value).unwrap_or_else(|| (false, leaf(STR, v.as_bytes())))
 }
+
+/// The operator's default quantities, which nearly every injection writes, with their canonical
+/// forms (a test checks each against [`quantity::canonical`]).
+const DEFAULT_CANONICAL: [(&str, &str); 5] = [
+    (DEFAULT_LIMIT_CPU, "5e-1"),
+    (DEFAULT_LIMIT_MEMORY, "268435456e0"),
+    (DEFAULT_REQUEST_CPU, "5e-2"),
+    (DEFAULT_REQUEST_MEMORY, "67108864e0"),
+    (DEFAULT_VOLUME_SIZE_LIMIT, "2097152e2"),
+];
+
+/// [`DEFAULT_CANONICAL`] with the digests of the canonical forms, computed by the compiler: the
+/// default quantities are not taken apart on every admission.
+const DEFAULT_QUANTITIES: [(&str, u64); 5] = {
+    let mut out = [("", 0); 5];
+    let mut i = 0;
+    while i < out.len() {
+        let (text, canonical) = DEFAULT_CANONICAL[i];
+        out[i] = (text, leaf(STR, canonical.as_bytes()));
+        i += 1;
+    }
+    out
+};
 
 /// Whether the key `name` has no rules of its own (nor does its value).
 pub(super) fn plain(name: &str) -> bool {
@@ -881,6 +911,52 @@ mod tests {
     use super::*;
     use k8s_openapi::api::core::v1::{Container, EnvVar, EnvVarSource, ObjectFieldSelector};
     use serde_json::{Value, json};
+
+    /// [`leaf`] written another way: each chunk of eight bytes or fewer copied into a zeroed word.
+    fn leaf_bytewise(tag: u64, bytes: &[u8]) -> u64 {
+        let mut h = tag.wrapping_mul(K) ^ bytes.len() as u64;
+        let mut chunks = bytes.chunks(8);
+        for chunk in chunks.by_ref() {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            h = (h ^ u64::from_le_bytes(word))
+                .wrapping_mul(K)
+                .rotate_left(29);
+        }
+        mix(h)
+    }
+
+    #[test]
+    fn a_text_hashes_as_zero_padded_words() {
+        let bytes: Vec<u8> = (0u32..48).map(|i| (i * 37 + 11) as u8 | 0x80).collect();
+        for len in 0..=bytes.len() {
+            for start in [0, 1, 7] {
+                let b = &bytes[start.min(len)..len];
+                assert_eq!(leaf(STR, b), leaf_bytewise(STR, b), "{} bytes", b.len());
+            }
+        }
+        // Stored records carry these digests: the hash of a text must not change.
+        assert_eq!(key("name"), leaf_bytewise(STR, b"name"));
+        assert_eq!(
+            text("hello-api"),
+            0xd1fa_bca8_43dc_b2b7,
+            "{:#x}",
+            text("hello-api")
+        );
+    }
+
+    #[test]
+    fn the_default_quantities_are_in_their_canonical_forms() {
+        for (text, canonical) in DEFAULT_CANONICAL {
+            assert_eq!(
+                quantity::canonical(text).as_deref(),
+                Some(canonical),
+                "{text}"
+            );
+            let taken_apart = quantity::canonical_with(text, |c| leaf(STR, c));
+            assert_eq!(Some(quantity(text)), taken_apart, "{text}");
+        }
+    }
 
     fn value(text: &str) -> Value {
         serde_json::from_str(text).unwrap()

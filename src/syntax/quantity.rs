@@ -142,13 +142,19 @@ pub fn canonical_with<R>(s: &str, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
 /// Room for a canonical value of 64 bits: sign, 20 digits, `e`, sign, 20 digits.
 const SHORT: usize = 48;
 
-/// The value of `digits` times 1024^`binary`, when it fits in a `u64`.
+/// The value of `digits` times 1024^`binary`, when it fits in a `u64` (else `None`, also for
+/// some values just below `u64::MAX`: [`large`] writes those). The bounds are compared rather
+/// than the products checked: on wasm32 a checked 64-bit product is a call to a 128-bit multiply.
 fn small(digits: impl Iterator<Item = u8>, binary: u32) -> Option<u64> {
     let mut value: u64 = 0;
     for d in digits {
-        value = value.checked_mul(10)?.checked_add(u64::from(d))?;
+        if value >= u64::MAX / 10 {
+            return None;
+        }
+        value = value * 10 + u64::from(d);
     }
-    value.checked_mul(1u64 << (10 * binary))
+    let shift = 10 * binary;
+    (value.leading_zeros() >= shift).then(|| value << shift)
 }
 
 /// `value`×10^`exponent` written as [`canonical`] writes it, at the end of `buffer`.
@@ -294,6 +300,10 @@ mod tests {
             "99999",
             "18446744073709551615",
             "18446744073709551616",
+            "1844674407370955160",
+            "1844674407370955161",
+            "15",
+            "16",
             "1000000000000000000000",
             "0.0000000000000000000000001",
             "12345678901234567890.5",
