@@ -10,7 +10,7 @@
 use super::env::Env;
 use crate::operator::ENDPOINT_VAR;
 use crate::refusal::FindingKind;
-use crate::syntax::ascii::rsplit_once;
+use crate::syntax::ascii::{rsplit_once, split_scheme};
 
 /// Each signal with its exporter, protocol and endpoint variables.
 const SIGNALS: [(&str, &str, &str, &str); 3] = [
@@ -114,7 +114,7 @@ pub fn endpoint(env: &Env<'_>, out: &mut Vec<FindingKind>) {
 /// `Some(true)` for a gRPC scheme, `Some(false)` for port 4317, `None` otherwise.
 fn grpc_like(url: &str) -> Option<bool> {
     let url = url.trim();
-    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let (scheme, rest) = split_scheme(url).unwrap_or(("", url));
     if scheme.eq_ignore_ascii_case("grpc") || scheme.eq_ignore_ascii_case("grpcs") {
         return Some(true);
     }

@@ -1,4 +1,4 @@
-//! Searches for an ASCII separator in short texts, byte by byte.
+//! Searches for an ASCII separator (or `://`) in short texts, byte by byte.
 //!
 //! `str`'s searches for a `char` cost more to set up than these loops cost to run over an image
 //! reference or a URL's authority, and they run on every admission. The separator is ASCII, so
@@ -19,6 +19,14 @@ pub fn rsplit_once(s: &str, sep: u8) -> Option<(&str, &str)> {
 /// The position of the last `sep` in `s`.
 pub fn rfind(s: &str, sep: u8) -> Option<usize> {
     s.bytes().rposition(|c| c == sep)
+}
+
+/// `s` split at the first `://` (a URL's scheme and the rest), as `str::split_once("://")`
+/// splits it.
+pub fn split_scheme(s: &str) -> Option<(&str, &str)> {
+    let b = s.as_bytes();
+    let i = (0..b.len()).find(|&i| b[i] == b':' && b.get(i + 1..i + 3) == Some(b"//"))?;
+    Some((&s[..i], &s[i + 3..]))
 }
 
 /// The parts of `s` between the `sep`s, as `str::split` gives them.
@@ -47,6 +55,11 @@ mod tests {
             "r\u{e9}/gi.on/x:1",
             "//",
             "\u{1f600}/\u{e9}",
+            "http://h:1",
+            "a:b://c://d",
+            ":/:",
+            "x:/",
+            "://",
         ] {
             assert_eq!(
                 parts(s, b'/').collect::<Vec<_>>(),
@@ -55,6 +68,7 @@ mod tests {
             assert_eq!(split_once(s, b'/'), s.split_once('/'), "{s}");
             assert_eq!(rsplit_once(s, b'/'), s.rsplit_once('/'), "{s}");
             assert_eq!(rfind(s, b'/'), s.rfind('/'), "{s}");
+            assert_eq!(split_scheme(s), s.split_once("://"), "{s}");
         }
     }
 }
