@@ -67,19 +67,21 @@ impl<'a> Env<'a> {
 
     /// The value of `name`, if it is set and known.
     pub fn get(&self, name: &str) -> Option<Setting<'a>> {
-        let own = self.container.env.iter().enumerate().rev();
-        if let Some((i, e)) = own.into_iter().find(|(_, e)| e.name == name) {
+        let own = &self.container.env;
+        if let Some(i) = own.iter().rposition(|e| e.name == name) {
+            let e = &own[i];
             let from = EnvSource::Container(format!("{}.env[{i}]", self.path));
             return known(e.value.as_deref(), e.value_from.is_some(), from);
         }
-        let layers = [
-            (self.spec.python().env.as_deref(), EnvSource::PythonEnv),
-            (self.spec.env.as_deref(), EnvSource::Env),
-        ];
-        for (vars, from) in layers {
-            if let Some(v) = find(vars, name) {
-                return known(v.value.as_deref(), v.value_from.is_some(), from);
-            }
+        if let Some(v) = find(self.spec.python().env.as_deref(), name) {
+            return known(
+                v.value.as_deref(),
+                v.value_from.is_some(),
+                EnvSource::PythonEnv,
+            );
+        }
+        if let Some(v) = find(self.spec.env.as_deref(), name) {
+            return known(v.value.as_deref(), v.value_from.is_some(), EnvSource::Env);
         }
         let endpoint = self.spec.endpoint();
         (name == ENDPOINT_VAR && !endpoint.is_empty()).then_some(Setting {

@@ -53,7 +53,8 @@ pub fn protocol(env: &Env<'_>, out: &mut Vec<FindingKind>) {
                 from: set.from.clone(),
             });
         }
-        if !names().any(|n| n == "otlp") {
+        // Unset, the exporter is `otlp`.
+        if exporters.is_some() && !names().any(|n| n == "otlp") {
             continue;
         }
         let (var, set) = match env.get(protocol_var).filter(|s| !s.value.is_empty()) {
@@ -124,6 +125,10 @@ fn grpc_like(url: &str) -> Option<bool> {
         .position(|b| matches!(b, b'/' | b'?' | b'#'))
         .unwrap_or(rest.len());
     let authority = &rest[..end];
+    // The port judged is the authority's last part: most endpoints are turned away here.
+    if !authority.ends_with(":4317") {
+        return None;
+    }
     let host_port = rsplit_once(authority, b'@').map_or(authority, |(_, hp)| hp);
     let port = match rsplit_once(host_port, b']') {
         Some((_, after)) => after.strip_prefix(':'),
