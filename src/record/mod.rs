@@ -106,12 +106,15 @@ fn hex(digest: u64) -> String {
     out
 }
 
-/// `digest` appended to `out` as 16 lowercase hex digits.
+/// `digest` appended to `out` as 16 lowercase hex digits (written into a buffer, then appended
+/// at once).
 fn push_hex(out: &mut String, digest: u64) {
-    for shift in (0..16).rev() {
-        let nibble = (digest >> (shift * 4)) & 0xf;
-        out.push(char::from(b"0123456789abcdef"[nibble as usize]));
+    let mut digits = [0u8; 16];
+    for (i, d) in digits.iter_mut().enumerate() {
+        let nibble = (digest >> ((15 - i) * 4)) & 0xf;
+        *d = b"0123456789abcdef"[nibble as usize];
     }
+    out.push_str(std::str::from_utf8(&digits).unwrap_or_default());
 }
 
 /// The record of `plan`, the injection of `resolved`.
