@@ -144,7 +144,7 @@ pub(super) fn container(c: &Container, known: Known<'_>) -> Result<u64, Failed> 
     opt_texts(o, const { key("command") }, command);
     opt_with(o, const { key("env") }, env, |e| list(e, env_var))?;
     walked(o, "envFrom", env_from)?;
-    let pull_default = image_and_policy(o, image, image_pull_policy);
+    image_and_policy(o, image, image_pull_policy);
     o.member(const { key("name") }, text(name));
     walked(o, "ports", ports)?;
     opt_with(o, const { key("resources") }, requirements, |r| {
@@ -161,17 +161,13 @@ pub(super) fn container(c: &Container, known: Known<'_>) -> Result<u64, Failed> 
         list(m, mount)
     })?;
     opt_text(o, const { key("workingDir") }, working_dir);
-    lifecycle(o, c, pull_default)?;
+    lifecycle(o, c)?;
     Ok(object.finish())
 }
 
 /// How a container runs: its lifecycle hooks, probes, restart and resize policies, terminal and
-/// termination message (after an image that implies the pull policy `pull_default`).
-fn lifecycle(
-    o: &mut Object,
-    c: &Container,
-    pull_default: Option<&'static str>,
-) -> Result<(), Failed> {
+/// termination message.
+fn lifecycle(o: &mut Object, c: &Container) -> Result<(), Failed> {
     walked(o, "lifecycle", &c.lifecycle)?;
     walked(o, "livenessProbe", &c.liveness_probe)?;
     walked(o, "readinessProbe", &c.readiness_probe)?;
@@ -188,31 +184,25 @@ fn lifecycle(
     ];
     for (name, value) in termination {
         if let Some(value) = value {
-            let hash = digest::string_at("", name, pull_default, value).0;
+            let hash = digest::string_at("", name, None, value).0;
             o.member(key(name), hash);
         }
     }
     Ok(())
 }
 
-/// A container's `image` and `imagePullPolicy` (the default for the image does not count); the
-/// pull policy the image implies.
-fn image_and_policy(
-    object: &mut Object,
-    image: &Option<String>,
-    policy: &Option<String>,
-) -> Option<&'static str> {
-    let mut pull_default = None;
+/// A container's `image` and `imagePullPolicy` (the default for the image does not count: the
+/// image is read for the policy it implies only when there is a policy to compare).
+fn image_and_policy(object: &mut Object, image: &Option<String>, policy: &Option<String>) {
     if let Some(image) = image {
-        let (hash, implied) = digest::string_at("", "image", None, image);
-        object.member(const { key("image") }, hash);
-        pull_default = implied;
+        object.member(const { key("image") }, text(image));
     }
     if let Some(policy) = policy {
-        let hash = digest::string_at("", "imagePullPolicy", pull_default, policy).0;
+        let image = image.as_deref().filter(|i| !i.is_empty());
+        let implied = image.map(digest::default_pull_policy);
+        let hash = digest::string_at("", "imagePullPolicy", implied, policy).0;
         object.member(const { key("imagePullPolicy") }, hash);
     }
-    pull_default
 }
 
 /// Resources already hashed: the spec's `python.resourceRequirements`, which the init container

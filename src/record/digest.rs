@@ -378,7 +378,7 @@ impl Out {
 
 /// The policy Kubernetes defaults a container's `imagePullPolicy` to: `Always` for the tag
 /// `latest` or no tag and no digest, else `IfNotPresent`.
-fn default_pull_policy(image: &str) -> &'static str {
+pub(super) fn default_pull_policy(image: &str) -> &'static str {
     let bytes = image.as_bytes();
     let at = bytes.iter().position(|c| *c == b'@');
     let name = &bytes[..at.unwrap_or(bytes.len())];
