@@ -10,7 +10,7 @@ use std::fmt;
 use k8s_openapi::api::core::v1::EnvVar;
 
 use crate::instrumentation::InstrumentationSpec;
-use crate::operator::ENDPOINT_VAR;
+use crate::operator::{ENDPOINT_VAR, OTEL_VAR_PREFIX};
 use crate::pod::{ContainerView, Slot};
 use crate::refusal::EnvSource;
 
@@ -36,6 +36,9 @@ pub struct Env<'a> {
     spec: &'a InstrumentationSpec,
     /// The container's path, for messages.
     path: ContainerPath<'a>,
+    /// Whether any layer names an SDK variable (`OTEL_…`): most pods and specs name none, and
+    /// then every lookup of one ends at the exporter's endpoint.
+    sdk_vars: bool,
 }
 
 /// A variable's known value and its source.
@@ -53,10 +56,15 @@ impl<'a> Env<'a> {
         spec: &'a InstrumentationSpec,
         path: ContainerPath<'a>,
     ) -> Self {
+        let named = |vars: Option<&[EnvVar]>| vars.unwrap_or_default().iter().any(|v| sdk(&v.name));
+        let sdk_vars = container.env.iter().any(|e| sdk(&e.name))
+            || named(spec.python().env.as_deref())
+            || named(spec.env.as_deref());
         Env {
             container,
             spec,
             path,
+            sdk_vars,
         }
     }
 
@@ -67,6 +75,9 @@ impl<'a> Env<'a> {
 
     /// The value of `name`, if it is set and known.
     pub fn get(&self, name: &str) -> Option<Setting<'a>> {
+        if !self.sdk_vars && sdk(name) {
+            return self.endpoint(name);
+        }
         let own = &self.container.env;
         if let Some(i) = own.iter().rposition(|e| e.name == name) {
             let e = &own[i];
@@ -83,12 +94,22 @@ impl<'a> Env<'a> {
         if let Some(v) = find(self.spec.env.as_deref(), name) {
             return known(v.value.as_deref(), v.value_from.is_some(), EnvSource::Env);
         }
+        self.endpoint(name)
+    }
+
+    /// `exporter.endpoint`, when `name` is the variable it sets and it is set.
+    fn endpoint(&self, name: &str) -> Option<Setting<'a>> {
         let endpoint = self.spec.endpoint();
         (name == ENDPOINT_VAR && !endpoint.is_empty()).then_some(Setting {
             value: endpoint,
             from: EnvSource::ExporterEndpoint,
         })
     }
+}
+
+/// Whether `name` is an SDK variable (`OTEL_…`).
+fn sdk(name: &str) -> bool {
+    name.as_bytes().starts_with(OTEL_VAR_PREFIX.as_bytes())
 }
 
 fn find<'v>(vars: Option<&'v [EnvVar]>, name: &str) -> Option<&'v EnvVar> {
@@ -103,4 +124,86 @@ fn known(value: Option<&str>, from_source: bool, from: EnvSource) -> Option<Sett
         value: value.unwrap_or_default(),
         from,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::instrumentation::Python;
+    use crate::pod::EnvEntry;
+
+    fn var(name: &str, value: &str) -> EnvVar {
+        EnvVar {
+            name: name.to_string(),
+            value: Some(value.to_string()),
+            value_from: None,
+        }
+    }
+
+    #[test]
+    fn each_layer_is_read_in_the_injections_order() {
+        let path = ContainerPath {
+            spec: "spec",
+            slot: Slot::Regular(0),
+        };
+        let mut spec: InstrumentationSpec = serde_json::from_value(serde_json::json!({
+            "exporter": {"endpoint": "http://collector:4318"}
+        }))
+        .unwrap();
+        let mut container = ContainerView::default();
+        let value = |spec: &InstrumentationSpec, c: &ContainerView, name: &str| {
+            let env = Env::new(c, spec, path);
+            env.get(name).map(|s| (s.value.to_string(), s.from))
+        };
+        let endpoint = (
+            "http://collector:4318".to_string(),
+            EnvSource::ExporterEndpoint,
+        );
+        // No layer names an SDK variable: the endpoint's variable alone has a value.
+        assert_eq!(
+            value(&spec, &container, ENDPOINT_VAR),
+            Some(endpoint.clone())
+        );
+        assert_eq!(
+            value(&spec, &container, "OTEL_EXPORTER_OTLP_PROTOCOL"),
+            None
+        );
+        spec.env = Some(vec![var("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]);
+        let protocol = value(&spec, &container, "OTEL_EXPORTER_OTLP_PROTOCOL");
+        assert_eq!(protocol, Some(("grpc".to_string(), EnvSource::Env)));
+        spec.python = Some(Python {
+            env: Some(vec![var("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")]),
+            ..Python::default()
+        });
+        let protocol = value(&spec, &container, "OTEL_EXPORTER_OTLP_PROTOCOL");
+        let python = ("http/protobuf".to_string(), EnvSource::PythonEnv);
+        assert_eq!(protocol, Some(python));
+        for (name, value) in [(ENDPOINT_VAR, "http://a:1"), (ENDPOINT_VAR, "http://b:2")] {
+            container.env.push(EnvEntry {
+                name: name.to_string(),
+                value: Some(value.to_string()),
+                value_from: None,
+            });
+        }
+        let own = (
+            "http://b:2".to_string(),
+            EnvSource::Container("spec.containers[0].env[1]".into()),
+        );
+        assert_eq!(
+            value(&spec, &container, ENDPOINT_VAR),
+            Some(own),
+            "the last entry of a name"
+        );
+        // Only the container names an SDK variable: the spec's layers are still read for others.
+        spec.env = None;
+        spec.python = None;
+        assert_eq!(
+            value(&spec, &container, "OTEL_EXPORTER_OTLP_PROTOCOL"),
+            None
+        );
+        spec.env = Some(vec![var("OTEL_TRACES_EXPORTER", "console")]);
+        container.env.clear();
+        let traces = value(&spec, &container, "OTEL_TRACES_EXPORTER");
+        assert_eq!(traces, Some(("console".to_string(), EnvSource::Env)));
+    }
 }
