@@ -271,11 +271,23 @@ fn annotations_value(kept: &[Member<'_>], changes: &[(&str, Option<String>)], ou
         if !std::mem::take(&mut first) {
             out.push(',');
         }
-        push_string(out, key);
+        push_name(out, key);
         out.push(':');
         push_string(out, value);
     }
     out.push('}');
+}
+
+/// Appends one of the policy's own annotation names as a JSON string. They are qualified names
+/// (letters, digits, `-`, `_`, `.`, one `/`): no byte to escape, so none is looked for.
+fn push_name(out: &mut String, name: &str) {
+    debug_assert!(
+        name.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./".contains(&b))
+    );
+    out.push('"');
+    out.push_str(name);
+    out.push('"');
 }
 
 /// A container's new env (its own entries kept verbatim, the policy's added) and mounts.
@@ -755,6 +767,18 @@ fn to_json<T: serde::Serialize>(t: &T) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_policys_annotation_names_are_written_as_json_writes_them() {
+        let names = crate::keys::RECORD_KEYS.iter();
+        for name in names.chain([&crate::keys::SAFE_TO_EVICT_LOCAL_VOLUMES]) {
+            let (mut plain, mut escaped) = (String::new(), String::new());
+            push_name(&mut plain, name);
+            push_string(&mut escaped, name);
+            assert_eq!(plain, escaped);
+            assert_eq!(plain, serde_json::to_string(name).unwrap_or_default());
+        }
+    }
 
     #[test]
     fn splices_keep_the_users_text_and_add_where_keys_are_missing() {
