@@ -73,6 +73,11 @@ impl<'a> Env<'a> {
         self.path
     }
 
+    /// Whether any layer names an SDK variable (`OTEL_…`).
+    pub fn names_sdk_vars(&self) -> bool {
+        self.sdk_vars
+    }
+
     /// The value of `name`, if it is set and known.
     pub fn get(&self, name: &str) -> Option<Setting<'a>> {
         if !self.sdk_vars && sdk(name) {

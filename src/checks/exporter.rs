@@ -38,6 +38,11 @@ const GRPC_EXPORTER: &str = "otlp_proto_grpc";
 
 /// The protocol findings (refusals) of a container's environment.
 pub fn protocol(env: &Env<'_>, out: &mut Vec<FindingKind>) {
+    // Every finding here is about a variable set somewhere: with none, the exporters are `otlp`
+    // over the image's default protocol.
+    if !env.names_sdk_vars() {
+        return;
+    }
     let start = out.len();
     for (signal, exporter_var, protocol_var, _) in SIGNALS {
         let exporters = env.get(exporter_var);
