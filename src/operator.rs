@@ -43,7 +43,11 @@ pub const OTEL_VAR_PREFIX: &str = "OTEL_";
 
 /// Whether a variable configures the instrumentation: `PYTHONPATH` or an SDK variable.
 pub fn configures_instrumentation(name: &str) -> bool {
-    name == PYTHONPATH || name.starts_with(OTEL_VAR_PREFIX)
+    name == PYTHONPATH || is_sdk_var(name)
+}
+/// Whether a variable is one of the SDK's (`OTEL_…`).
+pub fn is_sdk_var(name: &str) -> bool {
+    name.starts_with(OTEL_VAR_PREFIX)
 }
 /// The node's IP (downward API). With the pod's IP, prepended to every target container so that
 /// user values may refer to them.

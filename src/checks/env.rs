@@ -10,7 +10,7 @@ use std::fmt;
 use k8s_openapi::api::core::v1::EnvVar;
 
 use crate::instrumentation::InstrumentationSpec;
-use crate::operator::{ENDPOINT_VAR, OTEL_VAR_PREFIX};
+use crate::operator::{ENDPOINT_VAR, is_sdk_var};
 use crate::pod::{ContainerView, Slot};
 use crate::refusal::EnvSource;
 
@@ -56,8 +56,9 @@ impl<'a> Env<'a> {
         spec: &'a InstrumentationSpec,
         path: ContainerPath<'a>,
     ) -> Self {
-        let named = |vars: Option<&[EnvVar]>| vars.unwrap_or_default().iter().any(|v| sdk(&v.name));
-        let sdk_vars = container.env.iter().any(|e| sdk(&e.name))
+        let named =
+            |vars: Option<&[EnvVar]>| vars.unwrap_or_default().iter().any(|v| is_sdk_var(&v.name));
+        let sdk_vars = container.env.iter().any(|e| is_sdk_var(&e.name))
             || named(spec.python().env.as_deref())
             || named(spec.env.as_deref());
         Env {
@@ -80,7 +81,7 @@ impl<'a> Env<'a> {
 
     /// The value of `name`, if it is set and known.
     pub fn get(&self, name: &str) -> Option<Setting<'a>> {
-        if !self.sdk_vars && sdk(name) {
+        if !self.sdk_vars && is_sdk_var(name) {
             return self.endpoint(name);
         }
         let own = &self.container.env;
@@ -110,11 +111,6 @@ impl<'a> Env<'a> {
             from: EnvSource::ExporterEndpoint,
         })
     }
-}
-
-/// Whether `name` is an SDK variable (`OTEL_…`).
-fn sdk(name: &str) -> bool {
-    name.as_bytes().starts_with(OTEL_VAR_PREFIX.as_bytes())
 }
 
 fn find<'v>(vars: Option<&'v [EnvVar]>, name: &str) -> Option<&'v EnvVar> {
