@@ -337,7 +337,7 @@ fn push_env_entry(out: &mut String, entry: &Entry, original: &[&str]) {
             out.push_str(&splice(orig, splices));
         }
         (Entry::Literal(name, value), _) => push_literal(out, name, value),
-        (Entry::Field(name, path), _) => push_field_ref(out, name, path),
+        (Entry::Field(d), _) => push_field_ref(out, d.name(), d.path()),
         _ => push_new_env_entry(out, &entry.to_var()),
     }
 }

@@ -4,13 +4,12 @@
 //! the node and pod IPs, and the SDK configuration: service name, exporter, resource attributes,
 //! propagators and sampler.
 
-use super::env::{Entry, EnvList};
+use super::env::{Downward, Entry, EnvList};
 use super::exporter::{self, TlsPlan};
 use super::resource_attributes;
 use crate::instrumentation::InstrumentationSpec;
 use crate::operator::{
-    NODE_IP_VAR, POD_IP_VAR, PROPAGATORS_VAR, RESOURCE_ATTRIBUTES_VAR, SAMPLER_ARG_VAR,
-    SAMPLER_VAR, SERVICE_NAME_VAR,
+    PROPAGATORS_VAR, RESOURCE_ATTRIBUTES_VAR, SAMPLER_ARG_VAR, SAMPLER_VAR, SERVICE_NAME_VAR,
 };
 use crate::pod::{ContainerView, PodView};
 use crate::refusal::Notice;
@@ -18,8 +17,8 @@ use crate::refusal::Notice;
 /// The node and pod IPs, put in front of the env (in this order).
 pub fn ip_env() -> [Entry<'static>; 2] {
     [
-        Entry::Field(NODE_IP_VAR, "status.hostIP"),
-        Entry::Field(POD_IP_VAR, "status.podIP"),
+        Entry::Field(Downward::NODE_IP),
+        Entry::Field(Downward::POD_IP),
     ]
 }
 

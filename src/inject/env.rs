@@ -11,7 +11,9 @@ use std::borrow::Cow;
 use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, ObjectFieldSelector};
 use serde::{Serialize, Serializer};
 
-use crate::operator::configures_instrumentation;
+use crate::operator::{
+    NODE_IP_VAR, NODE_NAME_VAR, POD_IP_VAR, POD_NAME_VAR, POD_UID_VAR, configures_instrumentation,
+};
 use crate::pod::EnvEntry;
 
 /// One entry of a container's env list while it is being extended; serialized as the variable.
@@ -26,8 +28,8 @@ pub enum Entry<'a> {
     Spec(&'a EnvVar),
     /// A variable with a literal value.
     Literal(&'a str, Cow<'a, str>),
-    /// A downward-API variable: a `fieldRef` to this path, without `apiVersion`.
-    Field(&'a str, &'static str),
+    /// A downward-API variable: a `fieldRef`, without `apiVersion`.
+    Field(Downward),
     /// Any other variable (a spec's `valueFrom` one given a literal value too).
     Other(Box<EnvVar>),
 }
@@ -35,6 +37,58 @@ pub enum Entry<'a> {
 impl Serialize for Entry<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         self.to_var().serialize(serializer)
+    }
+}
+
+/// A downward-API variable the injection writes: the operator's name for it and the field its
+/// `fieldRef` reads. One of a closed set (the constants below, numbered by [`Downward::index`]),
+/// so that what depends only on it (the record's digest of the variable) is computed once, by
+/// the compiler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Downward {
+    name: &'static str,
+    path: &'static str,
+    index: usize,
+}
+
+impl Downward {
+    /// `OTEL_NODE_IP`: `status.hostIP`.
+    pub const NODE_IP: Downward = Downward::new(0, NODE_IP_VAR, "status.hostIP");
+    /// `OTEL_POD_IP`: `status.podIP`.
+    pub const POD_IP: Downward = Downward::new(1, POD_IP_VAR, "status.podIP");
+    /// `OTEL_RESOURCE_ATTRIBUTES_POD_NAME`: `metadata.name`.
+    pub const POD_NAME: Downward = Downward::new(2, POD_NAME_VAR, "metadata.name");
+    /// `OTEL_RESOURCE_ATTRIBUTES_POD_UID`: `metadata.uid`.
+    pub const POD_UID: Downward = Downward::new(3, POD_UID_VAR, "metadata.uid");
+    /// `OTEL_RESOURCE_ATTRIBUTES_NODE_NAME`: `spec.nodeName`.
+    pub const NODE_NAME: Downward = Downward::new(4, NODE_NAME_VAR, "spec.nodeName");
+
+    /// Every one, at its index.
+    pub const ALL: [Downward; 5] = [
+        Downward::NODE_IP,
+        Downward::POD_IP,
+        Downward::POD_NAME,
+        Downward::POD_UID,
+        Downward::NODE_NAME,
+    ];
+
+    const fn new(index: usize, name: &'static str, path: &'static str) -> Downward {
+        Downward { name, path, index }
+    }
+
+    /// The variable's name.
+    pub const fn name(self) -> &'static str {
+        self.name
+    }
+
+    /// The `fieldRef.fieldPath` it reads.
+    pub const fn path(self) -> &'static str {
+        self.path
+    }
+
+    /// Its place in [`Downward::ALL`].
+    pub const fn index(self) -> usize {
+        self.index
     }
 }
 
@@ -129,7 +183,8 @@ impl<'a> Entry<'a> {
         match self {
             Entry::User(_, e) | Entry::Rewritten(_, e, _) => &e.name,
             Entry::Spec(v) => &v.name,
-            Entry::Literal(name, _) | Entry::Field(name, _) => name,
+            Entry::Literal(name, _) => name,
+            Entry::Field(d) => d.name(),
             Entry::Other(v) => &v.name,
         }
     }
@@ -187,7 +242,7 @@ impl<'a> Entry<'a> {
             Entry::Rewritten(_, e, value) => Cow::Owned(user(e, Some(value.clone()))),
             Entry::Spec(v) => Cow::Borrowed(v),
             Entry::Literal(name, value) => Cow::Owned(literal(name, value.as_ref())),
-            Entry::Field(name, path) => Cow::Owned(field_ref(name, path)),
+            Entry::Field(d) => Cow::Owned(field_ref(d.name(), d.path())),
             Entry::Other(v) => Cow::Borrowed(v),
         }
     }

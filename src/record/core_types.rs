@@ -15,8 +15,8 @@ use super::digest::{
 };
 
 /// A variable of these parts: its name, its literal value, its `valueFrom`'s digest.
-pub(super) fn env_var_of(name: &str, value: Option<&str>, source: Option<u64>) -> u64 {
-    let mut object = Object::default();
+pub(super) const fn env_var_of(name: &str, value: Option<&str>, source: Option<u64>) -> u64 {
+    let mut object = Object::new();
     object.member(const { key("name") }, text(name));
     if let Some(value) = value {
         object.member(const { key("value") }, text(value));
@@ -28,10 +28,10 @@ pub(super) fn env_var_of(name: &str, value: Option<&str>, source: Option<u64>) -
 }
 
 /// [`var_source`] of a `fieldRef` to `path` without `apiVersion`.
-pub(super) fn field_source(path: &str) -> u64 {
-    let mut selector = Object::default();
+pub(super) const fn field_source(path: &str) -> u64 {
+    let mut selector = Object::new();
     selector.member(const { key("fieldPath") }, text(path));
-    let mut object = Object::default();
+    let mut object = Object::new();
     object.member(const { key("fieldRef") }, selector.finish());
     object.finish()
 }

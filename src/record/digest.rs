@@ -163,7 +163,7 @@ pub(super) const fn key(name: &str) -> u64 {
 }
 
 /// The digest of a string where its key has no rules: nothing when empty.
-pub(super) fn text(v: &str) -> u64 {
+pub(super) const fn text(v: &str) -> u64 {
     if v.is_empty() {
         NONE
     } else {
@@ -184,8 +184,13 @@ pub(super) struct Object {
 }
 
 impl Object {
+    /// An object without members (a `const fn`, as [`Object::member`] and [`Object::finish`]).
+    pub(super) const fn new() -> Object {
+        Object { sum: 0, len: 0 }
+    }
+
     /// The member `key` (its digest) of the value `value` (its digest).
-    pub(super) fn member(&mut self, key: u64, value: u64) {
+    pub(super) const fn member(&mut self, key: u64, value: u64) {
         if value != NONE {
             self.sum = self.sum.wrapping_add(mix(key.wrapping_mul(K) ^ value));
             self.len += 1;
@@ -193,7 +198,7 @@ impl Object {
     }
 
     /// The object's digest.
-    pub(super) fn finish(self) -> u64 {
+    pub(super) const fn finish(self) -> u64 {
         if self.len == 0 {
             NONE
         } else {

@@ -106,13 +106,22 @@ fn hex(digest: u64) -> String {
     out
 }
 
-/// `digest` appended to `out` as 16 lowercase hex digits (written into a buffer, then appended
-/// at once).
+/// `digest` appended to `out` as 16 lowercase hex digits: each half's eight nibbles spread into
+/// the eight bytes of a word, then turned into digits all at once (a nibble of 10 or more gets
+/// `a`'s offset rather than `0`'s).
 fn push_hex(out: &mut String, digest: u64) {
+    const BYTES: u64 = 0x0101_0101_0101_0101;
     let mut digits = [0u8; 16];
-    for (i, d) in digits.iter_mut().enumerate() {
-        let nibble = (digest >> ((15 - i) * 4)) & 0xf;
-        *d = b"0123456789abcdef"[nibble as usize];
+    for (half, chunk) in [digest >> 32, digest & 0xffff_ffff]
+        .into_iter()
+        .zip(digits.chunks_exact_mut(8))
+    {
+        let mut spread = ((half & 0xffff_0000) << 16) | (half & 0xffff);
+        spread = ((spread & 0x0000_ff00_0000_ff00) << 8) | (spread & 0x0000_00ff_0000_00ff);
+        spread = ((spread & 0x00f0_00f0_00f0_00f0) << 4) | (spread & 0x000f_000f_000f_000f);
+        let letters = ((spread + 6 * BYTES) >> 4) & BYTES;
+        let ascii = spread + u64::from(b'0') * BYTES + letters * u64::from(b'a' - b'0' - 10);
+        chunk.copy_from_slice(&ascii.to_be_bytes());
     }
     out.push_str(std::str::from_utf8(&digits).unwrap_or_default());
 }
@@ -274,6 +283,21 @@ pub fn read(pod: &PodView) -> Recorded {
 mod tests {
     use super::*;
     use crate::keys::RECORD_KEYS;
+
+    #[test]
+    fn a_digest_is_written_as_sixteen_lowercase_hex_digits() {
+        let mut state = 0x0123_4567_89ab_cdefu64;
+        let mut digests = vec![0, u64::MAX, 0xa, 0x9, 0xf0f0_f0f0_0f0f_0f0f, 0x0123_4567_89ab_cdef];
+        for _ in 0..1000 {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            digests.push(state);
+        }
+        for d in digests {
+            let mut out = String::from("x");
+            push_hex(&mut out, d);
+            assert_eq!(out, format!("x{d:016x}"));
+        }
+    }
 
     #[test]
     fn a_reason_is_one_line_and_short() {

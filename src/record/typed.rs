@@ -16,7 +16,7 @@ use super::digest::{
     self, Failed, NONE, Object, key, list, opt_flag, opt_text, opt_texts, opt_with, text, texts,
     walked,
 };
-use crate::inject::env::{Entry, EnvList};
+use crate::inject::env::{Downward, Entry, EnvList};
 use crate::inject::{ContainerEdit, Plan, Volume};
 use crate::instrumentation::{
     Defaults, Exporter, InstrumentationSpec, Python, Resource, Sampler, Tls,
@@ -100,10 +100,26 @@ fn env_list(env: &EnvList) -> Result<u64, Failed> {
 fn entry(entry: &Entry) -> Result<u64, Failed> {
     match entry {
         Entry::Literal(name, value) => Ok(env_var_of(name, Some(value), None)),
-        Entry::Field(name, path) => Ok(env_var_of(name, None, Some(field_source(path)))),
+        Entry::Field(d) => match DOWNWARD.get(d.index()) {
+            Some(digest) => Ok(*digest),
+            None => Ok(env_var_of(d.name(), None, Some(field_source(d.path())))),
+        },
         other => env_var(&other.to_var()),
     }
 }
+
+/// The digests of the downward-API variables, at their [`Downward::index`], computed by the
+/// compiler.
+const DOWNWARD: [u64; Downward::ALL.len()] = {
+    let mut out = [0; Downward::ALL.len()];
+    let mut i = 0;
+    while i < out.len() {
+        let d = Downward::ALL[i];
+        out[d.index()] = env_var_of(d.name(), None, Some(field_source(d.path())));
+        i += 1;
+    }
+    out
+};
 
 fn volume(volume: &Volume) -> Result<u64, Failed> {
     let Volume {
@@ -486,6 +502,8 @@ mod tests {
                                 (Some(value), None) if g.below(2) == 0 => {
                                     Entry::Literal(leak(var.name), leak(value.clone()).into())
                                 }
+                                // The downward-API variables, whose digests are constants.
+                                _ if g.below(4) == 0 => Entry::Field(Downward::ALL[g.below(5)]),
                                 _ => Entry::Other(Box::new(var)),
                             })
                             .collect(),
