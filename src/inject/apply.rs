@@ -15,7 +15,7 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
-use super::env::Entry;
+use super::env::{Entry, FixedValue};
 use super::{ContainerEdit, Plan, Volume};
 use crate::refusal::ApplyProblem;
 use crate::syntax::json_text::{self, Member, Walk, elements, members, push_string};
@@ -337,7 +337,10 @@ fn push_env_entry(out: &mut String, entry: &Entry, original: &[&str]) {
             out.push_str(&splice(orig, splices));
         }
         (Entry::Literal(name, value), _) => push_literal(out, name, value),
-        (Entry::Field(d), _) => push_field_ref(out, d.name(), d.path()),
+        (Entry::Fixed(f), _) => match f.value() {
+            FixedValue::Literal(value) => push_literal(out, f.name(), value),
+            FixedValue::Field(path) => push_field_ref(out, f.name(), path),
+        },
         _ => push_new_env_entry(out, &entry.to_var()),
     }
 }

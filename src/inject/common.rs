@@ -4,7 +4,7 @@
 //! the node and pod IPs, and the SDK configuration: service name, exporter, resource attributes,
 //! propagators and sampler.
 
-use super::env::{Downward, Entry, EnvList};
+use super::env::{Entry, EnvList, Fixed};
 use super::exporter::{self, TlsPlan};
 use super::resource_attributes;
 use crate::instrumentation::InstrumentationSpec;
@@ -16,10 +16,7 @@ use crate::refusal::Notice;
 
 /// The node and pod IPs, put in front of the env (in this order).
 pub fn ip_env() -> [Entry<'static>; 2] {
-    [
-        Entry::Field(Downward::NODE_IP),
-        Entry::Field(Downward::POD_IP),
-    ]
+    [Entry::Fixed(Fixed::NODE_IP), Entry::Fixed(Fixed::POD_IP)]
 }
 
 /// The SDK configuration as the lowest layer of `env`, which holds everything above it. The

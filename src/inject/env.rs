@@ -12,7 +12,8 @@ use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, ObjectFieldSelector};
 use serde::{Serialize, Serializer};
 
 use crate::operator::{
-    NODE_IP_VAR, NODE_NAME_VAR, POD_IP_VAR, POD_NAME_VAR, POD_UID_VAR, configures_instrumentation,
+    NODE_IP_VAR, NODE_NAME_VAR, POD_IP_VAR, POD_NAME_VAR, POD_UID_VAR, PYTHON_DEFAULT_ENV,
+    configures_instrumentation,
 };
 use crate::pod::EnvEntry;
 
@@ -28,8 +29,8 @@ pub enum Entry<'a> {
     Spec(&'a EnvVar),
     /// A variable with a literal value.
     Literal(&'a str, Cow<'a, str>),
-    /// A downward-API variable: a `fieldRef`, without `apiVersion`.
-    Field(Downward),
+    /// A variable whose name and value are constants.
+    Fixed(Fixed),
     /// Any other variable (a spec's `valueFrom` one given a literal value too).
     Other(Box<EnvVar>),
 }
@@ -40,40 +41,93 @@ impl Serialize for Entry<'_> {
     }
 }
 
-/// A downward-API variable the injection writes: the operator's name for it and the field its
-/// `fieldRef` reads. One of a closed set (the constants below, numbered by [`Downward::index`]),
-/// so that what depends only on it (the record's digest of the variable) is computed once, by
-/// the compiler.
+/// A variable the injection writes whose name and value are both constants: a downward-API
+/// reference (`OTEL_POD_IP`, ...) or one of the Python image's exporter defaults. One of a closed
+/// set (the constants below, numbered by [`Fixed::index`]), so that what depends only on it (the
+/// record's digest of the variable) is computed once, by the compiler.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Downward {
+pub struct Fixed {
     name: &'static str,
-    path: &'static str,
+    /// The `fieldRef` path of a downward-API variable (the first [`DOWNWARD`] indexes), the
+    /// literal value of the others.
+    text: &'static str,
     index: usize,
 }
 
-impl Downward {
+/// The value of a [`Fixed`] variable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FixedValue {
+    /// A literal value.
+    Literal(&'static str),
+    /// A `fieldRef` to this path, written without `apiVersion` as the operator does.
+    Field(&'static str),
+}
+
+/// How many downward-API variables there are.
+const DOWNWARD: usize = 5;
+
+impl Fixed {
     /// `OTEL_NODE_IP`: `status.hostIP`.
-    pub const NODE_IP: Downward = Downward::new(0, NODE_IP_VAR, "status.hostIP");
+    pub const NODE_IP: Fixed = Fixed::field(0, NODE_IP_VAR, "status.hostIP");
     /// `OTEL_POD_IP`: `status.podIP`.
-    pub const POD_IP: Downward = Downward::new(1, POD_IP_VAR, "status.podIP");
+    pub const POD_IP: Fixed = Fixed::field(1, POD_IP_VAR, "status.podIP");
     /// `OTEL_RESOURCE_ATTRIBUTES_POD_NAME`: `metadata.name`.
-    pub const POD_NAME: Downward = Downward::new(2, POD_NAME_VAR, "metadata.name");
+    pub const POD_NAME: Fixed = Fixed::field(2, POD_NAME_VAR, "metadata.name");
     /// `OTEL_RESOURCE_ATTRIBUTES_POD_UID`: `metadata.uid`.
-    pub const POD_UID: Downward = Downward::new(3, POD_UID_VAR, "metadata.uid");
+    pub const POD_UID: Fixed = Fixed::field(3, POD_UID_VAR, "metadata.uid");
     /// `OTEL_RESOURCE_ATTRIBUTES_NODE_NAME`: `spec.nodeName`.
-    pub const NODE_NAME: Downward = Downward::new(4, NODE_NAME_VAR, "spec.nodeName");
+    pub const NODE_NAME: Fixed = Fixed::field(4, NODE_NAME_VAR, "spec.nodeName");
+
+    /// The Python image's exporter defaults ([`PYTHON_DEFAULT_ENV`]), in order.
+    pub const PYTHON_DEFAULTS: [Fixed; PYTHON_DEFAULT_ENV.len()] = {
+        let mut out = [Fixed::NODE_IP; PYTHON_DEFAULT_ENV.len()];
+        let mut i = 0;
+        while i < out.len() {
+            let (name, value) = PYTHON_DEFAULT_ENV[i];
+            out[i] = Fixed::literal(DOWNWARD + i, name, value);
+            i += 1;
+        }
+        out
+    };
 
     /// Every one, at its index.
-    pub const ALL: [Downward; 5] = [
-        Downward::NODE_IP,
-        Downward::POD_IP,
-        Downward::POD_NAME,
-        Downward::POD_UID,
-        Downward::NODE_NAME,
-    ];
+    pub const ALL: [Fixed; DOWNWARD + PYTHON_DEFAULT_ENV.len()] = {
+        let downward = [
+            Fixed::NODE_IP,
+            Fixed::POD_IP,
+            Fixed::POD_NAME,
+            Fixed::POD_UID,
+            Fixed::NODE_NAME,
+        ];
+        let mut out = [Fixed::NODE_IP; DOWNWARD + PYTHON_DEFAULT_ENV.len()];
+        let mut i = 0;
+        while i < out.len() {
+            out[i] = if i < DOWNWARD {
+                downward[i]
+            } else {
+                Fixed::PYTHON_DEFAULTS[i - DOWNWARD]
+            };
+            i += 1;
+        }
+        out
+    };
 
-    const fn new(index: usize, name: &'static str, path: &'static str) -> Downward {
-        Downward { name, path, index }
+    const fn literal(index: usize, name: &'static str, value: &'static str) -> Fixed {
+        assert!(index >= DOWNWARD);
+        Fixed {
+            name,
+            text: value,
+            index,
+        }
+    }
+
+    const fn field(index: usize, name: &'static str, path: &'static str) -> Fixed {
+        assert!(index < DOWNWARD);
+        Fixed {
+            name,
+            text: path,
+            index,
+        }
     }
 
     /// The variable's name.
@@ -81,12 +135,16 @@ impl Downward {
         self.name
     }
 
-    /// The `fieldRef.fieldPath` it reads.
-    pub const fn path(self) -> &'static str {
-        self.path
+    /// Its value.
+    pub const fn value(self) -> FixedValue {
+        if self.index < DOWNWARD {
+            FixedValue::Field(self.text)
+        } else {
+            FixedValue::Literal(self.text)
+        }
     }
 
-    /// Its place in [`Downward::ALL`].
+    /// Its place in [`Fixed::ALL`].
     pub const fn index(self) -> usize {
         self.index
     }
@@ -184,7 +242,7 @@ impl<'a> Entry<'a> {
             Entry::User(_, e) | Entry::Rewritten(_, e, _) => &e.name,
             Entry::Spec(v) => &v.name,
             Entry::Literal(name, _) => name,
-            Entry::Field(d) => d.name(),
+            Entry::Fixed(f) => f.name(),
             Entry::Other(v) => &v.name,
         }
     }
@@ -196,7 +254,10 @@ impl<'a> Entry<'a> {
             Entry::Rewritten(_, _, value) => Some(value),
             Entry::Spec(v) => v.value.as_deref(),
             Entry::Literal(_, value) => Some(value),
-            Entry::Field(..) => None,
+            Entry::Fixed(f) => match f.value() {
+                FixedValue::Literal(value) => Some(value),
+                FixedValue::Field(_) => None,
+            },
             Entry::Other(v) => v.value.as_deref(),
         }
     }
@@ -207,7 +268,7 @@ impl<'a> Entry<'a> {
             Entry::User(_, e) | Entry::Rewritten(_, e, _) => e.value_from.is_some(),
             Entry::Spec(v) => v.value_from.is_some(),
             Entry::Literal(..) => false,
-            Entry::Field(..) => true,
+            Entry::Fixed(f) => matches!(f.value(), FixedValue::Field(_)),
             Entry::Other(v) => v.value_from.is_some(),
         }
     }
@@ -218,6 +279,9 @@ impl<'a> Entry<'a> {
             Entry::User(i, e) | Entry::Rewritten(i, e, _) => Entry::Rewritten(i, e, value),
             Entry::Spec(v) if v.value_from.is_none() => Entry::Literal(&v.name, value.into()),
             Entry::Literal(name, _) => Entry::Literal(name, value.into()),
+            Entry::Fixed(f) if matches!(f.value(), FixedValue::Literal(_)) => {
+                Entry::Literal(f.name(), value.into())
+            }
             other => {
                 let mut var = other.to_var().into_owned();
                 var.value = Some(value);
@@ -242,7 +306,10 @@ impl<'a> Entry<'a> {
             Entry::Rewritten(_, e, value) => Cow::Owned(user(e, Some(value.clone()))),
             Entry::Spec(v) => Cow::Borrowed(v),
             Entry::Literal(name, value) => Cow::Owned(literal(name, value.as_ref())),
-            Entry::Field(d) => Cow::Owned(field_ref(d.name(), d.path())),
+            Entry::Fixed(f) => Cow::Owned(match f.value() {
+                FixedValue::Literal(value) => literal(f.name(), value),
+                FixedValue::Field(path) => field_ref(f.name(), path),
+            }),
             Entry::Other(v) => Cow::Borrowed(v),
         }
     }
@@ -282,6 +349,28 @@ pub fn field_ref(name: &str, field_path: &str) -> EnvVar {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_fixed_variable_is_at_its_index_and_reads_as_the_operator_writes_it() {
+        for (i, f) in Fixed::ALL.iter().enumerate() {
+            assert_eq!(f.index(), i, "{f:?}");
+        }
+        let defaults = Fixed::PYTHON_DEFAULTS.map(|f| (f.name(), f.value()));
+        let literal = PYTHON_DEFAULT_ENV.map(|(n, v)| (n, FixedValue::Literal(v)));
+        assert_eq!(defaults, literal);
+        let entry = Entry::Fixed(Fixed::PYTHON_DEFAULTS[1]);
+        assert_eq!(entry.value(), Some(PYTHON_DEFAULT_ENV[1].1));
+        assert!(!entry.has_source());
+        let pod_name = Entry::Fixed(Fixed::POD_NAME);
+        assert!(pod_name.has_source() && pod_name.value().is_none());
+        let var = pod_name.to_var();
+        let path = var.value_from.as_ref().and_then(|f| f.field_ref.as_ref());
+        assert_eq!(path.map(|r| r.field_path.as_str()), Some("metadata.name"));
+        let rewritten = Entry::Fixed(Fixed::PYTHON_DEFAULTS[0]).with_value("grpc".into());
+        assert!(
+            matches!(rewritten, Entry::Literal(n, v) if n == PYTHON_DEFAULT_ENV[0].0 && v == "grpc")
+        );
+    }
 
     fn names<'l>(l: &'l EnvList) -> Vec<&'l str> {
         l.entries.iter().map(|e| e.name()).collect()

@@ -9,7 +9,7 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
-use super::env::Entry;
+use super::env::{Entry, Fixed};
 use super::{EphemeralVolume, Volume};
 use crate::instrumentation::InstrumentationSpec;
 use crate::operator::{
@@ -66,7 +66,7 @@ fn wrapped(user: Option<&str>) -> String {
 
 /// The Python image's exporter defaults.
 pub fn default_env() -> [Entry<'static>; PYTHON_DEFAULT_ENV.len()] {
-    PYTHON_DEFAULT_ENV.map(|(name, value)| Entry::literal(name, value))
+    Fixed::PYTHON_DEFAULTS.map(Entry::Fixed)
 }
 
 fn packages_mount() -> VolumeMount {

@@ -9,7 +9,7 @@
 
 use std::borrow::Cow;
 
-use crate::inject::env::{Downward, Entry};
+use crate::inject::env::{Entry, Fixed};
 use crate::instrumentation::InstrumentationSpec;
 use crate::keys::{
     RESOURCE_PREFIX, SERVICE_INSTANCE_ID, SERVICE_NAME, SERVICE_NAMESPACE, SERVICE_VERSION,
@@ -158,18 +158,18 @@ pub fn for_container(
     let mut res = resource_map(spec, pod, namespace, &container.name, user);
     let service_name = service_name(spec, pod, &res, &container.name);
     let mut field_refs = Vec::with_capacity(3);
-    field_refs.push(Entry::Field(Downward::POD_NAME));
+    field_refs.push(Entry::Fixed(Fixed::POD_NAME));
     // The `$(VAR)` entries come after the map; the user's keys still win.
     res.put("k8s.pod.name", Value::Var(POD_NAME_VAR));
     if spec.add_k8s_uid_attributes() && !res.has("k8s.pod.uid") {
-        field_refs.push(Entry::Field(Downward::POD_UID));
+        field_refs.push(Entry::Fixed(Fixed::POD_UID));
         res.put("k8s.pod.uid", Value::Var(POD_UID_VAR));
     }
     if let Some(version) = &version {
         res.put("service.version", Value::Text(version));
     }
     if !res.has("k8s.node.name") {
-        field_refs.push(Entry::Field(Downward::NODE_NAME));
+        field_refs.push(Entry::Fixed(Fixed::NODE_NAME));
         res.put("k8s.node.name", Value::Var(NODE_NAME_VAR));
     }
     ContainerResource {

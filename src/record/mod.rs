@@ -287,9 +287,18 @@ mod tests {
     #[test]
     fn a_digest_is_written_as_sixteen_lowercase_hex_digits() {
         let mut state = 0x0123_4567_89ab_cdefu64;
-        let mut digests = vec![0, u64::MAX, 0xa, 0x9, 0xf0f0_f0f0_0f0f_0f0f, 0x0123_4567_89ab_cdef];
+        let mut digests = vec![
+            0,
+            u64::MAX,
+            0xa,
+            0x9,
+            0xf0f0_f0f0_0f0f_0f0f,
+            0x0123_4567_89ab_cdef,
+        ];
         for _ in 0..1000 {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             digests.push(state);
         }
         for d in digests {

@@ -16,7 +16,7 @@ use super::digest::{
     self, Failed, NONE, Object, key, list, opt_flag, opt_text, opt_texts, opt_with, text, texts,
     walked,
 };
-use crate::inject::env::{Downward, Entry, EnvList};
+use crate::inject::env::{Entry, EnvList, Fixed, FixedValue};
 use crate::inject::{ContainerEdit, Plan, Volume};
 use crate::instrumentation::{
     Defaults, Exporter, InstrumentationSpec, Python, Resource, Sampler, Tls,
@@ -95,27 +95,34 @@ fn env_list(env: &EnvList) -> Result<u64, Failed> {
     list(ours.filter(|e| configures_instrumentation(e.name())), entry)
 }
 
-/// A variable of the list: the policy's literals and downward-API references hashed where they
-/// are, the others as their Kubernetes type.
+/// A variable of the list: the policy's literals hashed where they are, its constant variables
+/// looked up, the others as their Kubernetes type.
 fn entry(entry: &Entry) -> Result<u64, Failed> {
     match entry {
         Entry::Literal(name, value) => Ok(env_var_of(name, Some(value), None)),
-        Entry::Field(d) => match DOWNWARD.get(d.index()) {
+        Entry::Fixed(f) => match FIXED.get(f.index()) {
             Some(digest) => Ok(*digest),
-            None => Ok(env_var_of(d.name(), None, Some(field_source(d.path())))),
+            None => Ok(fixed(*f)),
         },
         other => env_var(&other.to_var()),
     }
 }
 
-/// The digests of the downward-API variables, at their [`Downward::index`], computed by the
-/// compiler.
-const DOWNWARD: [u64; Downward::ALL.len()] = {
-    let mut out = [0; Downward::ALL.len()];
+/// The digest of a variable whose name and value are constants.
+const fn fixed(f: Fixed) -> u64 {
+    match f.value() {
+        FixedValue::Literal(value) => env_var_of(f.name(), Some(value), None),
+        FixedValue::Field(path) => env_var_of(f.name(), None, Some(field_source(path))),
+    }
+}
+
+/// [`fixed`] of each of [`Fixed::ALL`], at its index, computed by the compiler.
+const FIXED: [u64; Fixed::ALL.len()] = {
+    let mut out = [0; Fixed::ALL.len()];
     let mut i = 0;
     while i < out.len() {
-        let d = Downward::ALL[i];
-        out[d.index()] = env_var_of(d.name(), None, Some(field_source(d.path())));
+        let f = Fixed::ALL[i];
+        out[f.index()] = fixed(f);
         i += 1;
     }
     out
@@ -502,8 +509,10 @@ mod tests {
                                 (Some(value), None) if g.below(2) == 0 => {
                                     Entry::Literal(leak(var.name), leak(value.clone()).into())
                                 }
-                                // The downward-API variables, whose digests are constants.
-                                _ if g.below(4) == 0 => Entry::Field(Downward::ALL[g.below(5)]),
+                                // The variables whose digests are constants.
+                                _ if g.below(4) == 0 => {
+                                    Entry::Fixed(Fixed::ALL[g.below(Fixed::ALL.len())])
+                                }
                                 _ => Entry::Other(Box::new(var)),
                             })
                             .collect(),
