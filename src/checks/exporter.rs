@@ -7,7 +7,7 @@
 //! port) or with a `grpc://` scheme most likely expects gRPC: a collector may still serve HTTP
 //! there, so that one is a warning.
 
-use super::env::Env;
+use super::env::{Env, Setting};
 use crate::operator::ENDPOINT_VAR;
 use crate::refusal::FindingKind;
 use crate::syntax::ascii::{rsplit_once, split_scheme};
@@ -93,6 +93,13 @@ pub fn protocol(env: &Env<'_>, out: &mut Vec<FindingKind>) {
 /// The endpoint findings (warnings): each endpoint variable a signal uses, once (a signal's own
 /// variable is its alone; the shared one is judged for the first signal that falls back to it).
 pub fn endpoint(env: &Env<'_>, out: &mut Vec<FindingKind>) {
+    // No layer names an SDK variable: every signal falls back to the shared one, judged once.
+    if !env.names_sdk_vars() {
+        if let Some(set) = env.get(ENDPOINT_VAR) {
+            judge(ENDPOINT_VAR, set, out);
+        }
+        return;
+    }
     let mut shared_judged = false;
     for (_, _, _, endpoint_var) in SIGNALS {
         let (var, set) = match env.get(endpoint_var).filter(|s| !s.value.is_empty()) {
@@ -106,14 +113,19 @@ pub fn endpoint(env: &Env<'_>, out: &mut Vec<FindingKind>) {
                 }
             }
         };
-        if let Some(scheme) = grpc_like(set.value) {
-            out.push(FindingKind::GrpcEndpoint {
-                var,
-                value: set.value.to_string(),
-                from: set.from,
-                scheme,
-            });
-        }
+        judge(var, set, out);
+    }
+}
+
+/// The finding on the endpoint `var` set as `set`, if it looks like gRPC.
+fn judge(var: &'static str, set: Setting<'_>, out: &mut Vec<FindingKind>) {
+    if let Some(scheme) = grpc_like(set.value) {
+        out.push(FindingKind::GrpcEndpoint {
+            var,
+            value: set.value.to_string(),
+            from: set.from,
+            scheme,
+        });
     }
 }
 
