@@ -10,7 +10,7 @@
 use super::env::{Env, Setting};
 use crate::operator::ENDPOINT_VAR;
 use crate::refusal::FindingKind;
-use crate::syntax::ascii::{rsplit_once, split_scheme};
+use crate::syntax::ascii::{find_any, rsplit_once, split_scheme};
 
 /// Each signal with its exporter, protocol and endpoint variables.
 const SIGNALS: [(&str, &str, &str, &str); 3] = [
@@ -137,10 +137,7 @@ fn grpc_like(url: &str) -> Option<bool> {
         return Some(true);
     }
     // The authority ends at the first '/', '?' or '#' (ASCII: a byte search finds the same place).
-    let end = rest
-        .bytes()
-        .position(|b| matches!(b, b'/' | b'?' | b'#'))
-        .unwrap_or(rest.len());
+    let end = find_any(rest, b"/?#").unwrap_or(rest.len());
     let authority = &rest[..end];
     // The port judged is the authority's last part: most endpoints are turned away here.
     if !authority.ends_with(":4317") {
