@@ -3,8 +3,8 @@
 //! A container's env list while it is being extended: the operator's precedence (what is set
 //! first wins; a layer only adds names nobody above it set). The entries borrow what they can:
 //! the user's own entries are the pod view's (and `inject::apply` writes them back byte-for-byte
-//! from the original JSON), the spec's are the spec's, and the policy's own variables hold their
-//! constant names and, for a downward-API reference, its constant path.
+//! from the original JSON), the spec's are the spec's, the policy's own hold their constant names
+//! (and are [`Fixed`] where the value is a constant too: downward-API, exporter defaults).
 
 use std::borrow::Cow;
 
