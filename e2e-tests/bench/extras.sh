@@ -10,8 +10,11 @@
 #                                         tree; the bare module is built from HEAD, so commit first)
 #
 # WASM_OPT_FLAGS: wasm-opt's flags for the bare module (make passes policy.wasm's).
+# ROUNDS: how many times each module is counted (3; the medians are judged).
 set -euo pipefail
 [ $# -eq 1 ] || { echo "usage: $0 MODULE" >&2; exit 2; }
+rounds="${ROUNDS:-3}"
+[[ "$rounds" =~ ^[1-9][0-9]*$ ]] || { echo "$0: ROUNDS must be a positive integer, not '$rounds'" >&2; exit 2; }
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 inputs="$root/tests/inputs"
@@ -49,19 +52,18 @@ count() { "$here/instructions.sh" "$1" "$inputs/requests/article-pod.json" "$inp
 # The host's share of a count moves by up to about 2,000 instructions from one run to the next
 # (the same module, the same inputs), more than the target's margin: each module is counted
 # ROUNDS times, the two interleaved, and judged by its median.
-rounds="${ROUNDS:-3}"
-bares=() ourss=()
+bare_counts=() our_counts=()
 for _ in $(seq "$rounds"); do
-  bares+=("$(count "$work/bare.wasm")")
-  ourss+=("$(count "$module")")
+  bare_counts+=("$(count "$work/bare.wasm")")
+  our_counts+=("$(count "$module")")
 done
 median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : int((v[NR / 2] + v[NR / 2 + 1]) / 2)) }'; }
-bare="$(median "${bares[@]}")"
-ours="$(median "${ourss[@]}")"
+bare="$(median "${bare_counts[@]}")"
+ours="$(median "${our_counts[@]}")"
 echo "| article pod, article settings | instructions per fresh call, median of $rounds | each count |"
 echo "|---|---|---|"
-echo "| bare injection (no doctor, no record) | $bare | ${bares[*]} |"
-echo "| this policy | $ours | ${ourss[*]} |"
+echo "| bare injection (no doctor, no record) | $bare | ${bare_counts[*]} |"
+echo "| this policy | $ours | ${our_counts[*]} |"
 awk -v o="$ours" -v b="$bare" 'BEGIN {
   x = (o - b) / b * 100
   printf "\n| target | measured | result |\n|---|---|---|\n"
